@@ -1,0 +1,1 @@
+"""pyhss: a Home Subscriber Server for LTE/IMS on Twisted."""

@@ -1,0 +1,1 @@
+"""ss7tools: SS7-over-IP (SIGTRAN) capture and traffic tools."""
