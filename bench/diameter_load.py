@@ -23,22 +23,21 @@ import collections
 import json
 import os
 import random
-import shutil
-import socket
 import struct
 import sys
-import tempfile
 import time
 
-from twisted.internet import defer, error, protocol, task
+from twisted.internet import defer, protocol, task
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _ROOT = os.path.dirname(_HERE)
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+for _path in (_ROOT, _HERE):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 from pyhss.protocols import dictionary  # noqa: E402
 from pyhss.protocols.codec import Message  # noqa: E402
+from spawned_server import SpawnedServer  # noqa: E402
 
 CMD_CER = dictionary.CMD_CER
 CMD_DWR = dictionary.CMD_DWR
@@ -561,144 +560,6 @@ class LoadRun(object):
         yield defer.DeferredList(
             [connection.disconnect() for connection in self.connections])
         return self.stats.summary()
-
-
-# --- optional server under test ---------------------------------------------------
-
-
-class _ServerProcess(protocol.ProcessProtocol):
-
-    def __init__(self, log_path):
-        self.log = open(log_path, "wb")
-        self.ended = defer.Deferred()
-        self.pid = None
-
-    def connectionMade(self):
-        self.pid = self.transport.pid
-
-    def childDataReceived(self, fd, data):
-        self.log.write(data)
-
-    def processEnded(self, reason):
-        self.log.close()
-        self.ended.callback(reason.value.exitCode)
-
-
-def _process_cpu_seconds(pid):
-    """User+system CPU seconds used so far by C{pid} (Linux /proc)."""
-    try:
-        with open("/proc/%d/stat" % (pid,)) as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / float(ticks)
-
-
-class SpawnedServer(object):
-    """
-    C{twistd -n pyhss} on a free 127.0.0.1 port with a copy of the given
-    configuration (port changed, SQLite file in a temporary directory).
-    """
-
-    def __init__(self, reactor, config_path, log):
-        self.reactor = reactor
-        self.config_path = config_path
-        self.log = log
-        self.directory = tempfile.mkdtemp(prefix="pyhss-bench-")
-        self.port = None
-        self.process = None
-
-    def _write_config(self):
-        import yaml
-        with open(self.config_path) as handle:
-            config = yaml.safe_load(handle)
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        sock.close()
-        hss = config.setdefault("hss", {})
-        hss["bind_addresses"] = ["127.0.0.1"]
-        hss["port"] = self.port
-        hss["transports"] = ["tcp"]
-        database = config.setdefault("database", {})
-        database["backend"] = database.get("backend", "sqlite")
-        database.setdefault("sqlite", {})["path"] = os.path.join(
-            self.directory, "pyhss.sqlite3")
-        logging = config.setdefault("logging", {})
-        logging["level"] = "warn"
-        logging["file"] = "-"
-        path = os.path.join(self.directory, "config.yaml")
-        with open(path, "w") as handle:
-            yaml.safe_dump(config, handle, default_flow_style=False)
-        return path
-
-    @defer.inlineCallbacks
-    def start(self, timeout=30.0):
-        config = self._write_config()
-        twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
-        if not os.path.exists(twistd):
-            twistd = shutil.which("twistd")
-        if twistd is None:
-            raise SystemExit("--spawn-server: twistd not found")
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [_ROOT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
-                       if p])
-        self.log_path = os.path.join(self.directory, "twistd.log")
-        self.process = _ServerProcess(self.log_path)
-        args = [sys.executable, twistd, "-n", "--pidfile=", "pyhss",
-                "--config", config]
-        self.log("spawning: %s" % (" ".join(args),))
-        self.reactor.spawnProcess(self.process, sys.executable, args, env=env,
-                                  path=self.directory)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.ended.called:
-                raise SystemExit("server exited during start-up; log: %s\n%s"
-                                 % (self.log_path, self._log_tail()))
-            try:
-                yield protocol.ClientCreator(
-                    self.reactor, protocol.Protocol).connectTCP(
-                        "127.0.0.1", self.port, timeout=1).addCallback(
-                            lambda proto: proto.transport.loseConnection())
-                break
-            except error.ConnectError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("server did not listen on port %d in %ss;"
-                                     " log: %s" % (self.port, timeout,
-                                                   self.log_path))
-                yield task.deferLater(self.reactor, 0.1, lambda: None)
-        self.log("server pid %d listening on 127.0.0.1:%d" % (
-            self.process.pid, self.port))
-
-    def _log_tail(self, size=4000):
-        try:
-            with open(self.log_path, "rb") as handle:
-                return handle.read()[-size:].decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def cpu_seconds(self):
-        if self.process is None or self.process.pid is None:
-            return None
-        return _process_cpu_seconds(self.process.pid)
-
-    @defer.inlineCallbacks
-    def stop(self, timeout=10.0):
-        if self.process is not None and not self.process.ended.called:
-            self.process.transport.signalProcess("TERM")
-            killer = self.reactor.callLater(
-                timeout, self._kill)
-            yield self.process.ended
-            if killer.active():
-                killer.cancel()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def _kill(self):
-        if not self.process.ended.called:
-            self.log("server ignored SIGTERM, killing it")
-            self.process.transport.signalProcess("KILL")
 
 
 # --- command line -------------------------------------------------------------------
