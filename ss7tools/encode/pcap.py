@@ -63,8 +63,12 @@ class PcapWriter(_Writer):
         if linktype is not None and linktype != self.linktype:
             raise ValueError("pcap files hold one link type (%d), got %d"
                              % (self.linktype, linktype))
-        seconds, nanos = split_timestamp(ts)
-        frac = nanos if self.nanosecond else nanos // 1000
+        if self.nanosecond or isinstance(ts, tuple):
+            seconds, nanos = split_timestamp(ts)
+            frac = nanos if self.nanosecond else nanos // 1000
+        else:
+            # a float near 1.7e9 only holds ~0.2 us: round to the microsecond
+            seconds, frac = divmod(int(round(ts * 1e6)), 1000000)
         frame = bytes(frame)
         self._file.write(self._record.pack(seconds, frac, len(frame),
                                            orig_len or len(frame)))
@@ -102,8 +106,11 @@ class PcapngWriter(_Writer):
     def write(self, frame, ts, orig_len=None, linktype=None):
         interface = self._interface(self.linktype if linktype is None
                                     else linktype)
-        seconds, nanos = split_timestamp(ts)
-        stamp = seconds * 1000000000 + nanos
+        if isinstance(ts, tuple):
+            seconds, nanos = split_timestamp(ts)
+            stamp = seconds * 1000000000 + nanos
+        else:
+            stamp = int(round(ts * 1e6)) * 1000
         frame = bytes(frame)
         self._block(0x00000006, struct.pack(
             "<IIIII", interface, stamp >> 32, stamp & 0xFFFFFFFF, len(frame),

@@ -1,0 +1,192 @@
+"""Tests for ss7tools flatten, split and sort on generated and real captures."""
+
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+
+import pandas as pd
+
+from twisted.trial import unittest
+
+from ss7tools import pcapio
+from ss7tools.encode import (LINKTYPE_LINUX_SLL2, SigtranLink, m3ua_data,
+                             sccp_udt, write_sample_capture)
+from ss7tools.encode.crc32c import sctp_checksum
+from ss7tools.encode.link import ip_checksum
+from ss7tools.encode.sccp import SccpAddress
+from ss7tools.flatten import cut_sctp, flatten
+from ss7tools.sort import sort_file, sort_rows, load
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CAPTURES = os.path.join(os.path.dirname(HERE), "..", "shared", "ss7-captures")
+TSHARK = shutil.which("tshark")
+
+
+def real_captures():
+    found = []
+    for root, _dirs, files in os.walk(CAPTURES):
+        found.extend(os.path.join(root, name) for name in sorted(files)
+                     if name.endswith((".pcap", ".pcapng", ".cap")))
+    return sorted(found)
+
+
+def need_real_captures():
+    paths = real_captures()
+    if not paths:
+        raise unittest.SkipTest("no captures in %s (shared SS7 capture set "
+                                "not checked out next to the repo)" % CAPTURES)
+    return paths
+
+
+def frames(path):
+    return list(pcapio.iter_frames(path))
+
+
+def assert_valid_sctp(test, linktype, data):
+    cut = cut_sctp(linktype, data)
+    test.assertIsNotNone(cut)
+    rebuilt = cut.rebuild(cut.chunks)
+    test.assertEqual(rebuilt, data[:len(rebuilt)])
+    sctp = rebuilt[len(cut.prefix) + len(cut.ip_header):]
+    test.assertEqual(sctp[8:12], sctp_checksum(sctp))
+    if cut.ip_version == 4:
+        test.assertEqual(ip_checksum(cut.ip_header), 0)
+        test.assertEqual(struct.unpack("!H", cut.ip_header[2:4])[0],
+                         len(cut.ip_header) + len(sctp))
+    return cut
+
+
+class TempDirMixin:
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.dir)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+
+class FlattenTests(TempDirMixin, unittest.TestCase):
+    def check_flatten(self, source):
+        out = self.path("flat" + os.path.splitext(source)[1])
+        read, written = flatten(source, out)
+        before, after = frames(source), frames(out)
+        self.assertEqual(read, len(before))
+        self.assertEqual(written, len(after))
+        # every chunk of the input appears once, in order, with its timestamp
+        expected, got = [], []
+        for _n, stamp, linktype, data in before:
+            cut = cut_sctp(linktype, data)
+            chunks = cut.chunks if cut else [data]
+            expected.extend((round(stamp, 6), c) for c in chunks)
+        for _n, stamp, linktype, data in after:
+            cut = cut_sctp(linktype, data)
+            if cut is None:
+                got.append((round(stamp, 6), data))
+                continue
+            self.assertEqual(len(cut.chunks), 1)
+            assert_valid_sctp(self, linktype, data)
+            got.append((round(stamp, 6), cut.chunks[0]))
+        self.assertEqual(got, expected)
+        return out
+
+    def test_generated_bundles_are_split(self):
+        source = self.path("in.pcap")
+        write_sample_capture(source)
+        out = self.check_flatten(source)
+        self.assertGreater(len(frames(out)), len(frames(source)))
+
+    def test_pcapng_ipv6_vlan(self):
+        source = self.path("in.pcapng")
+        write_sample_capture(source, pcapng=True, ipv6=True, vlans=(7,))
+        out = self.check_flatten(source)
+        with open(out, "rb") as handle:
+            self.assertEqual(handle.read(4), b"\x0a\x0d\x0d\x0a")
+
+    def test_cooked_v2(self):
+        source = self.path("in.pcap")
+        write_sample_capture(source, linktype=LINKTYPE_LINUX_SLL2)
+        self.check_flatten(source)
+
+    def test_real_captures(self):
+        for source in need_real_captures():
+            self.check_flatten(source)
+
+    def test_tshark_sees_same_messages(self):
+        if TSHARK is None:
+            raise unittest.SkipTest("tshark is not installed")
+        source = self.path("in.pcap")
+        write_sample_capture(source)
+        out = self.path("out.pcap")
+        flatten(source, out)
+
+        def tsns(path):
+            text = subprocess.run(
+                [TSHARK, "-r", path, "-o", "sctp.checksum:CRC-32C", "-T",
+                 "fields", "-e", "sctp.data_tsn", "-e", "sctp.checksum.status"],
+                capture_output=True, text=True, check=True).stdout
+            values, status = [], set()
+            for line in text.splitlines():
+                tsn, _, ok = line.partition("\t")
+                values.extend(t for t in tsn.split(",") if t)
+                status.add(ok)
+            return values, status
+        before, _ = tsns(source)
+        after, status = tsns(out)
+        self.assertEqual(before, after)
+        self.assertEqual(status, {"1"})
+
+
+class SortTests(TempDirMixin, unittest.TestCase):
+    def write_csv(self, rows):
+        path = self.path("rows.csv")
+        pd.DataFrame(rows).to_csv(path, index=False)
+        return path
+
+    def test_sort_and_time_diff(self):
+        rows = [
+            {"frame": 1, "time_stamp": 10.0, "opc": 300, "imsi": "b"},
+            {"frame": 2, "time_stamp": 11.5, "opc": 20, "imsi": ""},
+            {"frame": 3, "time_stamp": 12.0, "opc": 300, "imsi": "a"},
+            {"frame": 4, "time_stamp": 9.0, "opc": 300, "imsi": "b"},
+            {"frame": 5, "time_stamp": 13.25, "opc": 20, "imsi": "b"},
+            {"frame": 6, "time_stamp": 13.25, "opc": None, "imsi": "a"},
+        ]
+        source = self.write_csv(rows)
+        out = self.path("sorted.csv")
+        self.assertEqual(sort_file(source, "opc", out), 6)
+        result = pd.read_csv(out, dtype=str, keep_default_na=False)
+        # numeric order (20 before 300), then time; empty values last
+        self.assertEqual(list(result["frame"]), ["2", "5", "4", "1", "3", "6"])
+        self.assertEqual([float(v) for v in result["time_diff"]],
+                         [-1.0, 1.75, -1.0, 1.0, 2.0, -1.0])
+        self.assertEqual(list(result.columns)[-1], "time_diff")
+        self.assertEqual(list(result["opc"]), ["20", "20", "300", "300", "300", ""])
+
+        sort_file(source, "imsi", out)
+        result = pd.read_csv(out, dtype=str, keep_default_na=False)
+        self.assertEqual(list(result["frame"]), ["3", "6", "4", "1", "5", "2"])
+        self.assertEqual([float(v) for v in result["time_diff"]],
+                         [-1.0, 1.25, -1.0, 1.0, 3.25, -1.0])
+
+    def test_stable_for_equal_times(self):
+        rows = [{"frame": i, "time_stamp": 1.0, "dpc": 5} for i in range(1, 6)]
+        frame = load(self.write_csv(rows))
+        result = sort_rows(frame, "dpc")
+        self.assertEqual(list(result["frame"]), [1, 2, 3, 4, 5])
+        self.assertEqual(list(result["time_diff"]), [-1.0, 0.0, 0.0, 0.0, 0.0])
+
+    def test_compact_dtypes(self):
+        rows = [{"frame": i, "time_stamp": float(i), "opc": i % 7,
+                 "imsi": "00101%010d" % (i % 50), "op_name": "updateLocation"}
+                for i in range(1, 2001)]
+        frame = load(self.write_csv(rows))
+        self.assertEqual(str(frame["opc"].dtype), "UInt8")
+        self.assertEqual(str(frame["imsi"].dtype), "category")
+        self.assertLess(frame.memory_usage(deep=True).sum(), 2000 * 40)
+
+    def test_unknown_column(self):
+        from ss7tools.sort import SortError
+        frame = load(self.write_csv([{"frame": 1, "time_stamp": 1.0}]))
+        self.assertRaises(SortError, sort_rows, frame, "nope")
