@@ -144,3 +144,8 @@ class SimulatedConcurrencyTests(unittest.TestCase):
         stored, after = allocate_after_resync(stored, join(2003, 0), 3)
         self.assertFalse(set(first) & set(after))
         self.assertEqual(split(after[0])[0], 2011)
+
+    def test_resync_when_auc_equals_usim(self):
+        stored = join(3000, 4)
+        _, after = allocate_after_resync(stored, join(3000, 9), 1)
+        self.assertEqual(split(after[0]), (3001, 5))

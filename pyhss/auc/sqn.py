@@ -77,14 +77,15 @@ def allocator(count, ind_bits=DEFAULT_IND_BITS):
 def allocate_after_resync(current_sqn, sqn_ms, count, ind_bits=DEFAULT_IND_BITS, delta=DEFAULT_DELTA):
     """SQNs after a verified resynchronisation (TS 33.102 6.3.5, C.3).
 
-    If the counter in the AuC would still be accepted by the USIM (SEQ_HE
-    ahead of SEQ_MS by less than ``delta``) the AuC just continues from it,
-    so no SQN is handed out twice; otherwise SQN_HE is reset to SQN_MS and
-    the fresh vectors continue from there (next SEQ after SEQ_MS).
+    If the next SEQ from the AuC's counter would still be accepted by the
+    USIM (C.2.1/C.2.2: SEQ > SEQ_MS and SEQ - SEQ_MS <= ``delta``) the AuC
+    just continues from it, so no SQN is handed out twice; otherwise
+    SQN_HE is reset to SQN_MS and the fresh vectors continue from there
+    (next SEQ after SEQ_MS, IND stepping on from IND_MS).
     """
     seq_he, _ = split(current_sqn, ind_bits)
     seq_ms, _ = split(sqn_ms, ind_bits)
-    if 0 < seq_he - seq_ms < delta:
+    if 0 <= seq_he - seq_ms < delta:
         return allocate(current_sqn, count, ind_bits)
     return allocate(sqn_ms, count, ind_bits)
 
