@@ -263,35 +263,38 @@ def tshark_verbose(pcap_path, decode_port=3868):
 # --- freeDiameter ------------------------------------------------------------
 
 FREEDIAMETER_CONFIG = """\
-# Written by pyhss's interop tests: a TCP client peer, no TLS, no server.
+# Written by pyhss's interop tests: a TCP client, no TLS, no listener.
 Identity = "{identity}";
 Realm = "{realm}";
-Port = 0;          # do not listen
+Port = 0;          # no TCP listener
 SecPort = 0;       # no TLS listener either
 No_SCTP;
 No_IPv6;
 ListenOn = "127.0.0.1";
 TcTimer = {tc_timer};
 TwTimer = {tw_timer};
-ConnectPeer = "{peer_host}" {{ ConnectTo = "{peer_address}"; Port = {peer_port}; No_TLS; }};
 """
 
+FREEDIAMETER_PEER = (
+    'ConnectPeer = "{host}" {{ ConnectTo = "{address}"; Port = {port};'
+    ' No_TLS; }};\n')
 
-def write_freediameter_config(path, identity, realm, peer_host, peer_port,
-                              peer_address="127.0.0.1", tw_timer=6,
-                              tc_timer=1):
+
+def freediameter_config(identity, realm, peers, tw_timer=6, tc_timer=1):
     """
-    A freeDiameterd configuration for a client that connects to our node
-    over plain TCP.  freeDiameter's Relay function stays on, so its CER
-    announces Auth-Application-Id 0xffffffff (Relay): the one way a
-    dictionary-less freeDiameterd shares an application with us.
+    A freeDiameterd configuration for a client that connects over plain
+    TCP to each of C{peers}, a list of (Diameter identity, address, port).
+    freeDiameter's Relay function stays on, so its CER announces
+    Auth-Application-Id 0xffffffff (Relay): the one way a dictionary-less
+    freeDiameterd shares an application with us.  TwTimer below 6 is
+    refused by freeDiameter (RFC 3539 minimum).
     """
-    with open(path, "w") as handle:
-        handle.write(FREEDIAMETER_CONFIG.format(
-            identity=identity, realm=realm, peer_host=peer_host,
-            peer_address=peer_address, peer_port=peer_port,
-            tw_timer=tw_timer, tc_timer=tc_timer))
-    return path
+    text = FREEDIAMETER_CONFIG.format(
+        identity=identity, realm=realm, tw_timer=tw_timer, tc_timer=tc_timer)
+    for host, address, port in peers:
+        text += FREEDIAMETER_PEER.format(host=host, address=address,
+                                         port=port)
+    return text
 
 
 # --- a recording Diameter client ------------------------------------------------
