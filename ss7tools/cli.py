@@ -1,0 +1,102 @@
+"""The ``ss7tools`` command: ``parse`` here; ``split``, ``sort`` and
+``flatten`` come from their modules' ``add_parser(subparsers)`` when present.
+
+Each subcommand registers ``func`` (taking the parsed arguments, returning an
+exit status) with ``set_defaults``.
+"""
+
+import argparse
+import importlib
+import sys
+
+from . import io as rowio
+from .pcapio import CaptureError
+from .rows import iter_rows
+from .stats import ParseStats
+
+EXTENSION_MODULES = ("split", "sort", "flatten")
+PROGRESS_EVERY = 2000
+
+
+def _progress(rows, stream):
+    """Wrap ``rows`` in a tqdm bar on ``stream`` when it is a terminal."""
+    if not (hasattr(stream, "isatty") and stream.isatty()):
+        return rows
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return rows
+
+    def counted():
+        bar = tqdm(unit=" rows", file=stream, mininterval=0.5, unit_scale=True)
+        pending = 0
+        try:
+            for row in rows:
+                yield row
+                pending += 1
+                if pending >= PROGRESS_EVERY:
+                    bar.update(pending)
+                    pending = 0
+        finally:
+            bar.update(pending)
+            bar.close()
+    return counted()
+
+
+def run_parse(args, stderr=None):
+    stderr = stderr if stderr is not None else sys.stderr
+    stats = ParseStats()
+    try:
+        rows = _progress(iter_rows(args.input, stats), stderr)
+        rowio.write_rows(args.output, rows, fmt=args.format)
+    except (OSError, CaptureError) as exc:
+        stderr.write("ss7tools parse: %s\n" % (exc,))
+        if stats.frames:
+            stderr.write(stats.summary() + "\n")
+        return 2
+    if not args.quiet:
+        stderr.write(stats.summary() + "\n")
+    return 0
+
+
+def add_parse_parser(subparsers):
+    parser = subparsers.add_parser(
+        "parse", help="decode a SIGTRAN capture into one row per SS7 message",
+        description="Decode pcap/pcapng (M3UA or M2PA over SCTP) down to GSM MAP "
+                    "and write one row per SS7 message (per TCAP component).")
+    parser.add_argument("input", help="capture file (pcap or pcapng)")
+    parser.add_argument("-o", "--output", required=True,
+                        help="output file: .csv or .msgpack")
+    parser.add_argument("--format", choices=("csv", "msgpack"),
+                        help="output format (default: from the output file name)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no summary on stderr")
+    parser.set_defaults(func=run_parse)
+    return parser
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="ss7tools", description="SS7-over-IP (SIGTRAN) capture tools")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_parse_parser(subparsers)
+    for name in EXTENSION_MODULES:
+        try:
+            module = importlib.import_module("ss7tools." + name)
+        except ModuleNotFoundError as exc:
+            if exc.name != "ss7tools." + name:
+                raise
+            continue
+        add = getattr(module, "add_parser", None)
+        if add is not None:
+            add(subparsers)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    return args.func(args)

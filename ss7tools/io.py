@@ -1,0 +1,123 @@
+"""Writing rows to CSV or msgpack, and reading them back.
+
+CSV: a header line with :data:`~ss7tools.rows.COLUMNS`, absent values as
+empty fields.  It is written through pandas in batches (``DataFrame`` of
+object columns, so integers stay integers and None stays empty).
+
+msgpack: a stream of objects: first a header map
+``{"format": "ss7tools-rows", "version": 1, "columns": [...]}``, then one
+array per row aligned with those columns.  :func:`read_rows` yields dicts
+from either file; :func:`read_frame` gives a pandas DataFrame.
+"""
+
+import csv
+
+import msgpack
+
+from .rows import COLUMNS
+
+MSGPACK_FORMAT = "ss7tools-rows"
+BATCH_ROWS = 20000
+
+
+class RowFormatError(ValueError):
+    """The file is not a rows file this module wrote."""
+
+
+def format_for(path, fmt=None):
+    if fmt:
+        return fmt
+    lower = str(path).lower()
+    if lower.endswith((".msgpack", ".mpk", ".msgp")):
+        return "msgpack"
+    return "csv"
+
+
+def write_rows(path, rows, fmt=None, columns=COLUMNS, batch=BATCH_ROWS):
+    """Write an iterable of row tuples; return the number written."""
+    if format_for(path, fmt) == "msgpack":
+        return _write_msgpack(path, rows, columns)
+    return _write_csv(path, rows, columns, batch)
+
+
+def _write_csv(path, rows, columns, batch):
+    import pandas
+    count = 0
+    header = True
+    pending = []
+    with open(path, "w", newline="") as out:
+        for row in rows:
+            pending.append(row)
+            if len(pending) >= batch:
+                frame = pandas.DataFrame(pending, columns=columns, dtype=object)
+                frame.to_csv(out, header=header, index=False)
+                header = False
+                count += len(pending)
+                pending = []
+        if pending or header:
+            frame = pandas.DataFrame(pending, columns=columns, dtype=object)
+            frame.to_csv(out, header=header, index=False)
+            count += len(pending)
+    return count
+
+
+def _write_msgpack(path, rows, columns):
+    packer = msgpack.Packer(use_bin_type=True)
+    pack = packer.pack
+    count = 0
+    with open(path, "wb") as out:
+        write = out.write
+        write(pack({"format": MSGPACK_FORMAT, "version": 1, "columns": list(columns)}))
+        buf = []
+        for row in rows:
+            buf.append(pack(row))
+            count += 1
+            if len(buf) >= 4096:
+                write(b"".join(buf))
+                buf = []
+        write(b"".join(buf))
+    return count
+
+
+def read_rows(path, fmt=None):
+    """Yield each row as a dict (column -> value) from a CSV or msgpack file.
+
+    CSV values come back as strings (empty string where absent), msgpack
+    values with their types (None where absent).
+    """
+    if format_for(path, fmt) == "msgpack":
+        with open(path, "rb") as handle:
+            unpacker = msgpack.Unpacker(handle, raw=False, max_buffer_size=64 * 1024 * 1024)
+            header = None
+            for obj in unpacker:
+                if header is None:
+                    if not isinstance(obj, dict) or obj.get("format") != MSGPACK_FORMAT:
+                        raise RowFormatError("%s: not an ss7tools msgpack rows file" % (path,))
+                    header = obj["columns"]
+                    continue
+                yield dict(zip(header, obj))
+    else:
+        with open(path, newline="") as handle:
+            yield from csv.DictReader(handle)
+
+
+def read_frame(path, fmt=None):
+    """Read a rows file as a pandas DataFrame (columns in file order)."""
+    import pandas
+    if format_for(path, fmt) == "msgpack":
+        columns = None
+        records = []
+        with open(path, "rb") as handle:
+            unpacker = msgpack.Unpacker(handle, raw=False, max_buffer_size=64 * 1024 * 1024)
+            for obj in unpacker:
+                if columns is None:
+                    if not isinstance(obj, dict) or obj.get("format") != MSGPACK_FORMAT:
+                        raise RowFormatError("%s: not an ss7tools msgpack rows file" % (path,))
+                    columns = obj["columns"]
+                    continue
+                records.append(obj)
+        return pandas.DataFrame.from_records(records, columns=columns or list(COLUMNS))
+    return pandas.read_csv(path, dtype={"otid": str, "dtid": str, "called_gt": str,
+                                         "calling_gt": str, "imsi": str, "msisdn": str,
+                                         "msc": str, "vlr": str, "hlr": str, "sgsn": str,
+                                         "smsc": str, "op_code": str, "app_context": str})

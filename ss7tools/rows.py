@@ -1,0 +1,231 @@
+"""From a capture to rows: one row per SS7 message (per TCAP component).
+
+Row schema (:data:`COLUMNS`, in this order) and value formats:
+
+- ``frame`` from 1 like Wireshark; ``chunk`` the SS7 message's index within
+  its frame, from 0; ``time_stamp`` float epoch seconds (microseconds).
+- ``m3ua_class`` / ``m3ua_type``: RFC 4666 abbreviations (``Transfer``/``DATA``,
+  ``ASPSM``/``BEAT_ACK`` ...); empty for M2PA.
+- point codes, SSNs, SI/NI/SLS, routing context, network appearance,
+  invoke id, error code: ints.  GT digits: strings.
+- ``otid`` / ``dtid``: lowercase hex without separators (as ``tshark -T fields``).
+- ``app_context``: the MAP name (``networkLocUpContext-v3``) when known, else
+  the dotted OID.  ``op_code``: int for a local code, dotted OID for a global
+  one.  ``op_name``: TS 29.002 / TS 29.078 name.
+- ``tcap_type``: begin / continue / end / abort / unidirectional;
+  ``component``: invoke / returnResultLast / returnResultNotLast /
+  returnError / reject.
+- ``error``: what could not be decoded (``layer: reason``); the row keeps the
+  fields decoded before the fault.  None everywhere a value is absent.
+
+Rows are tuples aligned with :data:`COLUMNS` (:data:`COLUMN_INDEX` gives the
+position of a name); :func:`row_dict` turns one into a dict.
+"""
+
+from collections import namedtuple
+
+from . import gsmmap, m2pa, m3ua, sccp, tcap
+from .ber import BerError
+from .pcapio import IPPROTO_SCTP, Ipv4Reassembler, SkipPacket, decode_ip, iter_frames
+from .sctp import PPID_M2PA, PPID_M3UA, SctpError, SctpReader
+from .stats import ParseStats
+
+COLUMNS = (
+    "frame", "chunk", "time_stamp", "src_ip", "dst_ip", "src_port", "dst_port",
+    "sctp_stream", "ppid", "m3ua_class", "m3ua_type", "opc", "dpc", "si", "ni",
+    "sls", "network_appearance", "routing_context", "sccp_type", "called_gt",
+    "called_ssn", "called_pc", "calling_gt", "calling_ssn", "calling_pc",
+    "tcap_type", "otid", "dtid", "app_context", "component", "invoke_id",
+    "op_code", "op_name", "error_code", "imsi", "msisdn", "msc", "vlr", "hlr",
+    "sgsn", "smsc", "error",
+)
+COLUMN_INDEX = {name: i for i, name in enumerate(COLUMNS)}
+
+#: One reassembled SS7 message of a capture.  ``payload`` is the M3UA or M2PA
+#: message; ``frame_data``/``linktype`` the frame that completed it;
+#: ``sctp_packet`` that frame's SCTP packet and ``chunk_span`` the
+#: ``(start, end)`` offsets in it of the DATA chunk that ended the message.
+Message = namedtuple("Message", (
+    "frame", "chunk", "time_stamp", "src_ip", "dst_ip", "src_port", "dst_port",
+    "stream", "ppid", "payload", "linktype", "frame_data", "sctp_packet",
+    "chunk_span"))
+
+SI_SCCP = 3
+_NO_TCAP = (None, None, None, None)
+_EMPTY_COMPONENT = (None,) * 12
+_IDENTITY_FIELDS = gsmmap.IDENTITY_FIELDS
+
+
+def row_dict(row):
+    return dict(zip(COLUMNS, row))
+
+
+def iter_messages(path, stats=None, dedup=True):
+    """Yield a :class:`Message` per SS7 (M3UA / M2PA) message of a capture."""
+    if stats is None:
+        stats = ParseStats()
+    reader = SctpReader(stats, dedup=dedup)
+    fragments = Ipv4Reassembler(stats=stats)
+    skip = stats.skip
+    for frame, time_stamp, linktype, data in iter_frames(path):
+        stats.frames += 1
+        try:
+            src, dst, proto, payload = decode_ip(linktype, data, fragments)
+        except SkipPacket as exc:
+            skip(exc.reason)
+            continue
+        except (IndexError, ValueError) as exc:  # defensive: never stop a run
+            skip("bad_ip_%s" % type(exc).__name__)
+            continue
+        if proto != IPPROTO_SCTP:
+            skip("not_sctp")
+            continue
+        found = []
+        try:
+            sport, dport = reader.packet(src, dst, payload, found)
+        except SctpError as exc:
+            skip("sctp_%s" % exc)
+            if not found:
+                continue
+            sport = (payload[0] << 8) | payload[1]
+            dport = (payload[2] << 8) | payload[3]
+        chunk = 0
+        for stream, ppid, message, span in found:
+            if ppid != PPID_M3UA and ppid != PPID_M2PA:
+                skip("ppid_%d" % ppid)
+                continue
+            stats.messages += 1
+            yield Message(frame, chunk, time_stamp, src, dst, sport, dport, stream,
+                          ppid, message, linktype, data, payload, span)
+            chunk += 1
+
+
+class MessageDecoder:
+    """Decodes :class:`Message` objects into rows; holds SCCP reassembly state."""
+
+    def __init__(self, stats=None):
+        self.stats = stats if stats is not None else ParseStats()
+        self._segments = sccp.SegmentReassembler()
+
+    def rows(self, msg):
+        """List of row tuples for one message (one per TCAP component)."""
+        stats = self.stats
+        errors = []
+        m3ua_class = m3ua_type = opc = dpc = si = ni = sls = na = rc = None
+        user_data = None
+        if msg.ppid == PPID_M3UA:
+            try:
+                m = m3ua.decode(msg.payload)
+            except m3ua.M3uaError as exc:
+                errors.append(str(exc))
+                stats.undecodable_message("m3ua")
+            else:
+                m3ua_class = m.class_name
+                m3ua_type = m.type_name
+                opc, dpc, si, ni, sls = m.opc, m.dpc, m.si, m.ni, m.sls
+                na, rc = m.network_appearance, m.routing_context
+                user_data = m.user_data
+        else:
+            try:
+                _name, mtp3 = m2pa.decode(msg.payload)
+            except m2pa.M2paError as exc:
+                errors.append(str(exc))
+                stats.undecodable_message("m2pa")
+            else:
+                if mtp3 is not None:
+                    si, ni, opc, dpc, sls, user_data = mtp3
+        head = (msg.frame, msg.chunk, msg.time_stamp, msg.src_ip, msg.dst_ip,
+                msg.src_port, msg.dst_port, msg.stream, msg.ppid, m3ua_class,
+                m3ua_type, opc, dpc, si, ni, sls, na, rc)
+        sccp_part = (None,) * 7
+        tcap_part = _NO_TCAP
+        components = ()
+        cap = False
+        tcap_data = None
+        if user_data is not None and si == SI_SCCP:
+            try:
+                s = sccp.decode(user_data)
+            except sccp.SccpError as exc:
+                errors.append(str(exc))
+                stats.undecodable_message("sccp")
+            else:
+                called, calling = s.called, s.calling
+                if called is not None:
+                    sccp_part = (s.type_name, called.gt, called.ssn, called.pc,
+                                 calling.gt, calling.ssn, calling.pc)
+                    tcap_data = s.data
+                    if called.ssn == sccp.SSN_SCMG or calling.ssn == sccp.SSN_SCMG:
+                        tcap_data = None
+                    elif s.segmentation is not None and not (s.segmentation[0] and s.segmentation[2] == 0):
+                        try:
+                            tcap_data = self._segments.add(opc, dpc, s)
+                        except sccp.SccpError as exc:
+                            errors.append(str(exc))
+                            stats.undecodable_message("sccp_segment")
+                            tcap_data = None
+                        if tcap_data is None:
+                            stats.count("sccp_segment")
+                    cap = called.ssn == gsmmap.SSN_CAP or calling.ssn == gsmmap.SSN_CAP
+                else:
+                    sccp_part = (s.type_name, None, None, None, None, None, None)
+        if tcap_data:
+            try:
+                t = tcap.decode(tcap_data)
+            except tcap.TcapError as exc:
+                errors.append(str(exc))
+                stats.undecodable_message("tcap")
+            else:
+                ac = t.app_context
+                if ac is not None:
+                    cap = gsmmap.is_cap_context(ac)
+                    ac = gsmmap.application_context_name(ac) or ac
+                tcap_part = (t.type_name, t.otid, t.dtid, ac)
+                components = t.components
+                if t.error:
+                    errors.append(t.error)
+                    stats.undecodable_message("tcap")
+        prefix = head + sccp_part + tcap_part
+        base_error = "; ".join(errors) if errors else None
+        if not components:
+            return [prefix + (None,) * 12 + (base_error,)]
+        rows = []
+        for comp in components:
+            op_code = comp.op_code
+            op_name = None
+            ids = None
+            comp_error = base_error
+            if op_code is not None and op_code.__class__ is int:
+                op_name = gsmmap.CAP_OPERATIONS.get(op_code) if cap else gsmmap.OPERATIONS.get(op_code)
+                if comp.parameter is not None and not cap:
+                    try:
+                        ids = gsmmap.identities(op_code, comp.type_name != "invoke",
+                                                tcap_data, comp.parameter[0], comp.parameter[1])
+                    except BerError as exc:
+                        stats.undecodable_message("gsm_map")
+                        text = "gsm_map: %s" % exc
+                        comp_error = text if comp_error is None else comp_error + "; " + text
+            if ids:
+                idents = tuple([ids.get(f) for f in _IDENTITY_FIELDS])
+            else:
+                idents = (None,) * 7
+            rows.append(prefix + (comp.type_name, comp.invoke_id, op_code, op_name,
+                                  comp.error_code) + idents + (comp_error,))
+        return rows
+
+
+def iter_rows(path, stats=None):
+    """Yield row tuples (see :data:`COLUMNS`) for every SS7 message of a capture."""
+    if stats is None:
+        stats = ParseStats()
+    decoder = MessageDecoder(stats)
+    decode = decoder.rows
+    for msg in iter_messages(path, stats):
+        try:
+            rows = decode(msg)
+        except Exception as exc:  # a decoder bug must not end the run: keep the message
+            stats.undecodable_message("internal_%s" % type(exc).__name__)
+            rows = [(msg.frame, msg.chunk, msg.time_stamp, msg.src_ip, msg.dst_ip,
+                     msg.src_port, msg.dst_port, msg.stream, msg.ppid) + (None,) * 32
+                    + ("internal error: %s: %s" % (type(exc).__name__, exc),)]
+        stats.rows += len(rows)
+        yield from rows

@@ -1,0 +1,264 @@
+"""SCCP (ITU Q.713) connectionless messages, addresses and XUDT reassembly."""
+
+from collections import OrderedDict, namedtuple
+
+UDT, UDTS, XUDT, XUDTS, LUDT, LUDTS = 0x09, 0x0A, 0x11, 0x12, 0x13, 0x14
+
+TYPE_NAMES = {
+    0x01: "CR", 0x02: "CC", 0x03: "CREF", 0x04: "RLSD", 0x05: "RLC", 0x06: "DT1",
+    0x07: "DT2", 0x08: "AK", 0x09: "UDT", 0x0A: "UDTS", 0x0B: "ED", 0x0C: "EA",
+    0x0D: "RSR", 0x0E: "RSC", 0x0F: "ERR", 0x10: "IT", 0x11: "XUDT", 0x12: "XUDTS",
+    0x13: "LUDT", 0x14: "LUDTS",
+}
+
+RETURN_CAUSES = {
+    0: "no translation for an address of such nature",
+    1: "no translation for this specific address",
+    2: "subsystem congestion", 3: "subsystem failure", 4: "unequipped user",
+    5: "MTP failure", 6: "network congestion", 7: "unqualified",
+    8: "error in message transport", 9: "error in local processing",
+    10: "destination cannot perform reassembly", 11: "SCCP failure",
+    12: "hop counter violation", 13: "segmentation not supported",
+    14: "segmentation failure",
+}
+
+OPT_END = 0x00
+OPT_SEGMENTATION = 0x10
+OPT_IMPORTANCE = 0x12
+
+SSN_SCMG = 1
+
+#: A called/calling party address.  ``gt`` is the digit string or None.
+SccpAddress = namedtuple("SccpAddress", (
+    "indicator", "route_on_ssn", "gti", "pc", "ssn", "tt", "np", "es", "nai", "gt"))
+
+_DIGITS = "0123456789abcdef"
+_BCD_PAIRS = [(_DIGITS[b & 0x0F] + _DIGITS[b >> 4]) for b in range(256)]
+
+
+class SccpError(ValueError):
+    """The SCCP message is malformed."""
+
+
+def bcd_digits(raw, odd=None):
+    """Decode BCD digits (low nibble first).
+
+    ``odd`` True drops the last (filler) nibble; None drops a trailing 0xF.
+    """
+    text = "".join([_BCD_PAIRS[b] for b in raw])
+    if odd or (odd is None and text.endswith("f")):
+        return text[:-1]
+    return text
+
+
+def decode_address(raw):
+    """Decode the contents of a called/calling party address (ITU format)."""
+    if not raw:
+        raise SccpError("sccp: empty address")
+    ind = raw[0]
+    pos = 1
+    pc = ssn = tt = np = es = nai = gt = None
+    if ind & 0x01:
+        if len(raw) < pos + 2:
+            raise SccpError("sccp: address point code truncated")
+        pc = (raw[pos] | (raw[pos + 1] << 8)) & 0x3FFF
+        pos += 2
+    if ind & 0x02:
+        if len(raw) < pos + 1:
+            raise SccpError("sccp: address SSN truncated")
+        ssn = raw[pos]
+        pos += 1
+    gti = (ind >> 2) & 0x0F
+    if gti:
+        odd = None
+        if gti == 1:
+            if len(raw) < pos + 1:
+                raise SccpError("sccp: GT truncated")
+            odd = bool(raw[pos] & 0x80)
+            nai = raw[pos] & 0x7F
+            pos += 1
+        elif gti == 2:
+            if len(raw) < pos + 1:
+                raise SccpError("sccp: GT truncated")
+            tt = raw[pos]
+            pos += 1
+        elif gti == 3 or gti == 4:
+            need = 2 if gti == 3 else 3
+            if len(raw) < pos + need:
+                raise SccpError("sccp: GT truncated")
+            tt = raw[pos]
+            np = raw[pos + 1] >> 4
+            es = raw[pos + 1] & 0x0F
+            if gti == 4:
+                nai = raw[pos + 2] & 0x7F
+            pos += need
+            if es == 1:
+                odd = True
+            elif es == 2:
+                odd = False
+        else:
+            raise SccpError("sccp: global title indicator %d" % gti)
+        if es is None or es in (1, 2):
+            gt = bcd_digits(raw[pos:], odd)
+        else:
+            gt = raw[pos:].hex()
+    return SccpAddress(ind, bool(ind & 0x40), gti, pc, ssn, tt, np, es, nai, gt)
+
+
+class SccpMessage:
+    """One SCCP message; ``data`` is None for types this module does not open."""
+
+    __slots__ = ("msg_type", "type_name", "protocol_class", "return_cause",
+                 "hop_counter", "called", "calling", "data", "segmentation",
+                 "importance")
+
+    def __init__(self, msg_type):
+        self.msg_type = msg_type
+        self.type_name = TYPE_NAMES.get(msg_type) or "type_%d" % msg_type
+        self.protocol_class = self.return_cause = self.hop_counter = None
+        self.called = self.calling = self.data = None
+        self.segmentation = None  # (first, in_sequence, remaining, local_reference)
+        self.importance = None
+
+
+def _pointer_param(data, base, size, two_octets=False, long_length=False):
+    """Variable parameter addressed by the pointer at ``base``."""
+    if two_octets:
+        if base + 2 > size:
+            raise SccpError("sccp: pointer truncated")
+        ptr = data[base] | (data[base + 1] << 8)
+    else:
+        if base >= size:
+            raise SccpError("sccp: pointer truncated")
+        ptr = data[base]
+    if ptr == 0:
+        raise SccpError("sccp: null mandatory pointer")
+    pos = base + ptr
+    if long_length:
+        if pos + 2 > size:
+            raise SccpError("sccp: parameter length truncated")
+        length = data[pos] | (data[pos + 1] << 8)
+        pos += 2
+    else:
+        if pos >= size:
+            raise SccpError("sccp: parameter length truncated")
+        length = data[pos]
+        pos += 1
+    if pos + length > size:
+        raise SccpError("sccp: parameter runs past end")
+    return data[pos:pos + length]
+
+
+def decode(data):
+    """Decode one SCCP message; raise :class:`SccpError` on malformed input."""
+    size = len(data)
+    if size < 1:
+        raise SccpError("sccp: empty message")
+    mtype = data[0]
+    msg = SccpMessage(mtype)
+    if mtype == UDT or mtype == UDTS:
+        if size < 5:
+            raise SccpError("sccp: truncated %s" % msg.type_name)
+        if mtype == UDT:
+            msg.protocol_class = data[1] & 0x0F
+        else:
+            msg.return_cause = data[1]
+        msg.called = decode_address(_pointer_param(data, 2, size))
+        msg.calling = decode_address(_pointer_param(data, 3, size))
+        msg.data = _pointer_param(data, 4, size)
+        return msg
+    if mtype == XUDT or mtype == XUDTS:
+        if size < 7:
+            raise SccpError("sccp: truncated %s" % msg.type_name)
+        if mtype == XUDT:
+            msg.protocol_class = data[1] & 0x0F
+        else:
+            msg.return_cause = data[1]
+        msg.hop_counter = data[2]
+        msg.called = decode_address(_pointer_param(data, 3, size))
+        msg.calling = decode_address(_pointer_param(data, 4, size))
+        msg.data = _pointer_param(data, 5, size)
+        if data[6]:
+            _optional(msg, data, 6 + data[6], size)
+        return msg
+    if mtype == LUDT or mtype == LUDTS:
+        if size < 11:
+            raise SccpError("sccp: truncated %s" % msg.type_name)
+        if mtype == LUDT:
+            msg.protocol_class = data[1] & 0x0F
+        else:
+            msg.return_cause = data[1]
+        msg.hop_counter = data[2]
+        msg.called = decode_address(_pointer_param(data, 3, size, True))
+        msg.calling = decode_address(_pointer_param(data, 5, size, True))
+        msg.data = _pointer_param(data, 7, size, True, True)
+        optional = data[9] | (data[10] << 8)
+        if optional:
+            _optional(msg, data, 9 + optional, size)
+        return msg
+    if mtype in TYPE_NAMES:
+        return msg
+    raise SccpError("sccp: unknown message type 0x%02x" % mtype)
+
+
+def _optional(msg, data, pos, size):
+    while pos < size:
+        name = data[pos]
+        if name == OPT_END:
+            return
+        if pos + 2 > size:
+            raise SccpError("sccp: optional parameter truncated")
+        length = data[pos + 1]
+        value = data[pos + 2:pos + 2 + length]
+        if len(value) < length:
+            raise SccpError("sccp: optional parameter runs past end")
+        if name == OPT_SEGMENTATION and length >= 4:
+            first = value[0]
+            msg.segmentation = (bool(first & 0x80), bool(first & 0x40), first & 0x0F,
+                                int.from_bytes(value[1:4], "big"))
+        elif name == OPT_IMPORTANCE and length >= 1:
+            msg.importance = value[0] & 0x07
+        pos += 2 + length
+
+
+class SegmentReassembler:
+    """Reassembly of segmented XUDT/XUDTS/LUDT (Q.714 4.1.1), bounded."""
+
+    def __init__(self, max_pending=1024, max_size=64 * 1024):
+        self._pending = OrderedDict()
+        self._max_pending = max_pending
+        self._max_size = max_size
+
+    def add(self, opc, dpc, msg):
+        """Add a segment; return the whole user data when complete, else None.
+
+        Raises :class:`SccpError` for a segment out of sequence or too large.
+        """
+        first, _class1, remaining, local_ref = msg.segmentation
+        calling = msg.calling
+        key = (opc, dpc, local_ref, calling.gt if calling else None,
+               calling.ssn if calling else None, calling.pc if calling else None)
+        if first:
+            if len(self._pending) >= self._max_pending:
+                self._pending.popitem(last=False)
+            if remaining == 0:
+                self._pending.pop(key, None)
+                return msg.data
+            self._pending[key] = [remaining, [msg.data], len(msg.data)]
+            return None
+        entry = self._pending.get(key)
+        if entry is None:
+            raise SccpError("sccp: segment without its first segment")
+        if remaining != entry[0] - 1:
+            del self._pending[key]
+            raise SccpError("sccp: segment out of sequence")
+        entry[0] = remaining
+        entry[1].append(msg.data)
+        entry[2] += len(msg.data)
+        if entry[2] > self._max_size:
+            del self._pending[key]
+            raise SccpError("sccp: segmented message too large")
+        if remaining:
+            return None
+        del self._pending[key]
+        return b"".join(entry[1])

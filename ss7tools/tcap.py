@@ -1,0 +1,173 @@
+"""TCAP (ITU Q.773) transaction, dialogue and component decoding."""
+
+from .ber import BerError, decode_integer, decode_oid, read_tlv
+
+MESSAGE_TYPES = {
+    0x61: "unidirectional",
+    0x62: "begin",
+    0x64: "end",
+    0x65: "continue",
+    0x67: "abort",
+}
+
+TAG_OTID = 0x48
+TAG_DTID = 0x49
+TAG_P_ABORT = 0x4A
+TAG_DIALOGUE = 0x6B
+TAG_COMPONENTS = 0x6C
+
+COMPONENT_TYPES = {
+    0xA1: "invoke",
+    0xA2: "returnResultLast",
+    0xA3: "returnError",
+    0xA4: "reject",
+    0xA7: "returnResultNotLast",
+}
+
+#: Q.773 dialogue PDUs inside the dialogue portion's single-ASN1-type
+DIALOGUE_PDUS = {0x60: "AARQ", 0x61: "AARE", 0x64: "ABRT"}
+
+P_ABORT_CAUSES = {
+    0: "unrecognizedMessageType", 1: "unrecognizedTransactionID",
+    2: "badlyFormattedTransactionPortion", 3: "incorrectTransactionPortion",
+    4: "resourceLimitation",
+}
+
+
+class TcapError(ValueError):
+    """The TCAP message is malformed."""
+
+
+class Component:
+    """One component.  ``op_code`` is an int (local) or dotted OID (global);
+    ``parameter`` is ``(start, end)`` of the parameter TLV in the message, or None."""
+
+    __slots__ = ("type_name", "invoke_id", "linked_id", "op_code", "error_code",
+                 "problem", "parameter")
+
+    def __init__(self, type_name):
+        self.type_name = type_name
+        self.invoke_id = self.linked_id = self.op_code = None
+        self.error_code = self.problem = self.parameter = None
+
+
+class TcapMessage:
+    __slots__ = ("type_name", "otid", "dtid", "app_context", "dialogue_pdu",
+                 "abort_cause", "components", "error")
+
+    def __init__(self, type_name):
+        self.type_name = type_name
+        self.otid = self.dtid = self.app_context = self.dialogue_pdu = None
+        self.abort_cause = None
+        self.components = []
+        self.error = None
+
+
+def _code(buf, tag, vstart, vend):
+    if tag == 0x02:
+        return decode_integer(buf, vstart, vend)
+    if tag == 0x06:
+        return decode_oid(buf, vstart, vend)
+    raise TcapError("tcap: operation/error code tag 0x%02x" % tag)
+
+
+def decode(data):
+    """Decode a TCAP message.
+
+    The transaction portion must parse or :class:`TcapError` is raised.  A
+    fault later (dialogue, a component) keeps what was decoded before it and
+    sets ``error``.
+    """
+    try:
+        tag, pos, end, _next = read_tlv(data, 0, len(data))
+    except BerError as exc:
+        raise TcapError("tcap: %s" % exc)
+    name = MESSAGE_TYPES.get(tag)
+    if name is None:
+        raise TcapError("tcap: unknown message type tag 0x%02x" % tag)
+    msg = TcapMessage(name)
+    try:
+        while pos < end:
+            tag, vstart, vend, pos = read_tlv(data, pos, end)
+            if tag == TAG_OTID:
+                msg.otid = data[vstart:vend].hex()
+            elif tag == TAG_DTID:
+                msg.dtid = data[vstart:vend].hex()
+            elif tag == TAG_COMPONENTS:
+                _components(data, vstart, vend, msg)
+            elif tag == TAG_DIALOGUE:
+                _dialogue(data, vstart, vend, msg)
+            elif tag == TAG_P_ABORT:
+                if vend > vstart:
+                    msg.abort_cause = data[vstart]
+            else:
+                # unknown transaction-portion element: skipped, as Q.773 extensibility allows
+                continue
+    except (BerError, TcapError) as exc:
+        text = str(exc)
+        msg.error = text if text.startswith("tcap") else "tcap: %s" % text
+    return msg
+
+
+def _dialogue(data, pos, end, msg):
+    # EXTERNAL { direct-reference OID, single-ASN1-type [0] { AARQ/AARE/ABRT/AUDT } }
+    tag, pos, end, _n = read_tlv(data, pos, end)
+    if tag != 0x28:
+        raise TcapError("tcap: dialogue portion without EXTERNAL")
+    while pos < end:
+        tag, vstart, vend, pos = read_tlv(data, pos, end)
+        if tag != 0xA0:
+            continue
+        ptag, ppos, pend, _n = read_tlv(data, vstart, vend)
+        msg.dialogue_pdu = DIALOGUE_PDUS.get(ptag, "0x%02x" % ptag)
+        while ppos < pend:
+            tag, s, e, ppos = read_tlv(data, ppos, pend)
+            if tag == 0xA1:
+                otag, os_, oe, _n = read_tlv(data, s, e)
+                if otag == 0x06:
+                    msg.app_context = decode_oid(data, os_, oe)
+                break
+        break
+
+
+def _components(data, pos, end, msg):
+    comps = msg.components
+    while pos < end:
+        ctag, cpos, cend, pos = read_tlv(data, pos, end)
+        comp = Component(COMPONENT_TYPES.get(ctag) or "component_0x%02x" % ctag)
+        comps.append(comp)
+        if ctag not in COMPONENT_TYPES:
+            continue
+        # invoke id (INTEGER) or, in a reject, possibly NULL
+        tag, s, e, cpos = read_tlv(data, cpos, cend)
+        if tag == 0x02:
+            comp.invoke_id = decode_integer(data, s, e)
+        elif tag != 0x05:
+            raise TcapError("tcap: component without invoke id")
+        if ctag == 0xA1:
+            if cpos < cend:
+                tag, s, e, nxt = read_tlv(data, cpos, cend)
+                if tag == 0x80:
+                    comp.linked_id = decode_integer(data, s, e)
+                    cpos = nxt
+                tag, s, e, cpos = read_tlv(data, cpos, cend)
+                comp.op_code = _code(data, tag, s, e)
+                if cpos < cend:
+                    comp.parameter = (cpos, read_tlv(data, cpos, cend)[3])
+        elif ctag == 0xA2 or ctag == 0xA7:
+            if cpos < cend:
+                tag, s, e, cpos = read_tlv(data, cpos, cend)
+                if tag == 0x30 and s < e:
+                    otag, os_, oe, npos = read_tlv(data, s, e)
+                    comp.op_code = _code(data, otag, os_, oe)
+                    if npos < e:
+                        comp.parameter = (npos, read_tlv(data, npos, e)[3])
+        elif ctag == 0xA3:
+            tag, s, e, cpos = read_tlv(data, cpos, cend)
+            comp.error_code = _code(data, tag, s, e)
+            if cpos < cend:
+                comp.parameter = (cpos, read_tlv(data, cpos, cend)[3])
+        elif ctag == 0xA4:
+            if cpos < cend:
+                tag, s, e, cpos = read_tlv(data, cpos, cend)
+                comp.problem = ((tag & 0x1F), decode_integer(data, s, e) if e > s else None)

@@ -1,0 +1,148 @@
+"""ss7tools parse against the public captures in ../shared/ss7-captures."""
+
+import os
+import tempfile
+
+from twisted.trial import unittest
+
+from ss7tools import io as rowio
+from ss7tools.cli import main
+from ss7tools.rows import COLUMNS, iter_rows, row_dict
+from ss7tools.stats import ParseStats
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CAPTURES = os.path.join(REPO_ROOT, "..", "shared", "ss7-captures")
+PCAPR = os.path.join(CAPTURES, "pcapr", "pcapr_traces.pcap")
+TIMKAM = os.path.join(CAPTURES, "timkam_ss7-firewall-rule-mining")
+ARKIME = os.path.join(CAPTURES, "arkime", "m3ua_synthetic.pcap")
+
+
+def capture(path):
+    if not os.path.exists(path):
+        raise unittest.SkipTest("capture %s is absent (shared/ss7-captures not checked out)" % path)
+    return path
+
+
+def rows_of(path, stats=None):
+    return [row_dict(r) for r in iter_rows(capture(path), stats)]
+
+
+class PcaprTraceTests(unittest.TestCase):
+
+    def setUp(self):
+        self.stats = ParseStats()
+        self.rows = rows_of(PCAPR, self.stats)
+
+    def test_operations_of_readme(self):
+        names = {r["op_name"] for r in self.rows}
+        for name in ("updateLocation", "insertSubscriberData", "sendRoutingInfo",
+                     "sendRoutingInfoForSM", "sendAuthenticationInfo",
+                     "sendIdentification", "anyTimeInterrogation",
+                     "updateGprsLocation", "mo-forwardSM"):
+            self.assertIn(name, names)
+
+    def test_update_location_identities(self):
+        row = [r for r in self.rows if r["frame"] == 86][0]
+        self.assertEqual(row["tcap_type"], "begin")
+        self.assertEqual(row["otid"], "2c5b001c")
+        self.assertEqual(row["app_context"], "networkLocUpContext-v3")
+        self.assertEqual((row["op_code"], row["op_name"]), (2, "updateLocation"))
+        self.assertEqual(row["imsi"], "001011356567851")
+        self.assertEqual(row["msc"], "441122")
+        self.assertEqual(row["vlr"], "441122")
+        self.assertEqual((row["opc"], row["dpc"]), (2105, 3113))
+
+    def test_sri_for_sm_over_m2pa(self):
+        invoke = [r for r in self.rows if r["frame"] == 29][0]
+        self.assertEqual(invoke["ppid"], 5)
+        self.assertIsNone(invoke["m3ua_class"])
+        self.assertEqual((invoke["opc"], invoke["dpc"], invoke["si"]), (3, 4536, 3))
+        self.assertEqual(invoke["msisdn"], "41792457333")
+        self.assertEqual(invoke["smsc"], "41799797800")
+        self.assertEqual(invoke["calling_gt"], "41799797800")
+        self.assertEqual(invoke["called_ssn"], 6)
+        result = [r for r in self.rows if r["frame"] == 31][0]
+        self.assertEqual(result["component"], "returnResultLast")
+        self.assertEqual(result["dtid"], "00000001")
+        self.assertEqual(result["imsi"], "228012120109856")
+        self.assertEqual(result["msc"], "41794947000")
+
+    def test_continue_and_end(self):
+        row = [r for r in self.rows if r["frame"] == 75][0]
+        self.assertEqual((row["tcap_type"], row["otid"], row["dtid"]),
+                         ("continue", "840001ff", "a5050001"))
+        row = [r for r in self.rows if r["frame"] == 77][0]
+        self.assertEqual((row["tcap_type"], row["otid"], row["dtid"]),
+                         ("end", None, "a5050001"))
+
+    def test_segmented_xudt_reassembled(self):
+        # frames 33 (first segment) and 34 (last) carry one mo-forwardSM
+        first = [r for r in self.rows if r["frame"] == 33][0]
+        self.assertEqual(first["sccp_type"], "XUDT")
+        self.assertIsNone(first["tcap_type"])
+        self.assertIsNone(first["error"])
+        last = [r for r in self.rows if r["frame"] == 34][0]
+        self.assertEqual(last["op_name"], "mo-forwardSM")
+        self.assertEqual(last["imsi"], "228012120109856")
+
+    def test_one_row_per_component(self):
+        rows = [r for r in self.rows if r["frame"] == 3]
+        self.assertGreater(len(rows), 1)
+        self.assertEqual({r["chunk"] for r in rows}, {0})
+
+    def test_counts(self):
+        self.assertEqual(self.stats.frames, 367)
+        self.assertEqual(self.stats.rows, len(self.rows))
+        self.assertGreater(self.stats.skipped.get("not_ip", 0), 0)
+
+
+class TimkamTests(unittest.TestCase):
+
+    def one(self, name):
+        rows = rows_of(os.path.join(TIMKAM, name))
+        return rows
+
+    def test_beat_ack_without_data(self):
+        rows = self.one("test_retrans_no_chunk_data.pcap")
+        self.assertEqual(len(rows), 1)
+        self.assertEqual((rows[0]["m3ua_class"], rows[0]["m3ua_type"]), ("ASPSM", "BEAT_ACK"))
+        self.assertIsNone(rows[0]["error"])
+
+    def test_long_length_in_dialogue(self):
+        rows = self.one("test_long_length_in_dialogue.pcap")
+        self.assertEqual(rows[0]["component"], "returnResultLast")
+        self.assertIsNone(rows[0]["error"])
+
+    def test_gt_at_end_of_message(self):
+        row = self.one("test_cgGT_in_end_of_msg.pcap")[0]
+        self.assertEqual(row["op_name"], "sendAuthenticationInfo")
+        self.assertTrue(row["calling_gt"])
+
+    def test_every_file_parses(self):
+        directory = capture(TIMKAM)
+        for name in sorted(os.listdir(directory)):
+            if name.endswith(".pcap"):
+                rows = rows_of(os.path.join(directory, name))
+                self.assertTrue(rows, name)
+
+
+class CliTests(unittest.TestCase):
+
+    def test_parse_csv_and_msgpack(self):
+        path = capture(PCAPR)
+        tmp = tempfile.mkdtemp()
+        csv_path = os.path.join(tmp, "out.csv")
+        mp_path = os.path.join(tmp, "out.msgpack")
+        self.assertEqual(main(["parse", path, "-o", csv_path, "-q"]), 0)
+        self.assertEqual(main(["parse", path, "-o", mp_path, "-q"]), 0)
+        csv_rows = list(rowio.read_rows(csv_path))
+        mp_rows = list(rowio.read_rows(mp_path))
+        self.assertEqual(len(csv_rows), len(mp_rows))
+        self.assertEqual(list(csv_rows[0]), list(COLUMNS))
+        for a, b in zip(csv_rows, mp_rows):
+            self.assertEqual(a["frame"], str(b["frame"]))
+            self.assertEqual(a["imsi"], b["imsi"] or "")
+        frame = rowio.read_frame(mp_path)
+        self.assertEqual(list(frame.columns), list(COLUMNS))
+        frame = rowio.read_frame(csv_path)
+        self.assertEqual(len(frame), len(csv_rows))
