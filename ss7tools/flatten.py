@@ -27,14 +27,16 @@ class SctpFrame:
     returns a valid frame carrying just those chunks."""
 
     __slots__ = ("prefix", "ip_header", "ip_version", "sctp_header", "chunks",
-                 "length_offset")
+                 "offsets")
 
-    def __init__(self, prefix, ip_header, ip_version, sctp_header, chunks):
+    def __init__(self, prefix, ip_header, ip_version, sctp_header, chunks,
+                 offsets=()):
         self.prefix = prefix
         self.ip_header = ip_header
         self.ip_version = ip_version
         self.sctp_header = sctp_header
         self.chunks = chunks
+        self.offsets = offsets      # chunk starts within the SCTP packet
 
     def data_chunk_info(self, index):
         """(stream, ppid, flags) of a DATA chunk, None for other chunks."""
@@ -106,7 +108,7 @@ def cut_sctp(linktype, data):
     if end - pos < 12:
         return None
     sctp_header = data[pos:pos + 12]
-    chunks = []
+    chunks, offsets = [], []
     cursor = pos + 12
     while cursor + 4 <= end:
         length = struct.unpack("!H", data[cursor + 2:cursor + 4])[0]
@@ -114,19 +116,28 @@ def cut_sctp(linktype, data):
             return None
         padded = min(cursor + length + (-length % 4), end)
         chunks.append(data[cursor:cursor + length] + b"\0" * (-length % 4))
+        offsets.append(cursor - pos)
         cursor = padded
-    return SctpFrame(data[:off], ip_header, version, sctp_header, chunks)
+    return SctpFrame(data[:off], ip_header, version, sctp_header, chunks,
+                     offsets)
 
 
-def open_like(in_path, out_path, first_linktype):
-    """A writer matching the input: pcapng for pcapng (any link types),
-    pcap with the input's link type and timestamp resolution otherwise."""
+def writer_factory(in_path, linktype):
+    """A function (out_path, append=False) -> writer matching the input:
+    pcapng for pcapng (any link types), else pcap with the input's link
+    type and timestamp resolution."""
     with open(in_path, "rb") as handle:
         head = handle.read(4)
     if head == b"\x0a\x0d\x0d\x0a":
-        return PcapngWriter(out_path, linktype=first_linktype)
+        return lambda out, append=False: PcapngWriter(out, linktype=linktype,
+                                                      append=append)
     nanosecond = head in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
-    return PcapWriter(out_path, linktype=first_linktype, nanosecond=nanosecond)
+    return lambda out, append=False: PcapWriter(
+        out, linktype=linktype, nanosecond=nanosecond, append=append)
+
+
+def open_like(in_path, out_path, first_linktype):
+    return writer_factory(in_path, first_linktype)(out_path)
 
 
 def first_linktype(path):

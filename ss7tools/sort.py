@@ -23,7 +23,7 @@ INTEGER_COLUMNS = (
     "dpc", "si", "ni", "sls", "network_appearance", "routing_context",
     "called_ssn", "called_pc", "calling_ssn", "calling_pc", "invoke_id",
     "op_code", "error_code")
-FLOAT_COLUMNS = ("time_stamp",)
+FLOAT_COLUMNS = ("time_stamp", "time_diff")
 TIME_DIFF = "time_diff"
 
 
@@ -170,12 +170,24 @@ def _group_codes(series):
     return codes
 
 
+def _plain_rows(frame):
+    """Row tuples of Python values (None where missing), batch by batch."""
+    for start in range(0, len(frame), BATCH_ROWS):
+        part = frame.iloc[start:start + BATCH_ROWS]
+        columns = []
+        for name in part.columns:
+            values = part[name].astype(object)
+            columns.append(values.where(part[name].notna(), None).tolist())
+        yield from zip(*columns)
+
+
 def save(frame, path):
     if is_msgpack(path):
         from ss7tools import io as ss7io
-        ss7io.write_dataframe_msgpack(frame, path)
+        ss7io.write_rows(path, _plain_rows(frame), fmt="msgpack",
+                         columns=list(frame.columns))
     else:
-        frame.to_csv(path, index=False, na_rep="", float_format=None)
+        frame.to_csv(path, index=False, na_rep="")
 
 
 def sort_file(in_path, by, out_path):

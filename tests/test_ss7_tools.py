@@ -190,3 +190,177 @@ class SortTests(TempDirMixin, unittest.TestCase):
         from ss7tools.sort import SortError
         frame = load(self.write_csv([{"frame": 1, "time_stamp": 1.0}]))
         self.assertRaises(SortError, sort_rows, frame, "nope")
+
+
+def _udt_message(opc, dpc, otid, imsi):
+    from ss7tools.encode import MapBuilder, Subscriber
+    builder = MapBuilder(Subscriber(imsi=imsi))
+    tcap = builder.begin("updateLocation", otid)
+    return m3ua_data(opc, dpc, 3, 0, 1, sccp_udt(
+        SccpAddress(ssn=6, digits="491720000003"),
+        SccpAddress(ssn=7, digits="491720000002"), tcap, protocol_class=1))
+
+
+def write_mixed_capture(path):
+    """Bundles mixing OPCs, and a fragmented message interleaved with
+    another association's traffic."""
+    from ss7tools.encode import PcapWriter
+    a = SigtranLink("10.0.0.1", "10.0.0.2", 2905, 2905, 1)
+    b = SigtranLink("10.0.0.3", "10.0.0.2", 2906, 2905, 2, max_fragment=60)
+    stamp = [1700000000.0]
+
+    def emit(writer, frames):
+        for frame in frames:
+            stamp[0] += 0.25
+            writer.write(frame, stamp[0])
+    with PcapWriter(path) as writer:
+        emit(writer, a.frames([_udt_message(100, 200, 1, "001010000000001"),
+                               _udt_message(300, 200, 2, "001010000000002")]))
+        fragmented = b.frames([_udt_message(500, 200, 3, "001010000000003")])
+        assert len(fragmented) > 2
+        emit(writer, fragmented[:1])
+        emit(writer, a.frames([_udt_message(100, 200, 4, "001010000000001")]))
+        emit(writer, fragmented[1:])
+        emit(writer, a.frames([_udt_message(300, 200, 5, "001010000000002"),
+                               _udt_message(300, 200, 6, "001010000000002")]))
+    return 1 + len(fragmented) + 2
+
+
+class SplitTests(TempDirMixin, unittest.TestCase):
+    def rows_of(self, path):
+        from ss7tools.rows import COLUMNS, iter_rows
+        return [dict(zip(COLUMNS, row)) for row in iter_rows(path)]
+
+    def data_chunks(self, path):
+        out = []
+        for _n, stamp, linktype, data in frames(path):
+            cut = cut_sctp(linktype, data)
+            if cut is None:
+                continue
+            for index, chunk in enumerate(cut.chunks):
+                out.append((round(stamp, 6), chunk))
+        return out
+
+    def check_split(self, source, key, real=False):
+        from ss7tools.split import split
+        out = tempfile.mkdtemp(dir=self.dir)
+        counts = split(source, key, out)
+        files = sorted(os.listdir(out))
+        self.assertEqual(len(files), len(counts))
+        chunks = []
+        total = 0
+        for name in files:
+            path = os.path.join(out, name)
+            total += len(frames(path))
+            chunks.extend(self.data_chunks(path))
+            for _n, _s, linktype, data in frames(path):
+                if cut_sctp(linktype, data) is not None:
+                    assert_valid_sctp(self, linktype, data)
+            value = name.rsplit(".", 1)[0]
+            if value == "unknown":
+                continue
+            for row in self.rows_of(path):
+                got = row[key]
+                self.assertIn(str(got), (value, "None"),
+                              "%s in %s" % (row, name))
+        self.assertEqual(total, sum(counts.values()))
+        # nothing lost, nothing doubled
+        self.assertEqual(sorted(chunks), sorted(self.data_chunks(source)))
+        return out, counts
+
+    def test_ports_keep_frames(self):
+        source = self.path("in.pcap")
+        write_sample_capture(source)
+        out, counts = self.check_split(source, "src_port")
+        self.assertEqual(counts, {"2905": len(frames(source)) - 7, "3565": 7})
+        self.assertEqual(sorted(f[3] for name in os.listdir(out)
+                                for f in frames(os.path.join(out, name))),
+                         sorted(f[3] for f in frames(source)))
+
+    def test_every_key_on_sample(self):
+        source = self.path("in.pcap")
+        write_sample_capture(source)
+        from ss7tools.split import KEYS
+        for key in KEYS:
+            self.check_split(source, key)
+
+    def test_mixed_bundles_and_fragments(self):
+        source = self.path("mixed.pcap")
+        write_mixed_capture(source)
+        out, counts = self.check_split(source, "opc")
+        self.assertEqual(set(counts), {"100", "300", "500"})
+        # the fragmented message's pieces all went to its OPC's file
+        self.assertEqual(len(frames(os.path.join(out, "500.pcap"))),
+                         counts["500"])
+        self.assertGreater(counts["500"], 2)
+        self.assertEqual([r["opc"] for r in self.rows_of(
+            os.path.join(out, "500.pcap"))], [500])
+        out, counts = self.check_split(source, "imsi")
+        self.assertEqual(counts["001010000000002"], 2)
+
+    def test_real_captures(self):
+        for source in need_real_captures():
+            for key in ("dpc", "calling_gt", "imsi", "sctp_stream"):
+                self.check_split(source, key, real=True)
+
+    def test_safe_names(self):
+        from ss7tools.split import safe_name
+        self.assertEqual(safe_name("4917"), "4917")
+        self.assertNotIn("/", safe_name("../etc/passwd"))
+        self.assertFalse(safe_name("../x").startswith("."))
+        self.assertNotEqual(safe_name("a/b"), safe_name("a_b"))
+        self.assertNotEqual(safe_name("unknown"), "unknown")
+
+    def test_bad_key(self):
+        from ss7tools.split import SplitError, split
+        self.assertRaises(SplitError, split, "x.pcap", "nope", self.dir)
+
+
+class SortParseOutputTests(TempDirMixin, unittest.TestCase):
+    """sort on real parse output, CSV and msgpack, both directions."""
+
+    def parse_to(self, source, out):
+        from ss7tools import io as ss7io
+        from ss7tools.rows import iter_rows
+        ss7io.write_rows(out, iter_rows(source))
+
+    def test_msgpack_round_trip(self):
+        from ss7tools import io as ss7io
+        source = self.path("in.pcap")
+        write_sample_capture(source)
+        rows_path = self.path("rows.msgpack")
+        self.parse_to(source, rows_path)
+        original = list(ss7io.read_rows(rows_path))
+        out = self.path("sorted.msgpack")
+        self.assertEqual(sort_file(rows_path, "imsi", out), len(original))
+        result = list(ss7io.read_rows(out))
+        self.assertEqual(len(result), len(original))
+        self.assertEqual(list(result[0])[-1], "time_diff")
+        imsis = [r["imsi"] for r in result]
+        present = [i for i in imsis if i is not None]
+        self.assertEqual(present, sorted(present))
+        self.assertEqual(imsis[len(present):], [None] * (len(imsis) - len(present)))
+        # types survive: ints stay ints, absent stays None
+        self.assertIsInstance(result[0]["frame"], int)
+        previous = {}
+        for row in result:
+            key = row["imsi"]
+            want = -1.0 if key not in previous else row["time_stamp"] - previous[key]
+            self.assertAlmostEqual(row["time_diff"], want, places=6)
+            previous[key] = row["time_stamp"]
+        # same multiset of rows
+        strip = lambda r: tuple((k, r[k]) for k in sorted(r) if k != "time_diff")
+        self.assertEqual(sorted(map(strip, result), key=repr),
+                         sorted(map(strip, original), key=repr))
+
+    def test_csv_to_msgpack_and_back(self):
+        source = self.path("in.pcap")
+        write_sample_capture(source)
+        rows_path = self.path("rows.csv")
+        self.parse_to(source, rows_path)
+        sort_file(rows_path, "opc", self.path("s.msgpack"))
+        sort_file(self.path("s.msgpack"), "opc", self.path("s.csv"))
+        result = pd.read_csv(self.path("s.csv"))
+        opcs = result["opc"].dropna().tolist()
+        self.assertEqual(opcs, sorted(opcs))
+        self.assertEqual(len(result), len(pd.read_csv(rows_path)))

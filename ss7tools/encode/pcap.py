@@ -5,6 +5,7 @@ nanosecond form keeps a capture's original timestamps exactly.  Both writers
 are context managers and accept a path or a binary file object.
 """
 
+import os
 import struct
 
 from ss7tools.encode.link import LINKTYPE_ETHERNET
@@ -26,11 +27,19 @@ def split_timestamp(ts):
 
 
 class _Writer:
-    def __init__(self, path_or_file):
+    def __init__(self, path_or_file, append=False):
+        self.appending = False
         if hasattr(path_or_file, "write"):
             self._file, self._owned = path_or_file, False
         else:
-            self._file, self._owned = open(path_or_file, "wb"), True
+            mode = "wb"
+            if append:
+                try:
+                    self.appending = os.path.getsize(path_or_file) > 0
+                except OSError:
+                    pass
+                mode = "ab"
+            self._file, self._owned = open(path_or_file, mode), True
         self.count = 0
 
     def close(self):
@@ -50,14 +59,17 @@ class PcapWriter(_Writer):
     """Classic libpcap file, microsecond or nanosecond resolution."""
 
     def __init__(self, path_or_file, linktype=LINKTYPE_ETHERNET,
-                 nanosecond=False, snaplen=DEFAULT_SNAPLEN):
-        super().__init__(path_or_file)
+                 nanosecond=False, snaplen=DEFAULT_SNAPLEN, append=False):
+        """``append``: add records to an existing file this writer made
+        with the same link type and resolution (no new header)."""
+        super().__init__(path_or_file, append)
         self.linktype = linktype
         self.nanosecond = nanosecond
         self._record = struct.Struct("<IIII")
         magic = PCAP_MAGIC_NSEC if nanosecond else PCAP_MAGIC_USEC
-        self._file.write(struct.pack("<IHHiIII", magic, 2, 4, 0, 0, snaplen,
-                                     linktype))
+        if not self.appending:
+            self._file.write(struct.pack("<IHHiIII", magic, 2, 4, 0, 0,
+                                         snaplen, linktype))
 
     def write(self, frame, ts, orig_len=None, linktype=None):
         if linktype is not None and linktype != self.linktype:
@@ -81,8 +93,10 @@ class PcapngWriter(_Writer):
     timestamps (if_tsresol = 9), Enhanced Packet Blocks."""
 
     def __init__(self, path_or_file, linktype=LINKTYPE_ETHERNET,
-                 snaplen=DEFAULT_SNAPLEN):
-        super().__init__(path_or_file)
+                 snaplen=DEFAULT_SNAPLEN, append=False):
+        """``append`` starts a new section at the end of an existing file
+        (pcapng allows several; each declares its own interfaces)."""
+        super().__init__(path_or_file, append)
         self.snaplen = snaplen
         self._interfaces = {}
         self._block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
