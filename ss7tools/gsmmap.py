@@ -225,6 +225,19 @@ def application_context_name(oid):
     return "%s-v%d" % (name, version)
 
 
+_AC_DISPLAY = {}
+
+
+def application_context(oid):
+    """``(display, is_cap)`` for an AC OID: the MAP name when known, else the OID."""
+    hit = _AC_DISPLAY.get(oid)
+    if hit is None:
+        hit = (application_context_name(oid) or oid, is_cap_context(oid))
+        if len(_AC_DISPLAY) < 4096:
+            _AC_DISPLAY[oid] = hit
+    return hit
+
+
 def is_cap_context(oid):
     return oid is not None and oid.startswith(CAP_AC_PREFIXES)
 

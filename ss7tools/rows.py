@@ -177,8 +177,7 @@ class MessageDecoder:
             else:
                 ac = t.app_context
                 if ac is not None:
-                    cap = gsmmap.is_cap_context(ac)
-                    ac = gsmmap.application_context_name(ac) or ac
+                    ac, cap = gsmmap.application_context(ac)
                 tcap_part = (t.type_name, t.otid, t.dtid, ac)
                 components = t.components
                 if t.error:

@@ -105,6 +105,22 @@ def decode_address(raw):
     return SccpAddress(ind, bool(ind & 0x40), gti, pc, ssn, tt, np, es, nai, gt)
 
 
+_ADDRESS_CACHE = {}
+_ADDRESS_CACHE_MAX = 65536
+
+
+def cached_address(raw):
+    """:func:`decode_address` memoised on the raw octets (captures carry few
+    distinct addresses, and the result is an immutable tuple)."""
+    address = _ADDRESS_CACHE.get(raw)
+    if address is None:
+        address = decode_address(raw)
+        if len(_ADDRESS_CACHE) >= _ADDRESS_CACHE_MAX:
+            _ADDRESS_CACHE.clear()
+        _ADDRESS_CACHE[raw] = address
+    return address
+
+
 class SccpMessage:
     """One SCCP message; ``data`` is None for types this module does not open."""
 
@@ -163,8 +179,8 @@ def decode(data):
             msg.protocol_class = data[1] & 0x0F
         else:
             msg.return_cause = data[1]
-        msg.called = decode_address(_pointer_param(data, 2, size))
-        msg.calling = decode_address(_pointer_param(data, 3, size))
+        msg.called = cached_address(_pointer_param(data, 2, size))
+        msg.calling = cached_address(_pointer_param(data, 3, size))
         msg.data = _pointer_param(data, 4, size)
         return msg
     if mtype == XUDT or mtype == XUDTS:
@@ -175,8 +191,8 @@ def decode(data):
         else:
             msg.return_cause = data[1]
         msg.hop_counter = data[2]
-        msg.called = decode_address(_pointer_param(data, 3, size))
-        msg.calling = decode_address(_pointer_param(data, 4, size))
+        msg.called = cached_address(_pointer_param(data, 3, size))
+        msg.calling = cached_address(_pointer_param(data, 4, size))
         msg.data = _pointer_param(data, 5, size)
         if data[6]:
             _optional(msg, data, 6 + data[6], size)
@@ -189,8 +205,8 @@ def decode(data):
         else:
             msg.return_cause = data[1]
         msg.hop_counter = data[2]
-        msg.called = decode_address(_pointer_param(data, 3, size, True))
-        msg.calling = decode_address(_pointer_param(data, 5, size, True))
+        msg.called = cached_address(_pointer_param(data, 3, size, True))
+        msg.calling = cached_address(_pointer_param(data, 5, size, True))
         msg.data = _pointer_param(data, 7, size, True, True)
         optional = data[9] | (data[10] << 8)
         if optional:

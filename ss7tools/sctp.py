@@ -55,7 +55,7 @@ class SctpReader:
     def __init__(self, stats, dedup=True):
         self._stats = stats
         self._dedup = dedup
-        self._seen = OrderedDict()      # direction key -> (set of TSN, list ring)
+        self._seen = OrderedDict()      # (src, dst, sport, dport) -> (vtag, TSN set, TSN ring)
         self._fragments = OrderedDict()  # (direction, stream, ssn/mid, unordered) -> {tsn: (flags, data)}
 
     def packet(self, src, dst, payload, messages):
@@ -67,7 +67,7 @@ class SctpReader:
         if size < 12:
             raise SctpError("truncated_sctp_header")
         sport, dport, vtag, _checksum = _COMMON.unpack_from(payload, 0)
-        direction = (src, dst, sport, dport, vtag)
+        direction = (src, dst, sport, dport)
         pos = 12
         while pos + 4 <= size:
             ctype = payload[pos]
@@ -81,14 +81,14 @@ class SctpReader:
                 if clen < 16:
                     raise SctpError("short_data_chunk")
                 _t, flags, _l, tsn, stream, ssn, ppid = _DATA.unpack_from(payload, pos)
-                self._data(direction, flags, tsn, stream, ssn, ppid,
+                self._data(direction, vtag, flags, tsn, stream, ssn, ppid,
                            payload[pos + 16:cend], (pos, cend), messages)
             elif ctype == CHUNK_I_DATA:
                 if clen < 20:
                     raise SctpError("short_i_data_chunk")
                 _t, flags, _l, tsn, stream, _r, mid, ppid_fsn = _I_DATA.unpack_from(payload, pos)
                 # the first fragment carries the PPID, later ones the fragment number
-                self._data(direction, flags, tsn, stream, mid, ppid_fsn,
+                self._data(direction, vtag, flags, tsn, stream, mid, ppid_fsn,
                            payload[pos + 20:cend], (pos, cend), messages, i_data=True)
             else:
                 if ctype == CHUNK_INIT or ctype == CHUNK_INIT_ACK:
@@ -99,19 +99,19 @@ class SctpReader:
 
     def _forget(self, src, dst, sport, dport):
         # a new association between the same endpoints starts its TSNs afresh
-        for key in list(self._seen):
-            if key[:4] == (src, dst, sport, dport) or key[:4] == (dst, src, dport, sport):
-                del self._seen[key]
+        self._seen.pop((src, dst, sport, dport), None)
+        self._seen.pop((dst, src, dport, sport), None)
 
-    def _data(self, direction, flags, tsn, stream, ssn, ppid, data, offsets, messages, i_data=False):
+    def _data(self, direction, vtag, flags, tsn, stream, ssn, ppid, data, offsets, messages, i_data=False):
         stats = self._stats
         if self._dedup:
             seen = self._seen.get(direction)
-            if seen is None:
-                if len(self._seen) >= MAX_ASSOCIATIONS:
+            if seen is None or seen[0] != vtag:
+                # first packet of this direction, or a new association (new tag)
+                if seen is None and len(self._seen) >= MAX_ASSOCIATIONS:
                     self._seen.popitem(last=False)
-                seen = self._seen[direction] = (set(), [])
-            tsns, ring = seen
+                seen = self._seen[direction] = (vtag, set(), [])
+            _tag, tsns, ring = seen
             if tsn in tsns:
                 stats.skip("sctp_duplicate_tsn")
                 return

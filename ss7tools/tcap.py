@@ -109,7 +109,24 @@ def decode(data):
     return msg
 
 
+_DIALOGUE_CACHE = {}
+_DIALOGUE_CACHE_MAX = 16384
+
+
 def _dialogue(data, pos, end, msg):
+    # dialogue portions repeat (same PDU, same context): memoise on their octets
+    raw = data[pos:end]
+    hit = _DIALOGUE_CACHE.get(raw)
+    if hit is None:
+        _dialogue_decode(raw, 0, len(raw), msg)
+        if len(_DIALOGUE_CACHE) >= _DIALOGUE_CACHE_MAX:
+            _DIALOGUE_CACHE.clear()
+        _DIALOGUE_CACHE[raw] = (msg.dialogue_pdu, msg.app_context)
+    else:
+        msg.dialogue_pdu, msg.app_context = hit
+
+
+def _dialogue_decode(data, pos, end, msg):
     # EXTERNAL { direct-reference OID, single-ASN1-type [0] { AARQ/AARE/ABRT/AUDT } }
     tag, pos, end, _n = read_tlv(data, pos, end)
     if tag != 0x28:
