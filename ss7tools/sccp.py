@@ -149,7 +149,9 @@ def _pointer_param(data, base, size, two_octets=False, long_length=False):
         ptr = data[base]
     if ptr == 0:
         raise SccpError("sccp: null mandatory pointer")
-    pos = base + ptr
+    # two-octet (LUDT/LUDTS) pointers count from their second octet, as
+    # Wireshark reads them
+    pos = base + ptr + (1 if two_octets else 0)
     if long_length:
         if pos + 2 > size:
             raise SccpError("sccp: parameter length truncated")
@@ -210,7 +212,7 @@ def decode(data):
         msg.data = _pointer_param(data, 7, size, True, True)
         optional = data[9] | (data[10] << 8)
         if optional:
-            _optional(msg, data, 9 + optional, size)
+            _optional(msg, data, 10 + optional, size)
         return msg
     if mtype in TYPE_NAMES:
         return msg

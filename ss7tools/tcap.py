@@ -78,10 +78,18 @@ def decode(data):
     fault later (dialogue, a component) keeps what was decoded before it and
     sets ``error``.
     """
+    overrun = None
     try:
         tag, pos, end, _next = read_tlv(data, 0, len(data))
     except BerError as exc:
-        raise TcapError("tcap: %s" % exc)
+        # an outer length past the end: decode what is there (as Wireshark
+        # does) and say so in ``error``
+        header = _outer_header(data)
+        if header is None:
+            raise TcapError("tcap: %s" % exc)
+        tag, pos = header
+        end = len(data)
+        overrun = "tcap: %s" % exc
     name = MESSAGE_TYPES.get(tag)
     if name is None:
         raise TcapError("tcap: unknown message type tag 0x%02x" % tag)
@@ -106,7 +114,22 @@ def decode(data):
     except (BerError, TcapError) as exc:
         text = str(exc)
         msg.error = text if text.startswith("tcap") else "tcap: %s" % text
+    if overrun is not None and msg.error is None:
+        msg.error = overrun
     return msg
+
+
+def _outer_header(data):
+    """(tag, value start) of the message TLV when only its length is bad."""
+    if len(data) < 2:
+        return None
+    length = data[1]
+    if length < 0x80:
+        return data[0], 2
+    count = length & 0x7F
+    if length == 0x80 or count > 4 or 2 + count > len(data):
+        return None
+    return data[0], 2 + count
 
 
 _DIALOGUE_CACHE = {}
