@@ -272,7 +272,8 @@ class SplitTests(TempDirMixin, unittest.TestCase):
         source = self.path("in.pcap")
         write_sample_capture(source)
         out, counts = self.check_split(source, "src_port")
-        self.assertEqual(counts, {"2905": len(frames(source)) - 7, "3565": 7})
+        self.assertEqual(counts, {"2905": len(frames(source)) - 8, "3565": 7,
+                                  "9999": 1})
         self.assertEqual(sorted(f[3] for name in os.listdir(out)
                                 for f in frames(os.path.join(out, name))),
                          sorted(f[3] for f in frames(source)))

@@ -15,7 +15,8 @@ from ss7tools.encode import link, sccp, sigtran, tcap
 from ss7tools.encode.gsmmap import OPERATIONS, MapBuilder, Subscriber
 from ss7tools.encode.pcap import PcapngWriter, PcapWriter
 from ss7tools.encode.sccp import SccpAddress
-from ss7tools.encode.sctp import PPID_M2PA, PPID_M3UA, SctpAssociation
+from ss7tools.encode.sctp import (PPID_M2PA, PPID_M3UA, SctpAssociation,
+                                  sack_chunk)
 
 
 class SigtranLink:
@@ -32,13 +33,14 @@ class SigtranLink:
                                     max_fragment)
         self._ident = 0
 
-    def frames(self, messages, stream=1):
+    def frames(self, messages, stream=1, control=(), ppid=None):
         """Frames for ``messages`` (bytes, or (bytes, stream)) bundled into
-        one packet; a message needing fragments gets packets of its own."""
-        bundle, out = [], []
+        one packet after the ``control`` chunks (e.g. a SACK); a message
+        needing fragments gets packets of its own."""
+        bundle, out = list(control), []
         for message in messages:
             data, sid = message if isinstance(message, tuple) else (message, stream)
-            chunks = self.sctp.data_chunks(data, self.ppid, sid)
+            chunks = self.sctp.data_chunks(data, ppid or self.ppid, sid)
             if len(chunks) == 1:
                 bundle.extend(chunks)
             else:
@@ -169,6 +171,29 @@ def write_sample_capture(path, linktype=link.LINKTYPE_ETHERNET, pcapng=False,
             vlr, hlr, builder.begin("cancelLocation", 0x500), return_cause=1))]))
         emit(b.frames([sigtran.m3ua_data(200, 100, 3, 0, 3, sccp.sccp_xudts(
             vlr, hlr, builder.begin("purgeMS", 0x501), return_cause=5))]))
+        # address with point code, correlation id, linked invoke,
+        # returnResultNotLast, a SACK bundled before DATA
+        with_pc = SccpAddress(ssn=sccp.SSN_MSC, digits=sub.msc, gti=4, pc=321)
+        emit(a.frames([sigtran.m3ua_data(
+            100, 200, 3, 0, 4, sccp.sccp_udt(with_pc, vlr, builder.begin(
+                "sendRoutingInfo", 0x700)), rc=10, correlation_id=77)],
+            control=[sack_chunk(99)]))
+        sri = builder.operation("sendRoutingInfo")
+        emit(b.frames([_m3ua_udt(200, 100, vlr, with_pc, tcap.tcap_continue(
+            0x701, 0x700, [tcap.return_result_not_last(
+                1, sri.code, builder.result(sri)),
+                tcap.invoke(2, 71, builder.argument(
+                    builder.operation("anyTimeInterrogation")), linked_id=1)]))]))
+        emit(a.frames([_m3ua_udt(100, 200, with_pc, vlr, tcap.tcap_end(
+            0x701, [tcap.return_result_last(1, sri.code, builder.result(sri))]))]))
+        # a retransmission (same TSN again) and a non-SS7 PPID
+        retransmitted = a.frames([_m3ua_udt(100, 200, hlr, vlr, builder.begin(
+            "purgeMS", 0x702))])
+        emit(retransmitted)
+        emit(retransmitted)
+        other = SigtranLink(src, dst, 9999, 9999, 0x44444444, ppid=0,
+                            linktype=linktype, vlans=vlans)
+        emit(other.frames([b"not SS7"], control=[sack_chunk(5)]))
         # TCAP abort forms and unidirectional
         emit(b.frames([_m3ua_udt(200, 100, vlr, hlr, tcap.tcap_abort(
             0x600, p_abort_cause=1)),
