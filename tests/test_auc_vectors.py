@@ -17,6 +17,7 @@ from pyhss.auc.conversions import c2, c3
 from pyhss.auc.errors import (
     AUTHENTICATION_DATA_UNAVAILABLE,
     InvalidKeyMaterial,
+    InvalidVectorRequest,
     MalformedResyncInfo,
     ResyncError,
     ResyncMacMismatch,
@@ -344,8 +345,9 @@ class CentreTests(unittest.TestCase):
 
     def test_bad_requests_fail_the_deferred(self):
         self.failureResultOf(self.centre.generate(self.sub, eutran=33, serving_network_id=OAI_PLMN),
-                             InvalidKeyMaterial)
-        self.failureResultOf(self.centre.generate(self.sub, eutran=1), InvalidKeyMaterial)
+                             InvalidVectorRequest)
+        self.failureResultOf(self.centre.generate(self.sub, utran=-1), InvalidVectorRequest)
+        self.failureResultOf(self.centre.generate(self.sub, eutran=1), InvalidVectorRequest)
         self.failureResultOf(self.centre.generate(Subscriber("1", b"short", op=OAI_OP), utran=1),
                              InvalidKeyMaterial)
         self.assertEqual(self.store.calls, 0)

@@ -7,6 +7,7 @@ SQNs through the store (``IStore.reserve_sqns``) and call in here.
 from pyhss.auc.errors import (
     AucError,
     InvalidKeyMaterial,
+    InvalidVectorRequest,
     MalformedResyncInfo,
     ResyncError,
     ResyncMacMismatch,
@@ -29,6 +30,7 @@ __all__ = [
     "EutranVector",
     "GeranVector",
     "InvalidKeyMaterial",
+    "InvalidVectorRequest",
     "MalformedResyncInfo",
     "Milenage",
     "ResyncError",

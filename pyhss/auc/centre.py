@@ -9,9 +9,11 @@ Given a subscriber record (``pyhss.storage.records.Subscriber``: ``imsi``,
    transaction, so concurrent AIRs for one IMSI never share an SQN;
 3. computes the vectors on the calling (reactor) thread.
 
-Errors: :class:`~pyhss.auc.errors.ResyncError` (answer 4181),
-:class:`~pyhss.auc.errors.InvalidKeyMaterial` (bad provisioning: 4181 too,
-or 5012 at the handler's choice), store errors pass through.
+Errors (all fail the returned Deferred):
+:class:`~pyhss.auc.errors.ResyncError` (answer 4181, SQN untouched),
+:class:`~pyhss.auc.errors.InvalidKeyMaterial` (bad provisioning: 4181 too),
+:class:`~pyhss.auc.errors.InvalidVectorRequest` (the handler should have
+capped the count / checked Visited-PLMN-Id), store errors pass through.
 """
 
 import os
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 
 from twisted.internet import defer
 
-from pyhss.auc.errors import InvalidKeyMaterial
+from pyhss.auc.errors import InvalidVectorRequest
 from pyhss.auc.milenage import Milenage
 from pyhss.auc.resync import resynchronise
 from pyhss.auc.sqn import DEFAULT_DELTA, DEFAULT_IND_BITS, allocator
@@ -58,7 +60,7 @@ class AuthenticationCentre:
 
     def _check_count(self, name, count):
         if not 0 <= count <= self.max_vectors:
-            raise InvalidKeyMaterial(f"{name} vector count must be 0..{self.max_vectors}, got {count}")
+            raise InvalidVectorRequest(f"{name} vector count must be 0..{self.max_vectors}, got {count}")
 
     def generate(self, subscriber, eutran=0, utran=0, geran=0, serving_network_id=None, resync_info=None):
         """Deferred firing with a :class:`VectorSet`.
@@ -72,7 +74,7 @@ class AuthenticationCentre:
             self._check_count("UTRAN", utran)
             self._check_count("GERAN", geran)
             if eutran and (serving_network_id is None or len(serving_network_id) != 3):
-                raise InvalidKeyMaterial("E-UTRAN vectors need a 3-octet serving network id")
+                raise InvalidVectorRequest("E-UTRAN vectors need a 3-octet serving network id")
             milenage = self.milenage_for(subscriber)
             needed = eutran + utran
             if resync_info is not None:

@@ -18,6 +18,11 @@ class InvalidKeyMaterial(AucError, ValueError):
     """K, OP, OPc, RAND, SQN or AMF has the wrong length or range."""
 
 
+class InvalidVectorRequest(AucError, ValueError):
+    """The request itself is unusable: vector count out of range, or
+    E-UTRAN vectors asked for without a 3-octet serving network id."""
+
+
 class ResyncError(AucError):
     """Re-Synchronization-Info could not be used; SQN stays unchanged.
 
