@@ -365,3 +365,82 @@ class SortParseOutputTests(TempDirMixin, unittest.TestCase):
         opcs = result["opc"].dropna().tolist()
         self.assertEqual(opcs, sorted(opcs))
         self.assertEqual(len(result), len(pd.read_csv(rows_path)))
+
+
+class CommandLineTests(TempDirMixin, unittest.TestCase):
+    """The subcommands through ``ss7tools.cli.main``."""
+
+    def main(self, *argv):
+        import contextlib
+        import io
+        from ss7tools.cli import main
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main(list(argv))
+        return code, err.getvalue()
+
+    def test_flatten_split_sort(self):
+        source = self.path("in.pcap")
+        write_sample_capture(source)
+        code, err = self.main("flatten", source, "-o", self.path("flat.pcap"))
+        self.assertEqual(code, 0, err)
+        self.assertIn("packets out", err)
+        code, err = self.main("split", source, "--by", "calling_gt", "-o",
+                              self.path("split"))
+        self.assertEqual(code, 0, err)
+        self.assertIn("unknown.pcap", os.listdir(self.path("split")))
+        code, err = self.main("parse", source, "-o", self.path("rows.csv"), "-q")
+        self.assertEqual(code, 0, err)
+        code, err = self.main("sort", self.path("rows.csv"), "--by", "otid",
+                              "-o", self.path("sorted.csv"))
+        self.assertEqual(code, 0, err)
+        self.assertIn("time_diff", pd.read_csv(self.path("sorted.csv")).columns)
+
+    def test_errors_exit_2(self):
+        code, err = self.main("flatten", self.path("missing.pcap"), "-o",
+                              self.path("x.pcap"))
+        self.assertEqual(code, 2)
+        self.assertIn("ss7tools flatten", err)
+        not_a_capture = self.path("junk.pcap")
+        with open(not_a_capture, "wb") as handle:
+            handle.write(b"this is not a capture file")
+        code, err = self.main("split", not_a_capture, "--by", "opc", "-o",
+                              self.path("d"))
+        self.assertEqual(code, 2)
+        code, err = self.main("sort", self.path("missing.csv"), "--by", "opc",
+                              "-o", self.path("y.csv"))
+        self.assertEqual(code, 2)
+
+
+class DamagedInputTests(TempDirMixin, unittest.TestCase):
+    """Truncated and mutated frames never stop flatten or split, and
+    nothing is lost: every input frame's bytes reach some output."""
+
+    def damaged_capture(self):
+        import random
+        from ss7tools.encode import PcapWriter
+        source = self.path("in.pcap")
+        write_sample_capture(source)
+        rng = random.Random(4)
+        damaged = self.path("damaged.pcap")
+        with PcapWriter(damaged) as writer:
+            for _n, stamp, _lt, data in frames(source):
+                data = bytearray(data)
+                choice = rng.randrange(4)
+                if choice == 0:
+                    data = data[:rng.randrange(1, len(data))]
+                elif choice == 1:
+                    for _ in range(3):
+                        data[rng.randrange(len(data))] = rng.randrange(256)
+                writer.write(bytes(data), stamp)
+        return damaged
+
+    def test_flatten_and_split_survive(self):
+        from ss7tools.split import KEYS, split
+        damaged = self.damaged_capture()
+        read, written = flatten(damaged, self.path("flat.pcap"))
+        self.assertEqual(read, len(frames(damaged)))
+        self.assertGreaterEqual(written, read)
+        for key in KEYS:
+            counts = split(damaged, key, tempfile.mkdtemp(dir=self.dir))
+            self.assertGreaterEqual(sum(counts.values()), read)
