@@ -8,7 +8,7 @@ The first step matches the parameter's own tag, so the different encodings
 of MAP v1/v2 and v3 are simply listed side by side.
 """
 
-from .ber import BerError, find_path
+from .ber import BerError, find_path, read_tlv
 
 #: Local operation codes, named as in TS 29.002 (and as Wireshark shows them).
 OPERATIONS = {
@@ -264,6 +264,58 @@ def identities(op_code, is_result, buf, start, end):
             found = {}
         found[field] = tbcd(raw) if field == "imsi" else address_digits(raw)
     return found
+
+
+def _compile(paths):
+    """Turn a list of (path, field) into a tree walked in one pass:
+    ``{tag: {(child_tag, nth): subtree_or_field_index}}``."""
+    tree = {}
+    for path, field in paths:
+        node = tree
+        steps = [s if s.__class__ is tuple else (s, 0) for s in path]
+        for i, step in enumerate(steps):
+            last = i == len(steps) - 1
+            if last:
+                node.setdefault(step, IDENTITY_FIELDS.index(field))
+            else:
+                node = node.setdefault(step, {})
+    return tree
+
+
+_COMPILED = {(op, is_result): _compile(paths[1 if is_result else 0])
+             for op, paths in IDENTITY_PATHS.items() for is_result in (False, True)}
+_NONE7 = (None,) * 7
+
+
+def _walk(buf, pos, end, node, out):
+    seen = {}
+    while pos < end:
+        tag, vstart, vend, pos = read_tlv(buf, pos, end)
+        nth = seen.get(tag, 0)
+        seen[tag] = nth + 1
+        target = node.get((tag, nth))
+        if target is None:
+            continue
+        if target.__class__ is int:
+            if out[target] is None and vend > vstart:
+                raw = buf[vstart:vend]
+                out[target] = tbcd(raw) if target == 0 else tbcd(raw[1:])
+        else:
+            _walk(buf, vstart, vend, target, out)
+
+
+def identity_row(op_code, is_result, buf, start, end):
+    """Identities of a parameter TLV as a 7-tuple in :data:`IDENTITY_FIELDS` order.
+
+    One pass over the BER along the operation's compiled paths; raises
+    :class:`BerError` when the walked part is malformed.
+    """
+    tree = _COMPILED.get((op_code, is_result))
+    if not tree:
+        return _NONE7
+    out = [None] * 7
+    _walk(buf, start, end, tree, out)
+    return tuple(out)
 
 
 def walk_errors(op_code, is_result, buf, start, end):

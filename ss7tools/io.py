@@ -1,8 +1,10 @@
 """Writing rows to CSV or msgpack, and reading them back.
 
 CSV: a header line with :data:`~ss7tools.rows.COLUMNS`, absent values as
-empty fields.  It is written through pandas in batches (``DataFrame`` of
-object columns, so integers stay integers and None stays empty).
+empty fields, integers as integers; exactly what ``DataFrame.to_csv`` writes
+for the same rows (object columns, ``index=False``).  The default engine is
+the csv module's C writer fed in batches, which is about twice as fast as
+building a DataFrame per batch; ``engine="pandas"`` writes through pandas.
 
 msgpack: a stream of objects: first a header map
 ``{"format": "ss7tools-rows", "version": 1, "columns": [...]}``, then one
@@ -33,14 +35,35 @@ def format_for(path, fmt=None):
     return "csv"
 
 
-def write_rows(path, rows, fmt=None, columns=COLUMNS, batch=BATCH_ROWS):
+def write_rows(path, rows, fmt=None, columns=COLUMNS, batch=BATCH_ROWS, engine="csv"):
     """Write an iterable of row tuples; return the number written."""
     if format_for(path, fmt) == "msgpack":
         return _write_msgpack(path, rows, columns)
+    if engine == "pandas":
+        return _write_csv_pandas(path, rows, columns, batch)
     return _write_csv(path, rows, columns, batch)
 
 
 def _write_csv(path, rows, columns, batch):
+    count = 0
+    with open(path, "w", newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writerows = writer.writerows
+        pending = []
+        append = pending.append
+        for row in rows:
+            append(row)
+            if len(pending) >= batch:
+                writerows(pending)
+                count += len(pending)
+                pending.clear()
+        writerows(pending)
+        count += len(pending)
+    return count
+
+
+def _write_csv_pandas(path, rows, columns, batch):
     import pandas
     count = 0
     header = True

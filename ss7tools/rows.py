@@ -51,9 +51,16 @@ Message = namedtuple("Message", (
     "chunk_span"))
 
 SI_SCCP = 3
+SSN_SCMG = sccp.SSN_SCMG
+SSN_CAP = gsmmap.SSN_CAP
+_NO_SCCP = (None,) * 7
 _NO_TCAP = (None, None, None, None)
 _EMPTY_COMPONENT = (None,) * 12
-_IDENTITY_FIELDS = gsmmap.IDENTITY_FIELDS
+_NO_IDENTITIES = (None,) * 7
+MAP_OPERATIONS = gsmmap.OPERATIONS
+CAP_OPERATIONS = gsmmap.CAP_OPERATIONS
+application_context = gsmmap.application_context
+identity_row = gsmmap.identity_row
 
 
 def row_dict(row):
@@ -109,15 +116,17 @@ class MessageDecoder:
 
     def rows(self, msg):
         """List of row tuples for one message (one per TCAP component)."""
+        (frame, chunk, time_stamp, src_ip, dst_ip, src_port, dst_port, stream,
+         ppid, payload) = msg[:10]
         stats = self.stats
-        errors = []
+        errors = None
         m3ua_class = m3ua_type = opc = dpc = si = ni = sls = na = rc = None
         user_data = None
-        if msg.ppid == PPID_M3UA:
+        if ppid == PPID_M3UA:
             try:
-                m = m3ua.decode(msg.payload)
+                m = m3ua.decode(payload)
             except m3ua.M3uaError as exc:
-                errors.append(str(exc))
+                errors = [str(exc)]
                 stats.undecodable_message("m3ua")
             else:
                 m3ua_class = m.class_name
@@ -127,17 +136,14 @@ class MessageDecoder:
                 user_data = m.user_data
         else:
             try:
-                _name, mtp3 = m2pa.decode(msg.payload)
+                _name, mtp3 = m2pa.decode(payload)
             except m2pa.M2paError as exc:
-                errors.append(str(exc))
+                errors = [str(exc)]
                 stats.undecodable_message("m2pa")
             else:
                 if mtp3 is not None:
                     si, ni, opc, dpc, sls, user_data = mtp3
-        head = (msg.frame, msg.chunk, msg.time_stamp, msg.src_ip, msg.dst_ip,
-                msg.src_port, msg.dst_port, msg.stream, msg.ppid, m3ua_class,
-                m3ua_type, opc, dpc, si, ni, sls, na, rc)
-        sccp_part = (None,) * 7
+        sccp_part = _NO_SCCP
         tcap_part = _NO_TCAP
         components = ()
         cap = False
@@ -146,7 +152,7 @@ class MessageDecoder:
             try:
                 s = sccp.decode(user_data)
             except sccp.SccpError as exc:
-                errors.append(str(exc))
+                errors = (errors or []) + [str(exc)]
                 stats.undecodable_message("sccp")
             else:
                 called, calling = s.called, s.calling
@@ -154,59 +160,60 @@ class MessageDecoder:
                     sccp_part = (s.type_name, called.gt, called.ssn, called.pc,
                                  calling.gt, calling.ssn, calling.pc)
                     tcap_data = s.data
-                    if called.ssn == sccp.SSN_SCMG or calling.ssn == sccp.SSN_SCMG:
+                    called_ssn, calling_ssn = called.ssn, calling.ssn
+                    if called_ssn == SSN_SCMG or calling_ssn == SSN_SCMG:
                         tcap_data = None
-                    elif s.segmentation is not None and not (s.segmentation[0] and s.segmentation[2] == 0):
-                        try:
-                            tcap_data = self._segments.add(opc, dpc, s)
-                        except sccp.SccpError as exc:
-                            errors.append(str(exc))
-                            stats.undecodable_message("sccp_segment")
-                            tcap_data = None
-                        if tcap_data is None:
-                            stats.count("sccp_segment")
-                    cap = called.ssn == gsmmap.SSN_CAP or calling.ssn == gsmmap.SSN_CAP
+                    elif s.segmentation is not None:
+                        seg = s.segmentation
+                        if not (seg[0] and seg[2] == 0):
+                            try:
+                                tcap_data = self._segments.add(opc, dpc, s)
+                            except sccp.SccpError as exc:
+                                errors = (errors or []) + [str(exc)]
+                                stats.undecodable_message("sccp_segment")
+                                tcap_data = None
+                            if tcap_data is None:
+                                stats.count("sccp_segment")
+                    cap = called_ssn == SSN_CAP or calling_ssn == SSN_CAP
                 else:
                     sccp_part = (s.type_name, None, None, None, None, None, None)
         if tcap_data:
             try:
                 t = tcap.decode(tcap_data)
             except tcap.TcapError as exc:
-                errors.append(str(exc))
+                errors = (errors or []) + [str(exc)]
                 stats.undecodable_message("tcap")
             else:
                 ac = t.app_context
                 if ac is not None:
-                    ac, cap = gsmmap.application_context(ac)
+                    ac, cap = application_context(ac)
                 tcap_part = (t.type_name, t.otid, t.dtid, ac)
                 components = t.components
                 if t.error:
-                    errors.append(t.error)
+                    errors = (errors or []) + [t.error]
                     stats.undecodable_message("tcap")
-        prefix = head + sccp_part + tcap_part
+        prefix = (frame, chunk, time_stamp, src_ip, dst_ip, src_port, dst_port, stream,
+                  ppid, m3ua_class, m3ua_type, opc, dpc, si, ni, sls, na, rc) + sccp_part + tcap_part
         base_error = "; ".join(errors) if errors else None
         if not components:
-            return [prefix + (None,) * 12 + (base_error,)]
+            return [prefix + _EMPTY_COMPONENT + (base_error,)]
         rows = []
+        names = CAP_OPERATIONS if cap else MAP_OPERATIONS
         for comp in components:
             op_code = comp.op_code
             op_name = None
-            ids = None
+            idents = _NO_IDENTITIES
             comp_error = base_error
-            if op_code is not None and op_code.__class__ is int:
-                op_name = gsmmap.CAP_OPERATIONS.get(op_code) if cap else gsmmap.OPERATIONS.get(op_code)
+            if op_code.__class__ is int:
+                op_name = names.get(op_code)
                 if comp.parameter is not None and not cap:
                     try:
-                        ids = gsmmap.identities(op_code, comp.type_name != "invoke",
-                                                tcap_data, comp.parameter[0], comp.parameter[1])
+                        idents = identity_row(op_code, comp.type_name != "invoke", tcap_data,
+                                              comp.parameter[0], comp.parameter[1])
                     except BerError as exc:
                         stats.undecodable_message("gsm_map")
                         text = "gsm_map: %s" % exc
                         comp_error = text if comp_error is None else comp_error + "; " + text
-            if ids:
-                idents = tuple([ids.get(f) for f in _IDENTITY_FIELDS])
-            else:
-                idents = (None,) * 7
             rows.append(prefix + (comp.type_name, comp.invoke_id, op_code, op_name,
                                   comp.error_code) + idents + (comp_error,))
         return rows
