@@ -181,6 +181,9 @@ def _if_tsresol(options, endian):
 
 
 _ip_cache = {}
+_pair_cache = {}
+# version/IHL, (TOS), total length, identification, flags/fragment offset, (TTL), protocol, (checksum), src+dst
+_IPV4 = struct.Struct("!BxHHHxBxx8s")
 
 
 def _ip4(raw):
@@ -264,34 +267,38 @@ def decode_ip(linktype, data, fragments=None):
     fragments go to ``fragments`` (an :class:`Ipv4Reassembler`) when given;
     until the datagram is complete the frame is skipped.
     """
-    etype, off = network_offset(linktype, data)
+    size = len(data)
+    if linktype == LINKTYPE_ETHERNET and size >= 34 and data[12] == 8 and data[13] == 0:
+        etype, off = ETH_IPV4, 14  # the common case, without the general walk
+    else:
+        etype, off = network_offset(linktype, data)
     if etype == ETH_IPV4:
-        if len(data) < off + 20:
+        if size < off + 20:
             raise SkipPacket("truncated_ipv4")
-        first = data[off]
+        first, total, ident, frag, proto, pair = _IPV4.unpack_from(data, off)
         if first >> 4 != 4:
             raise SkipPacket("bad_ip_version")
         ihl = (first & 0x0F) * 4
-        total = (data[off + 2] << 8) | data[off + 3]
-        if ihl < 20 or total < ihl or len(data) < off + ihl:
+        if ihl < 20 or total < ihl or size < off + ihl:
             raise SkipPacket("bad_ipv4_header")
         end = off + total
-        if end > len(data):
+        if end > size:
             # snapped or truncated frame: keep what is there, layers above check lengths
-            end = len(data)
-        proto = data[off + 9]
-        src = data[off + 12:off + 16]
-        dst = data[off + 16:off + 20]
-        frag = ((data[off + 6] << 8) | data[off + 7]) & 0x3FFF
+            end = size
         payload = data[off + ihl:end]
-        if frag:
+        if frag & 0x3FFF:
             if fragments is None:
                 raise SkipPacket("ipv4_fragment")
-            ident = (data[off + 4] << 8) | data[off + 5]
-            payload = fragments.add(src, dst, proto, ident, frag, payload)
+            payload = fragments.add(pair[:4], pair[4:], proto, ident, frag & 0x3FFF, payload)
             if payload is None:
                 raise SkipPacket("ipv4_fragment")
-        return _ip4(src), _ip4(dst), proto, payload
+        names = _pair_cache.get(pair)
+        if names is None:
+            names = (_ip4(pair[:4]), _ip4(pair[4:]))
+            if len(_pair_cache) > 65536:
+                _pair_cache.clear()
+            _pair_cache[pair] = names
+        return names[0], names[1], proto, payload
     if etype == ETH_IPV6:
         if len(data) < off + 40:
             raise SkipPacket("truncated_ipv6")

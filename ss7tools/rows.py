@@ -50,6 +50,7 @@ Message = namedtuple("Message", (
     "stream", "ppid", "payload", "linktype", "frame_data", "sctp_packet",
     "chunk_span"))
 
+new_tuple = tuple.__new__  # builds a Message without namedtuple's Python-level __new__
 SI_SCCP = 3
 SSN_SCMG = sccp.SSN_SCMG
 SSN_CAP = gsmmap.SSN_CAP
@@ -102,8 +103,8 @@ def iter_messages(path, stats=None, dedup=True):
                 skip("ppid_%d" % ppid)
                 continue
             stats.messages += 1
-            yield Message(frame, chunk, time_stamp, src, dst, sport, dport, stream,
-                          ppid, message, linktype, data, payload, span)
+            yield new_tuple(Message, (frame, chunk, time_stamp, src, dst, sport, dport,
+                                      stream, ppid, message, linktype, data, payload, span))
             chunk += 1
 
 
