@@ -45,7 +45,7 @@ TSHARK_FIELDS = [
 def build_capture(messages):
     from ss7tools.encode import write_bench_capture
     os.makedirs(OUT, exist_ok=True)
-    path = os.path.join(OUT, "parse_rate_%d.pcap" % messages)
+    path = os.path.join(OUT, "parse_rate_%d_v2.pcap" % messages)
     if not os.path.exists(path):
         started = time.time()
         written = write_bench_capture(path + ".tmp", messages=messages)

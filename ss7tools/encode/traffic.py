@@ -212,7 +212,7 @@ def write_sample_capture(path, linktype=link.LINKTYPE_ETHERNET, pcapng=False,
         return writer.count
 
 
-def bench_pool(size=500, seed=1):
+def bench_pool(size=2000, seed=1):
     """M3UA DATA messages of ``size`` distinct dialogues (request and
     response), encoded once."""
     rng = random.Random(seed)
@@ -220,7 +220,10 @@ def bench_pool(size=500, seed=1):
     pool = []
     for index in range(size):
         sub = Subscriber(imsi="00101%010d" % rng.randrange(10 ** 10),
-                         msisdn="4917%08d" % rng.randrange(10 ** 8))
+                         msisdn="4917%08d" % rng.randrange(10 ** 8),
+                         vlr="4917200%05d" % rng.randrange(64),
+                         msc="4917201%05d" % rng.randrange(64),
+                         hlr="4917202%05d" % rng.randrange(8))
         builder = MapBuilder(sub)
         op = ops[index % len(ops)]
         hlr, vlr = gt(sub.hlr, sccp.SSN_HLR), gt(sub.vlr, sccp.SSN_VLR)
@@ -231,7 +234,7 @@ def bench_pool(size=500, seed=1):
     return pool
 
 
-def write_bench_capture(path, messages=200000, bundle=2, pool_size=500):
+def write_bench_capture(path, messages=200000, bundle=2, pool_size=2000):
     """At least ``messages`` M3UA messages, ``bundle`` per SCTP packet."""
     pool = bench_pool(pool_size)
     clock = Clock(step=0.0001)
