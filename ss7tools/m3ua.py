@@ -72,7 +72,8 @@ class M3uaMessage:
 
     __slots__ = ("msg_class", "msg_type", "class_name", "type_name",
                  "opc", "dpc", "si", "ni", "mp", "sls", "network_appearance",
-                 "routing_context", "correlation_id", "user_data", "parameters")
+                 "routing_context", "correlation_id", "user_data", "parameters",
+                 "error")
 
     def __init__(self, msg_class, msg_type):
         self.msg_class = msg_class
@@ -84,11 +85,14 @@ class M3uaMessage:
         self.correlation_id = None
         self.user_data = None
         self.parameters = []
+        self.error = None
 
 
 def decode(data):
-    """Decode one M3UA message; raise :class:`M3uaError` on malformed input.
+    """Decode one M3UA message.
 
+    A bad common header raises :class:`M3uaError`; a bad parameter ends the
+    walk with ``error`` set, keeping the class, type and parameters before it.
     ``routing_context`` is the first context of the parameter (tshark shows
     the same); every parameter is kept in ``parameters`` as ``(tag, value)``.
     """
@@ -106,12 +110,13 @@ def decode(data):
         tag = (data[pos] << 8) | data[pos + 1]
         plen = (data[pos + 2] << 8) | data[pos + 3]
         if plen < 4 or pos + plen > length:
-            raise_at = "m3ua: parameter 0x%04x length %d" % (tag, plen)
-            raise M3uaError(raise_at)
+            msg.error = "m3ua: parameter 0x%04x length %d" % (tag, plen)
+            return msg
         value = data[pos + 4:pos + plen]
         if tag == TAG_PROTOCOL_DATA:
             if plen < 16:
-                raise M3uaError("m3ua: protocol data too short")
+                msg.error = "m3ua: protocol data too short"
+                return msg
             (msg.opc, msg.dpc, msg.si, msg.ni, msg.mp, msg.sls) = _PROTOCOL_DATA.unpack_from(value, 0)
             msg.user_data = value[12:]
         elif tag == TAG_ROUTING_CONTEXT:
@@ -126,5 +131,5 @@ def decode(data):
         msg.parameters.append((tag, value))
         pos += (plen + 3) & ~3
     if msg_class == CLASS_TRANSFER and msg_type == 1 and msg.user_data is None:
-        raise M3uaError("m3ua: DATA without protocol data")
+        msg.error = "m3ua: DATA without protocol data"
     return msg

@@ -135,6 +135,9 @@ class MessageDecoder:
                 opc, dpc, si, ni, sls = m.opc, m.dpc, m.si, m.ni, m.sls
                 na, rc = m.network_appearance, m.routing_context
                 user_data = m.user_data
+                if m.error is not None:
+                    errors = [m.error]
+                    stats.undecodable_message("m3ua")
         else:
             try:
                 _name, mtp3 = m2pa.decode(payload)

@@ -205,8 +205,15 @@ class M3uaM2paTests(unittest.TestCase):
         self.assertEqual(msg.correlation_id, 42)
 
     def test_malformed(self):
-        for bad in (b"\x01\x00\x01", b"\x02" + bytes(7), b.m3ua_message(1, 1), b"\x01\x00\x01\x01\x00\x00\x00\x10" + bytes(8)):
+        for bad in (b"\x01\x00\x01", b"\x02" + bytes(7), b"\x01\x00\x01\x01\x00\x00\x00\x10"):
             self.assertRaises(m3ua.M3uaError, m3ua.decode, bad)
+
+    def test_bad_parameter_keeps_class_and_type(self):
+        msg = m3ua.decode(b.m3ua_message(1, 1))
+        self.assertEqual((msg.type_name, msg.error), ("DATA", "m3ua: DATA without protocol data"))
+        msg = m3ua.decode(b.m3ua_message(3, 1, struct.pack("!HHI", 0x0011, 9, 1)))
+        self.assertEqual(msg.type_name, "ASPUP")
+        self.assertTrue(msg.error.startswith("m3ua: parameter 0x0011"))
 
     def test_m2pa_mtp3_label(self):
         name, mtp3 = m2pa.decode(b.m2pa_user_data(0x3FFF, 4536, 9, b"xy"))
