@@ -249,3 +249,40 @@ class TsharkDecodesGeneratedTraffic(unittest.TestCase):
     def test_cooked_and_raw(self):
         for linktype in (LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW):
             self.check(linktype=linktype)
+
+
+class SampleCoversTheIssue(unittest.TestCase):
+    """The generated sample holds every message kind the parse issue lists
+    (checked through the parser's rows)."""
+
+    def test_coverage(self):
+        try:
+            from ss7tools.rows import COLUMNS, iter_rows
+        except ImportError as exc:
+            raise unittest.SkipTest("parser not available: %s" % exc)
+        directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, directory)
+        path = os.path.join(directory, "s.pcap")
+        write_sample_capture(path)
+        rows = [dict(zip(COLUMNS, row)) for row in iter_rows(path)]
+
+        def seen(column):
+            return {row[column] for row in rows} - {None}
+        self.assertEqual(seen("m3ua_class"),
+                         {"MGMT", "Transfer", "SSNM", "ASPSM", "ASPTM", "RKM"})
+        from ss7tools.encode.sigtran import M3UA_TYPES
+        self.assertEqual(seen("m3ua_type"),
+                         {name for types in M3UA_TYPES.values() for name in types})
+        self.assertEqual(seen("sccp_type"), {"UDT", "XUDT", "LUDT", "UDTS", "XUDTS"})
+        self.assertEqual(seen("tcap_type"), {"begin", "continue", "end", "abort",
+                                             "unidirectional"})
+        self.assertEqual(seen("component"), {"invoke", "returnResultLast",
+                                             "returnResultNotLast", "returnError",
+                                             "reject"})
+        self.assertEqual(seen("ppid"), {3, 5})
+        self.assertTrue({op.code for op in OPERATIONS.values()} <= seen("op_code"))
+        self.assertTrue(seen("called_pc") and seen("network_appearance")
+                        and seen("routing_context"))
+        for column in ("imsi", "msisdn", "msc", "vlr", "hlr", "sgsn", "smsc"):
+            self.assertTrue(seen(column), column)
+        self.assertEqual(seen("error"), set())

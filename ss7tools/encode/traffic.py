@@ -133,6 +133,20 @@ def write_sample_capture(path, linktype=link.LINKTYPE_ETHERNET, pcapng=False,
         emit(b.frames([sigtran.m3ua_ssnm("DUNA", [300], rc=10),
                        sigtran.m3ua_ssnm("DAVA", [300], rc=10),
                        sigtran.m3ua_err(7)], stream=0))
+        rc = sigtran.m3ua_param("routing_context", (10).to_bytes(4, "big"))
+        emit(a.frames([sigtran.m3ua_ssnm("DAUD", [300], rc=10),
+                       sigtran.m3ua_message("SSNM", "SCON", [
+                           ("affected_point_code", sigtran.affected_point_codes([300])),
+                           ("congestion_indication", (1).to_bytes(4, "big"))]),
+                       sigtran.m3ua_message("SSNM", "DUPU", [
+                           ("affected_point_code", sigtran.affected_point_codes([300])),
+                           ("user_cause", (2 << 16 | 3).to_bytes(4, "big"))]),
+                       sigtran.m3ua_ssnm("DRST", [300])], stream=0))
+        emit(a.frames([sigtran.m3ua_message("RKM", "DEREG_REQ", [
+            ("routing_context", (10).to_bytes(4, "big"))])], stream=0))
+        emit(b.frames([sigtran.m3ua_message("RKM", "DEREG_RSP", [
+            ("deregistration_result", rc + sigtran.m3ua_param(
+                "deregistration_status", bytes(4)))])], stream=0))
         # every MAP operation, UDT over M3UA with GTI 4; responses bundled
         gtis = itertools.cycle([4, 3, 2, 1])
         for index, (req, resp, op) in enumerate(sample_dialogues(subscriber=sub)):
@@ -209,6 +223,10 @@ def write_sample_capture(path, linktype=link.LINKTYPE_ETHERNET, pcapng=False,
                                    sccp.sccp_udt(hlr, vlr, req))
             emit(m2pa.frames([sigtran.m2pa_user_data(index, index + 1, msu)]))
         emit(m2pa.frames([sigtran.m2pa_link_status(0, 0, 4)]))
+        emit(a.frames([sigtran.m3ua_message("ASPTM", "ASPIA")], stream=0))
+        emit(b.frames([sigtran.m3ua_message("ASPTM", "ASPIA_ACK")], stream=0))
+        emit(a.frames([sigtran.m3ua_message("ASPSM", "ASPDN")], stream=0))
+        emit(b.frames([sigtran.m3ua_message("ASPSM", "ASPDN_ACK")], stream=0))
         return writer.count
 
 
