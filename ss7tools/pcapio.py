@@ -67,7 +67,7 @@ def _iter_pcap(handle, head):
         if magic not in (PCAP_MAGIC_USEC, PCAP_MAGIC_NSEC):
             raise CaptureError("not a pcap or pcapng file (magic %s)" % head.hex())
         order = ">"
-    scale = 1e-9 if magic == PCAP_MAGIC_NSEC else 1e-6
+    nsec = magic == PCAP_MAGIC_NSEC
     rest = handle.read(20)
     if len(rest) < 20:
         raise CaptureError("truncated pcap file header")
@@ -87,7 +87,8 @@ def _iter_pcap(handle, head):
         if len(data) < incl:
             return
         frame += 1
-        yield frame, round(sec + frac * scale, 6) if scale == 1e-9 else sec + frac * scale, linktype, data
+        # same arithmetic as pcapng below, so both give identical floats
+        yield frame, round(sec + frac / 1e9, 6) if nsec else sec + frac / 1e6, linktype, data
 
 
 def _iter_pcapng(handle, head):
@@ -151,10 +152,13 @@ def _iter_pcapng(handle, head):
             caplen = int.from_bytes(body[12:16], endian)
             if ifid >= len(interfaces):
                 raise CaptureError("pcapng packet for undeclared interface %d" % ifid)
-            linktype, scale = interfaces[ifid]
+            linktype, per_second = interfaces[ifid]
             frame += 1
-            ticks = (high << 32) | low
-            yield frame, round(ticks * scale, 6) if scale < 1e-6 else ticks * scale, linktype, body[20:20 + caplen]
+            sec, frac = divmod((high << 32) | low, per_second)
+            stamp = sec + frac / per_second
+            if per_second > 1000000:
+                stamp = round(stamp, 6)
+            yield frame, stamp, linktype, body[20:20 + caplen]
         elif block_type == 3:
             if not interfaces:
                 raise CaptureError("pcapng simple packet before any interface")
@@ -164,7 +168,7 @@ def _iter_pcapng(handle, head):
 
 
 def _if_tsresol(options, endian):
-    """Seconds per timestamp tick from an interface description's options."""
+    """Timestamp ticks per second from an interface description's options."""
     pos = 0
     while pos + 4 <= len(options):
         code = int.from_bytes(options[pos:pos + 2], endian)
@@ -174,10 +178,10 @@ def _if_tsresol(options, endian):
         if code == 9 and length >= 1:
             value = options[pos + 4]
             if value & 0x80:
-                return 2.0 ** -(value & 0x7F)
-            return 10.0 ** -value
+                return 2 ** min(value & 0x7F, 63)
+            return 10 ** min(value, 18)
         pos += 4 + ((length + 3) & ~3)
-    return 1e-6
+    return 1000000
 
 
 _ip_cache = {}

@@ -146,3 +146,47 @@ class CliTests(unittest.TestCase):
         self.assertEqual(list(frame.columns), list(COLUMNS))
         frame = rowio.read_frame(csv_path)
         self.assertEqual(len(frame), len(csv_rows))
+
+
+class PcapngTests(unittest.TestCase):
+
+    def test_pcapng_copy_gives_the_same_rows(self):
+        import shutil
+        import subprocess
+        path = capture(PCAPR)
+        editcap = shutil.which("editcap")
+        if editcap is None:
+            raise unittest.SkipTest("editcap (Wireshark) is not installed")
+        out = os.path.join(tempfile.mkdtemp(), "pcapr.pcapng")
+        subprocess.run([editcap, "-F", "pcapng", path, out], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.assertEqual(list(iter_rows(out)), list(iter_rows(path)))
+
+
+class SummaryTests(unittest.TestCase):
+
+    def test_summary_and_no_progress_bar_off_a_terminal(self):
+        import io
+        from ss7tools.cli import build_parser, run_parse
+        path = capture(PCAPR)
+        out = os.path.join(tempfile.mkdtemp(), "o.csv")
+        args = build_parser(()).parse_args(["parse", path, "-o", out])
+        err = io.StringIO()
+        self.assertEqual(run_parse(args, stderr=err), 0)
+        text = err.getvalue()
+        self.assertIn("frames: 367", text)
+        self.assertIn("skipped:", text)
+        self.assertIn("sctp_duplicate_tsn", text)
+        self.assertNotIn("rows/s", text)
+        self.assertNotIn("\r", text)
+
+    def test_bad_input_file(self):
+        import io
+        from ss7tools.cli import build_parser, run_parse
+        bad = os.path.join(tempfile.mkdtemp(), "bad.pcap")
+        with open(bad, "wb") as handle:
+            handle.write(b"not a capture at all")
+        args = build_parser(()).parse_args(["parse", bad, "-o", bad + ".csv"])
+        err = io.StringIO()
+        self.assertEqual(run_parse(args, stderr=err), 2)
+        self.assertIn("not a pcap", err.getvalue())
