@@ -190,3 +190,21 @@ class SummaryTests(unittest.TestCase):
         err = io.StringIO()
         self.assertEqual(run_parse(args, stderr=err), 2)
         self.assertIn("not a pcap", err.getvalue())
+
+
+class ProgressTests(unittest.TestCase):
+
+    def test_bar_only_on_a_terminal(self):
+        import io
+        from ss7tools.cli import _progress
+
+        class Terminal(io.StringIO):
+            def isatty(self):
+                return True
+
+        rows = list(range(5000))
+        plain = io.StringIO()
+        self.assertIs(_progress(rows, plain), rows)
+        term = Terminal()
+        self.assertEqual(list(_progress(iter(rows), term)), rows)
+        self.assertIn("5.00k", term.getvalue())
