@@ -80,7 +80,7 @@ def tshark_messages(path):
     """{frame number: [TsharkMessage, ...]} from tshark's PDML."""
     proc = subprocess.Popen([TSHARK, "-n", "-r", path, "-T", "pdml"]
                             + TSHARK_PREFS, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE)
     frames = {}
     seen_tsns = set()   # (src, dst, sport, dport, vtag, tsn): duplicates are skipped by design
     for _event, packet in ET.iterparse(proc.stdout):
@@ -158,7 +158,9 @@ def tshark_messages(path):
                 current.malformed = True
         frames[number] = messages
         packet.clear()
-    proc.wait()
+    error = proc.stderr.read().decode("utf-8", "replace")
+    if proc.wait() != 0:
+        raise RuntimeError("tshark failed on %s: %s" % (path, error[-500:]))
     return frames
 
 
@@ -281,6 +283,12 @@ class TsharkComparison(unittest.TestCase):
         path = os.path.join(self.dir, "sample.pcap")
         write_sample_capture(path)
         self.assertGreater(self.assertAgrees(path), 1000)
+
+    def test_generated_random_subscribers(self):
+        from ss7tools.encode import write_bench_capture
+        path = os.path.join(self.dir, "bench.pcap")
+        write_bench_capture(path, messages=1200, bundle=3, pool_size=150)
+        self.assertGreater(self.assertAgrees(path), 8000)
 
     def test_generated_link_types(self):
         for kwargs in ({"pcapng": True, "ipv6": True, "vlans": (10, 20)},
