@@ -113,7 +113,8 @@ def split(in_path, key, out_dir):
     os.makedirs(out_dir, exist_ok=True)
     first = next(iter(pcapio.iter_frames(in_path)), None)
     linktype = first[2] if first else pcapio.LINKTYPE_ETHERNET
-    suffix = ".pcapng" if in_path.lower().endswith(".pcapng") else ".pcap"
+    with open(in_path, "rb") as handle:
+        suffix = ".pcapng" if handle.read(4) == b"\x0a\x0d\x0d\x0a" else ".pcap"
     outputs = _Outputs(out_dir, writer_factory(in_path, linktype), suffix)
     try:
         _split(in_path, key, outputs)

@@ -1,6 +1,31 @@
 """SIGTRAN traffic builder: GSM MAP over TCAP (pycrate ASN.1 BER), SCCP,
 M3UA/M2PA, SCTP with CRC32c, IPv4/IPv6, link layers and pcap/pcapng
-writers.  The capture tools and the simulator build on this API."""
+writers.  The capture tools and the simulator build on this API.
+
+One updateLocation dialogue, layer by layer::
+
+    from ss7tools.encode import (MapBuilder, PcapWriter, SccpAddress,
+                                 SigtranLink, m3ua_data, sccp_udt)
+    builder = MapBuilder()                       # default Subscriber()
+    hlr = SccpAddress(ssn=6, digits="491720000003")          # GTI 4
+    vlr = SccpAddress(ssn=7, digits="491720000002", gti=1, pc=200)
+    begin = builder.begin("updateLocation", otid=1)          # TCAP bytes
+    end = builder.end_result("updateLocation", dtid=1, invoke_id=1)
+    a = SigtranLink("10.0.0.1", "10.0.0.2", vtag=1)          # M3UA, Ethernet
+    b = SigtranLink("10.0.0.2", "10.0.0.1", vtag=2)
+    with PcapWriter("ul.pcap") as out:
+        for frame in a.frames([m3ua_data(100, 200, 3, 0, 0,
+                                         sccp_udt(hlr, vlr, begin), rc=1)]):
+            out.write(frame, 1700000000.0)
+        for frame in b.frames([m3ua_data(200, 100, 3, 0, 0,
+                                         sccp_udt(vlr, hlr, end), rc=1)]):
+            out.write(frame, 1700000000.1)
+
+Lower layers stand alone: ``tcap_begin``/``invoke``/``dialogue_request``,
+``sccp_xudt_segments``, ``m3ua_message``, ``m2pa_user_data``/``mtp3_msu``,
+``SctpAssociation``/``data_chunk``/``sctp_packet``, ``ip_packet``,
+``frame_ip``, ``PcapngWriter``.
+"""
 
 from ss7tools.encode.crc32c import crc32c, sctp_checksum, with_sctp_checksum
 from ss7tools.encode.gsmmap import (APPLICATION_CONTEXTS, ERRORS, OPERATIONS,
