@@ -1,0 +1,126 @@
+"""
+Interoperability with a real Diameter peer: Debian's freeDiameterd connects
+to pyhss nodes on 127.0.0.1 over TCP (TLS off), completes the capabilities
+exchange, and keeps the connection alive through DWR/DWA rounds in both
+directions; on shutdown our DPR is answered.
+
+freeDiameterd without dictionary extensions serves no application, but its
+Relay function (on by default) makes its CER announce Auth-Application-Id
+0xffffffff, which RFC 6733 section 5.3 counts as common with anything.
+
+Two nodes run in this process at once so that the test lasts one
+freeDiameter watchdog period, not two:
+ - "fast": our Tw is 1 s, so we probe freeDiameter and it answers DWAs;
+ - "slow": our Tw is far above freeDiameter's (6 s, its minimum, +-2 s of
+   jitter), so freeDiameter probes us and we answer.
+"""
+
+import os
+
+from twisted.internet import defer, reactor
+from twisted.trial import unittest
+
+from tests import interop_helpers as helpers
+from tests.interop_nodes import start_node, node_peer_state
+
+SKIP_NO_FREEDIAMETER = (
+    None if helpers.FREEDIAMETERD else
+    "freeDiameterd is not installed (Debian package freediameter; the test"
+    " command installs it)")
+
+REALM = "interop.test"
+FD_IDENTITY = "fd-client.interop.test"
+FAST_HOST = "hss-fast.interop.test"
+SLOW_HOST = "hss-slow.interop.test"
+
+OPEN_TRANSITION = "-> 'STATE_OPEN'"
+# Upper bounds for each wait; the whole test stays under ~30 s.
+OPEN_TIMEOUT = 8.0
+ROUNDS_TIMEOUT = 20.0
+
+
+def _sent(peer, command):
+    """freeDiameter -dd log line fragments of a message it sent to peer."""
+    return ("SENT to '%s'" % (peer,), "'%s'" % (command,))
+
+
+class FreeDiameterInteropTests(unittest.TestCase):
+
+    skip = SKIP_NO_FREEDIAMETER
+    timeout = 45
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        self.fast = yield start_node(
+            self, origin_host=FAST_HOST, origin_realm=REALM, watchdog=1.0)
+        self.slow = yield start_node(
+            self, origin_host=SLOW_HOST, origin_realm=REALM, watchdog=120.0)
+        directory = self.mktemp()
+        os.makedirs(directory)
+        config = os.path.join(directory, "freeDiameter.conf")
+        with open(config, "w") as handle:
+            handle.write(helpers.freediameter_config(
+                identity=FD_IDENTITY, realm=REALM, tw_timer=6, tc_timer=1,
+                peers=[(FAST_HOST, "127.0.0.1", self.fast.port),
+                       (SLOW_HOST, "127.0.0.1", self.slow.port)]))
+        self.freediameter = helpers.FreeDiameterProcess.spawn(reactor, config)
+        self.addCleanup(self.freediameter.stop, reactor)
+
+    def _explain(self):
+        return "freeDiameterd output:\n" + self.freediameter.text()[-6000:]
+
+    @defer.inlineCallbacks
+    def _wait_for(self, predicate, timeout, description):
+        try:
+            value = yield helpers.wait_until(predicate, timeout, description)
+        except helpers.ConditionTimeout as failure:
+            self.fail("%s\n%s" % (failure, self._explain()))
+        return value
+
+    @defer.inlineCallbacks
+    def test_capabilities_exchange_and_watchdog_rounds(self):
+        fd = self.freediameter
+        # CER/CEA with both nodes: freeDiameter says OPEN, and so do we.
+        for node in (self.fast, self.slow):
+            yield self._wait_for(
+                lambda: node_peer_state(node, FD_IDENTITY) == "open",
+                OPEN_TIMEOUT, "%s to see %s open" % (
+                    node.origin_host, FD_IDENTITY))
+        yield self._wait_for(
+            lambda: fd.count(OPEN_TRANSITION, FAST_HOST)
+            and fd.count(OPEN_TRANSITION, SLOW_HOST),
+            OPEN_TIMEOUT, "freeDiameterd to log STATE_OPEN for both nodes")
+
+        # Several rounds each way, on live connections.
+        yield self._wait_for(
+            lambda: fd.count(*_sent(FAST_HOST, "Device-Watchdog-Answer")) >= 3,
+            ROUNDS_TIMEOUT, "freeDiameterd to answer 3 of our DWRs")
+        yield self._wait_for(
+            lambda: fd.count(*_sent(SLOW_HOST, "Device-Watchdog-Request")) >= 2
+            and self.slow.counters(FD_IDENTITY)["dwa_sent"] >= 2,
+            ROUNDS_TIMEOUT, "2 DWRs from freeDiameterd, answered by us")
+
+        fast = self.fast.counters(FD_IDENTITY)
+        slow = self.slow.counters(FD_IDENTITY)
+        self.assertGreaterEqual(fast["dwa_received"], 3, fast)
+        self.assertGreaterEqual(slow["dwr_received"], 2, slow)
+        # Each DWR we answered reached freeDiameter as a DWA it accepted:
+        # its log shows a receive line per answer and the peer never left
+        # STATE_OPEN.
+        self.assertEqual(fd.count("'STATE_OPEN'\t->"), 0, self._explain())
+        self.assertEqual(fd.count("ERROR"), 0, self._explain())
+        for node in (self.fast, self.slow):
+            self.assertEqual(node_peer_state(node, FD_IDENTITY), "open")
+
+    @defer.inlineCallbacks
+    def test_disconnect_peer_on_shutdown(self):
+        fd = self.freediameter
+        yield self._wait_for(
+            lambda: fd.count(OPEN_TRANSITION, FAST_HOST),
+            OPEN_TIMEOUT, "freeDiameterd to open the connection")
+        # Our graceful stop sends DPR; freeDiameter answers DPA and closes.
+        yield self.fast.stop()
+        yield self._wait_for(
+            lambda: fd.count(*_sent(FAST_HOST, "Disconnect-Peer-Answer")),
+            OPEN_TIMEOUT, "freeDiameterd to answer our DPR")
+        self.assertEqual(fd.count("ERROR"), 0, self._explain())
