@@ -35,6 +35,15 @@ class Crc32cTests(unittest.TestCase):
     def test_incremental(self):
         self.assertEqual(crc32c(b"6789", crc32c(b"12345")), 0xE3069283)
 
+    def test_slicing_matches_bytewise(self):
+        from ss7tools.encode.crc32c import CRC32C_TABLE
+        data = bytes((i * 37 + 11) % 256 for i in range(1000))
+        for length in (0, 1, 7, 8, 9, 15, 16, 17, 999, 1000):
+            crc = 0xFFFFFFFF
+            for byte in data[:length]:
+                crc = CRC32C_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+            self.assertEqual(crc32c(data[:length]), crc ^ 0xFFFFFFFF)
+
     def test_sctp_packet_checksum_matches_scapy(self):
         from scapy.layers.sctp import SCTP, SCTPChunkData
         packet = sctp_packet(2905, 2906, 0xDEADBEEF,
