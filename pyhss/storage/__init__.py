@@ -1,0 +1,48 @@
+"""Subscriber store: one interface (``IStore``), several adapters.
+
+``open_store(config.database, reactor)`` picks the adapter named by
+``database.backend``.  Adapters are registered in ``ADAPTERS`` by name; the
+storage-backends issue adds MySQL and MongoDB there.
+"""
+
+from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
+from pyhss.storage.interface import IStore
+from pyhss.storage.records import ApnProfile, ServingNode, Subscriber
+
+__all__ = [
+    "ADAPTERS", "ApnProfile", "DuplicateError", "IStore", "InUseError", "NotFoundError", "ServingNode",
+    "StoreError", "Subscriber", "ValidationError", "open_store",
+]
+
+
+def _open_memory(database_config, reactor):
+    from pyhss.storage.memory import MemoryStore
+    return MemoryStore()
+
+
+def _open_sqlite(database_config, reactor):
+    from pyhss.storage.sqlite import SqliteStore
+    sqlite = database_config.sqlite
+    return SqliteStore(sqlite.path, reactor, busy_timeout=sqlite.busy_timeout)
+
+
+ADAPTERS = {
+    "memory": _open_memory,
+    "sqlite": _open_sqlite,
+}
+
+
+def open_store(database_config, reactor=None):
+    """The IStore for a ``DatabaseConfig``.
+
+    Returns at once; ``store.opened`` fires when it is usable (or fails
+    with StoreError, and so does every call made on it).
+    """
+    if reactor is None:
+        from twisted.internet import reactor
+    try:
+        factory = ADAPTERS[database_config.backend]
+    except KeyError:
+        raise StoreError(f"unknown database backend {database_config.backend!r}; "
+                         f"expected one of {', '.join(sorted(ADAPTERS))}") from None
+    return factory(database_config, reactor)

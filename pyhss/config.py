@@ -1,0 +1,386 @@
+"""pyhss configuration: ``config.yaml`` loaded into frozen dataclasses.
+
+Each section is a dataclass; each field declares its YAML key, its check
+and its default once (``_key``), and one generic loader reads them all, so
+the schema, the defaults and the error messages cannot drift apart.
+
+Every problem raises :class:`ConfigError`, whose text is one line naming
+the file, the dotted key and what is wrong::
+
+    config.yaml: timers.watchdog: must be a number greater than 0, got -1
+
+Unknown keys are errors too (a typo must not silently fall back to a
+default).  Relative paths are relative to the configuration file.
+"""
+
+import ipaddress
+import os
+import re
+from dataclasses import MISSING, dataclass, field, fields
+
+import yaml
+
+TRANSPORTS = ("tcp", "sctp")
+BACKENDS = ("sqlite", "memory")
+LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
+# RFC 6733 4.3: the Diameter header length field is 24 bits.
+MAX_DIAMETER_MESSAGE = (1 << 24) - 1
+DIAMETER_HEADER_LENGTH = 20
+
+_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``str()`` is one line."""
+
+    def __init__(self, path, key, problem):
+        Exception.__init__(self, path, key, problem)
+        self.path = path
+        self.key = key
+        self.problem = problem
+
+    def __str__(self):
+        if self.key:
+            return f"{self.path}: {self.key}: {self.problem}"
+        return f"{self.path}: {self.problem}"
+
+
+class _Invalid(Exception):
+    """Raised by a check; the loader adds the file and key."""
+
+
+# --- checks: value -> normalised value, or raise _Invalid ---------------------------
+
+def _describe(value):
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "nothing"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"{value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def integer(low, high):
+    def check(value, base):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Invalid(f"must be an integer, got {_describe(value)}")
+        if not low <= value <= high:
+            raise _Invalid(f"must be between {low} and {high}, got {value}")
+        return value
+    return check
+
+
+def seconds(low_exclusive, high):
+    def check(value, base):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _Invalid(f"must be a number of seconds, got {_describe(value)}")
+        if not low_exclusive < value <= high:
+            raise _Invalid(f"must be a number greater than {low_exclusive} and at most {high}, got {value}")
+        return float(value)
+    return check
+
+
+def text(value, base):
+    if not isinstance(value, str) or not value:
+        raise _Invalid(f"must be a non-empty string, got {_describe(value)}")
+    return value
+
+
+def diameter_identity(value, base):
+    """DiameterIdentity (RFC 6733 4.3.1): an FQDN."""
+    value = text(value, base)
+    if len(value) > 255 or not all(_LABEL.match(label) for label in value.split(".")):
+        raise _Invalid(f"must be a fully qualified domain name (letters, digits, '-', dots), got {value!r}")
+    return value
+
+
+def digits(count_low, count_high, what):
+    def check(value, base):
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise _Invalid(f"must be a quoted string of {what} (YAML reads 001 as the number 1), got {value}")
+        if not isinstance(value, str) or not value.isdigit() or not value.isascii() \
+                or not count_low <= len(value) <= count_high:
+            raise _Invalid(f"must be a string of {what}, got {_describe(value)}")
+        return value
+    return check
+
+
+def choice(options):
+    def check(value, base):
+        if value not in options:
+            raise _Invalid(f"unknown value {_describe(value)}; expected one of {', '.join(options)}")
+        return value
+    return check
+
+
+def ip_address(value, base):
+    if not isinstance(value, str):
+        raise _Invalid(f"must be an IP address string, got {_describe(value)}")
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise _Invalid(f"not an IP address: {value!r}") from None
+
+
+def path(value, base):
+    """A file path; relative to the configuration file's directory."""
+    value = text(value, base)
+    if value == ":memory:":
+        return value
+    return os.path.normpath(os.path.join(base, os.path.expanduser(value)))
+
+
+def log_file(value, base):
+    value = text(value, base)
+    return value if value == "-" else path(value, base)
+
+
+def list_of(item_check, non_empty=True, unique=True):
+    def check(value, base, key=None):
+        if not isinstance(value, list):
+            raise _Invalid(f"must be a list, got {_describe(value)}")
+        if non_empty and not value:
+            raise _Invalid("must not be empty")
+        items = []
+        for index, item in enumerate(value):
+            try:
+                items.append(item_check(item, base))
+            except _Invalid as e:
+                raise _Invalid(f"item {index}: {e}") from None
+        if unique and len(set(items)) != len(items):
+            raise _Invalid("lists the same value twice")
+        return tuple(items)
+    return check
+
+
+def _key(name, check, default=MISSING, doc="", check_default=False):
+    """A field read from YAML key ``name``; without default it is required.
+
+    ``check_default`` runs the check on the default too (relative paths
+    must resolve against the configuration file even when left out).
+    """
+    metadata = {"key": name, "check": check, "doc": doc, "check_default": check_default}
+    if default is MISSING:
+        return field(metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def _section(name, cls, required=False):
+    """A nested mapping loaded into ``cls``; missing means all defaults."""
+    metadata = {"key": name, "section": cls, "required": required}
+    if required:
+        return field(metadata=metadata)
+    return field(default_factory=lambda: _build(cls, {}, "", "<defaults>", ""), metadata=metadata)
+
+
+# --- schema ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AllowedPeer:
+    origin_host: str | None = _key("origin_host", diameter_identity, None)
+    origin_realm: str | None = _key("origin_realm", diameter_identity, None)
+
+    def matches(self, origin_host, origin_realm):
+        return ((self.origin_host is None or self.origin_host.lower() == origin_host.lower())
+                and (self.origin_realm is None or self.origin_realm.lower() == origin_realm.lower()))
+
+
+def _allowed_peer(value, base):
+    if not isinstance(value, dict):
+        raise _Invalid(f"must be a mapping with origin_host and/or origin_realm, got {_describe(value)}")
+    peer = _build_raising(AllowedPeer, value, base)
+    if peer.origin_host is None and peer.origin_realm is None:
+        raise _Invalid("needs origin_host and/or origin_realm")
+    return peer
+
+
+@dataclass(frozen=True)
+class HssConfig:
+    origin_host: str = _key("OriginHost", diameter_identity)
+    origin_realm: str = _key("OriginRealm", diameter_identity)
+    mcc: str = _key("MCC", digits(3, 3, "3 digits"))
+    mnc: str = _key("MNC", digits(2, 3, "2 or 3 digits"))
+    bind_addresses: tuple = _key("bind_addresses", list_of(ip_address), ("127.0.0.1",))
+    port: int = _key("port", integer(0, 65535), 3868)
+    transports: tuple = _key("transports", list_of(choice(TRANSPORTS)), ("tcp",))
+    product_name: str = _key("ProductName", text, "pyhss")
+    vendor_id: int = _key("VendorId", integer(0, 0xFFFFFFFF), 0)
+    allowed_peers: tuple = _key("allowed_peers", list_of(_allowed_peer, non_empty=False, unique=False), ())
+
+    def peer_allowed(self, origin_host, origin_realm):
+        """True when the allow-list is empty or one entry matches."""
+        return not self.allowed_peers or any(p.matches(origin_host, origin_realm) for p in self.allowed_peers)
+
+
+@dataclass(frozen=True)
+class TimersConfig:
+    watchdog: float = _key("watchdog", seconds(0, 3600), 30.0)
+    watchdog_timeout: float = _key("watchdog_timeout", seconds(0, 3600), 10.0)
+    cer_timeout: float = _key("cer_timeout", seconds(0, 3600), 10.0)
+    dpa_timeout: float = _key("dpa_timeout", seconds(0, 3600), 5.0)
+    request_timeout: float = _key("request_timeout", seconds(0, 3600), 10.0)
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_message_size: int = _key("max_message_size", integer(DIAMETER_HEADER_LENGTH, MAX_DIAMETER_MESSAGE), 65536)
+    max_avp_depth: int = _key("max_avp_depth", integer(1, 64), 16)
+    max_connections: int = _key("max_connections", integer(1, 1_000_000), 1024)
+    max_pending_requests: int = _key("max_pending_requests", integer(1, 1_000_000), 4096)
+
+
+@dataclass(frozen=True)
+class SqliteConfig:
+    path: str = _key("path", path, "var/pyhss.sqlite3", check_default=True,
+                     doc="SQLite database file (':memory:' for a private in-memory one)")
+    busy_timeout: float = _key("busy_timeout", seconds(0, 3600), 5.0,
+                               doc="seconds to wait for another process's write lock")
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    backend: str = _key("backend", choice(BACKENDS), "sqlite")
+    sqlite: SqliteConfig = _section("sqlite", SqliteConfig)
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = _key("level", choice(LOG_LEVELS), "info")
+    file: str = _key("file", log_file, "-")
+
+
+@dataclass(frozen=True)
+class Config:
+    hss: HssConfig = _section("hss", HssConfig, required=True)
+    timers: TimersConfig = _section("timers", TimersConfig)
+    limits: LimitsConfig = _section("limits", LimitsConfig)
+    database: DatabaseConfig = _section("database", DatabaseConfig)
+    logging: LoggingConfig = _section("logging", LoggingConfig)
+    path: str = field(default="<defaults>", compare=False)
+
+    @classmethod
+    def default(cls, **sections):
+        """The shipped settings with an in-memory store; for tests.
+
+        ``sections`` are raw YAML-style mappings replacing whole sections,
+        e.g. ``Config.default(timers={"watchdog": 1})``.
+        """
+        data = {
+            "hss": {
+                "OriginHost": "hss.epc.mnc001.mcc001.3gppnetwork.org",
+                "OriginRealm": "epc.mnc001.mcc001.3gppnetwork.org",
+                "MCC": "001",
+                "MNC": "01",
+            },
+            "database": {"backend": "memory"},
+        }
+        data.update(sections)
+        return load_config_data(data, "<defaults>")
+
+
+# --- loader ---------------------------------------------------------------------------
+
+class _KeyedInvalid(Exception):
+    def __init__(self, key, problem):
+        Exception.__init__(self, key, problem)
+        self.key = key
+        self.problem = problem
+
+
+def _build_raising(cls, mapping, base, prefix=""):
+    """Like _build, but errors come out as _Invalid naming the sub-key."""
+    try:
+        return _build(cls, mapping, base, None, prefix)
+    except _KeyedInvalid as e:
+        raise _Invalid(f"{e.key}: {e.problem}") from None
+
+
+def _build(cls, mapping, base, source, prefix):
+    if not isinstance(mapping, dict):
+        raise _KeyedInvalid(prefix.rstrip(".") or "(top level)",
+                            f"must be a mapping of keys, got {_describe(mapping)}")
+    known = {}
+    for f in fields(cls):
+        if "key" in f.metadata:
+            known[f.metadata["key"]] = f
+    for name in mapping:
+        if name not in known:
+            raise _KeyedInvalid(f"{prefix}{name}",
+                                f"unknown key; expected one of {', '.join(sorted(known, key=str.lower))}")
+    values = {}
+    for name, f in known.items():
+        key = f"{prefix}{name}"
+        if name not in mapping or (mapping[name] is None and "section" in f.metadata):
+            if f.metadata.get("required") or (f.default is MISSING and f.default_factory is MISSING):
+                raise _KeyedInvalid(key, "missing required key")
+            if "section" in f.metadata:
+                values[f.name] = _build(f.metadata["section"], {}, base, source, key + ".")
+            elif f.metadata["check_default"]:
+                values[f.name] = f.metadata["check"](f.default, base)
+            continue
+        raw = mapping[name]
+        if "section" in f.metadata:
+            values[f.name] = _build(f.metadata["section"], raw, base, source, key + ".")
+            continue
+        try:
+            values[f.name] = f.metadata["check"](raw, base)
+        except _Invalid as e:
+            raise _KeyedInvalid(key, str(e)) from None
+    return cls(**values)
+
+
+def load_config_data(data, source="<config>", base=None):
+    """Config from an already parsed mapping; ``source`` names it in errors."""
+    if base is None:
+        base = os.path.dirname(os.path.abspath(source)) if not source.startswith("<") else os.getcwd()
+    if data is None:
+        data = {}
+    try:
+        config = _build(Config, data, base, source, "")
+    except _KeyedInvalid as e:
+        raise ConfigError(source, e.key, e.problem) from None
+    return _replace_path(config, source)
+
+
+def _replace_path(config, source):
+    object.__setattr__(config, "path", source)
+    return config
+
+
+def load_config(path):
+    """Read and validate the YAML file at ``path``."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except OSError as e:
+        raise ConfigError(path, None, f"cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(path, None, f"not UTF-8 text: {e.reason} at byte {e.start}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(path, None, f"not valid YAML: {where}{problem}") from None
+    return load_config_data(data, path, os.path.dirname(os.path.abspath(path)))
+
+
+def describe_keys(cls=Config, prefix=""):
+    """(dotted key, default, doc) for every key; the README reference reads it."""
+    rows = []
+    for f in fields(cls):
+        if "key" not in f.metadata:
+            continue
+        key = prefix + f.metadata["key"]
+        if "section" in f.metadata:
+            rows.extend(describe_keys(f.metadata["section"], key + "."))
+        else:
+            default = None if f.default is MISSING else f.default
+            rows.append((key, default, f.metadata.get("doc", "")))
+    return rows

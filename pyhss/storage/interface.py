@@ -1,0 +1,78 @@
+"""The store interface every adapter provides (memory, sqlite; later MySQL, MongoDB).
+
+Every method returns a Deferred; errors arrive as failures carrying the
+types in :mod:`pyhss.storage.errors`.  Records are the frozen dataclasses
+of :mod:`pyhss.storage.records`.  ``tests/store_contract.py`` is the
+executable form of this contract.
+"""
+
+from zope.interface import Attribute, Interface
+
+
+class IStore(Interface):
+    opened = Attribute("Deferred that fires (with the store) once the store is usable, or fails with StoreError")
+
+    # --- subscribers ------------------------------------------------------------------
+    def add_subscriber(subscriber):
+        """Store a new Subscriber; DuplicateError if the IMSI exists,
+        ValidationError if one of its APNs is not provisioned.  Fires None."""
+
+    def add_subscribers(subscribers, skip_existing=False):
+        """Bulk load an iterable of Subscribers in one transaction.
+
+        All or nothing: a duplicate IMSI (unless ``skip_existing``) or an
+        unknown APN stores none of them.  Fires the number added."""
+
+    def get_subscriber(imsi):
+        """Fires the Subscriber, or None."""
+
+    def list_subscribers(offset=0, limit=None):
+        """Fires a list of Subscribers ordered by IMSI."""
+
+    def count_subscribers():
+        """Fires the number of subscribers."""
+
+    def update_subscriber(imsi, /, **changes):
+        """Change fields (any Subscriber field but imsi); fires the new
+        Subscriber.  NotFoundError, ValidationError."""
+
+    def delete_subscriber(imsi):
+        """Remove the subscriber and its serving-node state; NotFoundError."""
+
+    def reserve_sqns(imsi, allocate):
+        """Atomic read-modify-write of the subscriber's SQN.
+
+        ``allocate(current_sqn) -> (new_stored_sqn, result)`` runs inside
+        one transaction: no two callers ever see the same current value.
+        Fires ``result``.  NotFoundError; an exception from ``allocate``
+        leaves the stored SQN unchanged and fails the Deferred with it."""
+
+    # --- APN profiles -----------------------------------------------------------------
+    def add_apn(profile):
+        """Store a new ApnProfile (context_id None: the store picks the
+        lowest free one).  Fires the stored ApnProfile.  DuplicateError."""
+
+    def get_apn(name):
+        """Fires the ApnProfile (names are case-insensitive), or None."""
+
+    def list_apns():
+        """Fires a list of ApnProfiles ordered by name."""
+
+    def delete_apn(name):
+        """NotFoundError; InUseError while a subscriber lists it."""
+
+    # --- serving node (S6a ULR/PUR/CLR state) ----------------------------------------
+    def get_serving_node(imsi):
+        """Fires the ServingNode, or None."""
+
+    def set_serving_node(node):
+        """Insert or replace the subscriber's ServingNode; NotFoundError if
+        there is no such subscriber."""
+
+    def mark_purged(imsi, mme_host):
+        """Set purged on the serving node if it is ``mme_host``'s; fires
+        True when it was marked, False when another node serves the UE or
+        none is recorded."""
+
+    def close():
+        """Release connections and threads; fires when done."""

@@ -1,0 +1,185 @@
+"""In-process store: dictionaries behind the IStore interface.
+
+Used by tests and by ``database.backend: memory``.  Results still arrive
+through Deferreds (already fired), so callers cannot tell it from the
+SQLite adapter; records are immutable, so sharing them is safe.
+"""
+
+from twisted.internet import defer
+from zope.interface import implementer
+
+from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
+from pyhss.storage.interface import IStore
+from pyhss.storage.records import SQN_MAX, ApnProfile, ServingNode, Subscriber, changed, normalise_apn
+
+
+def _deferred(method):
+    """Run the method now; return its result or exception as a Deferred."""
+    def wrapper(*args, **kwargs):
+        return defer.execute(method, *args, **kwargs)
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+@implementer(IStore)
+class MemoryStore:
+    def __init__(self):
+        self._subscribers = {}
+        self._apns = {}
+        self._serving = {}
+        self._closed = False
+        self.opened = defer.succeed(self)
+
+    def _check_open(self):
+        if self._closed:
+            raise StoreError("store is closed")
+
+    def _check_apns(self, subscriber):
+        for name in subscriber.apns:
+            if name not in self._apns:
+                raise ValidationError(f"unknown APN {name!r} for IMSI {subscriber.imsi}")
+
+    @staticmethod
+    def _check_type(value, cls):
+        if not isinstance(value, cls):
+            raise ValidationError(f"expected a {cls.__name__}, got {type(value).__name__}")
+
+    # --- subscribers ------------------------------------------------------------------
+    @_deferred
+    def add_subscriber(self, subscriber):
+        self._check_open()
+        self._check_type(subscriber, Subscriber)
+        if subscriber.imsi in self._subscribers:
+            raise DuplicateError(f"subscriber {subscriber.imsi} already exists")
+        self._check_apns(subscriber)
+        self._subscribers[subscriber.imsi] = subscriber
+
+    @_deferred
+    def add_subscribers(self, subscribers, skip_existing=False):
+        self._check_open()
+        batch = {}
+        for subscriber in subscribers:
+            self._check_type(subscriber, Subscriber)
+            if subscriber.imsi in self._subscribers or subscriber.imsi in batch:
+                if skip_existing:
+                    continue
+                raise DuplicateError(f"subscriber {subscriber.imsi} already exists")
+            self._check_apns(subscriber)
+            batch[subscriber.imsi] = subscriber
+        self._subscribers.update(batch)
+        return len(batch)
+
+    @_deferred
+    def get_subscriber(self, imsi):
+        self._check_open()
+        return self._subscribers.get(imsi)
+
+    @_deferred
+    def list_subscribers(self, offset=0, limit=None):
+        self._check_open()
+        imsis = sorted(self._subscribers)
+        end = None if limit is None else offset + limit
+        return [self._subscribers[imsi] for imsi in imsis[offset:end]]
+
+    @_deferred
+    def count_subscribers(self):
+        self._check_open()
+        return len(self._subscribers)
+
+    @_deferred
+    def update_subscriber(self, imsi, /, **changes):
+        self._check_open()
+        current = self._subscribers.get(imsi)
+        if current is None:
+            raise NotFoundError(f"no subscriber {imsi}")
+        updated = changed(current, changes)
+        self._check_apns(updated)
+        self._subscribers[imsi] = updated
+        return updated
+
+    @_deferred
+    def delete_subscriber(self, imsi):
+        self._check_open()
+        if self._subscribers.pop(imsi, None) is None:
+            raise NotFoundError(f"no subscriber {imsi}")
+        self._serving.pop(imsi, None)
+
+    @_deferred
+    def reserve_sqns(self, imsi, allocate):
+        self._check_open()
+        current = self._subscribers.get(imsi)
+        if current is None:
+            raise NotFoundError(f"no subscriber {imsi}")
+        new_sqn, result = allocate(current.sqn)
+        if isinstance(new_sqn, bool) or not isinstance(new_sqn, int) or not 0 <= new_sqn <= SQN_MAX:
+            raise ValidationError(f"allocate returned SQN {new_sqn!r}, outside 0..2**48-1")
+        self._subscribers[imsi] = changed(current, {"sqn": new_sqn})
+        return result
+
+    # --- APN profiles -----------------------------------------------------------------
+    @_deferred
+    def add_apn(self, profile):
+        self._check_open()
+        self._check_type(profile, ApnProfile)
+        if profile.name in self._apns:
+            raise DuplicateError(f"APN {profile.name!r} already exists")
+        used = {p.context_id for p in self._apns.values()}
+        if profile.context_id is None:
+            context_id = next(i for i in range(1, len(used) + 2) if i not in used)
+            profile = changed(profile, {"context_id": context_id})
+        elif profile.context_id in used:
+            raise DuplicateError(f"context id {profile.context_id} is used by another APN")
+        self._apns[profile.name] = profile
+        return profile
+
+    @_deferred
+    def get_apn(self, name):
+        self._check_open()
+        try:
+            return self._apns.get(normalise_apn(name))
+        except ValidationError:
+            return None
+
+    @_deferred
+    def list_apns(self):
+        self._check_open()
+        return [self._apns[name] for name in sorted(self._apns)]
+
+    @_deferred
+    def delete_apn(self, name):
+        self._check_open()
+        key = normalise_apn(name)
+        if key not in self._apns:
+            raise NotFoundError(f"no APN {name!r}")
+        for subscriber in self._subscribers.values():
+            if key in subscriber.apns:
+                raise InUseError(f"APN {key!r} is used by subscriber {subscriber.imsi}")
+        del self._apns[key]
+
+    # --- serving node -----------------------------------------------------------------
+    @_deferred
+    def get_serving_node(self, imsi):
+        self._check_open()
+        return self._serving.get(imsi)
+
+    @_deferred
+    def set_serving_node(self, node):
+        self._check_open()
+        self._check_type(node, ServingNode)
+        if node.imsi not in self._subscribers:
+            raise NotFoundError(f"no subscriber {node.imsi}")
+        self._serving[node.imsi] = node
+
+    @_deferred
+    def mark_purged(self, imsi, mme_host):
+        self._check_open()
+        node = self._serving.get(imsi)
+        if node is None or node.mme_host.lower() != mme_host.lower():
+            return False
+        self._serving[imsi] = changed(node, {"purged": True})
+        return True
+
+    def close(self):
+        self._closed = True
+        return defer.succeed(None)

@@ -1,0 +1,438 @@
+"""Embedded SQLite store.
+
+One connection, owned by one dedicated worker thread that takes jobs from
+a queue, so the reactor never waits on disk or on another process's lock.
+The worker drains every queued job per wake-up and hands all their
+results back to the reactor with a single ``callFromThread``, which keeps
+the per-call cost low under load (no thread creation, no per-job wake-up).
+
+Durability and concurrency: WAL journal, ``synchronous=NORMAL`` (a crash
+of the machine may lose the last transactions, never corrupt the file);
+every write is one ``BEGIN IMMEDIATE`` transaction, so a second process
+(``pyhss-admin`` next to a running server) waits up to ``busy_timeout``
+for the write lock instead of interleaving.  ``reserve_sqns`` reads and
+writes the SQN inside one such transaction: no two callers, in this
+process or another, ever see the same current value.
+"""
+
+import os
+import queue
+import sqlite3
+import threading
+
+from twisted.internet import defer
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
+from pyhss.storage.interface import IStore
+from pyhss.storage.records import (
+    APN_FIELDS, SERVING_NODE_FIELDS, SQN_MAX, SUBSCRIBER_FIELDS, ApnProfile, ServingNode, Subscriber,
+    changed, normalise_apn,
+)
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS subscriber (
+    imsi TEXT PRIMARY KEY NOT NULL,
+    k BLOB NOT NULL,
+    opc BLOB,
+    op BLOB,
+    amf BLOB NOT NULL,
+    sqn INTEGER NOT NULL,
+    msisdn TEXT,
+    apns TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    roaming_allowed INTEGER NOT NULL,
+    ue_ambr_ul INTEGER,
+    ue_ambr_dl INTEGER,
+    network_access_mode INTEGER NOT NULL,
+    periodic_rau_tau_timer INTEGER,
+    access_restriction_data INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS subscriber_by_msisdn ON subscriber (msisdn);
+CREATE TABLE IF NOT EXISTS apn (
+    name TEXT PRIMARY KEY NOT NULL,
+    qci INTEGER NOT NULL,
+    arp_priority INTEGER NOT NULL,
+    arp_preemption_capability INTEGER NOT NULL,
+    arp_preemption_vulnerability INTEGER NOT NULL,
+    ambr_ul INTEGER,
+    ambr_dl INTEGER,
+    pdn_type TEXT NOT NULL,
+    context_id INTEGER NOT NULL UNIQUE
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS serving_node (
+    imsi TEXT PRIMARY KEY NOT NULL,
+    mme_host TEXT NOT NULL,
+    mme_realm TEXT NOT NULL,
+    peer TEXT,
+    updated_at REAL NOT NULL,
+    purged INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+# Column order is the dataclass field order; these fields need converting.
+_ENCODE = {"apns": " ".join, "enabled": int, "roaming_allowed": int, "purged": int}
+_DECODE = {"apns": lambda text: tuple(text.split()), "enabled": bool, "roaming_allowed": bool, "purged": bool}
+
+
+def _codec(names):
+    encoders = [_ENCODE.get(name) for name in names]
+    decoders = [_DECODE.get(name) for name in names]
+
+    def encode(record):
+        return tuple(getattr(record, name) if enc is None else enc(getattr(record, name))
+                     for name, enc in zip(names, encoders))
+
+    def decode(row):
+        return tuple(value if dec is None else dec(value) for value, dec in zip(row, decoders))
+    return encode, decode
+
+
+_encode_subscriber, _decode_subscriber = _codec(SUBSCRIBER_FIELDS)
+_encode_apn, _decode_apn = _codec(APN_FIELDS)
+_encode_node, _decode_node = _codec(SERVING_NODE_FIELDS)
+
+
+def _columns(names):
+    return ", ".join(names)
+
+
+def _placeholders(names):
+    return ", ".join("?" for _ in names)
+
+
+_SUB_COLUMNS = _columns(SUBSCRIBER_FIELDS)
+SELECT_SUBSCRIBER = f"SELECT {_SUB_COLUMNS} FROM subscriber WHERE imsi = ?"
+INSERT_SUBSCRIBER = f"INSERT INTO subscriber ({_SUB_COLUMNS}) VALUES ({_placeholders(SUBSCRIBER_FIELDS)})"
+REPLACE_SUBSCRIBER = INSERT_SUBSCRIBER.replace("INSERT", "INSERT OR REPLACE", 1)
+INSERT_SUBSCRIBER_IF_MISSING = INSERT_SUBSCRIBER.replace("INSERT", "INSERT OR IGNORE", 1)
+INSERT_APN = f"INSERT INTO apn ({_columns(APN_FIELDS)}) VALUES ({_placeholders(APN_FIELDS)})"
+SELECT_APN = f"SELECT {_columns(APN_FIELDS)} FROM apn"
+REPLACE_NODE = (f"INSERT OR REPLACE INTO serving_node ({_columns(SERVING_NODE_FIELDS)}) "
+                f"VALUES ({_placeholders(SERVING_NODE_FIELDS)})")
+
+_STOP = object()
+
+
+def _subscriber(row):
+    return None if row is None else Subscriber(*_decode_subscriber(row))
+
+
+def _apn(row):
+    return None if row is None else ApnProfile(*_decode_apn(row))
+
+
+def _node(row):
+    return None if row is None else ServingNode(*_decode_node(row))
+
+
+@implementer(IStore)
+class SqliteStore:
+    """The IStore on one SQLite file (or ``:memory:``)."""
+
+    def __init__(self, path, reactor=None, busy_timeout=5.0):
+        if reactor is None:
+            from twisted.internet import reactor
+        self.path = path
+        self._reactor = reactor
+        self._queue = queue.SimpleQueue()
+        self._conn = None
+        self._open_failure = None
+        self._closed = None
+        self._thread = threading.Thread(target=self._work, name=f"pyhss-sqlite {path}", daemon=True)
+        self._thread.start()
+        self.opened = self._submit(self._open, path, busy_timeout)
+        self.opened.addCallback(lambda _: self)
+
+    # --- worker thread ----------------------------------------------------------------
+    def _submit(self, function, *args):
+        if self._closed is not None:
+            return defer.fail(StoreError("store is closed"))
+        d = defer.Deferred()
+        self._queue.put((function, args, d))
+        return d
+
+    def _work(self):
+        jobs = self._queue
+        while True:
+            batch = [jobs.get()]
+            while True:
+                try:
+                    batch.append(jobs.get_nowait())
+                except queue.Empty:
+                    break
+            results = []
+            stop = None
+            for job in batch:
+                if job[0] is _STOP:
+                    stop = job[2]
+                    continue
+                function, args, d = job
+                try:
+                    results.append((d, function(*args), None))
+                except sqlite3.Error as e:
+                    results.append((d, None, Failure(StoreError(f"sqlite: {e}"))))
+                except BaseException:
+                    results.append((d, None, Failure()))
+            if stop is not None:
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+                results.append((stop, None, None))
+            self._reactor.callFromThread(self._deliver, results)
+            if stop is not None:
+                return
+
+    @staticmethod
+    def _deliver(results):
+        for d, value, failure in results:
+            if failure is None:
+                d.callback(value)
+            else:
+                d.errback(failure)
+
+    def _connection(self):
+        if self._conn is None:
+            raise StoreError(f"SQLite store {self.path} did not open: {self._open_failure}")
+        return self._conn
+
+    def _open(self, path, busy_timeout):
+        try:
+            if path != ":memory:":
+                directory = os.path.dirname(os.path.abspath(path))
+                os.makedirs(directory, exist_ok=True)
+            conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, cached_statements=64)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Statement by statement: executescript() would COMMIT first.
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+                if row[0] is None:
+                    conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+                elif row[0] > SCHEMA_VERSION:
+                    raise StoreError(f"database schema version {row[0]} is newer than this pyhss "
+                                     f"understands ({SCHEMA_VERSION})")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.close()
+                raise
+        except (OSError, sqlite3.Error, StoreError) as e:
+            self._open_failure = e
+            raise StoreError(f"cannot open SQLite store {path}: {e}") from None
+        self._conn = conn
+        return None
+
+    def _transaction(self, function, *args):
+        """Run ``function(conn, *args)`` in one write transaction."""
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = function(conn, *args)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return result
+
+    def _read(self, sql, args, convert):
+        return convert(self._connection().execute(sql, args))
+
+    def _write(self, function, *args):
+        return self._submit(self._transaction, function, *args)
+
+    # --- subscribers ------------------------------------------------------------------
+    @staticmethod
+    def _check_apns(conn, subscribers):
+        known = None
+        for subscriber in subscribers:
+            for name in subscriber.apns:
+                if known is None:
+                    known = {row[0] for row in conn.execute("SELECT name FROM apn")}
+                if name not in known:
+                    raise ValidationError(f"unknown APN {name!r} for IMSI {subscriber.imsi}")
+
+    def add_subscriber(self, subscriber):
+        if not isinstance(subscriber, Subscriber):
+            return defer.fail(ValidationError(f"expected a Subscriber, got {type(subscriber).__name__}"))
+        return self._write(self._add_subscriber, subscriber)
+
+    def _add_subscriber(self, conn, subscriber):
+        self._check_apns(conn, [subscriber])
+        try:
+            conn.execute(INSERT_SUBSCRIBER, _encode_subscriber(subscriber))
+        except sqlite3.IntegrityError:
+            raise DuplicateError(f"subscriber {subscriber.imsi} already exists") from None
+
+    def add_subscribers(self, subscribers, skip_existing=False):
+        batch = list(subscribers)
+        for subscriber in batch:
+            if not isinstance(subscriber, Subscriber):
+                return defer.fail(ValidationError(f"expected a Subscriber, got {type(subscriber).__name__}"))
+        return self._write(self._add_subscribers, batch, skip_existing)
+
+    def _add_subscribers(self, conn, batch, skip_existing):
+        self._check_apns(conn, batch)
+        rows = [_encode_subscriber(subscriber) for subscriber in batch]
+        before = conn.total_changes
+        if skip_existing:
+            conn.executemany(INSERT_SUBSCRIBER_IF_MISSING, rows)
+            return conn.total_changes - before
+        try:
+            conn.executemany(INSERT_SUBSCRIBER, rows)
+        except sqlite3.IntegrityError:
+            # Undo this batch's rows first so only the stored ones count as duplicates.
+            conn.execute("ROLLBACK")
+            raise DuplicateError(f"subscriber {self._first_duplicate(conn, batch)} already exists") from None
+        return conn.total_changes - before
+
+    @staticmethod
+    def _first_duplicate(conn, batch):
+        seen = set()
+        for subscriber in batch:
+            if subscriber.imsi in seen:
+                return subscriber.imsi
+            seen.add(subscriber.imsi)
+        for subscriber in batch:
+            if conn.execute("SELECT 1 FROM subscriber WHERE imsi = ?", (subscriber.imsi,)).fetchone():
+                return subscriber.imsi
+        return "(unknown)"
+
+    def get_subscriber(self, imsi):
+        return self._submit(self._read, SELECT_SUBSCRIBER, (imsi,), lambda c: _subscriber(c.fetchone()))
+
+    def list_subscribers(self, offset=0, limit=None):
+        sql = f"SELECT {_SUB_COLUMNS} FROM subscriber ORDER BY imsi LIMIT ? OFFSET ?"
+        args = (-1 if limit is None else limit, offset)
+        return self._submit(self._read, sql, args, lambda c: [_subscriber(row) for row in c])
+
+    def count_subscribers(self):
+        return self._submit(self._read, "SELECT count(*) FROM subscriber", (), lambda c: c.fetchone()[0])
+
+    def update_subscriber(self, imsi, /, **changes):
+        return self._write(self._update_subscriber, imsi, changes)
+
+    def _update_subscriber(self, conn, imsi, changes):
+        current = _subscriber(conn.execute(SELECT_SUBSCRIBER, (imsi,)).fetchone())
+        if current is None:
+            raise NotFoundError(f"no subscriber {imsi}")
+        updated = changed(current, changes)
+        self._check_apns(conn, [updated])
+        conn.execute(REPLACE_SUBSCRIBER, _encode_subscriber(updated))
+        return updated
+
+    def delete_subscriber(self, imsi):
+        return self._write(self._delete_subscriber, imsi)
+
+    def _delete_subscriber(self, conn, imsi):
+        if conn.execute("DELETE FROM subscriber WHERE imsi = ?", (imsi,)).rowcount == 0:
+            raise NotFoundError(f"no subscriber {imsi}")
+        conn.execute("DELETE FROM serving_node WHERE imsi = ?", (imsi,))
+
+    def reserve_sqns(self, imsi, allocate):
+        return self._write(self._reserve_sqns, imsi, allocate)
+
+    def _reserve_sqns(self, conn, imsi, allocate):
+        row = conn.execute("SELECT sqn FROM subscriber WHERE imsi = ?", (imsi,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no subscriber {imsi}")
+        new_sqn, result = allocate(row[0])
+        if isinstance(new_sqn, bool) or not isinstance(new_sqn, int) or not 0 <= new_sqn <= SQN_MAX:
+            raise ValidationError(f"allocate returned SQN {new_sqn!r}, outside 0..2**48-1")
+        conn.execute("UPDATE subscriber SET sqn = ? WHERE imsi = ?", (new_sqn, imsi))
+        return result
+
+    # --- APN profiles -----------------------------------------------------------------
+    def add_apn(self, profile):
+        if not isinstance(profile, ApnProfile):
+            return defer.fail(ValidationError(f"expected an ApnProfile, got {type(profile).__name__}"))
+        return self._write(self._add_apn, profile)
+
+    def _add_apn(self, conn, profile):
+        if conn.execute("SELECT 1 FROM apn WHERE name = ?", (profile.name,)).fetchone():
+            raise DuplicateError(f"APN {profile.name!r} already exists")
+        used = [row[0] for row in conn.execute("SELECT context_id FROM apn ORDER BY context_id")]
+        if profile.context_id is None:
+            context_id = 1
+            for value in used:
+                if value != context_id:
+                    break
+                context_id += 1
+            profile = changed(profile, {"context_id": context_id})
+        elif profile.context_id in used:
+            raise DuplicateError(f"context id {profile.context_id} is used by another APN")
+        conn.execute(INSERT_APN, _encode_apn(profile))
+        return profile
+
+    def get_apn(self, name):
+        try:
+            key = normalise_apn(name)
+        except ValidationError:
+            return defer.succeed(None)
+        return self._submit(self._read, SELECT_APN + " WHERE name = ?", (key,), lambda c: _apn(c.fetchone()))
+
+    def list_apns(self):
+        return self._submit(self._read, SELECT_APN + " ORDER BY name", (), lambda c: [_apn(row) for row in c])
+
+    def delete_apn(self, name):
+        try:
+            key = normalise_apn(name)
+        except ValidationError as e:
+            return defer.fail(e)
+        return self._write(self._delete_apn, key)
+
+    def _delete_apn(self, conn, key):
+        if not conn.execute("SELECT 1 FROM apn WHERE name = ?", (key,)).fetchone():
+            raise NotFoundError(f"no APN {key!r}")
+        # Names are labels of [a-z0-9-] or '*', so LIKE has no wildcard to trip on.
+        pattern = "% " + key + " %" if key != "*" else "% * %"
+        row = conn.execute("SELECT imsi FROM subscriber WHERE ' ' || apns || ' ' LIKE ? LIMIT 1",
+                           (pattern,)).fetchone()
+        if row is not None:
+            raise InUseError(f"APN {key!r} is used by subscriber {row[0]}")
+        conn.execute("DELETE FROM apn WHERE name = ?", (key,))
+
+    # --- serving node -----------------------------------------------------------------
+    def get_serving_node(self, imsi):
+        sql = f"SELECT {_columns(SERVING_NODE_FIELDS)} FROM serving_node WHERE imsi = ?"
+        return self._submit(self._read, sql, (imsi,), lambda c: _node(c.fetchone()))
+
+    def set_serving_node(self, node):
+        if not isinstance(node, ServingNode):
+            return defer.fail(ValidationError(f"expected a ServingNode, got {type(node).__name__}"))
+        return self._write(self._set_serving_node, node)
+
+    def _set_serving_node(self, conn, node):
+        if not conn.execute("SELECT 1 FROM subscriber WHERE imsi = ?", (node.imsi,)).fetchone():
+            raise NotFoundError(f"no subscriber {node.imsi}")
+        conn.execute(REPLACE_NODE, _encode_node(node))
+
+    def mark_purged(self, imsi, mme_host):
+        return self._write(self._mark_purged, imsi, mme_host)
+
+    @staticmethod
+    def _mark_purged(conn, imsi, mme_host):
+        cursor = conn.execute("UPDATE serving_node SET purged = 1 WHERE imsi = ? AND lower(mme_host) = lower(?)",
+                              (imsi, mme_host))
+        return cursor.rowcount > 0
+
+    def close(self):
+        """Finish queued jobs, close the connection, stop the thread."""
+        if self._closed is None:
+            self._closed = defer.Deferred()
+            self._queue.put((_STOP, (), self._closed))
+        waiter = defer.Deferred()
+
+        def fire(value):
+            waiter.callback(None)
+            return value
+        self._closed.addBoth(fire)
+        return waiter

@@ -1,0 +1,99 @@
+"""The store contract against the embedded SQLite adapter, plus what only it does."""
+
+import os
+import sqlite3
+import threading
+
+from twisted.internet import defer, reactor
+from twisted.trial import unittest
+
+from pyhss.config import Config
+from pyhss.storage import open_store
+from pyhss.storage.errors import StoreError
+from pyhss.storage.sqlite import SCHEMA_VERSION, SqliteStore
+from tests.store_contract import IMSI, StoreContractMixin, subscriber
+
+
+class SqliteStoreContractTests(StoreContractMixin, unittest.TestCase):
+    def make_store(self):
+        return SqliteStore(self.mktemp() + ".sqlite3", reactor)
+
+
+class SqliteStoreTests(unittest.TestCase):
+    def open(self, path):
+        store = SqliteStore(path, reactor)
+        self.addCleanup(store.close)
+        return store
+
+    @defer.inlineCallbacks
+    def test_persists_across_reopen_with_wal(self):
+        path = self.mktemp()
+        store = self.open(path)
+        yield store.add_subscriber(subscriber(sqn=42))
+        yield store.close()
+        again = self.open(path)
+        self.assertEqual((yield again.get_subscriber(IMSI)).sqn, 42)
+        conn = sqlite3.connect(path)
+        self.addCleanup(conn.close)
+        self.assertEqual(conn.execute("PRAGMA journal_mode").fetchone()[0], "wal")
+        self.assertEqual(conn.execute("SELECT version FROM schema_version").fetchall(), [(SCHEMA_VERSION,)])
+
+    @defer.inlineCallbacks
+    def test_two_connections_never_share_an_sqn(self):
+        # Two stores on one file stand for the server and a second process.
+        path = self.mktemp()
+        first = self.open(path)
+        yield first.add_subscriber(subscriber())
+        second = self.open(path)
+        yield second.opened
+
+        def allocate(current):
+            return current + 1, current + 1
+        calls = [(first if i % 2 else second).reserve_sqns(IMSI, allocate) for i in range(300)]
+        sqns = yield defer.gatherResults(calls, consumeErrors=True)
+        self.assertEqual(sorted(sqns), list(range(1, 301)))
+
+    @defer.inlineCallbacks
+    def test_work_runs_off_the_reactor_thread(self):
+        store = self.open(self.mktemp())
+        yield store.add_subscriber(subscriber())
+        threads = []
+
+        def allocate(current):
+            threads.append(threading.current_thread())
+            return current + 1, None
+        yield store.reserve_sqns(IMSI, allocate)
+        self.assertIsNot(threads[0], threading.main_thread())
+
+    @defer.inlineCallbacks
+    def test_open_failure_is_reported_by_every_call(self):
+        directory = self.mktemp()
+        os.makedirs(directory)
+        store = self.open(directory)   # a directory is not a database file
+        e = yield self.assertFailure(store.opened, StoreError)
+        self.assertIn(directory, str(e))
+        yield self.assertFailure(store.get_subscriber(IMSI), StoreError)
+
+    @defer.inlineCallbacks
+    def test_newer_schema_is_refused(self):
+        path = self.mktemp()
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION + 1,))
+        conn.commit()
+        conn.close()
+        e = yield self.assertFailure(self.open(path).opened, StoreError)
+        self.assertIn("newer", str(e))
+
+    @defer.inlineCallbacks
+    def test_open_store_from_config_creates_directory(self):
+        base = os.path.abspath(self.mktemp())
+        config = Config.default(database={"backend": "sqlite", "sqlite": {"path": os.path.join(base, "db.sqlite3")}})
+        store = open_store(config.database, reactor)
+        self.addCleanup(store.close)
+        self.assertIs((yield store.opened), store)
+        self.assertTrue(os.path.exists(os.path.join(base, "db.sqlite3")))
+
+    def test_open_store_memory(self):
+        store = open_store(Config.default().database, reactor)
+        self.assertIs(self.successResultOf(store.opened), store)
