@@ -133,3 +133,56 @@ def decode(data):
     if msg_class == CLASS_TRANSFER and msg_type == 1 and msg.user_data is None:
         msg.error = "m3ua: DATA without protocol data"
     return msg
+
+
+_NAMES = {}
+for _c, _types in TYPE_NAMES.items():
+    for _t, _n in _types.items():
+        _NAMES[(_c, _t)] = (CLASS_NAMES[_c], _n)
+del _c, _t, _n, _types
+_HEADER_UNPACK = _HEADER.unpack_from
+_PD_UNPACK = _PROTOCOL_DATA.unpack_from
+
+
+def decode_fields(data):
+    """Row-oriented decode without building objects (the parse hot path).
+
+    Returns ``(class_name, type_name, opc, dpc, si, ni, sls,
+    network_appearance, routing_context, user_data, error)``; raises
+    :class:`M3uaError` for a bad common header, like :func:`decode`.
+    """
+    size = len(data)
+    if size < 8:
+        raise M3uaError("m3ua: truncated common header")
+    version, _reserved, msg_class, msg_type, length = _HEADER_UNPACK(data, 0)
+    if version != 1:
+        raise M3uaError("m3ua: version %d" % version)
+    if length < 8 or length > size:
+        raise M3uaError("m3ua: message length %d for %d octets" % (length, size))
+    names = _NAMES.get((msg_class, msg_type))
+    if names is None:
+        names = (class_name(msg_class), type_name(msg_class, msg_type))
+    opc = dpc = si = ni = sls = na = rc = user_data = error = None
+    pos = 8
+    while pos + 4 <= length:
+        tag = (data[pos] << 8) | data[pos + 1]
+        plen = (data[pos + 2] << 8) | data[pos + 3]
+        if plen < 4 or pos + plen > length:
+            error = "m3ua: parameter 0x%04x length %d" % (tag, plen)
+            break
+        if tag == TAG_PROTOCOL_DATA:
+            if plen < 16:
+                error = "m3ua: protocol data too short"
+                break
+            opc, dpc, si, ni, _mp, sls = _PD_UNPACK(data, pos + 4)
+            user_data = data[pos + 16:pos + plen]
+        elif tag == TAG_ROUTING_CONTEXT:
+            if plen >= 8 and rc is None:
+                rc = int.from_bytes(data[pos + 4:pos + 8], "big")
+        elif tag == TAG_NETWORK_APPEARANCE:
+            if plen >= 8:
+                na = int.from_bytes(data[pos + 4:pos + 8], "big")
+        pos += (plen + 3) & ~3
+    if user_data is None and error is None and msg_class == CLASS_TRANSFER and msg_type == 1:
+        error = "m3ua: DATA without protocol data"
+    return names[0], names[1], opc, dpc, si, ni, sls, na, rc, user_data, error

@@ -54,14 +54,11 @@ new_tuple = tuple.__new__  # builds a Message without namedtuple's Python-level 
 SI_SCCP = 3
 SSN_SCMG = sccp.SSN_SCMG
 SSN_CAP = gsmmap.SSN_CAP
-_NO_SCCP = (None,) * 7
-_NO_TCAP = (None, None, None, None)
-_EMPTY_COMPONENT = (None,) * 12
-_NO_IDENTITIES = (None,) * 7
 MAP_OPERATIONS = gsmmap.OPERATIONS
 CAP_OPERATIONS = gsmmap.CAP_OPERATIONS
 application_context = gsmmap.application_context
 identity_row = gsmmap.identity_row
+m3ua_fields = m3ua.decode_fields
 
 
 def row_dict(row):
@@ -125,18 +122,14 @@ class MessageDecoder:
         user_data = None
         if ppid == PPID_M3UA:
             try:
-                m = m3ua.decode(payload)
+                (m3ua_class, m3ua_type, opc, dpc, si, ni, sls, na, rc, user_data,
+                 m3ua_error) = m3ua_fields(payload)
             except m3ua.M3uaError as exc:
                 errors = [str(exc)]
                 stats.undecodable_message("m3ua")
             else:
-                m3ua_class = m.class_name
-                m3ua_type = m.type_name
-                opc, dpc, si, ni, sls = m.opc, m.dpc, m.si, m.ni, m.sls
-                na, rc = m.network_appearance, m.routing_context
-                user_data = m.user_data
-                if m.error is not None:
-                    errors = [m.error]
+                if m3ua_error is not None:
+                    errors = [m3ua_error]
                     stats.undecodable_message("m3ua")
         else:
             try:
@@ -147,8 +140,9 @@ class MessageDecoder:
             else:
                 if mtp3 is not None:
                     si, ni, opc, dpc, sls, user_data = mtp3
-        sccp_part = _NO_SCCP
-        tcap_part = _NO_TCAP
+        sccp_type = called_gt = called_ssn = called_pc = None
+        calling_gt = calling_ssn = calling_pc = None
+        tcap_type = otid = dtid = ac = None
         components = ()
         cap = False
         tcap_data = None
@@ -160,11 +154,11 @@ class MessageDecoder:
                 stats.undecodable_message("sccp")
             else:
                 called, calling = s.called, s.calling
+                sccp_type = s.type_name
                 if called is not None:
-                    sccp_part = (s.type_name, called.gt, called.ssn, called.pc,
-                                 calling.gt, calling.ssn, calling.pc)
+                    _ind, _ros, _gti, called_pc, called_ssn, _tt, _np, _es, _nai, called_gt = called
+                    _ind, _ros, _gti, calling_pc, calling_ssn, _tt, _np, _es, _nai, calling_gt = calling
                     tcap_data = s.data
-                    called_ssn, calling_ssn = called.ssn, calling.ssn
                     if called_ssn == SSN_SCMG or calling_ssn == SSN_SCMG:
                         tcap_data = None
                     elif s.segmentation is not None:
@@ -179,8 +173,6 @@ class MessageDecoder:
                             if tcap_data is None:
                                 stats.count("sccp_segment")
                     cap = called_ssn == SSN_CAP or calling_ssn == SSN_CAP
-                else:
-                    sccp_part = (s.type_name, None, None, None, None, None, None)
         if tcap_data:
             try:
                 t = tcap.decode(tcap_data)
@@ -191,35 +183,42 @@ class MessageDecoder:
                 ac = t.app_context
                 if ac is not None:
                     ac, cap = application_context(ac)
-                tcap_part = (t.type_name, t.otid, t.dtid, ac)
+                tcap_type, otid, dtid = t.type_name, t.otid, t.dtid
                 components = t.components
                 if t.error:
                     errors = (errors or []) + [t.error]
                     stats.undecodable_message("tcap")
-        prefix = (frame, chunk, time_stamp, src_ip, dst_ip, src_port, dst_port, stream,
-                  ppid, m3ua_class, m3ua_type, opc, dpc, si, ni, sls, na, rc) + sccp_part + tcap_part
         base_error = "; ".join(errors) if errors else None
         if not components:
-            return [prefix + _EMPTY_COMPONENT + (base_error,)]
+            return [(frame, chunk, time_stamp, src_ip, dst_ip, src_port, dst_port, stream,
+                     ppid, m3ua_class, m3ua_type, opc, dpc, si, ni, sls, na, rc,
+                     sccp_type, called_gt, called_ssn, called_pc, calling_gt, calling_ssn,
+                     calling_pc, tcap_type, otid, dtid, ac, None, None, None, None, None,
+                     None, None, None, None, None, None, None, base_error)]
         rows = []
         names = CAP_OPERATIONS if cap else MAP_OPERATIONS
         for comp in components:
             op_code = comp.op_code
             op_name = None
-            idents = _NO_IDENTITIES
+            imsi = msisdn = msc = vlr = hlr = sgsn = smsc = None
             comp_error = base_error
             if op_code.__class__ is int:
                 op_name = names.get(op_code)
                 if comp.parameter is not None and not cap:
                     try:
-                        idents = identity_row(op_code, comp.type_name != "invoke", tcap_data,
-                                              comp.parameter[0], comp.parameter[1])
+                        imsi, msisdn, msc, vlr, hlr, sgsn, smsc = identity_row(
+                            op_code, comp.type_name != "invoke", tcap_data,
+                            comp.parameter[0], comp.parameter[1])
                     except BerError as exc:
                         stats.undecodable_message("gsm_map")
                         text = "gsm_map: %s" % exc
                         comp_error = text if comp_error is None else comp_error + "; " + text
-            rows.append(prefix + (comp.type_name, comp.invoke_id, op_code, op_name,
-                                  comp.error_code) + idents + (comp_error,))
+            rows.append((frame, chunk, time_stamp, src_ip, dst_ip, src_port, dst_port, stream,
+                         ppid, m3ua_class, m3ua_type, opc, dpc, si, ni, sls, na, rc,
+                         sccp_type, called_gt, called_ssn, called_pc, calling_gt, calling_ssn,
+                         calling_pc, tcap_type, otid, dtid, ac, comp.type_name, comp.invoke_id,
+                         op_code, op_name, comp.error_code, imsi, msisdn, msc, vlr, hlr, sgsn,
+                         smsc, comp_error))
         return rows
 
 

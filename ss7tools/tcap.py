@@ -170,43 +170,69 @@ def _dialogue_decode(data, pos, end, msg):
         break
 
 
+def _short_int(data, pos, end):
+    """``(value, next)`` of a short-form INTEGER at ``pos``, or None when the
+    TLV there is anything else (the caller then takes the general path)."""
+    if pos + 2 < end and data[pos] == 0x02:
+        length = data[pos + 1]
+        if 0 < length < 5:
+            nxt = pos + 2 + length
+            if nxt <= end:
+                return int.from_bytes(data[pos + 2:nxt], "big", signed=True), nxt
+    return None
+
+
 def _components(data, pos, end, msg):
+    """Components; a parameter is ``(start, end)`` up to the end of its component
+    (it is the component's last element; the MAP walk checks its encoding)."""
     comps = msg.components
     while pos < end:
         ctag, cpos, cend, pos = read_tlv(data, pos, end)
-        comp = Component(COMPONENT_TYPES.get(ctag) or "component_0x%02x" % ctag)
+        name = COMPONENT_TYPES.get(ctag)
+        comp = Component(name or "component_0x%02x" % ctag)
         comps.append(comp)
-        if ctag not in COMPONENT_TYPES:
+        if name is None:
             continue
         # invoke id (INTEGER) or, in a reject, possibly NULL
-        tag, s, e, cpos = read_tlv(data, cpos, cend)
-        if tag == 0x02:
-            comp.invoke_id = decode_integer(data, s, e)
-        elif tag != 0x05:
-            raise TcapError("tcap: component without invoke id")
+        fast = _short_int(data, cpos, cend)
+        if fast is not None:
+            comp.invoke_id, cpos = fast
+        else:
+            tag, s, e, cpos = read_tlv(data, cpos, cend)
+            if tag == 0x02:
+                comp.invoke_id = decode_integer(data, s, e)
+            elif tag != 0x05:
+                raise TcapError("tcap: component without invoke id")
         if ctag == 0xA1:
             if cpos < cend:
-                tag, s, e, nxt = read_tlv(data, cpos, cend)
-                if tag == 0x80:
+                if data[cpos] == 0x80:
+                    tag, s, e, cpos = read_tlv(data, cpos, cend)
                     comp.linked_id = decode_integer(data, s, e)
-                    cpos = nxt
-                tag, s, e, cpos = read_tlv(data, cpos, cend)
-                comp.op_code = _code(data, tag, s, e)
+                fast = _short_int(data, cpos, cend)
+                if fast is not None:
+                    comp.op_code, cpos = fast
+                else:
+                    tag, s, e, cpos = read_tlv(data, cpos, cend)
+                    comp.op_code = _code(data, tag, s, e)
                 if cpos < cend:
-                    comp.parameter = (cpos, read_tlv(data, cpos, cend)[3])
+                    comp.parameter = (cpos, cend)
         elif ctag == 0xA2 or ctag == 0xA7:
             if cpos < cend:
                 tag, s, e, cpos = read_tlv(data, cpos, cend)
                 if tag == 0x30 and s < e:
-                    otag, os_, oe, npos = read_tlv(data, s, e)
-                    comp.op_code = _code(data, otag, os_, oe)
+                    fast = _short_int(data, s, e)
+                    if fast is not None:
+                        comp.op_code, npos = fast
+                    else:
+                        otag, os_, oe, npos = read_tlv(data, s, e)
+                        comp.op_code = _code(data, otag, os_, oe)
                     if npos < e:
-                        comp.parameter = (npos, read_tlv(data, npos, e)[3])
+                        comp.parameter = (npos, e)
         elif ctag == 0xA3:
             tag, s, e, cpos = read_tlv(data, cpos, cend)
             comp.error_code = _code(data, tag, s, e)
             if cpos < cend:
-                comp.parameter = (cpos, read_tlv(data, cpos, cend)[3])
+                comp.parameter = (cpos, cend)
         elif ctag == 0xA4:
             if cpos < cend:
                 tag, s, e, cpos = read_tlv(data, cpos, cend)
