@@ -250,11 +250,16 @@ def tshark_fields(pcap_path, display_filter=None, decode_port=3868,
     return frames
 
 
-def tshark_verbose(pcap_path, decode_port=3868):
-    """The full C{tshark -V} dissection, for failure messages."""
+def tshark_verbose(pcap_path, decode_port=3868, frames=None):
+    """The C{tshark -V} dissection (of C{frames} only, when given: a list
+    of frame numbers), for failure messages."""
+    command = [TSHARK, "-n", "-r", pcap_path, "-V",
+               "-d", "tcp.port==%d,diameter" % (decode_port,)]
+    if frames:
+        command += ["-Y", "frame.number in {%s}" % (
+            " ".join(str(number) for number in frames),)]
     return subprocess.run(
-        [TSHARK, "-n", "-r", pcap_path, "-V",
-         "-d", "tcp.port==%d,diameter" % (decode_port,)],
+        command,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=_tshark_environment(), timeout=60,
     ).stdout.decode("utf-8", "replace")
@@ -317,13 +322,13 @@ class RecordingDiameterClient(protocol.Protocol):
         self.transcript = []
         self.server_requests = []
         self.waiting = {}
-        self.connected = defer.Deferred()
+        self.made = defer.Deferred()
         self.lost = defer.Deferred()
         self._buffer = b""
         self._next_id = 0x10000000
 
     def connectionMade(self):
-        self.connected.callback(self)
+        self.made.callback(self)
 
     def next_id(self):
         self._next_id += 1
