@@ -7,6 +7,7 @@ exit status) with ``set_defaults``.
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import io as rowio
@@ -43,12 +44,37 @@ def _progress(rows, stream):
     return counted()
 
 
+def default_jobs():
+    """Worker processes for ``parse``: one per core beyond the reader, 2..4."""
+    count = os.cpu_count() or 1
+    return 1 if count < 2 else min(count, 4)
+
+
+def _progress_callback(stream):
+    """``(update, close)`` of a tqdm bar on ``stream`` if it is a terminal."""
+    if not (hasattr(stream, "isatty") and stream.isatty()):
+        return None, lambda: None
+    from tqdm import tqdm
+    bar = tqdm(unit=" rows", file=stream, mininterval=0.5, unit_scale=True)
+    return bar.update, bar.close
+
+
 def run_parse(args, stderr=None):
     stderr = stderr if stderr is not None else sys.stderr
     stats = ParseStats()
+    jobs = args.jobs if args.jobs is not None else default_jobs()
+    fmt = rowio.format_for(args.output, args.format)
     try:
-        rows = _progress(iter_rows(args.input, stats), stderr)
-        rowio.write_rows(args.output, rows, fmt=args.format)
+        if jobs > 1:
+            from .parallel import write_parallel
+            update, close = _progress_callback(stderr)
+            try:
+                write_parallel(args.input, args.output, fmt, jobs, stats, on_rows=update)
+            finally:
+                close()
+        else:
+            rows = _progress(iter_rows(args.input, stats), stderr)
+            rowio.write_rows(args.output, rows, fmt=fmt)
     except (OSError, CaptureError) as exc:
         stderr.write("ss7tools parse: %s\n" % (exc,))
         if stats.frames:
@@ -71,6 +97,9 @@ def add_parse_parser(subparsers):
                         help="output format (default: from the output file name)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no summary on stderr")
+    parser.add_argument("-j", "--jobs", type=int, default=None,
+                        help="decoding processes (default: one per core, 2 to 4; "
+                             "1 decodes in this process); the output is the same")
     parser.set_defaults(func=run_parse)
     return parser
 

@@ -108,9 +108,12 @@ def iter_messages(path, stats=None, dedup=True):
 class MessageDecoder:
     """Decodes :class:`Message` objects into rows; holds SCCP reassembly state."""
 
-    def __init__(self, stats=None):
+    def __init__(self, stats=None, defer_segments=False):
         self.stats = stats if stats is not None else ParseStats()
         self._segments = sccp.SegmentReassembler()
+        # a stateless worker hands segmented SCCP messages back (Deferred)
+        # to the one decoder that sees them all in capture order
+        self._defer_segments = defer_segments
 
     def rows(self, msg):
         """List of row tuples for one message (one per TCAP component)."""
@@ -164,6 +167,8 @@ class MessageDecoder:
                     elif s.segmentation is not None:
                         seg = s.segmentation
                         if not (seg[0] and seg[2] == 0):
+                            if self._defer_segments:
+                                raise Deferred()
                             try:
                                 tcap_data = self._segments.add(opc, dpc, s)
                             except sccp.SccpError as exc:
@@ -222,19 +227,28 @@ class MessageDecoder:
         return rows
 
 
+class Deferred(Exception):
+    """Raised by a ``defer_segments`` decoder for a segmented SCCP message."""
+
+
+def guarded_rows(decode, msg, stats):
+    """``decode(msg)``, turning an unexpected exception into an error row."""
+    try:
+        return decode(msg)
+    except Deferred:
+        raise
+    except Exception as exc:  # a decoder bug must not end the run: keep the message
+        stats.undecodable_message("internal_%s" % type(exc).__name__)
+        return [tuple(msg[:9]) + (None,) * 32
+                + ("internal error: %s: %s" % (type(exc).__name__, exc),)]
+
+
 def iter_rows(path, stats=None):
     """Yield row tuples (see :data:`COLUMNS`) for every SS7 message of a capture."""
     if stats is None:
         stats = ParseStats()
-    decoder = MessageDecoder(stats)
-    decode = decoder.rows
+    decode = MessageDecoder(stats).rows
     for msg in iter_messages(path, stats):
-        try:
-            rows = decode(msg)
-        except Exception as exc:  # a decoder bug must not end the run: keep the message
-            stats.undecodable_message("internal_%s" % type(exc).__name__)
-            rows = [(msg.frame, msg.chunk, msg.time_stamp, msg.src_ip, msg.dst_ip,
-                     msg.src_port, msg.dst_port, msg.stream, msg.ppid) + (None,) * 32
-                    + ("internal error: %s: %s" % (type(exc).__name__, exc),)]
+        rows = guarded_rows(decode, msg, stats)
         stats.rows += len(rows)
         yield from rows
