@@ -74,24 +74,25 @@ _PROXY_INFO = 284
 _RAW, _TEXT, _GROUPED, _FIXED, _ADDRESS = range(5)
 
 
+def _table_entry(defn):
+    """(AvpDef, decoding strategy, fixed payload size, struct)."""
+    kind = defn.type
+    if kind in _STRUCTS:
+        return (defn, _FIXED, _STRUCTS[kind].size, _STRUCTS[kind])
+    if kind in (AvpType.UTF8String, AvpType.DiameterIdentity,
+                AvpType.DiameterURI):
+        return (defn, _TEXT, 0, None)
+    if kind == AvpType.Grouped:
+        return (defn, _GROUPED, 0, None)
+    if kind == AvpType.Address:
+        return (defn, _ADDRESS, 0, None)
+    return (defn, _RAW, 0, None)
+
+
 def _decode_table():
-    """(code | vendor << 32) -> (AvpDef, strategy, fixed size, struct)."""
-    table = {}
-    for defn in DICTIONARY.avps():
-        kind = defn.type
-        if kind in _STRUCTS:
-            entry = (defn, _FIXED, _STRUCTS[kind].size, _STRUCTS[kind])
-        elif kind in (AvpType.UTF8String, AvpType.DiameterIdentity,
-                      AvpType.DiameterURI):
-            entry = (defn, _TEXT, 0, None)
-        elif kind == AvpType.Grouped:
-            entry = (defn, _GROUPED, 0, None)
-        elif kind == AvpType.Address:
-            entry = (defn, _ADDRESS, 0, None)
-        else:
-            entry = (defn, _RAW, 0, None)
-        table[defn.code | (defn.vendor_id << 32)] = entry
-    return table
+    """(code | vendor << 32) -> table entry, for every dictionary AVP."""
+    return dict((defn.code | (defn.vendor_id << 32), _table_entry(defn))
+                for defn in DICTIONARY.avps())
 
 
 _DECODE = _decode_table()
@@ -623,30 +624,9 @@ def _decode_avps(data, offset, end, depth, max_depth):
             append(Avp(code, vendor_id, flags, data[start:avp_end], None,
                        raw))
         else:
-            defn, kind, fixed, unpacker = entry
-            if kind == _FIXED:
-                if avp_end - start != fixed:
-                    raise InvalidAvpLength('%s: %d bytes, expected %d' % (
-                        defn.name, avp_end - start, fixed), failed_avp=raw)
-                value = unpacker.unpack_from(data, start)[0]
-            elif kind == _TEXT:
-                try:
-                    value = data[start:avp_end].decode('utf-8')
-                except UnicodeDecodeError:
-                    raise InvalidAvpValue('%s: not UTF-8' % (defn.name,),
-                                          failed_avp=raw)
-            elif kind == _GROUPED:
-                if depth > max_depth:
-                    raise NestingTooDeep('%s: Grouped nesting deeper than '
-                                         '%d' % (defn.name, max_depth),
-                                         failed_avp=raw)
-                value = _decode_avps(data, start, avp_end, depth + 1,
-                                     max_depth)
-            elif kind == _ADDRESS:
-                value = _decode_address(defn, data, start, avp_end, raw)
-            else:
-                value = data[start:avp_end]
-            append(Avp(code, vendor_id, flags, value, defn, raw))
+            append(Avp(code, vendor_id, flags,
+                       _decode_value(entry, data, start, avp_end, raw, depth,
+                                     max_depth), entry[0], raw))
         offset = (avp_end + 3) & ~3
         if offset != avp_end:
             padding = data[avp_end:min(offset, end)]
@@ -654,6 +634,37 @@ def _decode_avps(data, offset, end, depth, max_depth):
                 raise InvalidPadding('AVP %d: nonzero padding' % (code,),
                                      failed_avp=raw)
     return avps
+
+
+def _decode_value(entry, data, start, end, raw, depth, max_depth):
+    defn, kind, fixed, unpacker = entry
+    if kind == _FIXED:
+        if end - start != fixed:
+            raise InvalidAvpLength('%s: %d bytes, expected %d' % (
+                defn.name, end - start, fixed), failed_avp=raw)
+        return unpacker.unpack_from(data, start)[0]
+    if kind == _TEXT:
+        try:
+            return data[start:end].decode('utf-8')
+        except UnicodeDecodeError:
+            raise InvalidAvpValue('%s: not UTF-8' % (defn.name,),
+                                  failed_avp=raw)
+    if kind == _GROUPED:
+        if depth > max_depth:
+            raise NestingTooDeep('%s: Grouped nesting deeper than %d' % (
+                defn.name, max_depth), failed_avp=raw)
+        return _decode_avps(data, start, end, depth + 1, max_depth)
+    if kind == _ADDRESS:
+        return _decode_address(defn, data, start, end, raw)
+    return data[start:end]
+
+
+def decode_value(definition, payload, max_depth=DEFAULT_MAX_DEPTH):
+    """Decode one AVP payload (no header) as ``definition`` says; for tools
+    and for AVP definitions outside the dictionary."""
+    payload = bytes(payload)
+    return _decode_value(_table_entry(definition), payload, 0, len(payload),
+                         payload, 1, max_depth)
 
 
 def _decode_address(defn, data, start, end, raw):
