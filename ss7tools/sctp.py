@@ -143,6 +143,17 @@ class SctpReader:
             stats.skip("sctp_message_too_large")
             return
         keys = sorted(pending)
+        if not i_data and keys[-1] - keys[0] > 0x7FFFFFFF:
+            # the TSNs wrap around 2**32: order them in serial-number arithmetic
+            keys = sorted(pending, key=lambda t: t + 0x100000000 if t < 0x80000000 else t)
+            if (keys[-1] - keys[0]) % 0x100000000 != len(keys) - 1:
+                return
+            first, last = pending[keys[0]], pending[keys[-1]]
+            if not (first[0] & 2 and last[0] & 1):
+                return
+            del self._fragments[key]
+            messages.append((stream, first[1], b"".join(pending[k][2] for k in keys), offsets))
+            return
         first = pending[keys[0]]
         last = pending[keys[-1]]
         if not (first[0] & 2 and last[0] & 1):

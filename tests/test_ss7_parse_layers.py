@@ -163,6 +163,18 @@ class SctpTests(unittest.TestCase):
         self.assertEqual(self.packet([b.data_chunk(11, b"BB", flags=0, ssn=4)]), [(1, 3, b"AABBCC")])
         self.assertEqual(self.stats.skipped, {"sctp_duplicate_tsn": 1})
 
+    def test_fragments_across_tsn_wrap(self):
+        self.assertEqual(self.packet([b.data_chunk(0xFFFFFFFF, b"A", flags=2, ssn=9)]), [])
+        self.assertEqual(self.packet([b.data_chunk(0, b"B", flags=0, ssn=9)]), [])
+        self.assertEqual(self.packet([b.data_chunk(1, b"C", flags=1, ssn=9)]), [(1, 3, b"ABC")])
+
+    def test_pending_fragments_are_bounded(self):
+        from ss7tools import sctp as sctp_module
+        for ssn in range(sctp_module.MAX_PENDING_MESSAGES + 10):
+            self.packet([b.data_chunk(10 * ssn, b"x", flags=2, ssn=ssn % 65536, stream=ssn // 65536)])
+        self.assertEqual(len(self.reader._fragments), sctp_module.MAX_PENDING_MESSAGES)
+        self.assertEqual(self.stats.skipped["sctp_reassembly_evicted"], 10)
+
     def test_new_association_resets_tsns(self):
         self.packet([b.data_chunk(1, b"x")])
         self.assertEqual(self.packet([b"\x01\x00\x00\x14" + bytes(16)]), [])
@@ -260,6 +272,15 @@ class SccpTests(unittest.TestCase):
                 sccp.decode(data[:cut])
             except sccp.SccpError:
                 pass
+
+    def test_segment_reassembly_is_bounded(self):
+        called = b.gt_address("1", 6)
+        reasm = sccp.SegmentReassembler(max_pending=4)
+        for ref in range(10):
+            calling = b.gt_address(str(ref), 7)
+            first = sccp.decode(b.xudt(called, calling, b"A", segmentation=b"\xc1" + ref.to_bytes(3, "big")))
+            self.assertIsNone(reasm.add(1, 2, first))
+        self.assertEqual(len(reasm._pending), 4)
 
     def test_xudt_segment_reassembly(self):
         called, calling = b.gt_address("1", 6), b.gt_address("2", 7)
