@@ -192,6 +192,34 @@ class StoreContractMixin:
         self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 10)
 
     @defer.inlineCallbacks
+    def test_concurrent_writes_fail_independently(self):
+        # Adapters may commit queued writes together; one failing must not undo the others.
+        yield self.store.add_subscriber(subscriber(sqn=0))
+
+        def broken(current):
+            raise ZeroDivisionError("allocator bug")
+
+        def step(current):
+            return current + 1, current + 1
+        calls = [
+            self.store.reserve_sqns(IMSI, step),
+            self.store.reserve_sqns(IMSI, broken),
+            self.store.add_subscriber(subscriber()),
+            self.store.reserve_sqns(IMSI, step),
+            self.store.add_subscriber(subscriber("001010000000002")),
+            self.store.update_subscriber(IMSI, k=b"short"),
+            self.store.get_subscriber("001010000000002"),
+        ]
+        results = yield defer.DeferredList(calls, consumeErrors=True)
+        self.assertEqual([ok for ok, _ in results], [True, False, False, True, True, False, True])
+        self.assertTrue(results[1][1].check(ZeroDivisionError))
+        self.assertTrue(results[2][1].check(DuplicateError))
+        self.assertTrue(results[5][1].check(ValidationError))
+        self.assertEqual((results[0][1], results[3][1]), (1, 2))
+        self.assertEqual(results[6][1].imsi, "001010000000002")   # a read sees the writes queued before it
+        self.assertEqual((yield self.store.get_subscriber(IMSI)), subscriber(sqn=2))
+
+    @defer.inlineCallbacks
     def test_reserve_sqns_unknown_imsi(self):
         yield self.assertFails(self.store.reserve_sqns(IMSI, lambda c: (c + 1, c + 1)), NotFoundError)
 

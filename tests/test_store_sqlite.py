@@ -66,6 +66,55 @@ class SqliteStoreTests(unittest.TestCase):
         self.assertIsNot(threads[0], threading.main_thread())
 
     @defer.inlineCallbacks
+    def test_queued_writes_commit_as_one_group(self):
+        store = self.open(self.mktemp())
+        yield store.add_subscriber(subscriber())
+        groups = []
+        commit_writes = store._commit_writes
+
+        def recording(writes, results):
+            if writes:
+                groups.append(len(writes))
+            return commit_writes(writes, results)
+        store._commit_writes = recording
+        release = threading.Event()
+        blocked = store._submit(release.wait, 30)   # holds the worker while writes queue up
+
+        def broken(current):
+            raise ZeroDivisionError("allocator bug")
+        calls = [store.reserve_sqns(IMSI, broken if i == 3 else (lambda c: (c + 1, c + 1))) for i in range(10)]
+        release.set()
+        yield blocked
+        results = yield defer.DeferredList(calls, consumeErrors=True)
+        self.assertEqual(groups, [10])
+        self.assertEqual([value for ok, value in results if ok], list(range(1, 10)))
+        self.assertTrue(results[3][1].check(ZeroDivisionError))
+        self.assertEqual((yield store.get_subscriber(IMSI)).sqn, 9)
+
+    @defer.inlineCallbacks
+    def test_failed_group_commit_fails_every_job(self):
+        store = self.open(self.mktemp())
+        yield store.add_subscriber(subscriber())
+        yield store.add_subscriber(subscriber("001010000000002"))
+        release = threading.Event()
+        blocked = store._submit(release.wait, 30)
+
+        def aborts_transaction(current):
+            # As SQLite does on some I/O errors: the whole transaction under
+            # the savepoints is gone, so the group cannot commit.
+            store._conn.execute("ROLLBACK")
+            raise OSError("disk I/O error")
+        calls = [store.reserve_sqns("001010000000002", lambda c: (c + 5, c + 5)),
+                 store.reserve_sqns(IMSI, aborts_transaction)]
+        release.set()
+        yield blocked
+        results = yield defer.DeferredList(calls, consumeErrors=True)
+        self.assertEqual([ok for ok, _ in results], [False, False])
+        self.assertTrue(results[0][1].check(StoreError))
+        self.assertEqual((yield store.get_subscriber("001010000000002")).sqn, 0)
+        self.assertEqual((yield store.reserve_sqns(IMSI, lambda c: (c + 1, c + 1))), 1)
+
+    @defer.inlineCallbacks
     def test_open_failure_is_reported_by_every_call(self):
         directory = self.mktemp()
         os.makedirs(directory)

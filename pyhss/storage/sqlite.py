@@ -149,11 +149,11 @@ class SqliteStore:
         self.opened.addCallback(lambda _: self)
 
     # --- worker thread ----------------------------------------------------------------
-    def _submit(self, function, *args):
+    def _submit(self, function, *args, write=False):
         if self._closed is not None:
             return defer.fail(StoreError("store is closed"))
         d = defer.Deferred()
-        self._queue.put((function, args, d))
+        self._queue.put((write, function, args, d))
         return d
 
     def _work(self):
@@ -167,17 +167,20 @@ class SqliteStore:
                     break
             results = []
             stop = None
+            writes = []
             for job in batch:
-                if job[0] is _STOP:
-                    stop = job[2]
+                if job[0] is True:
+                    writes.append(job)
                     continue
-                function, args, d = job
-                try:
-                    results.append((d, function(*args), None))
-                except sqlite3.Error as e:
-                    results.append((d, None, Failure(StoreError(f"sqlite: {e}"))))
-                except BaseException:
-                    results.append((d, None, Failure()))
+                # A read or control job sees every write queued before it.
+                self._commit_writes(writes, results)
+                writes = []
+                if job[0] is _STOP:
+                    stop = job[3]
+                    continue
+                _, function, args, d = job
+                results.append(self._run(d, function, args))
+            self._commit_writes(writes, results)
             if stop is not None:
                 if self._conn is not None:
                     self._conn.close()
@@ -186,6 +189,51 @@ class SqliteStore:
             self._reactor.callFromThread(self._deliver, results)
             if stop is not None:
                 return
+
+    @staticmethod
+    def _run(d, function, args):
+        try:
+            return d, function(*args), None
+        except sqlite3.Error as e:
+            return d, None, Failure(StoreError(f"sqlite: {e}"))
+        except BaseException:
+            return d, None, Failure()
+
+    def _commit_writes(self, writes, results):
+        """Run queued write jobs in one transaction, one savepoint each.
+
+        Group commit: one BEGIN/COMMIT for everything that queued up while
+        the worker was busy.  A job that fails rolls back to its own
+        savepoint only; results are handed out after the COMMIT, and if
+        the COMMIT itself fails every job in the group fails.
+        """
+        if not writes:
+            return
+        if len(writes) == 1:
+            _, function, args, d = writes[0]
+            results.append(self._run(d, self._transaction, (function,) + args))
+            return
+        outcomes = []
+        try:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            for _, function, args, d in writes:
+                conn.execute("SAVEPOINT job")
+                outcome = self._run(d, function, (conn,) + args)
+                if not conn.in_transaction:
+                    raise StoreError("the transaction was rolled back under a write")
+                if outcome[2] is not None:
+                    conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                outcomes.append(outcome)
+            conn.execute("COMMIT")
+        except BaseException as e:
+            if self._conn is not None and self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            error = StoreError(f"sqlite: {e}") if isinstance(e, sqlite3.Error) else e
+            results.extend((d, None, Failure(error)) for _, _, _, d in writes)
+            return
+        results.extend(outcomes)
 
     @staticmethod
     def _deliver(results):
@@ -247,7 +295,8 @@ class SqliteStore:
         return convert(self._connection().execute(sql, args))
 
     def _write(self, function, *args):
-        return self._submit(self._transaction, function, *args)
+        """Run ``function(conn, *args)`` in a write transaction on the worker."""
+        return self._submit(function, *args, write=True)
 
     # --- subscribers ------------------------------------------------------------------
     @staticmethod
@@ -286,12 +335,15 @@ class SqliteStore:
         if skip_existing:
             conn.executemany(INSERT_SUBSCRIBER_IF_MISSING, rows)
             return conn.total_changes - before
+        conn.execute("SAVEPOINT bulk")
         try:
             conn.executemany(INSERT_SUBSCRIBER, rows)
         except sqlite3.IntegrityError:
             # Undo this batch's rows first so only the stored ones count as duplicates.
-            conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK TO bulk")
+            conn.execute("RELEASE bulk")
             raise DuplicateError(f"subscriber {self._first_duplicate(conn, batch)} already exists") from None
+        conn.execute("RELEASE bulk")
         return conn.total_changes - before
 
     @staticmethod
@@ -428,7 +480,7 @@ class SqliteStore:
         """Finish queued jobs, close the connection, stop the thread."""
         if self._closed is None:
             self._closed = defer.Deferred()
-            self._queue.put((_STOP, (), self._closed))
+            self._queue.put((_STOP, None, (), self._closed))
         waiter = defer.Deferred()
 
         def fire(value):
