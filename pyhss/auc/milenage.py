@@ -44,7 +44,9 @@ def _rot(value, bits):
 
 def _check(name, value, length):
     if not isinstance(value, (bytes, bytearray)) or len(value) != length:
-        raise InvalidKeyMaterial(f"{name} must be {length} octets, got {value!r:.60}")
+        # Never echo the value: it may be key material.
+        got = len(value) if isinstance(value, (bytes, bytearray)) else type(value).__name__
+        raise InvalidKeyMaterial(f"{name} must be {length} octets, got {got}")
     return bytes(value)
 
 
