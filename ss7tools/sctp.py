@@ -34,10 +34,14 @@ _DATA = struct.Struct("!BBHIHHI")
 _I_DATA = struct.Struct("!BBHIHHII")
 
 # A TSN window per direction of an association for duplicate detection.
-DEDUP_WINDOW = 4096
-MAX_ASSOCIATIONS = 4096
+DEDUP_WINDOW = 1024
+MAX_ASSOCIATIONS = 2048
 MAX_PENDING_MESSAGES = 1024
 MAX_MESSAGE_SIZE = 1024 * 1024
+
+
+def chunk_name(ctype):
+    return CHUNK_NAMES.get(ctype) or "chunk_%d" % ctype
 
 
 class SctpError(ValueError):
@@ -68,6 +72,7 @@ class SctpReader:
             raise SctpError("truncated_sctp_header")
         sport, dport, vtag, _checksum = _COMMON.unpack_from(payload, 0)
         direction = (src, dst, sport, dport)
+        chunk_types = stats.chunk_types
         pos = 12
         while pos + 4 <= size:
             ctype = payload[pos]
@@ -93,7 +98,7 @@ class SctpReader:
             else:
                 if ctype == CHUNK_INIT or ctype == CHUNK_INIT_ACK:
                     self._forget(src, dst, sport, dport)
-                stats.chunk(CHUNK_NAMES.get(ctype, "chunk_%d" % ctype))
+                chunk_types[ctype] = chunk_types.get(ctype, 0) + 1
             pos = (cend + 3) & ~3
         return sport, dport
 

@@ -16,7 +16,7 @@ class ParseStats:
         self.rows = 0
         self.skipped = {}
         self.undecodable = {}
-        self.chunks = {}
+        self.chunk_types = {}  # SCTP chunk type number -> count (named in `chunks`)
         self.counters = {}
 
     def skip(self, reason):
@@ -25,8 +25,11 @@ class ParseStats:
     def undecodable_message(self, reason):
         self.undecodable[reason] = self.undecodable.get(reason, 0) + 1
 
-    def chunk(self, name):
-        self.chunks[name] = self.chunks.get(name, 0) + 1
+    @property
+    def chunks(self):
+        """Non-DATA SCTP chunks seen, by chunk name."""
+        from .sctp import chunk_name
+        return {chunk_name(ctype): count for ctype, count in self.chunk_types.items()}
 
     def count(self, name):
         self.counters[name] = self.counters.get(name, 0) + 1
