@@ -115,6 +115,28 @@ class SqliteStoreTests(unittest.TestCase):
         self.assertEqual((yield store.reserve_sqns(IMSI, lambda c: (c + 1, c + 1))), 1)
 
     @defer.inlineCallbacks
+    def test_worker_starts_when_the_reactor_runs(self):
+        # twistd forks between building the service and running the reactor.
+        class NotYetRunning:
+            running = False
+            started = None
+
+            def callWhenRunning(self, function):
+                self.started = function
+
+            def callFromThread(self, function, *args):
+                reactor.callFromThread(function, *args)
+        fake = NotYetRunning()
+        store = SqliteStore(self.mktemp(), fake)
+        added = store.add_subscriber(subscriber())
+        self.assertFalse(store._thread.is_alive())
+        self.assertNoResult(store.opened)
+        fake.started()
+        yield added
+        self.assertEqual((yield store.get_subscriber(IMSI)), subscriber())
+        yield store.close()
+
+    @defer.inlineCallbacks
     def test_open_failure_is_reported_by_every_call(self):
         directory = self.mktemp()
         os.makedirs(directory)

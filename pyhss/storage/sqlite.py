@@ -144,9 +144,15 @@ class SqliteStore:
         self._open_failure = None
         self._closed = None
         self._thread = threading.Thread(target=self._work, name=f"pyhss-sqlite {path}", daemon=True)
-        self._thread.start()
         self.opened = self._submit(self._open, path, busy_timeout)
         self.opened.addCallback(lambda _: self)
+        # twistd builds the service, then forks to daemonise, then runs the
+        # reactor: a thread started before the fork would not exist in the
+        # daemon.  Jobs queue up until the reactor runs.
+        if getattr(reactor, "running", True):
+            self._thread.start()
+        else:
+            reactor.callWhenRunning(self._thread.start)
 
     # --- worker thread ----------------------------------------------------------------
     def _submit(self, function, *args, write=False):
