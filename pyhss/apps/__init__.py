@@ -1,0 +1,31 @@
+"""
+Diameter applications served by pyhss.
+
+Each application module exposes C{register(node, store, config)}, which calls
+C{node.register_application(application_id, vendor_id, handlers={command:
+handler})}; a handler is C{handler(request, peer)} returning an answer
+Message or a Deferred of one (C{node.answer(request, result_code)} builds the
+answer with our Origin-Host/Origin-Realm).  The node validates requests
+against the dictionary before calling a handler and turns exceptions into
+DIAMETER_UNABLE_TO_COMPLY, so handlers only implement their procedure.
+
+L{APP_MODULES} lists the modules C{twistd pyhss} loads, in order; a later
+issue adds C{pyhss.apps.s6a}, C{pyhss.apps.cx} and C{pyhss.apps.s13} here.
+"""
+
+import importlib
+
+APP_MODULES = ()
+
+
+def load_applications(node, store, config, modules=None):
+    """Import every application module and let it register with C{node}.
+
+    @return: the imported modules.
+    """
+    loaded = []
+    for name in APP_MODULES if modules is None else modules:
+        module = importlib.import_module(name)
+        module.register(node, store, config)
+        loaded.append(module)
+    return loaded

@@ -1,0 +1,490 @@
+"""
+Tests for L{pyhss.protocols.peer}: framing, capabilities exchange, watchdog
+and disconnect, on a StringTransport and a task.Clock.
+"""
+
+import struct
+
+from twisted.internet import defer, task
+from twisted.internet.testing import StringTransport
+from twisted.trial import unittest
+
+from pyhss.protocols import codec
+from pyhss.protocols.dictionary import (
+    APP_BASE, APP_CX, APP_RELAY, APP_S6A, CMD_CER, CMD_DPR, CMD_DWR,
+    VENDOR_3GPP)
+from pyhss.protocols.peer import (
+    CLOSED, CLOSING, OPEN, ROLE_INITIATOR, WAIT_CEA, WAIT_CER,
+    CapabilitiesExchangeFailed, DiameterProtocol, session_id_avp)
+
+from twisted.internet.error import ConnectionDone
+from twisted.python.failure import Failure
+
+from tests.peer_helpers import (
+    OUR_HOST, OUR_REALM, PEER_HOST, cer, connect, dpr, dwr, make_node,
+    open_connection, read_messages)
+
+DONE = Failure(ConnectionDone())
+
+
+class FramingTests(unittest.TestCase):
+
+    def setUp(self):
+        self.node = make_node()
+        self.connection, self.transport = open_connection(self.node)
+
+    def _dwas(self):
+        messages = read_messages(self.transport)
+        for message in messages:
+            self.assertEqual(message.command_code, CMD_DWR)
+            self.assertFalse(message.is_request)
+        return [message.hop_by_hop for message in messages]
+
+    def test_many_messages_in_one_read(self):
+        data = b"".join(dwr(hop_by_hop=n).encode() for n in range(1, 51))
+        self.connection.dataReceived(data)
+        self.assertEqual(self._dwas(), list(range(1, 51)))
+
+    def test_answers_of_one_read_written_at_once(self):
+        writes = []
+        self.transport.write = writes.append
+        self.connection.dataReceived(
+            dwr(hop_by_hop=1).encode() + dwr(hop_by_hop=2).encode())
+        self.assertEqual(len(writes), 1)
+
+    def test_one_message_across_reads(self):
+        data = dwr(hop_by_hop=5).encode()
+        self.connection.dataReceived(data[:3])
+        self.connection.dataReceived(data[3:21])
+        self.assertEqual(self._dwas(), [])
+        self.connection.dataReceived(data[21:])
+        self.assertEqual(self._dwas(), [5])
+
+    def test_one_byte_at_a_time(self):
+        data = b"".join(dwr(hop_by_hop=n).encode() for n in (7, 8, 9))
+        for index in range(len(data)):
+            self.connection.dataReceived(data[index:index + 1])
+        self.assertEqual(self._dwas(), [7, 8, 9])
+
+    def test_message_and_a_half(self):
+        first, second = dwr(hop_by_hop=1).encode(), dwr(hop_by_hop=2).encode()
+        self.connection.dataReceived(first + second[:10])
+        self.assertEqual(self._dwas(), [1])
+        self.connection.dataReceived(second[10:])
+        self.assertEqual(self._dwas(), [2])
+
+    def test_large_message_in_small_reads_is_linear(self):
+        # 60 kB in 1-byte reads: the partial message is only joined when
+        # complete (a quadratic copy would take minutes here).
+        big = dwr(hop_by_hop=3)
+        big.append(codec.Avp(99999, 0, 0, b"x" * 60000))
+        data = big.encode()
+        for index in range(len(data)):
+            self.connection.dataReceived(data[index:index + 1])
+        self.assertEqual(self._dwas(), [3])
+
+    def test_oversized_message_closes_connection(self):
+        header = struct.pack("!IIIII", 0x01000000 | 70000, 0x80000118, 0, 1, 1)
+        self.connection.dataReceived(header)
+        self.assertTrue(self.transport.disconnecting)
+        self.assertEqual(self.transport.value(), b"")
+        self.flushLoggedErrors()
+
+    def test_garbage_header_closes_connection(self):
+        self.connection.dataReceived(b"GET / HTTP/1.1\r\n\r\n")
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_bad_length_closes_connection(self):
+        self.connection.dataReceived(struct.pack("!I", 0x01000013))
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_messages_before_garbage_are_answered(self):
+        self.connection.dataReceived(dwr(hop_by_hop=4).encode() + b"\x02" * 20)
+        self.assertEqual(self._dwas(), [4])
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_nothing_handled_after_close(self):
+        self.connection.dataReceived(b"\x02" * 20 + dwr(hop_by_hop=4).encode())
+        self.assertEqual(self.transport.value(), b"")
+        self.connection.dataReceived(dwr(hop_by_hop=5).encode())
+        self.assertEqual(self.transport.value(), b"")
+
+    def test_other_connections_unaffected(self):
+        other, other_transport = open_connection(
+            self.node, origin_host="other.test.realm")
+        self.connection.dataReceived(b"\xff" * 20)
+        other.dataReceived(dwr(hop_by_hop=6).encode())
+        self.assertEqual(len(read_messages(other_transport)), 1)
+        self.assertFalse(other_transport.disconnecting)
+
+    def test_session_id_avp(self):
+        request = codec.Message.request(APP_S6A, 316).add(
+            "Session-Id", "abc;1").add("Origin-Host", "x")
+        data = request.encode()
+        self.assertEqual(session_id_avp(data),
+                         codec.Avp.new("Session-Id", "abc;1").encode())
+        self.assertIsNone(session_id_avp(dwr().encode()))
+        self.assertIsNone(session_id_avp(data[:24]))
+
+
+class CapabilitiesExchangeTests(unittest.TestCase):
+
+    def setUp(self):
+        self.clock = task.Clock()
+        self.node = make_node(self.clock)
+
+    def test_cer_success(self):
+        connection, transport = connect(self.node)
+        self.assertEqual(connection.state, WAIT_CER)
+        connection.dataReceived(cer().encode())
+        (cea,) = read_messages(transport)
+        self.assertEqual(cea.command_code, CMD_CER)
+        self.assertFalse(cea.is_request)
+        self.assertEqual(cea.hop_by_hop, 1)
+        self.assertEqual(cea.end_to_end, 11)
+        self.assertEqual(cea.get("Result-Code"), 2001)
+        self.assertEqual(cea.get("Origin-Host"), OUR_HOST)
+        self.assertEqual(cea.get("Origin-Realm"), OUR_REALM)
+        self.assertEqual(cea.get("Host-IP-Address"),
+                         transport.getHost().host)
+        self.assertEqual(cea.get("Vendor-Id"), 0)
+        self.assertEqual(cea.get("Product-Name"), "pyhss")
+        self.assertEqual(cea.get("Origin-State-Id"), 7)
+        self.assertEqual(cea.get("Supported-Vendor-Id"), VENDOR_3GPP)
+        self.assertEqual(cea.get("Vendor-Specific-Application-Id/"
+                                 "Auth-Application-Id"), APP_S6A)
+        self.assertEqual(cea.get("Vendor-Specific-Application-Id/Vendor-Id"),
+                         VENDOR_3GPP)
+        self.assertEqual(codec.validate(cea), [])
+        self.assertEqual(connection.state, OPEN)
+        peer = self.node.peer(PEER_HOST.upper())
+        self.assertIs(peer.connection, connection)
+        self.assertEqual(peer.origin_realm, "test.realm")
+        self.assertEqual(peer.applications, frozenset([APP_S6A]))
+        self.assertEqual(peer.host_ip_addresses, ("192.0.2.1",))
+        self.assertEqual(peer.state, OPEN)
+
+    def test_plain_auth_application_id_accepted(self):
+        connection, transport = connect(self.node)
+        connection.dataReceived(cer(vendor_specific=(),
+                                    auth=(APP_S6A,)).encode())
+        (cea,) = read_messages(transport)
+        self.assertEqual(cea.get("Result-Code"), 2001)
+
+    def test_relay_matches_everything(self):
+        connection, transport = connect(self.node)
+        connection.dataReceived(cer(vendor_specific=(),
+                                    auth=(APP_RELAY,)).encode())
+        (cea,) = read_messages(transport)
+        self.assertEqual(cea.get("Result-Code"), 2001)
+        self.assertEqual(self.node.peer(PEER_HOST).applications,
+                         frozenset([APP_S6A]))
+
+    def test_no_common_application(self):
+        connection, transport = connect(self.node)
+        connection.dataReceived(cer(
+            vendor_specific=((VENDOR_3GPP, APP_CX),)).encode())
+        (cea,) = read_messages(transport)
+        self.assertEqual(cea.get("Result-Code"), 5010)
+        self.assertEqual(cea.get("Origin-Host"), OUR_HOST)
+        self.assertTrue(transport.disconnecting)
+        self.assertIsNone(self.node.peer(PEER_HOST))
+        self.flushLoggedErrors()
+
+    def test_first_message_not_cer_closes(self):
+        connection, transport = connect(self.node)
+        connection.dataReceived(dwr().encode())
+        self.assertEqual(transport.value(), b"")
+        self.assertTrue(transport.disconnecting)
+
+    def test_undecodable_first_message_closes(self):
+        connection, transport = connect(self.node)
+        data = bytearray(cer().encode())
+        data[20 + 7] = 3        # first AVP length 3: below a header
+        connection.dataReceived(bytes(data))
+        self.assertEqual(transport.value(), b"")
+        self.assertTrue(transport.disconnecting)
+
+    def test_cer_missing_origin_host(self):
+        connection, transport = connect(self.node)
+        message = cer()
+        message.avps = [avp for avp in message.avps
+                        if avp.name != "Origin-Host"]
+        connection.dataReceived(message.encode())
+        (cea,) = read_messages(transport)
+        self.assertEqual(cea.get("Result-Code"), 5005)
+        self.assertTrue(transport.disconnecting)
+
+    def test_allow_list_by_host_and_realm(self):
+        self.node.allowed_peers = (
+            lambda host, realm: host == PEER_HOST or realm == "good.realm")
+        connection, transport = connect(self.node)
+        connection.dataReceived(cer().encode())
+        self.assertEqual(read_messages(transport)[0].get("Result-Code"), 2001)
+        connection, transport = connect(self.node)
+        connection.dataReceived(cer(origin_host="b.good.realm",
+                                    origin_realm="good.realm").encode())
+        self.assertEqual(read_messages(transport)[0].get("Result-Code"), 2001)
+        connection, transport = connect(self.node)
+        connection.dataReceived(cer(origin_host="evil.bad.realm",
+                                    origin_realm="bad.realm").encode())
+        (cea,) = read_messages(transport)
+        self.assertEqual(cea.get("Result-Code"), 3010)
+        self.assertTrue(cea.is_error)
+        self.assertTrue(transport.disconnecting)
+        self.assertIsNone(self.node.peer("evil.bad.realm"))
+
+    def test_cer_timeout(self):
+        connection, transport = connect(self.node)
+        self.clock.advance(9.9)
+        self.assertFalse(transport.disconnecting)
+        self.clock.advance(0.2)
+        self.assertTrue(transport.disconnecting)
+
+    def test_cer_timer_cancelled_once_open(self):
+        connection, transport = open_connection(self.node)
+        self.clock.advance(11)
+        self.assertFalse(transport.disconnecting)
+
+    def test_second_connection_same_host_loses_election(self):
+        first, first_transport = open_connection(self.node)
+        second, transport = connect(self.node)
+        second.dataReceived(cer().encode())
+        (cea,) = read_messages(transport)
+        self.assertEqual(cea.get("Result-Code"), 4003)
+        self.assertTrue(transport.disconnecting)
+        self.assertIs(self.node.peer(PEER_HOST).connection, first)
+        second.connectionLost(DONE)
+        self.assertIs(self.node.peer(PEER_HOST).connection, first)
+
+    def test_second_cer_on_open_connection_ignored(self):
+        connection, transport = open_connection(self.node)
+        connection.dataReceived(cer().encode())
+        self.assertEqual(transport.value(), b"")
+        self.assertEqual(connection.state, OPEN)
+
+    def test_close_removes_peer(self):
+        connection, transport = open_connection(self.node)
+        connection.connectionLost(DONE)
+        self.assertEqual(connection.state, CLOSED)
+        self.assertIsNone(self.node.peer(PEER_HOST))
+        self.assertNotIn(connection, self.node.connections)
+
+
+class InitiatorTests(unittest.TestCase):
+
+    def setUp(self):
+        self.clock = task.Clock()
+        self.node = make_node(self.clock)
+
+    def _dial(self):
+        connection = DiameterProtocol(self.node, ROLE_INITIATOR)
+        connection.capabilities = defer.Deferred()
+        transport = StringTransport()
+        connection.makeConnection(transport)
+        return connection, transport
+
+    def test_sends_cer_and_opens_on_cea(self):
+        connection, transport = self._dial()
+        self.assertEqual(connection.state, WAIT_CEA)
+        (our_cer,) = read_messages(transport)
+        self.assertEqual(our_cer.command_code, CMD_CER)
+        self.assertTrue(our_cer.is_request)
+        self.assertEqual(codec.validate(our_cer), [])
+        self.assertEqual(our_cer.get("Host-IP-Address"),
+                         transport.getHost().host)
+        cea = our_cer.answer(2001)
+        for avp in cer().avps:
+            cea.append(avp)
+        connection.dataReceived(cea.encode())
+        peer = self.successResultOf(connection.capabilities)
+        self.assertEqual(peer.origin_host, PEER_HOST)
+        self.assertEqual(connection.state, OPEN)
+        self.assertIs(self.node.peer(PEER_HOST), peer)
+
+    def test_cea_failure(self):
+        connection, transport = self._dial()
+        (our_cer,) = read_messages(transport)
+        cea = self.node.capabilities_answer(connection, our_cer, 5010, "no")
+        connection.dataReceived(cea.encode())
+        failure = self.failureResultOf(connection.capabilities,
+                                       CapabilitiesExchangeFailed)
+        self.assertEqual(failure.value.result_code, 5010)
+        self.assertTrue(transport.disconnecting)
+
+    def test_cea_timeout(self):
+        connection, transport = self._dial()
+        self.clock.advance(10.5)
+        self.failureResultOf(connection.capabilities,
+                             CapabilitiesExchangeFailed)
+        self.assertTrue(transport.disconnecting)
+
+    def test_request_instead_of_cea(self):
+        connection, transport = self._dial()
+        read_messages(transport)
+        connection.dataReceived(dwr().encode())
+        self.failureResultOf(connection.capabilities,
+                             CapabilitiesExchangeFailed)
+        self.assertTrue(transport.disconnecting)
+
+
+class WatchdogTests(unittest.TestCase):
+
+    def setUp(self):
+        self.clock = task.Clock()
+        self.node = make_node(self.clock)
+        self.connection, self.transport = open_connection(self.node)
+
+    def test_dwr_answered(self):
+        self.connection.dataReceived(dwr(hop_by_hop=0x1234).encode())
+        (dwa,) = read_messages(self.transport)
+        self.assertEqual(dwa.command_code, CMD_DWR)
+        self.assertEqual(dwa.application_id, APP_BASE)
+        self.assertFalse(dwa.is_request)
+        self.assertEqual(dwa.hop_by_hop, 0x1234)
+        self.assertEqual(dwa.end_to_end, 22)
+        self.assertEqual(dwa.get("Result-Code"), 2001)
+        self.assertEqual(dwa.get("Origin-Host"), OUR_HOST)
+        self.assertEqual(dwa.get("Origin-Realm"), OUR_REALM)
+        self.assertEqual(dwa.get("Origin-State-Id"), 7)
+        self.assertEqual(codec.validate(dwa), [])
+        self.assertEqual(self.connection.counters["dwr_received"], 1)
+        self.assertEqual(self.connection.counters["dwa_sent"], 1)
+
+    def test_dwr_missing_origin_host(self):
+        self.connection.dataReceived(dwr(origin_host=None).encode())
+        (answer,) = read_messages(self.transport)
+        self.assertEqual(answer.get("Result-Code"), 5005)
+        self.assertEqual(answer.find("Failed-AVP").value[0].code, 264)
+
+    def test_sends_dwr_after_silence_and_keeps_open_on_dwa(self):
+        self.clock.advance(29.9)
+        self.assertEqual(self.transport.value(), b"")
+        self.clock.advance(0.2)
+        (request,) = read_messages(self.transport)
+        self.assertEqual(request.command_code, CMD_DWR)
+        self.assertTrue(request.is_request)
+        self.assertEqual(codec.validate(request), [])
+        self.clock.advance(5)
+        answer = request.answer(2001).add("Origin-Host", PEER_HOST).add(
+            "Origin-Realm", "test.realm")
+        self.connection.dataReceived(answer.encode())
+        self.clock.advance(20)
+        self.assertFalse(self.transport.disconnecting)
+        self.assertEqual(self.transport.value(), b"")
+        self.clock.advance(10.1)      # Tw after the DWA
+        (again,) = read_messages(self.transport)
+        self.assertEqual(again.command_code, CMD_DWR)
+        self.assertEqual(self.connection.counters["dwa_received"], 1)
+
+    def test_traffic_postpones_dwr(self):
+        self.clock.advance(20)
+        self.connection.dataReceived(dwr().encode())
+        read_messages(self.transport)
+        self.clock.advance(20)
+        self.assertEqual(self.transport.value(), b"")
+        self.clock.advance(10.1)
+        (request,) = read_messages(self.transport)
+        self.assertTrue(request.is_request)
+
+    def test_drops_peer_without_dwa(self):
+        self.clock.advance(30)
+        (request,) = read_messages(self.transport)
+        self.clock.advance(9.9)
+        self.assertFalse(self.transport.disconnecting)
+        self.clock.advance(0.2)
+        self.assertTrue(self.transport.disconnecting)
+        self.connection.connectionLost(DONE)
+        self.assertIsNone(self.node.peer(PEER_HOST))
+
+    def test_jitter_bounds(self):
+        node = make_node(task.Clock())
+        node._jitter = 2.0
+        values = [node.watchdog_interval() for _ in range(200)]
+        self.assertTrue(all(28.0 <= v <= 32.0 for v in values))
+        self.assertGreater(len(set(values)), 1)
+
+
+class DisconnectTests(unittest.TestCase):
+
+    def setUp(self):
+        self.clock = task.Clock()
+        self.node = make_node(self.clock)
+        self.connection, self.transport = open_connection(self.node)
+
+    def test_dpr_answered_then_closed_by_peer(self):
+        self.connection.dataReceived(dpr(cause=1).encode())
+        (dpa,) = read_messages(self.transport)
+        self.assertEqual(dpa.command_code, CMD_DPR)
+        self.assertFalse(dpa.is_request)
+        self.assertEqual(dpa.hop_by_hop, 3)
+        self.assertEqual(dpa.get("Result-Code"), 2001)
+        self.assertEqual(dpa.get("Origin-Host"), OUR_HOST)
+        self.assertEqual(codec.validate(dpa), [])
+        self.assertEqual(self.connection.state, CLOSING)
+        self.assertFalse(self.transport.disconnecting)
+        self.connection.connectionLost(DONE)
+        self.assertEqual(self.connection.state, CLOSED)
+        self.assertIsNone(self.node.peer(PEER_HOST))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_dpr_answered_then_closed_by_us_after_timeout(self):
+        self.connection.dataReceived(dpr().encode())
+        read_messages(self.transport)
+        self.clock.advance(5.1)
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_disconnect_sends_dpr_and_closes_on_dpa(self):
+        closed = self.connection.disconnect()
+        (request,) = read_messages(self.transport)
+        self.assertEqual(request.command_code, CMD_DPR)
+        self.assertTrue(request.is_request)
+        self.assertEqual(request.get("Disconnect-Cause"), 0)
+        self.assertEqual(codec.validate(request), [])
+        self.assertEqual(self.connection.state, CLOSING)
+        self.assertNoResult(closed)
+        answer = request.answer(2001).add("Origin-Host", PEER_HOST).add(
+            "Origin-Realm", "test.realm")
+        self.connection.dataReceived(answer.encode())
+        self.assertTrue(self.transport.disconnecting)
+        self.connection.connectionLost(DONE)
+        self.successResultOf(closed)
+
+    def test_disconnect_closes_after_dpa_timeout(self):
+        closed = self.connection.disconnect(2)
+        (request,) = read_messages(self.transport)
+        self.assertEqual(request.get("Disconnect-Cause"), 2)
+        self.clock.advance(4.9)
+        self.assertFalse(self.transport.disconnecting)
+        self.clock.advance(0.2)
+        self.assertTrue(self.transport.disconnecting)
+        self.connection.connectionLost(DONE)
+        self.successResultOf(closed)
+
+    def test_no_watchdog_while_closing(self):
+        self.connection.disconnect()
+        read_messages(self.transport)
+        self.clock.advance(31)
+        messages = read_messages(self.transport)
+        self.assertEqual([m for m in messages if m.command_code == CMD_DWR],
+                         [])
+
+    def test_node_stop_sends_dpr_to_every_peer(self):
+        other, other_transport = open_connection(
+            self.node, origin_host="other.test.realm")
+        waiting, waiting_transport = connect(self.node)
+        stopped = self.node.stop()
+        for connection, transport in ((self.connection, self.transport),
+                                      (other, other_transport)):
+            (request,) = read_messages(transport)
+            self.assertEqual(request.command_code, CMD_DPR)
+            self.assertEqual(request.get("Disconnect-Cause"), 0)
+        self.assertTrue(waiting_transport.disconnecting)
+        waiting.connectionLost(DONE)
+        self.connection.connectionLost(DONE)
+        self.assertNoResult(stopped)
+        self.clock.advance(5.1)
+        self.assertTrue(other_transport.disconnecting)
+        other.connectionLost(DONE)
+        self.successResultOf(stopped)
+        self.assertEqual(self.node.peers, {})
