@@ -1,6 +1,7 @@
 """S6a/S6d (3GPP TS 29.272 section 7.3) AVPs and commands, with the AVPs of
-other specifications that S6a messages carry (TS 29.212, 29.214, 29.229,
-29.329, 29.061, 32.299 and IETF RFC 4004, 5447, 5778, 7683, 7944).
+other specifications that S6a messages carry (TS 29.061, 29.173, 29.212,
+29.214, 29.329, 29.336, 32.299 and IETF RFC 4004, 5447, 5778, 7683, 7944;
+Supported-Features and Visited-Network-Identifier come with Cx).
 
 Columns: code, vendor id, name, type, M bit when sending.
 """
@@ -83,6 +84,8 @@ AVPS = (
     AvpDef(13, V, '3GPP-Charging-Characteristics', T.UTF8String, True),
     AvpDef(515, V, 'Max-Requested-Bandwidth-DL', T.Unsigned32, True),
     AvpDef(516, V, 'Max-Requested-Bandwidth-UL', T.Unsigned32, True),
+    AvpDef(554, V, 'Extended-Max-Requested-BW-DL', T.Unsigned32, False),
+    AvpDef(555, V, 'Extended-Max-Requested-BW-UL', T.Unsigned32, False),
     AvpDef(701, V, 'MSISDN', T.OctetString, True),
     AvpDef(848, V, 'Served-Party-IP-Address', T.Address, True),
     AvpDef(1028, V, 'QoS-Class-Identifier', T.Enumerated, True,
@@ -98,6 +101,14 @@ AVPS = (
     AvpDef(1048, V, 'Pre-emption-Vulnerability', T.Enumerated, False,
            enum=ENABLED_DISABLED),
     AvpDef(1227, V, 'PDP-Address', T.Address, True),
+    AvpDef(2317, V, 'CSG-Access-Mode', T.Enumerated, True,
+           enum={0: 'CLOSED_MODE', 1: 'HYBRID_MODE'}),
+    AvpDef(2318, V, 'CSG-Membership-Indication', T.Enumerated, True,
+           enum={0: 'NOT_CSG_MEMBER', 1: 'CSG_MEMBER'}),
+    AvpDef(2319, V, 'User-CSG-Information', T.Grouped, True),
+    AvpDef(2405, V, 'GMLC-Address', T.Address, True),
+    AvpDef(3143, V, 'Supported-Services', T.Grouped, True),
+    AvpDef(3144, V, 'Supported-Monitoring-Events', T.Unsigned64, True),
     # TS 29.272 7.3.
     AvpDef(1400, V, 'Subscription-Data', T.Grouped, True),
     AvpDef(1401, V, 'Terminal-Information', T.Grouped, True),
