@@ -184,8 +184,10 @@ def _section(name, cls, required=False):
 
 @dataclass(frozen=True)
 class AllowedPeer:
-    origin_host: str | None = _key("origin_host", diameter_identity, None)
-    origin_realm: str | None = _key("origin_realm", diameter_identity, None)
+    origin_host: str | None = _key("origin_host", diameter_identity, None,
+                                   doc="peer Origin-Host allowed (case-insensitive)")
+    origin_realm: str | None = _key("origin_realm", diameter_identity, None,
+                                    doc="peer Origin-Realm allowed (case-insensitive)")
 
     def matches(self, origin_host, origin_realm):
         return ((self.origin_host is None or self.origin_host.lower() == origin_host.lower())
@@ -203,16 +205,26 @@ def _allowed_peer(value, base):
 
 @dataclass(frozen=True)
 class HssConfig:
-    origin_host: str = _key("OriginHost", diameter_identity)
-    origin_realm: str = _key("OriginRealm", diameter_identity)
-    mcc: str = _key("MCC", digits(3, 3, "3 digits"))
-    mnc: str = _key("MNC", digits(2, 3, "2 or 3 digits"))
-    bind_addresses: tuple = _key("bind_addresses", list_of(ip_address), ("127.0.0.1",))
-    port: int = _key("port", integer(0, 65535), 3868)
-    transports: tuple = _key("transports", list_of(choice(TRANSPORTS)), ("tcp",))
-    product_name: str = _key("ProductName", text, "pyhss")
-    vendor_id: int = _key("VendorId", integer(0, 0xFFFFFFFF), 0)
-    allowed_peers: tuple = _key("allowed_peers", list_of(_allowed_peer, non_empty=False, unique=False), ())
+    origin_host: str = _key("OriginHost", diameter_identity,
+                            doc="our Diameter identity (Origin-Host), an FQDN")
+    origin_realm: str = _key("OriginRealm", diameter_identity,
+                             doc="our realm (Origin-Realm)")
+    mcc: str = _key("MCC", digits(3, 3, "3 digits"),
+                    doc="home network mobile country code, quoted, 3 digits")
+    mnc: str = _key("MNC", digits(2, 3, "2 or 3 digits"),
+                    doc="home network mobile network code, quoted, 2 or 3 digits")
+    bind_addresses: tuple = _key("bind_addresses", list_of(ip_address), ("127.0.0.1",),
+                                 doc="IPv4/IPv6 addresses to listen on, one listener per address and transport")
+    port: int = _key("port", integer(0, 65535), 3868,
+                     doc="Diameter port (0: any free port)")
+    transports: tuple = _key("transports", list_of(choice(TRANSPORTS)), ("tcp",),
+                             doc="transports to listen on: tcp, sctp")
+    product_name: str = _key("ProductName", text, "pyhss",
+                             doc="Product-Name in CER/CEA")
+    vendor_id: int = _key("VendorId", integer(0, 0xFFFFFFFF), 0,
+                          doc="Vendor-Id in CER/CEA (0: none)")
+    allowed_peers: tuple = _key("allowed_peers", list_of(_allowed_peer, non_empty=False, unique=False), (),
+                                doc="peers allowed to connect, each {origin_host, origin_realm}; empty allows all")
 
     def peer_allowed(self, origin_host, origin_realm):
         """True when the allow-list is empty or one entry matches."""
@@ -221,19 +233,28 @@ class HssConfig:
 
 @dataclass(frozen=True)
 class TimersConfig:
-    watchdog: float = _key("watchdog", seconds(0, 3600), 30.0)
-    watchdog_timeout: float = _key("watchdog_timeout", seconds(0, 3600), 10.0)
-    cer_timeout: float = _key("cer_timeout", seconds(0, 3600), 10.0)
-    dpa_timeout: float = _key("dpa_timeout", seconds(0, 3600), 5.0)
-    request_timeout: float = _key("request_timeout", seconds(0, 3600), 10.0)
+    watchdog: float = _key("watchdog", seconds(0, 3600), 30.0,
+                           doc="Tw: seconds of silence before sending a DWR (RFC 3539)")
+    watchdog_timeout: float = _key("watchdog_timeout", seconds(0, 3600), 10.0,
+                                   doc="seconds to wait for a DWA before dropping the peer")
+    cer_timeout: float = _key("cer_timeout", seconds(0, 3600), 10.0,
+                              doc="seconds a new connection has to send its CER")
+    dpa_timeout: float = _key("dpa_timeout", seconds(0, 3600), 5.0,
+                              doc="seconds to wait for a DPA before closing anyway")
+    request_timeout: float = _key("request_timeout", seconds(0, 3600), 10.0,
+                                  doc="seconds to wait for the answer to a request we send")
 
 
 @dataclass(frozen=True)
 class LimitsConfig:
-    max_message_size: int = _key("max_message_size", integer(DIAMETER_HEADER_LENGTH, MAX_DIAMETER_MESSAGE), 65536)
-    max_avp_depth: int = _key("max_avp_depth", integer(1, 64), 16)
-    max_connections: int = _key("max_connections", integer(1, 1_000_000), 1024)
-    max_pending_requests: int = _key("max_pending_requests", integer(1, 1_000_000), 4096)
+    max_message_size: int = _key("max_message_size", integer(DIAMETER_HEADER_LENGTH, MAX_DIAMETER_MESSAGE), 65536,
+                                 doc="bytes; a larger message closes the connection")
+    max_avp_depth: int = _key("max_avp_depth", integer(1, 64), 16,
+                              doc="Grouped AVP nesting depth")
+    max_connections: int = _key("max_connections", integer(1, 1_000_000), 1024,
+                                doc="connections accepted at once")
+    max_pending_requests: int = _key("max_pending_requests", integer(1, 1_000_000), 4096,
+                                     doc="requests processed at once per connection")
 
 
 @dataclass(frozen=True)
@@ -246,14 +267,17 @@ class SqliteConfig:
 
 @dataclass(frozen=True)
 class DatabaseConfig:
-    backend: str = _key("backend", choice(BACKENDS), "sqlite")
+    backend: str = _key("backend", choice(BACKENDS), "sqlite",
+                        doc="store: sqlite (embedded) or memory (lost on exit)")
     sqlite: SqliteConfig = _section("sqlite", SqliteConfig)
 
 
 @dataclass(frozen=True)
 class LoggingConfig:
-    level: str = _key("level", choice(LOG_LEVELS), "info")
-    file: str = _key("file", log_file, "-")
+    level: str = _key("level", choice(LOG_LEVELS), "info",
+                      doc="debug, info, warn, error, critical; debug logs every request and answer")
+    file: str = _key("file", log_file, "-",
+                     doc="log file, or - for standard output")
 
 
 @dataclass(frozen=True)
@@ -372,7 +396,7 @@ def load_config(path):
 
 
 def describe_keys(cls=Config, prefix=""):
-    """(dotted key, default, doc) for every key; the README reference reads it."""
+    """(dotted key, default or "(required)", doc) for every key: the README's reference table."""
     rows = []
     for f in fields(cls):
         if "key" not in f.metadata:
@@ -381,6 +405,6 @@ def describe_keys(cls=Config, prefix=""):
         if "section" in f.metadata:
             rows.extend(describe_keys(f.metadata["section"], key + "."))
         else:
-            default = None if f.default is MISSING else f.default
+            default = "(required)" if f.default is MISSING else f.default
             rows.append((key, default, f.metadata.get("doc", "")))
     return rows

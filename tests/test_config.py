@@ -48,6 +48,10 @@ class ShippedConfigTests(unittest.TestCase):
                 else:
                     self.assertIn(f"{section}.{name}", keys)
 
+    def test_every_key_is_documented(self):
+        for key, _, doc in describe_keys():
+            self.assertTrue(doc, f"{key} has no doc")
+
     def test_records_are_frozen(self):
         config = load_config(SHIPPED)
         with self.assertRaises(AttributeError):
