@@ -54,6 +54,22 @@ class SqliteStoreTests(unittest.TestCase):
         self.assertEqual(sorted(sqns), list(range(1, 301)))
 
     @defer.inlineCallbacks
+    def test_authentication_centre_vectors_never_share_an_sqn(self):
+        # What the S6a AIR handler does, many AIRs at once for one IMSI.
+        from pyhss.auc.centre import AuthenticationCentre
+        store = self.open(self.mktemp())
+        yield store.add_subscriber(subscriber())
+        centre = AuthenticationCentre(store)
+        sub = yield store.get_subscriber(IMSI)
+        sets = yield defer.gatherResults(
+            [centre.generate(sub, eutran=2, serving_network_id=b"\x00\xf1\x10") for _ in range(100)],
+            consumeErrors=True)
+        sqns = [vector.sqn for vector_set in sets for vector in vector_set.eutran]
+        self.assertEqual(len(sqns), 200)
+        self.assertEqual(len(set(sqns)), 200)
+        self.assertEqual((yield store.get_subscriber(IMSI)).sqn, max(sqns))
+
+    @defer.inlineCallbacks
     def test_work_runs_off_the_reactor_thread(self):
         store = self.open(self.mktemp())
         yield store.add_subscriber(subscriber())
