@@ -201,6 +201,16 @@ class M3uaM2paTests(unittest.TestCase):
         self.assertEqual((msg.opc, msg.dpc, msg.si, msg.ni, msg.sls), (300, 400, 3, 2, 5))
         self.assertEqual((msg.routing_context, msg.network_appearance, msg.user_data), (7, 9, b"\x01\x02"))
 
+    def test_decode_fields_agrees_with_decode(self):
+        samples = [b.m3ua_data(300, 400, b"\x01\x02", rc=7, na=9), b.m3ua_message(3, 6),
+                   b.m3ua_message(1, 1), b.m3ua_message(9, 4), b.m3ua_message(3, 1, struct.pack("!HHI", 0x0011, 9, 1))]
+        for data in samples:
+            msg = m3ua.decode(data)
+            self.assertEqual(m3ua.decode_fields(data),
+                             (msg.class_name, msg.type_name, msg.opc, msg.dpc, msg.si, msg.ni, msg.sls,
+                              msg.network_appearance, msg.routing_context, msg.user_data, msg.error))
+        self.assertRaises(m3ua.M3uaError, m3ua.decode_fields, b"\x01\x00")
+
     def test_every_class_and_type_named(self):
         for msg_class, types in m3ua.TYPE_NAMES.items():
             for msg_type, name in types.items():
