@@ -1,4 +1,5 @@
-"""S6a (TS 29.272, application 16777251): the HSS side of AIR.
+"""S6a (TS 29.272, application 16777251): the HSS side of AIR, ULR, PUR,
+NOR, and the CLR the HSS sends to an MME that lost the UE.
 
 Handlers take ``(request, peer)`` and return a Deferred of the answer, as
 ``DiameterNode.register_application`` expects.  The node has already
@@ -19,6 +20,21 @@ AIR -> AIA (TS 29.272 5.2.3.1):
 Number-Of-Requested-Vectors is capped at ``max_vectors`` (default 32).
 Immediate-Response-Preferred is accepted and needs no action: every vector
 is computed before answering anyway, in microseconds.
+
+ULR -> ULA (5.2.1.1): same 5001/5420/5004 checks, plus 5421
+(DIAMETER_ERROR_RAT_NOT_ALLOWED) when Access-Restriction-Data bars the
+RAT-Type.  The serving MME (Origin-Host, Origin-Realm, the peer it came
+over, time) is stored; Subscription-Data is built from the subscriber and
+its APN profiles unless ULR-Flags has Skip-Subscriber-Data.  When the MME
+changed and the old one is connected (and not purged), CLR goes to it
+(Cancellation-Type INITIAL_ATTACH_PROCEDURE when ULR-Flags has
+Initial-Attach-Indicator, else MME_UPDATE_PROCEDURE); the ULA does not wait
+for the CLA, which is logged.
+
+PUR -> PUA (5.2.3.2): the UE is marked purged when the purging MME is the
+registered one, and only then PUA-Flags has "freeze M-TMSI".
+NOR -> NOA (5.2.5.1): 2001 for a known subscriber; nothing in NOR changes
+what this HSS stores.
 """
 
 from twisted.internet import defer
@@ -29,10 +45,36 @@ from pyhss.auc.errors import AucError, ResyncError
 from pyhss.auc.kdf import encode_plmn_id
 from pyhss.auc.sqn import DEFAULT_IND_BITS
 from pyhss.protocols import results
-from pyhss.protocols.dictionary import APP_S6A, CMD_AIR, VENDOR_3GPP
+from pyhss.protocols import codec
+from pyhss.protocols.dictionary import APP_S6A, CMD_AIR, CMD_CLR, CMD_NOR, CMD_PUR, CMD_ULR, VENDOR_3GPP
 from pyhss.storage.errors import NotFoundError, ValidationError
+from pyhss.storage.records import ServingNode
 
 NO_STATE_MAINTAINED = 1
+
+# TS 29.272 7.3.7 ULR-Flags
+ULR_SINGLE_REGISTRATION = 1 << 0
+ULR_S6A_S6D_INDICATOR = 1 << 1
+ULR_SKIP_SUBSCRIBER_DATA = 1 << 2
+ULR_INITIAL_ATTACH = 1 << 5
+# 7.3.8 ULA-Flags: bit 0 Separation-Indication
+ULA_SEPARATION_INDICATION = 1 << 0
+# 7.3.48 PUA-Flags: bit 0 freeze M-TMSI
+PUA_FREEZE_M_TMSI = 1 << 0
+# 7.3.152 CLR-Flags: bit 0 S6a/S6d-Indicator (sent on S6a)
+CLR_S6A_S6D_INDICATOR = 1 << 0
+# 7.3.24 Cancellation-Type
+MME_UPDATE_PROCEDURE = 0
+SUBSCRIPTION_WITHDRAWAL = 2
+INITIAL_ATTACH_PROCEDURE = 4
+# 7.3.31 Access-Restriction-Data bit for each RAT-Type (TS 29.212 5.3.31)
+RAT_RESTRICTION_BITS = {1000: 1 << 0, 1001: 1 << 1, 1002: 1 << 2, 1003: 1 << 3, 1004: 1 << 4, 1005: 1 << 6}
+
+
+def encode_msisdn(digits):
+    """MSISDN AVP value: TBCD digits, filler 0xF (TS 29.329 6.3.2, TS 23.003)."""
+    padded = digits + "f" * (len(digits) % 2)
+    return bytes(int(padded[i + 1], 16) << 4 | int(padded[i], 16) for i in range(0, len(padded), 2))
 
 
 class S6aApplication:
@@ -49,7 +91,8 @@ class S6aApplication:
     log = Logger(namespace="pyhss.s6a")
 
     def __init__(self, node, store, home_mcc, home_mnc, max_vectors=DEFAULT_MAX_VECTORS,
-                 ind_bits=DEFAULT_IND_BITS, utran_geran_vectors="utran", auc=None):
+                 ind_bits=DEFAULT_IND_BITS, utran_geran_vectors="utran", auc=None,
+                 cancel_old_mme=True):
         if utran_geran_vectors not in ("utran", "geran"):
             raise ValueError("utran_geran_vectors must be 'utran' or 'geran'")
         self.node = node
@@ -57,11 +100,18 @@ class S6aApplication:
         self.home_plmn = encode_plmn_id(home_mcc, home_mnc)
         self.max_vectors = max_vectors
         self.utran_geran_vectors = utran_geran_vectors
+        self.cancel_old_mme = cancel_old_mme
+        self._session_counter = 0
         self.auc = auc if auc is not None else AuthenticationCentre(store, ind_bits=ind_bits,
                                                                     max_vectors=max_vectors)
 
     def handlers(self):
-        return {CMD_AIR: self.authentication_information}
+        return {
+            CMD_AIR: self.authentication_information,
+            CMD_ULR: self.update_location,
+            CMD_PUR: self.purge_ue,
+            CMD_NOR: self.notify,
+        }
 
     def register(self):
         self.node.register_application(APP_S6A, VENDOR_3GPP, self.handlers())
@@ -155,6 +205,178 @@ class S6aApplication:
             # unparseable IMSI in User-Name.
             return self.experimental_answer(request, results.DIAMETER_ERROR_USER_UNKNOWN)
         return reason
+
+    # --- ULR ---------------------------------------------------------------------------
+
+    def update_location(self, request, peer):
+        imsi = request.get("User-Name")
+        d = defer.maybeDeferred(self.store.get_subscriber, imsi)
+        d.addCallback(self._ulr_subscriber, request, peer)
+        d.addErrback(self._unknown_user_on_bad_imsi, request)
+        return d
+
+    def _ulr_subscriber(self, subscriber, request, peer):
+        if subscriber is None:
+            return self.experimental_answer(request, results.DIAMETER_ERROR_USER_UNKNOWN)
+        if not subscriber.enabled:
+            return self.experimental_answer(request, results.DIAMETER_ERROR_UNKNOWN_EPS_SUBSCRIPTION,
+                                            "subscriber disabled")
+        if request.get("Visited-PLMN-Id") != self.home_plmn and not subscriber.roaming_allowed:
+            return self.experimental_answer(request, results.DIAMETER_ERROR_ROAMING_NOT_ALLOWED)
+        restriction = RAT_RESTRICTION_BITS.get(request.get("RAT-Type"), 0)
+        if subscriber.access_restriction_data & restriction:
+            return self.experimental_answer(request, results.DIAMETER_ERROR_RAT_NOT_ALLOWED)
+        flags = request.get("ULR-Flags", 0)
+        new_node = ServingNode(
+            subscriber.imsi, request.get("Origin-Host"), request.get("Origin-Realm"),
+            peer.origin_host if peer is not None else None, self.node.clock.seconds(), False)
+        d = self.store.get_serving_node(subscriber.imsi)
+        d.addCallback(self._ulr_store_node, new_node, flags)
+        if flags & ULR_SKIP_SUBSCRIBER_DATA:
+            d.addCallback(lambda _: None)
+        else:
+            d.addCallback(lambda _: self._apn_profiles(subscriber))
+        d.addCallback(self._ula, request, subscriber)
+        return d
+
+    def _ulr_store_node(self, old, new, flags):
+        d = self.store.set_serving_node(new)
+        if (self.cancel_old_mme and old is not None and not old.purged
+                and old.mme_host.lower() != new.mme_host.lower()):
+            kind = INITIAL_ATTACH_PROCEDURE if flags & ULR_INITIAL_ATTACH else MME_UPDATE_PROCEDURE
+            d.addCallback(lambda _: self.cancel_location(old, kind) and None)
+        return d
+
+    def _apn_profiles(self, subscriber):
+        return defer.gatherResults([self.store.get_apn(name) for name in subscriber.apns], consumeErrors=True)
+
+    def subscription_data(self, subscriber, profiles):
+        """Subscription-Data grouped value (TS 29.272 7.3.2) as (name, value) pairs."""
+        data = []
+        if subscriber.msisdn:
+            data.append(("MSISDN", encode_msisdn(subscriber.msisdn)))
+        data.append(("Subscriber-Status", 0))  # SERVICE_GRANTED
+        data.append(("Network-Access-Mode", subscriber.network_access_mode))
+        if subscriber.access_restriction_data:
+            data.append(("Access-Restriction-Data", subscriber.access_restriction_data))
+        if subscriber.ue_ambr_ul is not None and subscriber.ue_ambr_dl is not None:
+            data.append(("AMBR", [("Max-Requested-Bandwidth-UL", subscriber.ue_ambr_ul),
+                                  ("Max-Requested-Bandwidth-DL", subscriber.ue_ambr_dl)]))
+        profiles = [p for p in profiles or () if p is not None]
+        if profiles:
+            configurations = []
+            for p in profiles:
+                apn = [
+                    ("Context-Identifier", p.context_id),
+                    ("PDN-Type", p.pdn_type_value),
+                    ("Service-Selection", p.name),
+                    ("EPS-Subscribed-QoS-Profile", [
+                        ("QoS-Class-Identifier", p.qci),
+                        ("Allocation-Retention-Priority", [
+                            ("Priority-Level", p.arp_priority),
+                            ("Pre-emption-Capability", p.arp_preemption_capability),
+                            ("Pre-emption-Vulnerability", p.arp_preemption_vulnerability)])]),
+                ]
+                if p.ambr_ul is not None and p.ambr_dl is not None:
+                    apn.append(("AMBR", [("Max-Requested-Bandwidth-UL", p.ambr_ul),
+                                         ("Max-Requested-Bandwidth-DL", p.ambr_dl)]))
+                configurations.append(("APN-Configuration", apn))
+            data.append(("APN-Configuration-Profile", [
+                ("Context-Identifier", profiles[0].context_id),  # the default APN
+                ("All-APN-Configurations-Included-Indicator", 0),
+            ] + configurations))
+        if subscriber.periodic_rau_tau_timer is not None:
+            data.append(("Subscribed-Periodic-RAU-TAU-Timer", subscriber.periodic_rau_tau_timer))
+        return data
+
+    def _ula(self, profiles, request, subscriber):
+        answer = self._answer(request, results.DIAMETER_SUCCESS)
+        answer.add("ULA-Flags", ULA_SEPARATION_INDICATION)
+        if profiles is not None:
+            answer.add("Subscription-Data", self.subscription_data(subscriber, profiles))
+        return answer
+
+    def _unknown_user_on_bad_imsi(self, reason, request):
+        if reason.check(NotFoundError, ValidationError):
+            return self.experimental_answer(request, results.DIAMETER_ERROR_USER_UNKNOWN)
+        return reason
+
+    # --- CLR (HSS -> MME) ----------------------------------------------------------------
+
+    def _session_id(self):
+        self._session_counter += 1
+        return "%s;%d;%d" % (self.node.origin_host, int(self.node.clock.seconds()), self._session_counter)
+
+    def cancel_location(self, serving, cancellation_type):
+        """Send CLR to ``serving``'s MME over its peer connection.
+
+        Returns a Deferred firing with the CLA's result code, or None when
+        no connection to that MME is open (nothing is sent then).  Failures
+        (timeout, disconnect) are logged, never raised into the caller.
+        """
+        peer_host = serving.peer or serving.mme_host
+        if self.node.peer(peer_host) is None:
+            self.log.info("CLR for {imsi} not sent: {host} not connected", imsi=serving.imsi, host=peer_host)
+            return None
+        clr = codec.Message.request(APP_S6A, CMD_CLR, [
+            ("Session-Id", self._session_id()),
+            ("Auth-Session-State", NO_STATE_MAINTAINED),
+            ("Origin-Host", self.node.origin_host),
+            ("Origin-Realm", self.node.origin_realm),
+            ("Destination-Host", serving.mme_host),
+            ("Destination-Realm", serving.mme_realm),
+            ("User-Name", serving.imsi),
+            ("Cancellation-Type", cancellation_type),
+            ("CLR-Flags", CLR_S6A_S6D_INDICATOR),
+        ])
+        d = self.node.send_request(peer_host, clr)
+
+        def answered(cla):
+            code = cla.get("Result-Code", cla.get("Experimental-Result/Experimental-Result-Code"))
+            self.log.info("CLA from {host} for {imsi}: {code}", host=serving.mme_host, imsi=serving.imsi, code=code)
+            return code
+
+        def failed(reason):
+            self.log.warn("CLR to {host} for {imsi} failed: {error}", host=serving.mme_host,
+                          imsi=serving.imsi, error=reason.getErrorMessage())
+            return None
+
+        return d.addCallbacks(answered, failed)
+
+    # --- PUR / NOR -----------------------------------------------------------------------
+
+    def purge_ue(self, request, peer):
+        imsi = request.get("User-Name")
+        d = defer.maybeDeferred(self.store.get_subscriber, imsi)
+        d.addCallback(self._pur_subscriber, request)
+        d.addErrback(self._unknown_user_on_bad_imsi, request)
+        return d
+
+    def _pur_subscriber(self, subscriber, request):
+        if subscriber is None:
+            return self.experimental_answer(request, results.DIAMETER_ERROR_USER_UNKNOWN)
+        d = self.store.mark_purged(subscriber.imsi, request.get("Origin-Host"))
+
+        def answer(purged):
+            pua = self._answer(request, results.DIAMETER_SUCCESS)
+            # Freeze M-TMSI only when the purging MME is the registered one.
+            pua.add("PUA-Flags", PUA_FREEZE_M_TMSI if purged else 0)
+            return pua
+
+        return d.addCallback(answer)
+
+    def notify(self, request, peer):
+        imsi = request.get("User-Name")
+        d = defer.maybeDeferred(self.store.get_subscriber, imsi)
+
+        def answer(subscriber):
+            if subscriber is None:
+                return self.experimental_answer(request, results.DIAMETER_ERROR_USER_UNKNOWN)
+            return self._answer(request, results.DIAMETER_SUCCESS)
+
+        d.addCallback(answer)
+        d.addErrback(self._unknown_user_on_bad_imsi, request)
+        return d
 
 
 def register(node, store, config):
