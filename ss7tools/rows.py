@@ -2,6 +2,8 @@
 
 Row schema (:data:`COLUMNS`, in this order) and value formats:
 
+- ``ppid`` as on the wire; a PPID of 0 on port 2905 (3565) is decoded as
+  M3UA (M2PA), like Wireshark does.
 - ``frame`` from 1 like Wireshark; ``chunk`` the SS7 message's index within
   its frame, from 0; ``time_stamp`` float epoch seconds (microseconds).
 - ``m3ua_class`` / ``m3ua_type``: RFC 4666 abbreviations (``Transfer``/``DATA``,
@@ -61,6 +63,21 @@ identity_row = gsmmap.identity_row
 m3ua_fields = m3ua.decode_fields
 
 
+#: Well-known ports (RFC 4666, RFC 4165) that identify the protocol of a
+#: DATA chunk whose PPID is 0 (unspecified), as Wireshark does.
+PORT_M3UA = 2905
+PORT_M2PA = 3565
+
+
+def protocol_by_port(sport, dport):
+    """PPID implied by the ports when a chunk's PPID is 0, or None."""
+    if sport == PORT_M3UA or dport == PORT_M3UA:
+        return PPID_M3UA
+    if sport == PORT_M2PA or dport == PORT_M2PA:
+        return PPID_M2PA
+    return None
+
+
 def row_dict(row):
     return dict(zip(COLUMNS, row))
 
@@ -96,7 +113,8 @@ def iter_messages(path, stats=None, dedup=True):
             dport = (payload[2] << 8) | payload[3]
         chunk = 0
         for stream, ppid, message, span in found:
-            if ppid != PPID_M3UA and ppid != PPID_M2PA:
+            if ppid != PPID_M3UA and ppid != PPID_M2PA and not (
+                    ppid == 0 and protocol_by_port(sport, dport) is not None):
                 skip("ppid_%d" % ppid)
                 continue
             stats.messages += 1
@@ -123,7 +141,7 @@ class MessageDecoder:
         errors = None
         m3ua_class = m3ua_type = opc = dpc = si = ni = sls = na = rc = None
         user_data = None
-        if ppid == PPID_M3UA:
+        if ppid == PPID_M3UA or (ppid == 0 and protocol_by_port(src_port, dst_port) == PPID_M3UA):
             try:
                 (m3ua_class, m3ua_type, opc, dpc, si, ni, sls, na, rc, user_data,
                  m3ua_error) = m3ua_fields(payload)

@@ -420,6 +420,16 @@ class RowTests(unittest.TestCase):
         self.assertEqual((got[0]["opc"], got[0]["dpc"], got[0]["msisdn"]), (3, 4536, "4479"))
         self.assertEqual(stats.skipped, {"ppid_46": 1})
 
+    def test_ppid_zero_on_a_well_known_port(self):
+        m3ua_msg = map_message()
+        m2pa_msg = b.m2pa_user_data(3, 4, 1, b"\x00")
+        got, stats = rows([sctp_frame([b.data_chunk(1, m3ua_msg, ppid=0)]),
+                           sctp_frame([b.data_chunk(1, m2pa_msg, ppid=0)], sport=3565, dport=3565, vtag=2),
+                           sctp_frame([b.data_chunk(2, m3ua_msg, ppid=0)], sport=9999, dport=9999, vtag=3)])
+        self.assertEqual([(r["frame"], r["ppid"], r["m3ua_type"], r["opc"]) for r in got],
+                         [(1, 0, "DATA", 300), (2, 0, None, 3)])
+        self.assertEqual(stats.skipped, {"ppid_0": 1})
+
     def test_iter_messages_api(self):
         path = write(b.pcap_file([b"\x00" * 10, sctp_frame([b.data_chunk(1, b"m3ua?")])]))
         msgs = list(iter_messages(path))
