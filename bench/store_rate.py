@@ -71,22 +71,16 @@ def main(reactor, options):
         print(f"{options.calls} sequential reserve_sqns: {elapsed:.2f} s "
               f"({options.calls / elapsed:,.0f}/s, {elapsed / options.calls * 1e6:.0f} us each)")
 
-        imsis = [f"00101{random.randrange(options.rows):010d}" for _ in range(options.calls)]
-        started = time.perf_counter()
-        pending = set()
-        results = []
+        imsis = iter([f"00101{random.randrange(options.rows):010d}" for _ in range(options.calls)])
 
-        def one(imsi):
-            d = store.get_subscriber(imsi)
-            d.addCallback(lambda sub: store.reserve_sqns(sub.imsi, allocate))
-            return d
-        for imsi in imsis:   # keep options.concurrency AIR-like operations in flight
-            if len(pending) >= options.concurrency:
-                yield defer.DeferredList(list(pending), fireOnOneCallback=True)
-            d = one(imsi)
-            pending.add(d)
-            d.addBoth(lambda r, d=d: (pending.discard(d), results.append(r))[1])
-        yield defer.gatherResults(list(pending))
+        @defer.inlineCallbacks
+        def air_like_loop():
+            # One of options.concurrency loops taking IMSIs from a shared iterator.
+            for imsi in imsis:
+                sub = yield store.get_subscriber(imsi)
+                yield store.reserve_sqns(sub.imsi, allocate)
+        started = time.perf_counter()
+        yield defer.gatherResults([air_like_loop() for _ in range(options.concurrency)], consumeErrors=True)
         elapsed = time.perf_counter() - started
         print(f"{options.calls} get_subscriber + reserve_sqns pairs, {options.concurrency} in flight, "
               f"random IMSIs of {options.rows}: {elapsed:.2f} s ({options.calls / elapsed:,.0f} pairs/s)")
