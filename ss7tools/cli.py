@@ -15,7 +15,7 @@ from .pcapio import CaptureError
 from .rows import iter_rows
 from .stats import ParseStats
 
-EXTENSION_MODULES = ("split", "sort", "flatten")
+EXTENSION_MODULES = ("split", "sort", "flatten", "simulate")
 PROGRESS_EVERY = 2000
 
 

@@ -1,0 +1,226 @@
+"""The MAP messages the simulator sends, declared once: for each operation
+the identities its argument and result carry (slots) and how pycrate values
+are built from them.  ``MapCodec`` renders TCAP messages through
+:class:`~ss7tools.simulate.templates.TemplateCache`, so every message is
+pycrate's BER encoding with the slot values written in."""
+
+from ss7tools.encode import tcap
+from ss7tools.encode.gsmmap import OPERATIONS, application_context, isdn, tbcd
+
+#: slot name -> 'digits' (TBCD digits) or 'raw' (bytes of a fixed length)
+RAW_SLOTS = frozenset(["otid", "dtid", "cgi", "sgsn_ip"]
+                      + ["%s%d" % (n, i) for n in ("rand", "xres", "ck", "ik", "autn")
+                         for i in range(5)])
+
+_REQUESTED_INFO = {"locationInformation": 0, "subscriberState": 0}
+# TS 23.040 TPDUs, "Hello world" in the GSM 7-bit alphabet
+_SMS_DELIVER = bytes.fromhex("040b916407281553f80000422190519391800bc8329bfd06dddf723619")
+_SMS_SUBMIT = bytes.fromhex("01110b916407281553f800000bc8329bfd06dddf723619")
+_USSD_REQUEST = bytes.fromhex("aa180da682dd6c31192d36bbdd46")   # *100#-style request
+_USSD_ANSWER = bytes.fromhex("c2303bec0e83e86f3b0c")
+
+
+def _location_info(v):
+    return {"subscriberInfo": {
+        "locationInformation": {
+            "ageOfLocationInformation": 2,
+            "vlr-number": isdn(v["vlr"]),
+            "cellGlobalIdOrServiceAreaIdOrLAI": (
+                "cellGlobalIdOrServiceAreaIdFixedLength", v["cgi"])},
+        "subscriberState": ("assumedIdle", 0)}}
+
+
+def _vectors(v, count):
+    return ("quintupletList", [{
+        "rand": v["rand%d" % i], "xres": v["xres%d" % i], "ck": v["ck%d" % i],
+        "ik": v["ik%d" % i], "autn": v["autn%d" % i]} for i in range(count)])
+
+
+def _forwarding(v):
+    return ("forwardingInfo", {"ss-Code": b"\x21", "forwardingFeatureList": [
+        {"ss-Status": b"\x07", "forwardedToNumber": isdn(v["ftn"])}]})
+
+
+def _isd(v, variant):
+    arg = {"imsi": tbcd(v["imsi"]), "msisdn": isdn(v["msisdn"]),
+           "category": b"\x0a", "subscriberStatus": "serviceGranted",
+           "bearerServiceList": [b"\x1f"], "teleserviceList": [b"\x11", b"\x21", b"\x22"]}
+    if variant == "forwarding":
+        arg["provisionedSS"] = [_forwarding(v)]
+    return arg
+
+
+# op -> (argument type, argument(values, variant)), (result type, result)
+ARGUMENTS = {
+    "updateLocation": ("UpdateLocationArg", lambda v, x: {
+        "imsi": tbcd(v["imsi"]), "msc-Number": isdn(v["msc"]),
+        "vlr-Number": isdn(v["vlr"]),
+        "vlr-Capability": {"supportedCamelPhases": (0xE0, 3)}}),
+    "insertSubscriberData": ("InsertSubscriberDataArg", _isd),
+    "cancelLocation": ("CancelLocationArg", lambda v, x: {
+        "identity": ("imsi", tbcd(v["imsi"])),
+        "cancellationType": x or "updateProcedure"}),
+    "purgeMS": ("PurgeMS-Arg", lambda v, x: {
+        "imsi": tbcd(v["imsi"]), "vlr-Number": isdn(v["vlr"])}),
+    "sendAuthenticationInfo": ("SendAuthenticationInfoArg", lambda v, x: {
+        "imsi": tbcd(v["imsi"]), "numberOfRequestedVectors": x or 1,
+        "requestingNodeType": "vlr"}),
+    "provideRoamingNumber": ("ProvideRoamingNumberArg", lambda v, x: {
+        "imsi": tbcd(v["imsi"]), "msc-Number": isdn(v["msc"]),
+        "msisdn": isdn(v["msisdn"]), "gmsc-Address": isdn(v["gmsc"])}),
+    "sendRoutingInfo": ("SendRoutingInfoArg", lambda v, x: {
+        "msisdn": isdn(v["msisdn"]), "interrogationType": "basicCall",
+        "gmsc-OrGsmSCF-Address": isdn(v["gmsc"])}),
+    "sendRoutingInfoForSM": ("RoutingInfoForSM-Arg", lambda v, x: {
+        "msisdn": isdn(v["msisdn"]), "sm-RP-PRI": True,
+        "serviceCentreAddress": isdn(v["smsc"])}),
+    "mt-forwardSM": ("MT-ForwardSM-Arg", lambda v, x: {
+        "sm-RP-DA": ("imsi", tbcd(v["imsi"])),
+        "sm-RP-OA": ("serviceCentreAddressOA", isdn(v["smsc"])),
+        "sm-RP-UI": _SMS_DELIVER}),
+    "mo-forwardSM": ("MO-ForwardSM-Arg", lambda v, x: {
+        "sm-RP-DA": ("serviceCentreAddressDA", isdn(v["smsc"])),
+        "sm-RP-OA": ("msisdn", isdn(v["msisdn"])), "sm-RP-UI": _SMS_SUBMIT}),
+    "reportSM-DeliveryStatus": ("ReportSM-DeliveryStatusArg", lambda v, x: {
+        "msisdn": isdn(v["msisdn"]), "serviceCentreAddress": isdn(v["smsc"]),
+        "sm-DeliveryOutcome": x or "absentSubscriber"}),
+    "processUnstructuredSS-Request": ("USSD-Arg", lambda v, x: {
+        "ussd-DataCodingScheme": b"\x0f", "ussd-String": _USSD_REQUEST,
+        "msisdn": isdn(v["msisdn"])}),
+    "provideSubscriberInfo": ("ProvideSubscriberInfoArg", lambda v, x: {
+        "imsi": tbcd(v["imsi"]), "requestedInfo": _REQUESTED_INFO}),
+    "anyTimeInterrogation": ("AnyTimeInterrogationArg", lambda v, x: {
+        "subscriberIdentity": ("msisdn", isdn(v["msisdn"])),
+        "requestedInfo": _REQUESTED_INFO, "gsmSCF-Address": isdn(v["gsmscf"])}),
+    "sendRoutingInfoForGprs": ("SendRoutingInfoForGprsArg", lambda v, x: {
+        "imsi": tbcd(v["imsi"]), "ggsn-Number": isdn(v["ggsn"])}),
+    "sendIMSI": ("ISDN-AddressString", lambda v, x: isdn(v["msisdn"])),
+    "registerSS": ("RegisterSS-Arg", lambda v, x: {
+        "ss-Code": b"\x21", "forwardedToNumber": isdn(v["ftn"])}),
+    "activateSS": ("SS-ForBS-Code", lambda v, x: {"ss-Code": b"\x21"}),
+    "anyTimeModification": ("AnyTimeModificationArg", lambda v, x: {
+        "subscriberIdentity": ("msisdn", isdn(v["msisdn"])),
+        "gsmSCF-Address": isdn(v["gsmscf"]),
+        "modificationRequestFor-CF-Info": {
+            "ss-Code": b"\x21", "forwardedToNumber": isdn(v["ftn"]),
+            "modifyNotificationToCSE": "deactivate"}}),
+}
+
+RESULTS = {
+    "updateLocation": ("UpdateLocationRes", lambda v, x: {"hlr-Number": isdn(v["hlr"])}),
+    "insertSubscriberData": ("InsertSubscriberDataRes", lambda v, x: {}),
+    "cancelLocation": ("CancelLocationRes", lambda v, x: {}),
+    "purgeMS": ("PurgeMS-Res", lambda v, x: {}),
+    "sendAuthenticationInfo": ("SendAuthenticationInfoRes", lambda v, x: {
+        "authenticationSetList": _vectors(v, x or 1)}),
+    "provideRoamingNumber": ("ProvideRoamingNumberRes", lambda v, x: {
+        "roamingNumber": isdn(v["msrn"])}),
+    "sendRoutingInfo": ("SendRoutingInfoRes", lambda v, x: {
+        "imsi": tbcd(v["imsi"]), "extendedRoutingInfo": (
+            "routingInfo", ("roamingNumber", isdn(v["msrn"])))}),
+    "sendRoutingInfoForSM": ("RoutingInfoForSM-Res", lambda v, x: {
+        "imsi": tbcd(v["imsi"]),
+        "locationInfoWithLMSI": {"networkNode-Number": isdn(v["msc"])}}),
+    "mt-forwardSM": ("MT-ForwardSM-Res", lambda v, x: {}),
+    "mo-forwardSM": ("MO-ForwardSM-Res", lambda v, x: {}),
+    "reportSM-DeliveryStatus": ("ReportSM-DeliveryStatusRes", lambda v, x: {}),
+    "processUnstructuredSS-Request": ("USSD-Res", lambda v, x: {
+        "ussd-DataCodingScheme": b"\x0f", "ussd-String": _USSD_ANSWER}),
+    "provideSubscriberInfo": ("ProvideSubscriberInfoRes", lambda v, x: _location_info(v)),
+    "anyTimeInterrogation": ("AnyTimeInterrogationRes", lambda v, x: _location_info(v)),
+    "sendRoutingInfoForGprs": ("SendRoutingInfoForGprsRes", lambda v, x: {
+        "sgsn-Address": v["sgsn_ip"]}),
+    "sendIMSI": ("IMSI", lambda v, x: tbcd(v["imsi"])),
+    "registerSS": ("SS-Info", lambda v, x: _forwarding(v)),
+    "activateSS": ("SS-Info", lambda v, x: _forwarding(v)),
+    "anyTimeModification": ("AnyTimeModificationRes", lambda v, x: {}),
+}
+
+ERRORS = {"unknownSubscriber": 1, "unidentifiedSubscriber": 5,
+          "absentSubscriberSM": 6, "roamingNotAllowed": 8,
+          "teleserviceNotProvisioned": 11, "callBarred": 13,
+          "facilityNotSupported": 21, "absentSubscriber": 27,
+          "systemFailure": 34, "dataMissing": 35, "unexpectedDataValue": 36,
+          "ati-NotAllowed": 49, "unauthorizedRequestingNetwork": 52}
+
+
+def context(op):
+    spec = OPERATIONS[op]
+    return application_context(spec.context, spec.version)
+
+
+def _kinds(values):
+    return {n: ("raw" if n in RAW_SLOTS else "digits") for n in values}
+
+
+class MapCodec:
+    """TCAP messages for MAP dialogues.  ``values`` maps slot names to
+    digit strings (identities) or bytes (``otid``/``dtid`` 4 octets, RAND
+    ...); only the slots an operation uses may be given."""
+
+    def __init__(self, cache=None):
+        from ss7tools.simulate.templates import TemplateCache
+        self.cache = cache or TemplateCache()
+
+    def _render(self, key, build, values):
+        return self.cache.render(key, build, values, _kinds(values))
+
+    def begin(self, op, values, variant=None, invoke_id=1):
+        arg_type, arg = ARGUMENTS[op]
+        code = OPERATIONS[op].code
+
+        def build(v):
+            return tcap.tcap_begin(v["otid"], [tcap.invoke(
+                invoke_id, code, (arg_type, arg(v, variant)))],
+                tcap.dialogue_request(context(op)))
+        return self._render(("begin", op, variant, invoke_id), build, values)
+
+    def continue_invoke(self, op, values, variant=None, invoke_id=1,
+                        dialogue_of=None):
+        """A TC-CONTINUE carrying an invoke (e.g. insertSubscriberData inside
+        updateLocation); ``dialogue_of`` the operation whose AC to accept
+        when this is the first backward message."""
+        arg_type, arg = ARGUMENTS[op]
+        code = OPERATIONS[op].code
+        dialogue = tcap.dialogue_response(context(dialogue_of)) if dialogue_of else None
+
+        def build(v):
+            return tcap.tcap_continue(v["otid"], v["dtid"], [tcap.invoke(
+                invoke_id, code, (arg_type, arg(v, variant)))], dialogue)
+        return self._render(("cinv", op, variant, invoke_id, dialogue_of),
+                            build, values)
+
+    def continue_result(self, op, values, variant=None, invoke_id=1):
+        res_type, res = RESULTS[op]
+        code = OPERATIONS[op].code
+
+        def build(v):
+            return tcap.tcap_continue(v["otid"], v["dtid"], [tcap.return_result_last(
+                invoke_id, code, (res_type, res(v, variant)))])
+        return self._render(("cres", op, variant, invoke_id), build, values)
+
+    def end_result(self, op, values, variant=None, invoke_id=1, first=True):
+        """TC-END with the result; ``first``: the first backward message, so
+        it carries the dialogue response (AARE)."""
+        res_type, res = RESULTS[op]
+        code = OPERATIONS[op].code
+        dialogue = tcap.dialogue_response(context(op)) if first else None
+
+        def build(v):
+            return tcap.tcap_end(v["dtid"], [tcap.return_result_last(
+                invoke_id, code, (res_type, res(v, variant)))], dialogue)
+        return self._render(("eres", op, variant, invoke_id, first), build, values)
+
+    def end_error(self, op, error, values, invoke_id=1, first=True):
+        dialogue = tcap.dialogue_response(context(op)) if first else None
+        code = ERRORS[error]
+
+        def build(v):
+            return tcap.tcap_end(v["dtid"], [tcap.return_error(invoke_id, code)],
+                                 dialogue)
+        return self._render(("eerr", op, error, invoke_id, first), build, values)
+
+    def abort(self, values, cause=4):
+        """P-abort (Q.773 cause 4 resourceLimitation by default)."""
+        return self._render(("abort", cause), lambda v: tcap.tcap_abort(
+            v["dtid"], p_abort_cause=cause), values)
