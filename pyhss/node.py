@@ -355,11 +355,15 @@ class DiameterNode(object):
                 if child.name in ("Auth-Application-Id", "Acct-Application-Id"):
                     announced.add(child.value)
         ours = set(self.applications)
+        relay = APP_RELAY in announced or APP_RELAY in ours
+        # RFC 6733 5.3: a relay (0xffffffff) shares every application.
         if APP_RELAY in announced:
-            common = ours
+            common = ours - {APP_RELAY}
+        elif APP_RELAY in ours:
+            common = set(announced)
         else:
             common = ours & announced
-        if not common and APP_RELAY not in announced:
+        if not common and not relay:
             return (results.DIAMETER_NO_COMMON_APPLICATION, None,
                     "no common application (peer announced %s, we serve %s)"
                     % (sorted(announced), sorted(ours)))

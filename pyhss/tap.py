@@ -1,0 +1,118 @@
+"""
+C{twistd pyhss}: the HSS as a Twisted application.
+
+C{twistd -n pyhss --config config.yaml} loads the configuration, opens the
+store, builds the L{DiameterNode}, lets every application module in
+L{pyhss.apps.APP_MODULES} register its handlers and listens on every
+configured address and transport.  Stopping (SIGTERM, Ctrl-C) stops the
+listeners, sends DPR (Disconnect-Cause REBOOTING) to every peer and waits
+for the DPAs (at most timers.dpa_timeout), then closes the store.
+"""
+
+import dataclasses
+
+from twisted.application import service
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.python import usage
+
+from pyhss import apps, logsetup
+from pyhss.config import ConfigError, load_config
+from pyhss.node import DiameterNode
+from pyhss.protocols import transport
+from pyhss.storage import open_store
+
+
+class Options(usage.Options):
+    synopsis = "[--config FILE] [--port N]"
+    longdesc = ("Run the pyhss Home Subscriber Server (Diameter) with the"
+                " settings of a config.yaml file.")
+
+    optParameters = [
+        ["config", "c", "config.yaml", "Configuration file (YAML)."],
+        ["port", "p", None, "Listen on this port instead of hss.port"
+         " (0: any free port).", int],
+    ]
+
+    def postOptions(self):
+        try:
+            config = load_config(self["config"])
+        except ConfigError as e:
+            raise usage.UsageError(str(e))
+        if self["port"] is not None:
+            if not 0 <= self["port"] <= 65535:
+                raise usage.UsageError("--port must be between 0 and 65535")
+            config = dataclasses.replace(
+                config, hss=dataclasses.replace(config.hss, port=self["port"]))
+            config = _keep_path(config, self["config"])
+        for name in config.hss.transports:
+            if name == "sctp":
+                reason = transport.sctp_unavailable_reason() or (
+                    "the SCTP listener is not part of this version of pyhss")
+                raise usage.UsageError(
+                    "%s: hss.transports: sctp requested but %s" % (
+                        self["config"], reason))
+        self.loaded = config
+
+
+def _keep_path(config, path):
+    object.__setattr__(config, "path", path)
+    return config
+
+
+class HSSService(service.MultiService):
+    """
+    The running HSS: node, listeners and store.
+
+    @ivar ports: the listening ports once started.
+    """
+
+    log = Logger(namespace="pyhss.tap")
+
+    def __init__(self, config, reactor=None, store=None):
+        service.MultiService.__init__(self)
+        if reactor is None:
+            from twisted.internet import reactor
+        self.config = config
+        self.reactor = reactor
+        self.store = store if store is not None else open_store(
+            config.database, reactor)
+        self.node = DiameterNode.from_config(config, reactor)
+        self.applications = apps.load_applications(
+            self.node, self.store, config)
+        self.ports = []
+
+    def setServiceParent(self, parent):
+        # twistd passes its Application here before it starts logging:
+        # make the configured observer (level, file) the one it uses.
+        if hasattr(parent, "setComponent"):
+            logsetup.set_application_observer(parent, self.config.logging)
+        return service.MultiService.setServiceParent(self, parent)
+
+    def startService(self):
+        hss = self.config.hss
+        self.ports = transport.listen(
+            self.node, hss.bind_addresses, hss.port, hss.transports,
+            self.reactor)
+        service.MultiService.startService(self)
+        for port in self.ports:
+            address = port.getHost()
+            self.log.info("{host} listening on {transport} {address}:{port}",
+                          host=self.node.origin_host,
+                          transport=type(port).__module__.rsplit(".", 1)[-1],
+                          address=address.host, port=address.port)
+
+    @defer.inlineCallbacks
+    def stopService(self):
+        ports, self.ports = self.ports, []
+        yield defer.DeferredList(
+            [defer.maybeDeferred(port.stopListening) for port in ports],
+            consumeErrors=True)
+        yield self.node.stop()
+        yield defer.maybeDeferred(service.MultiService.stopService, self)
+        yield defer.maybeDeferred(self.store.close)
+        self.log.info("{host} stopped", host=self.node.origin_host)
+
+
+def makeService(options):
+    return HSSService(options.loaded)

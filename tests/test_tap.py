@@ -1,0 +1,131 @@
+"""
+Tests for L{pyhss.tap}: options, and the service built from the shipped
+config.yaml started on a free port, spoken to, and stopped.
+"""
+
+import os
+import shutil
+
+from twisted.application.service import Application
+from twisted.internet import defer, reactor
+from twisted.logger import ILogObserver
+from twisted.python import usage
+from twisted.trial import unittest
+
+from pyhss import tap
+from pyhss.node import DiameterNode
+from pyhss.protocols import codec
+from pyhss.protocols.dictionary import APP_RELAY
+from pyhss.protocols.peer import CLOSED
+from pyhss.protocols.transport import connect_peer
+
+SHIPPED_CONFIG = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config.yaml")
+
+
+class OptionsTests(unittest.TestCase):
+
+    def setUp(self):
+        self.directory = self.mktemp()
+        os.makedirs(self.directory)
+
+    def _write(self, text):
+        path = os.path.join(self.directory, "config.yaml")
+        with open(path, "w") as handle:
+            handle.write(text)
+        return path
+
+    def test_shipped_config(self):
+        options = tap.Options()
+        options.parseOptions(["--config", SHIPPED_CONFIG])
+        self.assertEqual(options.loaded.hss.port, 3868)
+        self.assertEqual(options.loaded.hss.transports, ("tcp",))
+
+    def test_port_override(self):
+        options = tap.Options()
+        options.parseOptions(["--config", SHIPPED_CONFIG, "--port", "0"])
+        self.assertEqual(options.loaded.hss.port, 0)
+        self.assertEqual(options.loaded.hss.origin_realm,
+                         "epc.mnc001.mcc001.3gppnetwork.org")
+
+    def test_bad_port(self):
+        self.assertRaises(usage.UsageError, tap.Options().parseOptions,
+                          ["--config", SHIPPED_CONFIG, "--port", "70000"])
+
+    def test_config_error_is_one_line(self):
+        path = self._write("hss: {OriginHost: 'not a host!'}\n")
+        error = self.assertRaises(usage.UsageError,
+                                  tap.Options().parseOptions,
+                                  ["--config", path])
+        self.assertIn("OriginHost", str(error))
+        self.assertNotIn("\n", str(error))
+
+    def test_missing_file(self):
+        error = self.assertRaises(
+            usage.UsageError, tap.Options().parseOptions,
+            ["--config", os.path.join(self.directory, "absent.yaml")])
+        self.assertIn("cannot read", str(error))
+
+    def test_sctp_refused_clearly(self):
+        with open(SHIPPED_CONFIG) as handle:
+            text = handle.read()
+        path = self._write(text.replace("transports: [tcp]",
+                                        "transports: [tcp, sctp]"))
+        error = self.assertRaises(usage.UsageError,
+                                  tap.Options().parseOptions,
+                                  ["--config", path])
+        self.assertIn("sctp", str(error))
+
+
+class ServiceTests(unittest.TestCase):
+
+    timeout = 20
+
+    def setUp(self):
+        # The shipped file, copied so its relative SQLite path lands in a
+        # temporary directory.
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        self.config_path = os.path.join(directory, "config.yaml")
+        shutil.copy(SHIPPED_CONFIG, self.config_path)
+        options = tap.Options()
+        options.parseOptions(["--config", self.config_path, "--port", "0"])
+        self.service = tap.makeService(options)
+        self.directory = directory
+
+    def test_application_log_observer(self):
+        self.addCleanup(self.service.store.close)
+        application = Application("pyhss")
+        self.service.setServiceParent(application)
+        self.assertIsNotNone(application.getComponent(ILogObserver, None))
+
+    @defer.inlineCallbacks
+    def test_start_serve_stop(self):
+        self.service.startService()
+        stopped = False
+        try:
+            (port,) = self.service.ports
+            address = port.getHost()
+            self.assertEqual(address.host, "127.0.0.1")
+            self.assertNotEqual(address.port, 0)
+            client = DiameterNode("mme.test.realm", "test.realm", reactor,
+                                  watchdog_jitter=0)
+            client.register_application(APP_RELAY)
+            peer = yield connect_peer(client, "127.0.0.1", address.port)
+            self.assertEqual(peer.origin_host,
+                             "hss.epc.mnc001.mcc001.3gppnetwork.org")
+            self.assertEqual(
+                list(self.service.node.peers),
+                ["mme.test.realm"])
+            # Stopping sends DPR; our client answers DPA and both close.
+            yield self.service.stopService()
+            stopped = True
+            yield peer.connection.when_closed()
+            self.assertEqual(peer.connection.state, CLOSED)
+            self.assertEqual(peer.connection.counters["messages_received"], 2)
+            self.assertEqual(self.service.node.peers, {})
+            self.assertTrue(os.path.exists(
+                os.path.join(self.directory, "var", "pyhss.sqlite3")))
+        finally:
+            if not stopped:
+                yield self.service.stopService()
