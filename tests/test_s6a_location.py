@@ -7,6 +7,7 @@ from pyhss.apps.s6a import (
     CLR_S6A_S6D_INDICATOR,
     INITIAL_ATTACH_PROCEDURE,
     MME_UPDATE_PROCEDURE,
+    SUBSCRIPTION_WITHDRAWAL,
     ULR_INITIAL_ATTACH,
     ULR_S6A_S6D_INDICATOR,
     ULR_SKIP_SUBSCRIBER_DATA,
@@ -16,7 +17,7 @@ from pyhss.apps.s6a import (
 from pyhss.auc.kdf import encode_plmn_id
 from pyhss.node import DiameterNode, Peer
 from pyhss.protocols import codec, results
-from pyhss.protocols.dictionary import APP_S6A, CMD_CLR, CMD_NOR, CMD_PUR, CMD_ULR, VENDOR_3GPP
+from pyhss.protocols.dictionary import APP_S6A, CMD_CLR, CMD_IDR, CMD_NOR, CMD_PUR, CMD_ULR, VENDOR_3GPP
 from pyhss.protocols.peer import OPEN
 from pyhss.storage.memory import MemoryStore
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber
@@ -58,7 +59,9 @@ class FakeConnection:
         return "fake"
 
 
-class LocationTests(unittest.TestCase):
+class S6aFixture:
+    """An HSS node with the S6a application, two subscribers, two APNs."""
+
     def setUp(self):
         self.clock = task.Clock()
         self.clock.advance(1000)
@@ -84,6 +87,8 @@ class LocationTests(unittest.TestCase):
                                              connection, self.clock.seconds())
         return connection
 
+
+class LocationTests(S6aFixture, unittest.TestCase):
     def test_registered(self):
         for command in (CMD_ULR, CMD_PUR, CMD_NOR):
             self.assertIn((APP_S6A, command), self.node.handlers)
@@ -224,3 +229,36 @@ class LocationTests(unittest.TestCase):
     def test_msisdn_tbcd(self):
         self.assertEqual(encode_msisdn("12345"), bytes.fromhex("2143f5"))
         self.assertEqual(encode_msisdn("1234"), bytes.fromhex("2143"))
+
+
+class PushTests(S6aFixture, unittest.TestCase):
+    """IDR after a profile change and CLR for subscription withdrawal."""
+
+    def test_idr_with_new_profile(self):
+        mme = self.connect_mme("mme1.test")
+        self.call(self.app.update_location, ulr(mme="mme1.test"))
+        self.successResultOf(self.store.update_subscriber(IMSI, msisdn="4915112345678"))
+        d = self.app.insert_subscriber_data(IMSI)
+        self.assertEqual(len(mme.sent), 1)
+        idr = codec.decode_message(mme.sent[0].encode())
+        self.assertEqual((idr.command_code, idr.is_request), (CMD_IDR, True))
+        self.assertEqual(codec.validate(idr), [])
+        self.assertEqual(idr.get("Subscription-Data/MSISDN"), encode_msisdn("4915112345678"))
+        self.assertEqual(idr.get("Destination-Host"), "mme1.test")
+        self.node.answer_received(mme, mme.sent[0].answer(results.DIAMETER_SUCCESS))
+        self.assertEqual(self.successResultOf(d), results.DIAMETER_SUCCESS)
+
+    def test_idr_without_serving_mme(self):
+        self.assertIsNone(self.successResultOf(self.app.insert_subscriber_data(IMSI)))
+        self.call(self.app.update_location, ulr(mme="mme1.test"))  # registered, not connected
+        self.assertIsNone(self.successResultOf(self.app.insert_subscriber_data(IMSI)))
+
+    def test_withdrawal(self):
+        mme = self.connect_mme("mme1.test")
+        self.call(self.app.update_location, ulr(mme="mme1.test"))
+        d = self.app.withdraw_subscription(IMSI)
+        clr = mme.sent[0]
+        self.assertEqual(clr.get("Cancellation-Type"), SUBSCRIPTION_WITHDRAWAL)
+        self.node.answer_received(mme, clr.answer(results.DIAMETER_SUCCESS))
+        self.assertEqual(self.successResultOf(d), results.DIAMETER_SUCCESS)
+        self.assertIsNone(self.successResultOf(self.app.withdraw_subscription("001010000000002")))

@@ -35,6 +35,10 @@ PUR -> PUA (5.2.3.2): the UE is marked purged when the purging MME is the
 registered one, and only then PUA-Flags has "freeze M-TMSI".
 NOR -> NOA (5.2.5.1): 2001 for a known subscriber; nothing in NOR changes
 what this HSS stores.
+
+IDR (5.2.2.1) and CLR with SUBSCRIPTION_WITHDRAWAL: :meth:`insert_subscriber_data`
+and :meth:`withdraw_subscription`, for whatever tells the server that a
+profile changed or a subscriber was cancelled.
 """
 
 from twisted.internet import defer
@@ -46,7 +50,7 @@ from pyhss.auc.kdf import encode_plmn_id
 from pyhss.auc.sqn import DEFAULT_IND_BITS
 from pyhss.protocols import results
 from pyhss.protocols import codec
-from pyhss.protocols.dictionary import APP_S6A, CMD_AIR, CMD_CLR, CMD_NOR, CMD_PUR, CMD_ULR, VENDOR_3GPP
+from pyhss.protocols.dictionary import APP_S6A, CMD_AIR, CMD_CLR, CMD_IDR, CMD_NOR, CMD_PUR, CMD_ULR, VENDOR_3GPP
 from pyhss.storage.errors import NotFoundError, ValidationError
 from pyhss.storage.records import ServingNode
 
@@ -314,11 +318,21 @@ class S6aApplication:
         no connection to that MME is open (nothing is sent then).  Failures
         (timeout, disconnect) are logged, never raised into the caller.
         """
+        return self._to_mme(serving, CMD_CLR, [
+            ("Cancellation-Type", cancellation_type),
+            ("CLR-Flags", CLR_S6A_S6D_INDICATOR),
+        ])
+
+    # --- IDR / subscription withdrawal (HSS -> MME) --------------------------------------
+
+    def _to_mme(self, serving, command, avps):
+        """Send an S6a request to the serving MME; None when not connected."""
         peer_host = serving.peer or serving.mme_host
         if self.node.peer(peer_host) is None:
-            self.log.info("CLR for {imsi} not sent: {host} not connected", imsi=serving.imsi, host=peer_host)
+            self.log.info("{command} for {imsi} not sent: {host} not connected",
+                          command=command, imsi=serving.imsi, host=peer_host)
             return None
-        clr = codec.Message.request(APP_S6A, CMD_CLR, [
+        message = codec.Message.request(APP_S6A, command, [
             ("Session-Id", self._session_id()),
             ("Auth-Session-State", NO_STATE_MAINTAINED),
             ("Origin-Host", self.node.origin_host),
@@ -326,22 +340,47 @@ class S6aApplication:
             ("Destination-Host", serving.mme_host),
             ("Destination-Realm", serving.mme_realm),
             ("User-Name", serving.imsi),
-            ("Cancellation-Type", cancellation_type),
-            ("CLR-Flags", CLR_S6A_S6D_INDICATOR),
-        ])
-        d = self.node.send_request(peer_host, clr)
+        ] + avps)
+        name = message.name
+        d = self.node.send_request(peer_host, message)
 
-        def answered(cla):
-            code = cla.get("Result-Code", cla.get("Experimental-Result/Experimental-Result-Code"))
-            self.log.info("CLA from {host} for {imsi}: {code}", host=serving.mme_host, imsi=serving.imsi, code=code)
+        def answered(answer):
+            code = answer.get("Result-Code", answer.get("Experimental-Result/Experimental-Result-Code"))
+            self.log.info("{name} answer from {host} for {imsi}: {code}", name=name,
+                          host=serving.mme_host, imsi=serving.imsi, code=code)
             return code
 
         def failed(reason):
-            self.log.warn("CLR to {host} for {imsi} failed: {error}", host=serving.mme_host,
+            self.log.warn("{name} to {host} for {imsi} failed: {error}", name=name, host=serving.mme_host,
                           imsi=serving.imsi, error=reason.getErrorMessage())
             return None
 
         return d.addCallbacks(answered, failed)
+
+    @defer.inlineCallbacks
+    def insert_subscriber_data(self, imsi):
+        """After a profile change: IDR with the new Subscription-Data to the
+        subscriber's serving MME.  Fires with the IDA's result code, or None
+        when there is no (unpurged, connected) serving MME."""
+        subscriber = yield self.store.get_subscriber(imsi)
+        serving = yield self.store.get_serving_node(imsi)
+        if subscriber is None or serving is None or serving.purged:
+            return None
+        profiles = yield self._apn_profiles(subscriber)
+        result = yield self._to_mme(serving, CMD_IDR, [
+            ("Subscription-Data", self.subscription_data(subscriber, profiles))])
+        return result
+
+    @defer.inlineCallbacks
+    def withdraw_subscription(self, imsi):
+        """``pyhss-admin subscriber cancel``: CLR with Cancellation-Type
+        SUBSCRIPTION_WITHDRAWAL to the serving MME.  Fires with the CLA's
+        result code, or None when nothing was sent."""
+        serving = yield self.store.get_serving_node(imsi)
+        if serving is None:
+            return None
+        result = yield self.cancel_location(serving, SUBSCRIPTION_WITHDRAWAL)
+        return result
 
     # --- PUR / NOR -----------------------------------------------------------------------
 
