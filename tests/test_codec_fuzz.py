@@ -2,6 +2,7 @@
 Message or raises a DecodeError subclass; valid messages round-trip."""
 
 import ipaddress
+import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,8 +12,10 @@ from pyhss.protocols.codec import Avp, Message, decode_message
 from pyhss.protocols.dictionary import APP_BASE, APP_S6A, CMD_CER, CMD_ULR
 from pyhss.protocols.errors import DecodeError
 
-SETTINGS = settings(max_examples=300, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+# PYHSS_FUZZ_EXAMPLES=5000 for a longer run than the suite's default.
+SETTINGS = settings(
+    max_examples=int(os.environ.get('PYHSS_FUZZ_EXAMPLES', '300')),
+    deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def sample_messages():

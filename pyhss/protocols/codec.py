@@ -100,13 +100,13 @@ def decode_message(data, max_size=DEFAULT_MAX_SIZE,
         raise InvalidHeader('unsupported Diameter version %d' % (version,),
                             result_code=5011)
     length = word0 & MAX_LENGTH
-    if length > max_size:
-        raise MessageTooLarge('message length %d above limit %d' % (
-            length, max_size))
     flags = word1 >> 24
     header = Message(flags, word1 & MAX_LENGTH, application_id, hop_by_hop,
                      end_to_end, [], version)
-    if length < HEADER_LENGTH or length & 3:
+    if length > max_size:
+        error = MessageTooLarge('message length %d above limit %d' % (
+            length, max_size))
+    elif length < HEADER_LENGTH or length & 3:
         error = InvalidMessageLength('message length %d' % (length,))
     elif size < length:
         error = TruncatedMessage('message length %d, %d bytes' % (
@@ -169,9 +169,20 @@ def _decode_avps(data, offset, end, depth, max_depth):
             append(Avp(code, vendor_id, flags, data[start:avp_end], None,
                        raw))
         else:
-            append(Avp(code, vendor_id, flags,
-                       _decode_value(entry, data, start, avp_end, raw, depth,
-                                     max_depth), entry[0], raw))
+            # The two commonest kinds inline; the rest in _decode_value.
+            kind = entry[1]
+            if kind == _FIXED and avp_end - start == entry[2]:
+                value = entry[3].unpack_from(data, start)[0]
+            elif kind == _TEXT:
+                try:
+                    value = data[start:avp_end].decode('utf-8')
+                except UnicodeDecodeError:
+                    raise InvalidAvpValue('%s: not UTF-8' % (entry[0].name,),
+                                          failed_avp=raw)
+            else:
+                value = _decode_value(entry, data, start, avp_end, raw,
+                                      depth, max_depth)
+            append(Avp(code, vendor_id, flags, value, entry[0], raw))
         offset = (avp_end + 3) & ~3
         if offset != avp_end:
             padding = data[avp_end:min(offset, end)]
