@@ -41,7 +41,8 @@ class _Recorder:
     def __init__(self):
         self.sent = []
 
-    def message(self, ts, src, dst, called, calling, tcap_bytes, sls, label, op, tcap_type):
+    def message(self, ts, src, dst, called, calling, tcap_bytes, sls, dialogue_id, label,
+                op, tcap_type):
         self.sent.append((src, dst, op, tcap_type, label.label))
 
 
@@ -122,6 +123,9 @@ class ParseTests(_Base):
                 begins[(dialogue, row[col["otid"]])] = row
             elif row[col["tcap_type"]] in ("end", "abort"):
                 self.assertIn((dialogue, row[col["dtid"]]), begins)
+        # one TCAP dialogue per id: a single begin each
+        ids = [d for d, _ in begins]
+        self.assertEqual(len(ids), len(set(ids)))
 
 
 class AttackTests(_Base):

@@ -21,11 +21,12 @@ NP_E164, NP_E214 = 1, 7
 
 
 class Label:
-    """What the labels file says about every message of a dialogue."""
-    __slots__ = ("label", "dialogue_id", "victim_imsi", "victim_msisdn", "attacker_gt")
+    """What the labels file says about every message of one procedure (an
+    attack step or a normal procedure: one or more TCAP dialogues)."""
+    __slots__ = ("label", "procedure_id", "victim_imsi", "victim_msisdn", "attacker_gt")
 
-    def __init__(self, label, dialogue_id, victim=None, attacker_gt=None):
-        self.label, self.dialogue_id, self.attacker_gt = label, dialogue_id, attacker_gt
+    def __init__(self, label, procedure_id, victim=None, attacker_gt=None):
+        self.label, self.procedure_id, self.attacker_gt = label, procedure_id, attacker_gt
         self.victim_imsi = victim.imsi if victim is not None else None
         self.victim_msisdn = victim.msisdn if victim is not None else None
 
@@ -35,7 +36,7 @@ class Dialogue:
     both transaction ids and whether the responder has answered yet (the
     first backward message carries the dialogue response)."""
     __slots__ = ("sim", "a", "b", "a_tid", "b_tid", "label", "answered",
-                 "called_gt", "called_np", "sls")
+                 "called_gt", "called_np", "sls", "id")
 
     def __init__(self, sim, initiator, responder, label, called_gt=None, called_np=NP_E164):
         self.sim, self.a, self.b, self.label = sim, initiator, responder, label
@@ -43,7 +44,9 @@ class Dialogue:
         self.b_tid = None
         self.answered = False
         self.called_gt, self.called_np = called_gt or responder.gt, called_np
-        self.sls = label.dialogue_id & 0x0F
+        sim.dialogues += 1
+        self.id = sim.dialogues
+        self.sls = self.id & 0x0F
 
     def begin(self, op, values, variant=None):
         values["otid"] = self.a_tid
@@ -106,7 +109,8 @@ class Simulation:
         self.progress = progress
         self.now = 0.0
         self.messages = 0
-        self.dialogues = 0
+        self.dialogues = 0       # TCAP dialogues started
+        self.procedures = 0      # labelled procedures started
         self._heap, self._seq = [], 0
         self._tids = {}
         self._addresses = {}
@@ -158,8 +162,8 @@ class Simulation:
 
     # -- dialogues and messages --------------------------------------------
     def label(self, name=NORMAL, victim=None, attacker_gt=None):
-        self.dialogues += 1
-        return Label(name, self.dialogues, victim, attacker_gt)
+        self.procedures += 1
+        return Label(name, self.procedures, victim, attacker_gt)
 
     def dialogue(self, initiator, responder, label, called_gt=None, called_np=NP_E164):
         return Dialogue(self, initiator, responder, label, called_gt, called_np)
@@ -197,7 +201,7 @@ class Simulation:
         label = dialogue.label
         self.label_counts[label.label] = self.label_counts.get(label.label, 0) + 1
         self.sink.message(self.world.start + self.now, src, dst, called, calling,
-                          tcap_bytes, dialogue.sls, label, op, tcap_type)
+                          tcap_bytes, dialogue.sls, dialogue.id, label, op, tcap_type)
 
     # -- random helpers ----------------------------------------------------
     def fate(self):

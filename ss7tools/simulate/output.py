@@ -18,8 +18,8 @@ from ss7tools.encode import sccp, sigtran
 from ss7tools.encode.pcap import PcapWriter
 from ss7tools.encode.traffic import SigtranLink
 
-LABEL_COLUMNS = ("frame", "chunk", "time_stamp", "label", "dialogue_id", "op_name",
-                 "tcap_type", "victim_imsi", "victim_msisdn", "attacker_gt")
+LABEL_COLUMNS = ("frame", "chunk", "time_stamp", "label", "dialogue_id", "procedure_id",
+                 "op_name", "tcap_type", "victim_imsi", "victim_msisdn", "attacker_gt")
 MAX_BUNDLE_BYTES = 1100
 
 
@@ -62,7 +62,8 @@ class CaptureSink:
                                                            len(self._associations))
         return assoc
 
-    def message(self, ts, src, dst, called, calling, tcap_bytes, sls, label, op, tcap_type):
+    def message(self, ts, src, dst, called, calling, tcap_bytes, sls, dialogue_id, label,
+                op, tcap_type):
         assoc = self._association(src.ip, dst.ip)
         link = assoc.links[src.ip]
         national = src.network is not None and dst.network is not None \
@@ -72,7 +73,7 @@ class CaptureSink:
             sigtran.NI_NATIONAL if national else sigtran.NI_INTERNATIONAL, sls,
             sccp.sccp_udt(called, calling, tcap_bytes, protocol_class=1),
             rc=assoc.routing_context)
-        row = [round(ts, 6), label.label, label.dialogue_id, op or "", tcap_type,
+        row = [round(ts, 6), label.label, dialogue_id, label.procedure_id, op or "", tcap_type,
                label.victim_imsi or "", label.victim_msisdn or "", label.attacker_gt or ""]
         pending = self._pending
         if pending is not None and (pending[0] is not link or ts - pending[1] > self.window
