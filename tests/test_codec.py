@@ -517,6 +517,15 @@ class AnswerTests(unittest.TestCase):
         self.assertEqual(ans.get('Result-Code'), 3001)
         self.assertFalse(self.request().answer(5001).is_error)
 
+    def test_experimental_result(self):
+        ans = self.request().answer(experimental_result=5001)
+        self.assertFalse(ans.is_error)
+        self.assertIsNone(ans.find('Result-Code'))
+        self.assertEqual(ans.get('Experimental-Result/Vendor-Id'), 10415)
+        self.assertEqual(ans.result_code, 5001)
+        self.assertEqual(self.request().answer(2001).result_code, 2001)
+        self.assertIsNone(self.request().answer().result_code)
+
     def test_answer_without_result_code(self):
         ans = self.request().answer()
         self.assertIsNone(ans.find('Result-Code'))

@@ -376,19 +376,21 @@ class Message(object):
                    next_end_to_end() if end_to_end is None else end_to_end,
                    _to_avps(avps))
 
-    def answer(self, result_code=None):
+    def answer(self, result_code=None, experimental_result=None,
+               vendor_id=10415):
         """The answer to this request: same command, application and ids,
         P bit copied, E bit for protocol errors (3xxx); Session-Id first,
-        then Result-Code when given, then the request's Proxy-Info AVPs
-        (RFC 6733 6.2)."""
+        then Result-Code when given, or Experimental-Result (``vendor_id``,
+        3GPP by default) when ``experimental_result`` is given, then the
+        request's Proxy-Info AVPs (RFC 6733 6.2)."""
         flags = self.flags & FLAG_PROXIABLE
         avps = []
         proxy_infos = None
         for avp in self.avps:
             if avp.vendor_id == 0:
                 if avp.code == _SESSION_ID and not avps:
-                    avps.append(Avp(_SESSION_ID, 0, avp.flags, avp.value,
-                                    avp.definition))
+                    avps.append(Avp(_SESSION_ID, 0, _SESSION_ID_DEF.flags,
+                                    avp.value, _SESSION_ID_DEF))
                 elif avp.code == _PROXY_INFO:
                     if proxy_infos is None:
                         proxy_infos = []
@@ -398,10 +400,22 @@ class Message(object):
                 flags |= FLAG_ERROR
             avps.append(Avp(_RESULT_CODE, 0, _RESULT_CODE_DEF.flags,
                             result_code, _RESULT_CODE_DEF))
+        if experimental_result is not None:
+            avps.append(Avp.new('Experimental-Result', [
+                Avp.new('Vendor-Id', vendor_id),
+                Avp.new('Experimental-Result-Code', experimental_result)]))
         if proxy_infos:
             avps.extend(proxy_infos)
         return Message(flags, self.command_code, self.application_id,
                        self.hop_by_hop, self.end_to_end, avps, self.version)
+
+    @property
+    def result_code(self):
+        """Result-Code, else Experimental-Result-Code, else None."""
+        code = self.get('Result-Code')
+        if code is None:
+            code = self.get('Experimental-Result/Experimental-Result-Code')
+        return code
 
     @property
     def is_request(self):
@@ -466,3 +480,4 @@ class Message(object):
 
 
 _RESULT_CODE_DEF = DICTIONARY.avp('Result-Code')
+_SESSION_ID_DEF = DICTIONARY.avp('Session-Id')
