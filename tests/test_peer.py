@@ -125,6 +125,13 @@ class FramingTests(unittest.TestCase):
                          codec.Avp.new("Session-Id", "abc;1").encode())
         self.assertIsNone(session_id_avp(dwr().encode()))
         self.assertIsNone(session_id_avp(data[:24]))
+        # Never echo a Session-Id our own decoder would refuse.
+        bad_utf8 = codec.Message.request(APP_S6A, 316).add(
+            "Session-Id", "abc;1").encode().replace(b"abc;1", b"\xff\xfe;;1")
+        self.assertIsNone(session_id_avp(bad_utf8))
+        bad_padding = bytearray(data)
+        bad_padding[20 + 13] = 1
+        self.assertIsNone(session_id_avp(bytes(bad_padding)))
 
 
 class CapabilitiesExchangeTests(unittest.TestCase):

@@ -73,8 +73,14 @@ def session_id_avp(data):
     if code != _SESSION_ID_CODE or (flags_length >> 24) & 0x80 \
             or length < 8 or 20 + length > len(data):
         return None
-    padded = (length + 3) & ~3
-    return bytes(data[20:20 + min(padded, len(data) - 20)])
+    padded = 20 + ((length + 3) & ~3)
+    if padded > len(data) or any(data[20 + length:padded]):
+        return None
+    try:
+        bytes(data[28:20 + length]).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return bytes(data[20:padded])
 
 
 class DiameterProtocol(protocol.Protocol):
