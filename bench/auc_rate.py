@@ -11,6 +11,9 @@ Number-Of-Requested-Vectors = 1 costs):
   cold-op   as cold-opc for subscribers provisioned with OP (OPc computed)
   centre    AuthenticationCentre.generate() with an in-memory synchronous
             reserve_sqns: Deferred plumbing + SQN allocation + vector
+  air       the whole S6a AIR handler on the in-memory store: decode the
+            AIR bytes, look the subscriber up, reserve the SQN, build and
+            encode the AIA (everything but the socket and the reactor)
 
 Usage: python bench/auc_rate.py [--seconds 2] [--subscribers 100000]
 """
@@ -109,6 +112,42 @@ def main(argv=None):
         args.seconds,
         lambda i: centre.generate(subscribers[i % m], eutran=1, serving_network_id=PLMN),
     ))
+
+    report("air", *air_rate(args.seconds, min(n, 20_000)))
+
+
+def air_rate(seconds, count):
+    from twisted.internet import task
+
+    from pyhss.apps.s6a import S6aApplication
+    from pyhss.node import DiameterNode
+    from pyhss.protocols import codec
+    from pyhss.protocols.dictionary import APP_S6A, CMD_AIR
+    from pyhss.storage.memory import MemoryStore
+    from pyhss.storage.records import Subscriber as Record
+
+    store = MemoryStore()
+    node = DiameterNode("hss.bench", "bench.realm", task.Clock())
+    app = S6aApplication(node, store, "001", "01")
+    imsis = ["00101%010d" % i for i in range(count)]
+    for imsi in imsis:
+        store.add_subscriber(Record(imsi, os.urandom(16), opc=os.urandom(16)))
+    requests = [codec.Message.request(APP_S6A, CMD_AIR, [
+        ("Session-Id", "mme.bench;1;%d" % i), ("Auth-Session-State", 1), ("Origin-Host", "mme.bench"),
+        ("Origin-Realm", "bench.realm"), ("Destination-Realm", "bench.realm"), ("User-Name", imsi),
+        ("Visited-PLMN-Id", PLMN),
+        ("Requested-EUTRAN-Authentication-Info", [("Number-Of-Requested-Vectors", 1),
+                                                  ("Immediate-Response-Preferred", 1)]),
+    ]).encode() for i, imsi in enumerate(imsis)]
+    answers = []
+
+    def step(i):
+        d = app.authentication_information(codec.decode_message(requests[i % count]), None)
+        d.addCallback(lambda answer: answers.append(answer.encode()))
+
+    result = run_for(seconds, step)
+    assert len(answers) == result[0] and codec.decode_message(answers[-1]).get("Result-Code") == 2001
+    return result
 
 
 if __name__ == "__main__":

@@ -181,6 +181,12 @@ class AirTests(unittest.TestCase):
         answer = self.ask(air(plmn=HOME))
         self.assertEqual(answer.get("Result-Code"), results.DIAMETER_SUCCESS)
 
+    def test_bad_visited_plmn_id(self):
+        answer = self.ask(air(plmn=b"\x00\xf1"))
+        self.assertEqual(answer.get("Result-Code"), results.DIAMETER_INVALID_AVP_VALUE)
+        self.assertEqual(answer.get("Failed-AVP/Visited-PLMN-Id"), b"\x00\xf1")
+        self.assertEqual(self.stored_sqn(), join(100, 3))
+
     def test_resync_valid(self):
         rand = bytes(range(16))
         sqn_ms = join(5000, 17)

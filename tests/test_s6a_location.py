@@ -157,6 +157,11 @@ class LocationTests(S6aFixture, unittest.TestCase):
         self.assertEqual(answer.get("Experimental-Result/Experimental-Result-Code"),
                          results.DIAMETER_ERROR_UNKNOWN_EPS_SUBSCRIPTION)
 
+    def test_bad_visited_plmn_id(self):
+        answer = self.call(self.app.update_location, ulr(plmn=b"\x00\xf1\x10\x00"))
+        self.assertEqual(answer.get("Result-Code"), results.DIAMETER_INVALID_AVP_VALUE)
+        self.assertIsNone(self.successResultOf(self.store.get_serving_node(IMSI)))
+
     def test_clr_to_old_mme(self):
         old = self.connect_mme("mme1.test")
         self.call(self.app.update_location, ulr(mme="mme1.test"), self.node.peer("mme1.test"))

@@ -127,6 +127,14 @@ class S6aApplication:
         answer.add("Auth-Session-State", NO_STATE_MAINTAINED)
         return answer
 
+    def _bad_visited_plmn(self, request):
+        """5004 with Failed-AVP when Visited-PLMN-Id is not 3 octets."""
+        avp = request.find("Visited-PLMN-Id")
+        if avp is not None and len(avp.value) != 3:
+            return self.node.error_answer(request, results.DIAMETER_INVALID_AVP_VALUE, [avp],
+                                          "Visited-PLMN-Id must be 3 octets")
+        return None
+
     def experimental_answer(self, request, code, message=None):
         """Answer with Experimental-Result (Vendor-Id 10415, ``code``)."""
         answer = self._answer(request)
@@ -146,6 +154,9 @@ class S6aApplication:
         return min(count, self.max_vectors), group.get("Re-Synchronization-Info")
 
     def authentication_information(self, request, peer):
+        bad = self._bad_visited_plmn(request)
+        if bad is not None:
+            return defer.succeed(bad)
         imsi = request.get("User-Name")
         d = defer.maybeDeferred(self.store.get_subscriber, imsi)
         d.addCallback(self._air_subscriber, request)
@@ -213,6 +224,9 @@ class S6aApplication:
     # --- ULR ---------------------------------------------------------------------------
 
     def update_location(self, request, peer):
+        bad = self._bad_visited_plmn(request)
+        if bad is not None:
+            return defer.succeed(bad)
         imsi = request.get("User-Name")
         d = defer.maybeDeferred(self.store.get_subscriber, imsi)
         d.addCallback(self._ulr_subscriber, request, peer)
