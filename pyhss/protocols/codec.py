@@ -35,6 +35,8 @@ from pyhss.protocols.message import (  # noqa: F401 (re-exported)
 from pyhss.protocols.message import (
     _AVP_HEADER, _FLAGS_RESERVED, _HEADER, _STRUCTS, _U32, _ZERO_VALUES)
 
+_ZEROS = (b'', b'\0', b'\0\0', b'\0\0\0')
+
 # Decoding strategies.
 _RAW, _TEXT, _GROUPED, _FIXED, _ADDRESS = range(5)
 
@@ -185,8 +187,12 @@ def _decode_avps(data, offset, end, depth, max_depth):
             append(Avp(code, vendor_id, flags, value, entry[0], raw))
         offset = (avp_end + 3) & ~3
         if offset != avp_end:
-            padding = data[avp_end:min(offset, end)]
-            if padding.count(0) != len(padding):
+            if offset > end:
+                # The last AVP of a Grouped may lack (some of) its padding.
+                padding = data[avp_end:end]
+            else:
+                padding = data[avp_end:offset]
+            if padding != _ZEROS[len(padding)]:
                 raise InvalidPadding('AVP %d: nonzero padding' % (code,),
                                      failed_avp=raw)
     return avps

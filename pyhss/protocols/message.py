@@ -202,6 +202,10 @@ def _to_avps(items):
     return avps
 
 
+_AVPS_BY_NAME = DICTIONARY._by_name
+_GROUPED = AvpType.Grouped
+
+
 class Avp(object):
     """One AVP.  ``value`` is typed per the module docstring; ``raw`` holds
     the AVP as received (header and payload, no padding) when decoded."""
@@ -225,9 +229,8 @@ class Avp(object):
         """An AVP of the dictionary by name, with its V and M flags.
         Grouped values may be Avps, (name, value) pairs or a dict; Enumerated
         values may be the enum's names."""
-        defn = DICTIONARY.avp(name)
-        kind = defn.type
-        if kind == AvpType.Grouped:
+        defn = _AVPS_BY_NAME[name]
+        if defn.type is _GROUPED:
             value = _to_avps(value)
         elif value is None:
             raise EncodeError('%s needs a value' % (name,))
