@@ -317,3 +317,29 @@ class TsharkTests(_Base):
                       if line.split("|")[4])
         # every invoke / result carries an opcode tshark read as MAP
         self.assertGreater(opcodes, sim.messages * 0.8)
+
+
+class WorldValidationTests(unittest.TestCase):
+    def mutated(self, change):
+        import yaml
+        from ss7tools.simulate.world import DEFAULT_WORLD
+        with open(DEFAULT_WORLD) as f:
+            data = yaml.safe_load(f)
+        change(data)
+        return data
+
+    def test_out_of_range_values_name_the_field(self):
+        cases = [
+            (lambda d: d["behaviour"].update(timeout_share=1.5), "behaviour.timeout_share"),
+            (lambda d: d["behaviour"].pop("latency_s"), "latency_s"),
+            (lambda d: d["rates"].update(mt_sms=-1), "rates.mt_sms"),
+            (lambda d: d["attacks"]["dos"].update(spoof=2), "attacks.dos.spoof"),
+            (lambda d: d["population"].pop("home"), "population"),
+            (lambda d: d["partners"][0].update(carrier="nowhere"), "partners[0].carrier"),
+            (lambda d: d["home"]["hlr"].update(pc=1 << 14), "home.hlr.pc"),
+            (lambda d: d.update(daily_profile=[1] * 23), "daily_profile"),
+            (lambda d: d["home"].update(mcc="26x"), "home.mcc"),
+        ]
+        for change, field in cases:
+            error = self.assertRaises(WorldError, World, self.mutated(change))
+            self.assertIn(field, str(error))

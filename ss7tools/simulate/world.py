@@ -21,6 +21,8 @@ ATTACK_TYPES = ("location_tracking", "interception", "fraud", "dos",
                 "info_theft", "sms_spoofing")
 RATE_NAMES = ("authentication", "mt_call", "mt_sms", "mo_sms", "ussd",
               "camel_psi", "switch_off", "switch_on")
+BEHAVIOUR_SHARES = ("timeout_share", "abort_share", "sms_absent_share",
+                    "call_absent_share", "unknown_subscriber_share")
 EARTH_RADIUS_KM = 6371.0
 
 
@@ -116,6 +118,20 @@ def _get(mapping, key, where, kind=None):
     return value
 
 
+def _non_negative(mapping, key, where):
+    value = _get(mapping, key, where, float)
+    if value < 0:
+        raise WorldError("%s.%s: must not be negative" % (where, key))
+    return value
+
+
+def _share(mapping, key, where):
+    value = _non_negative(mapping, key, where)
+    if value > 1:
+        raise WorldError("%s.%s: a share is at most 1" % (where, key))
+    return value
+
+
 def _digits(mapping, key, where, low=1, high=15):
     value = str(_get(mapping, key, where))
     if not value.isdigit() or not low <= len(value) <= high:
@@ -167,9 +183,11 @@ class World:
         self.hostile_prefixes = [str(p) for p in data.get("hostile_gt_prefixes", [])]
         if not all(p.isdigit() for p in self.hostile_prefixes):
             raise WorldError("hostile_gt_prefixes: digits only")
-        self.population = {k: _get(data["population"], k, "population", float) for k in (
+        population = _get(data, "population", "world", dict)
+        self.population = {k: _share(population, k, "population") for k in (
             "home", "outbound_roamers", "inbound_roamers", "switched_off")}
-        self.rates = {k: _get(data.get("rates"), k, "rates", float) for k in RATE_NAMES}
+        rates = _get(data, "rates", "world", dict)
+        self.rates = {k: _non_negative(rates, k, "rates") for k in RATE_NAMES}
         self.mobility = dict(_get(data, "mobility", "world", dict))
         for key in ("vlr_changes_per_day", "trips_per_day", "ground_speed_kmh",
                     "flight_speed_kmh", "airport_overhead_s"):
@@ -181,6 +199,17 @@ class World:
             raise WorldError("daily_profile: expected 24 non-negative factors")
         self.daily_profile = [float(x) for x in profile]
         self.behaviour = dict(_get(data, "behaviour", "world", dict))
+        for key in BEHAVIOUR_SHARES + ("retry_after_s", "bundle_window_s"):
+            value = _get(self.behaviour, key, "behaviour", float)
+            if value < 0 or (key in BEHAVIOUR_SHARES and value > 1):
+                raise WorldError("behaviour.%s: %r is out of range" % (key, value))
+            self.behaviour[key] = value
+        latency = _get(self.behaviour, "latency_s", "behaviour", list)
+        if len(latency) != 2 or not 0 <= latency[0] <= latency[1]:
+            raise WorldError("behaviour.latency_s: expected [low, high] seconds")
+        self.behaviour["streams"] = _get(self.behaviour, "streams", "behaviour", int)
+        if not 1 <= self.behaviour["streams"] <= 0xFFFF:
+            raise WorldError("behaviour.streams: expected 1..65535")
         self.attacks = {}
         for name, spec in (data.get("attacks") or {}).items():
             if name not in ATTACK_TYPES:
@@ -188,8 +217,8 @@ class World:
                                  % (name, ", ".join(ATTACK_TYPES)))
             where = "attacks." + name
             self.attacks[name] = {
-                "share": _get(spec, "share", where, float),
-                "spoof": _get(spec, "spoof", where, float),
+                "share": _non_negative(spec, "share", where),
+                "spoof": _share(spec, "spoof", where),
                 "attackers": max(1, _get(spec, "attackers", where, int)),
                 "campaign": max(1, _get(spec, "campaign", where, int)),
                 "spacing_s": _get(spec, "spacing_s", where, float)}
@@ -270,9 +299,13 @@ class World:
             else:
                 sub.vlr = rng.choice(home.vlrs)
             subscribers.append(sub)
+        taken = set()
         for j in range(inbound):
             partner = self.partners[j % len(self.partners)]
             number = rng.randrange(partner.msisdn_space())
+            while (partner.name, number) in taken:
+                number = rng.randrange(partner.msisdn_space())
+            taken.add((partner.name, number))
             sub = Subscriber(home_count + j, partner.imsi(number * 7 + 1000003),
                              partner.msisdn(number), partner)
             sub.vlr = rng.choice(home.vlrs)
