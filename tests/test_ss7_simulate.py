@@ -343,3 +343,69 @@ class WorldValidationTests(unittest.TestCase):
         for change, field in cases:
             error = self.assertRaises(WorldError, World, self.mutated(change))
             self.assertIn(field, str(error))
+
+
+class RhythmAndStealthTests(_Base):
+    def test_daily_rhythm(self):
+        world = World.load()
+        recorder = _Recorder()
+        times = []
+        recorder.message = lambda ts, *rest: times.append(ts)
+        Simulation(world, recorder, seed=1, subscribers=120, duration=86400.0).run()
+        per_hour = [0] * 24
+        for ts in times:
+            per_hour[int((ts - world.start) // 3600) % 24] += 1
+        night = sum(per_hour[2:5])      # profile 0.1-0.15
+        noon = sum(per_hour[11:14])     # profile 1.45-1.5
+        self.assertGreater(noon, 4 * night)
+
+    def test_spoofed_attackers_inside_partner_ranges(self):
+        import yaml
+        from ss7tools.simulate.world import DEFAULT_WORLD
+        with open(DEFAULT_WORLD) as f:
+            data = yaml.safe_load(f)
+        for spec in data["attacks"].values():
+            spec.update(share=0.05, spoof=1.0)
+        world = World(data)
+        _, _, labels_path = self.run_sim(world=world)
+        prefixes = tuple(p["gt_prefix"] for p in data["partners"])
+        attackers = {l["attacker_gt"] for l in _labels(labels_path) if l["label"] != "normal"}
+        self.assertTrue(attackers)
+        self.assertTrue(all(gt.startswith(prefixes) for gt in attackers), attackers)
+        for spec in data["attacks"].values():
+            spec.update(spoof=0.0)
+        _, _, labels_path = self.run_sim("hostile", world=World(data))
+        attackers = {l["attacker_gt"] for l in _labels(labels_path) if l["label"] != "normal"}
+        self.assertTrue(attackers)
+        self.assertTrue(all(gt.startswith(tuple(data["hostile_gt_prefixes"]))
+                            for gt in attackers), attackers)
+
+    def test_timeouts_and_aborts(self):
+        world = World.load()
+        world.behaviour.update(timeout_share=0.05, abort_share=0.05)
+        _, pcap, labels_path = self.run_sim(world=world, subscribers=3000)
+        labels = _labels(labels_path)
+        by_dialogue = {}
+        for label in labels:
+            by_dialogue.setdefault(label["dialogue_id"], []).append(label["tcap_type"])
+        unanswered = [d for d, kinds in by_dialogue.items() if kinds == ["begin"]]
+        aborted = [d for d, kinds in by_dialogue.items() if kinds[-1] == "abort"]
+        self.assertGreater(len(unanswered), 5)
+        self.assertGreater(len(aborted), 5)
+        self.assertFalse([r for r in iter_rows(pcap) if r[COLUMN_INDEX["error"]]])
+
+
+class ProgressTests(_Base):
+    def test_progress_bar_only_on_a_terminal(self):
+        from ss7tools.simulate.command import _progress_bar
+
+        class Tty(io.StringIO):
+            def isatty(self):
+                return True
+        self.assertEqual(_progress_bar(60.0, io.StringIO()), (None, None))
+        stream = Tty()
+        update, bar = _progress_bar(60.0, stream)
+        update(30.5)
+        update(60.0)
+        bar.close()
+        self.assertIn("60/60", stream.getvalue())
