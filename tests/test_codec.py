@@ -582,6 +582,35 @@ class ValidateTests(unittest.TestCase):
         ans.add('Origin-Host', 'a').add('Origin-Realm', 'b')
         self.assertEqual(validate(ans), [])
 
+    def test_missing_child_of_grouped(self):
+        dwr = Message.request(APP_BASE, CMD_DWR, [
+            ('Origin-Host', 'a'), ('Origin-Realm', 'b'),
+            ('Vendor-Specific-Application-Id', [
+                ('Auth-Application-Id', APP_S6A)]),
+            ('Proxy-Info', [('Proxy-Host', 'p'), ('Proxy-State', b's')])])
+        problems = validate(decode_message(dwr.encode()))
+        self.assertEqual(len(problems), 1)
+        code, avp = problems[0]
+        self.assertEqual((code, avp.name), (5005,
+                                            'Vendor-Specific-Application-Id'))
+        self.assertEqual([(a.name, a.value) for a in avp.value],
+                         [('Vendor-Id', 0)])
+        self.assertEqual(avp.encode(), unhex(
+            '00000104 40000014 0000010a 4000000c 00000000'))
+
+    def test_nested_grouped_requirements(self):
+        ula = Message.request(APP_S6A, CMD_ULR).answer(2001)
+        ula.add('Subscription-Data', [('APN-Configuration-Profile', [
+            ('Context-Identifier', 1),
+            ('All-APN-Configurations-Included-Indicator', 0),
+            ('APN-Configuration', [('Context-Identifier', 1),
+                                   ('PDN-Type', 0)])])])
+        names = [(code, avp.name, avp.value[0].name)
+                 for code, avp in validate(ula) if avp.value
+                 and isinstance(avp.value, list)]
+        self.assertIn((5005, 'APN-Configuration', 'Service-Selection'),
+                      names)
+
     def test_unknown_command_checks_only_mandatory_avps(self):
         self.assertEqual(validate(Message.request(0, 9999)), [])
 

@@ -27,6 +27,20 @@ class TableSanityTests(unittest.TestCase):
             for name in cmd.request_required + cmd.answer_required:
                 self.assertIn(name, DICTIONARY, '%s: %s' % (cmd.name, name))
 
+    def test_grouped_required_children_exist(self):
+        grouped_with_children = 0
+        for avp in DICTIONARY.avps():
+            for name in avp.required:
+                self.assertIn(name, DICTIONARY, '%s: %s' % (avp.name, name))
+            if avp.required:
+                self.assertEqual(avp.type, AvpType.Grouped)
+                grouped_with_children += 1
+        self.assertGreater(grouped_with_children, 20)
+        self.assertEqual(DICTIONARY.avp('E-UTRAN-Vector').required,
+                         ('RAND', 'XRES', 'AUTN', 'KASME'))
+        self.assertRaises(ValueError, AvpDef, 1, 0, 'X', AvpType.Unsigned32,
+                          required=('Vendor-Id',))
+
     def test_every_command_starts_with_origin_or_session(self):
         for cmd in DICTIONARY.commands():
             self.assertIn('Origin-Host', cmd.request_required, cmd)

@@ -304,31 +304,63 @@ def _required(message):
     return required
 
 
-def _unknown_mandatory(avps, problems):
+def _zero_avp(defn):
+    """The AVP named ``defn`` with a zero value, for Failed-AVP (RFC 6733
+    7.5: "a minimal, possibly zero-filled value")."""
+    value = _ZERO_VALUES[defn.type]
+    return Avp(defn.code, defn.vendor_id, defn.flags,
+               [] if value == () else value, defn)
+
+
+_CHILDREN_REQUIRED = {}
+
+
+def _children_required(defn):
+    required = _CHILDREN_REQUIRED.get(defn)
+    if required is None:
+        required = tuple((child.code, child.vendor_id, child)
+                         for child in map(DICTIONARY.avp, defn.required))
+        _CHILDREN_REQUIRED[defn] = required
+    return required
+
+
+def _missing(avps, required):
+    present = set()
     for avp in avps:
-        if avp.definition is None:
+        present.add((avp.code, avp.vendor_id))
+    return [defn for code, vendor_id, defn in required
+            if (code, vendor_id) not in present]
+
+
+def _check_avps(avps, problems):
+    """5001 for unknown AVPs with the M bit and 5005 for required children
+    missing from Grouped AVPs, at any depth."""
+    for avp in avps:
+        defn = avp.definition
+        if defn is None:
             if avp.flags & AVP_MANDATORY:
                 problems.append((5001, avp))
         elif type(avp.value) is list:
-            _unknown_mandatory(avp.value, problems)
+            _check_avps(avp.value, problems)
+            if defn.required:
+                for child in _missing(avp.value,
+                                      _children_required(defn)):
+                    # RFC 6733 7.5: the Grouped AVP holding the offender.
+                    problems.append((5005, Avp(
+                        avp.code, avp.vendor_id, avp.flags,
+                        [_zero_avp(child)], defn)))
 
 
 def validate(message):
-    """Problems an answer must report: [(5001, avp)] for each unknown AVP
-    with the M bit (at any depth), [(5005, avp)] for each missing fixed or
-    required AVP of the command's ABNF, the Avp carrying the missing AVP's
-    code and a zero value, ready for Failed-AVP.  [] when valid."""
+    """Problems an answer must report, in order: (5001, avp) for each unknown
+    AVP with the M bit (at any depth); (5005, avp) for each fixed or required
+    AVP of the command's ABNF that is missing, the Avp carrying the missing
+    AVP's code and a zero value, ready for Failed-AVP (inside a Grouped AVP:
+    that Grouped AVP holding only the missing child).  [] when valid."""
     problems = []
-    _unknown_mandatory(message.avps, problems)
+    _check_avps(message.avps, problems)
     required = _required(message)
     if required:
-        present = set()
-        for avp in message.avps:
-            present.add((avp.code, avp.vendor_id))
-        for code, vendor_id, defn in required:
-            if (code, vendor_id) not in present:
-                problems.append((5005, Avp(
-                    code, vendor_id, defn.flags,
-                    list(_ZERO_VALUES[defn.type]) if defn.type ==
-                    AvpType.Grouped else _ZERO_VALUES[defn.type], defn)))
+        for defn in _missing(message.avps, required):
+            problems.append((5005, _zero_avp(defn)))
     return problems

@@ -1,4 +1,4 @@
-"""RFC 6733 base protocol AVPs (section 4.5) and commands (sections 3, 5, 8, 9).
+"""RFC 6733 base protocol AVPs (4.5) and commands (sections 3, 5, 8, 9).
 
 Columns: code, vendor id, name, type, M bit when sending.  Error-Message,
 Error-Reporting-Host, Firmware-Revision and Product-Name "MUST NOT" carry the
@@ -43,7 +43,8 @@ AVPS = (
     AvpDef(257, 0, 'Host-IP-Address', T.Address, True),
     AvpDef(258, 0, 'Auth-Application-Id', T.Unsigned32, True),
     AvpDef(259, 0, 'Acct-Application-Id', T.Unsigned32, True),
-    AvpDef(260, 0, 'Vendor-Specific-Application-Id', T.Grouped, True),
+    AvpDef(260, 0, 'Vendor-Specific-Application-Id', T.Grouped, True,
+           required=('Vendor-Id',)),
     AvpDef(261, 0, 'Redirect-Host-Usage', T.Enumerated, True,
            enum=REDIRECT_HOST_USAGE),
     AvpDef(262, 0, 'Redirect-Max-Cache-Time', T.Unsigned32, True),
@@ -71,7 +72,8 @@ AVPS = (
     AvpDef(281, 0, 'Error-Message', T.UTF8String, False),
     AvpDef(282, 0, 'Route-Record', T.DiameterIdentity, True),
     AvpDef(283, 0, 'Destination-Realm', T.DiameterIdentity, True),
-    AvpDef(284, 0, 'Proxy-Info', T.Grouped, True),
+    AvpDef(284, 0, 'Proxy-Info', T.Grouped, True,
+           required=('Proxy-Host', 'Proxy-State')),
     AvpDef(285, 0, 'Re-Auth-Request-Type', T.Enumerated, True,
            enum=RE_AUTH_REQUEST_TYPE),
     AvpDef(287, 0, 'Accounting-Sub-Session-Id', T.Unsigned64, True),
@@ -82,7 +84,8 @@ AVPS = (
     AvpDef(295, 0, 'Termination-Cause', T.Enumerated, True,
            enum=TERMINATION_CAUSE),
     AvpDef(296, 0, 'Origin-Realm', T.DiameterIdentity, True),
-    AvpDef(297, 0, 'Experimental-Result', T.Grouped, True),
+    AvpDef(297, 0, 'Experimental-Result', T.Grouped, True,
+           required=('Vendor-Id', 'Experimental-Result-Code')),
     AvpDef(298, 0, 'Experimental-Result-Code', T.Unsigned32, True),
     AvpDef(299, 0, 'Inband-Security-Id', T.Unsigned32, True,
            enum=INBAND_SECURITY_ID),

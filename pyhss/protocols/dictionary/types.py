@@ -28,14 +28,16 @@ class AvpDef(object):
 
     ``mandatory`` is whether we set the M bit when sending it (the "must"
     column of the spec's flag table); ``enum`` maps the values of an
-    Enumerated AVP (and of Unsigned32 AVPs with named values) to names.
+    Enumerated AVP (and of Unsigned32 AVPs with named values) to names;
+    ``required`` names the fixed and required ``{ }`` children of a Grouped
+    AVP per its ABNF.
     """
 
     __slots__ = ('code', 'vendor_id', 'name', 'type', 'mandatory',
-                 'may_encrypt', 'enum', 'enum_by_name', 'flags')
+                 'may_encrypt', 'enum', 'enum_by_name', 'flags', 'required')
 
     def __init__(self, code, vendor_id, name, type, mandatory=True,
-                 may_encrypt=False, enum=None):
+                 may_encrypt=False, enum=None, required=()):
         self.code = code
         self.vendor_id = vendor_id
         self.name = name
@@ -47,6 +49,9 @@ class AvpDef(object):
                              if enum else None)
         # The flags we send: V when vendor specific, M when mandatory.
         self.flags = (0x80 if vendor_id else 0) | (0x40 if mandatory else 0)
+        self.required = tuple(required)
+        if self.required and self.type != AvpType.Grouped:
+            raise ValueError('%s: only Grouped AVPs have children' % name)
 
     def __repr__(self):
         return 'AvpDef(%d, %d, %r, AvpType.%s, mandatory=%r)' % (
