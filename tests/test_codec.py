@@ -188,7 +188,8 @@ class TypeTests(unittest.TestCase):
         self.custom(AvpType.Float64, -0.25, b'\xbf\xd0' + b'\0' * 6)
 
     def test_address(self):
-        self.roundtrip('Host-IP-Address', '192.0.2.1', b'\x00\x01\xc0\x00\x02\x01')
+        self.roundtrip('Host-IP-Address', '192.0.2.1',
+                       b'\x00\x01\xc0\x00\x02\x01')
         self.roundtrip('Host-IP-Address', '2001:db8::1',
                        b'\x00\x02\x20\x01\x0d\xb8' + b'\0' * 11 + b'\x01')
         # E.164 (family 8) and other families stay raw.
@@ -217,7 +218,8 @@ class TypeTests(unittest.TestCase):
                        b'h;1;2;caf\xc3\xa9')
         self.roundtrip('Session-Id', '')
         self.roundtrip('Origin-Host', 'a.b')
-        self.roundtrip('Redirect-Host', 'aaa://host.example.com:3868;transport=tcp')
+        self.roundtrip('Redirect-Host',
+                       'aaa://host.example.com:3868;transport=tcp')
 
     def test_enumerated(self):
         avp = self.roundtrip('Disconnect-Cause', 'BUSY', b'\0\0\0\x01')
@@ -428,7 +430,8 @@ class FailedAvpTests(unittest.TestCase):
         avp = failed_avp(b'\0\0\x01\x08\x40')
         self.assertEqual(avp.encode(), unhex('00000108 40000008'))
         no_vendor = failed_avp(struct.pack('!II', 1405, (0xC0 << 24) | 10))
-        self.assertEqual(no_vendor.encode(), unhex('0000057d c000000c 00000000'))
+        self.assertEqual(no_vendor.encode(),
+                         unhex('0000057d c000000c 00000000'))
         vendor = failed_avp(struct.pack('!III', 1405, (0xC0 << 24) | 10,
                                         10415))
         self.assertEqual(vendor.encode(),

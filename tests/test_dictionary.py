@@ -1,6 +1,8 @@
 """Sanity of the Diameter dictionary tables and spot checks against the
 specifications (RFC 6733, TS 29.272, TS 29.229)."""
 
+import re
+
 from twisted.trial import unittest
 
 from pyhss.protocols import dictionary
@@ -174,3 +176,85 @@ class CommandTests(unittest.TestCase):
                          'RAR')
         self.assertEqual(DICTIONARY.command(APP_CX, 275).answer_abbrev,
                          'STA')
+
+
+WIRESHARK_DICTIONARY = '/usr/share/wireshark/diameter'
+
+# Our names follow the specifications; Wireshark's file differs for these.
+WIRESHARK_NAMES = {
+    'Acct-Multi-Session-Id': 'Accounting-Multi-Session-Id',
+    'Service-Type': '3GPP-Service-Type',
+    'Call-Barring-Info': 'Call-Barring-Infor-List',
+    'Additional-Context-ID': 'Additional-Context-Identifier',
+    'Digest-QoP': 'Digest-Qop',
+    'User-Data': 'Cx-User-Data',
+    'SIP-Number-Auth-Items': '3GPP-SIP-Number-Auth-Items',
+    'SIP-Authentication-Scheme': '3GPP-SIP-Authentication-Scheme',
+    'SIP-Authenticate': '3GPP-SIP-Authenticate',
+    'SIP-Authorization': '3GPP-SIP-Authorization',
+    'SIP-Auth-Data-Item': '3GPP-SIP-Auth-Data-Item',
+    'SIP-Item-Number': '3GPP-SIP-Item-Number',
+    'Wildcarded-Public-Identity': 'Wildcarded-PSI',
+}
+WIRESHARK_TYPES = {'IPAddress': 'Address', 'VendorId': 'Unsigned32',
+                   'AppId': 'Unsigned32'}
+# Wireshark types these as Enumerated/Integer32 or as a raw address; the
+# RFCs (6733, 7155) and TS 29.272 say Unsigned32 and OctetString.
+TYPE_EXCEPTIONS = {'Result-Code', 'Session-Binding', 'Authorization-Lifetime',
+                   'Experimental-Result-Code', 'Inband-Security-Id',
+                   'SIPTO-Local-Network-Permission', 'Framed-IP-Address',
+                   'Non-IP-Data-Delivery-Mechanism',
+                   'PDN-Connection-Continuity', 'Operation-Mode'}
+
+
+class WiresharkCrossCheckTests(unittest.TestCase):
+    """Codes, vendors, names and types against Wireshark's independent
+    dictionary (an installed data file, read only)."""
+
+    def wireshark_avps(self):
+        import glob
+        import os
+        if not os.path.isdir(WIRESHARK_DICTIONARY):
+            raise unittest.SkipTest('no Wireshark dictionary installed')
+        texts = [open(path, encoding='utf-8', errors='replace').read()
+                 for path in sorted(glob.glob(os.path.join(
+                     WIRESHARK_DICTIONARY, '*.xml')))]
+        vendors = {'None': 0}
+        for text in texts:
+            for vendor in re.finditer(
+                    r'<vendor\s+vendor-id="([^"]+)"\s+code="(\d+)"', text):
+                vendors[vendor.group(1)] = int(vendor.group(2))
+        avps = {}
+        for text in texts:
+            # Files are entity-included fragments; read the elements only.
+            for avp in re.finditer(r'<avp\s([^>]*)>(.*?)</avp>', text,
+                                   re.S):
+                attributes = dict(re.findall(r'([\w-]+)="([^"]*)"',
+                                             avp.group(1)))
+                body = avp.group(2)
+                avp_type = re.search(r'type-name="([^"]+)"', body)
+                avp_type = (avp_type.group(1) if avp_type else
+                            'Grouped' if '<grouped' in body else None)
+                vendor = vendors.get(attributes.get('vendor-id', 'None'))
+                avps.setdefault((int(attributes['code']), vendor),
+                                (attributes.get('name'), avp_type))
+        return avps
+
+    def test_codes_names_and_types(self):
+        known = self.wireshark_avps()
+        mismatches = []
+        for avp in DICTIONARY.avps():
+            theirs = known.get((avp.code, avp.vendor_id))
+            if theirs is None:
+                mismatches.append('%s: not in Wireshark' % (avp.name,))
+                continue
+            name, avp_type = theirs
+            if name != WIRESHARK_NAMES.get(avp.name, avp.name):
+                mismatches.append('%s: Wireshark calls %d/%d %s' % (
+                    avp.name, avp.code, avp.vendor_id, name))
+            avp_type = WIRESHARK_TYPES.get(avp_type, avp_type)
+            if (avp.name not in TYPE_EXCEPTIONS and
+                    avp_type not in (avp.type.name, 'OctetStringOrUTF8')):
+                mismatches.append('%s: %s, Wireshark says %s' % (
+                    avp.name, avp.type.name, avp_type))
+        self.assertEqual(mismatches, [])
