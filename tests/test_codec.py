@@ -263,6 +263,8 @@ class UnknownAvpTests(unittest.TestCase):
                          (4242, 99999, 0xE0, b'abcde', None))
         self.assertEqual(first.name, 'AVP-99999-4242')
         self.assertEqual(second.name, 'AVP-4243')
+        self.assertIs(msg.find_code(4242, 99999), first)
+        self.assertIsNone(msg.find_code(4242))
         self.assertEqual(third.flags, 0x1F)
         self.assertEqual(msg.encode(), data)
 

@@ -458,6 +458,14 @@ class Message(object):
         avp = _find(self.avps, path)
         return default if avp is None else avp.value
 
+    def find_code(self, code, vendor_id=0):
+        """The first top-level AVP with this code and vendor, known to the
+        dictionary or not."""
+        for avp in self.avps:
+            if avp.code == code and avp.vendor_id == vendor_id:
+                return avp
+        return None
+
     def add(self, name, value=None):
         self.avps.append(Avp.new(name, value))
         return self
