@@ -6,6 +6,7 @@ import re
 from twisted.trial import unittest
 
 from pyhss.protocols import dictionary
+from pyhss.protocols.codec import Avp, Message
 from pyhss.protocols.dictionary import (
     APP_BASE, APP_CX, APP_S13, APP_S6A, DICTIONARY, VENDOR_3GPP, AvpDef,
     AvpType, CommandDef, Dictionary, DictionaryError, base, cx, s13, s6a)
@@ -258,3 +259,60 @@ class WiresharkCrossCheckTests(unittest.TestCase):
                 mismatches.append('%s: %s, Wireshark says %s' % (
                     avp.name, avp.type.name, avp_type))
         self.assertEqual(mismatches, [])
+
+
+class TsharkDictionaryTests(unittest.TestCase):
+    """Every AVP of the dictionary, encoded with a sample value of its type,
+    must dissect in tshark without a malformed or expert warning: its code,
+    vendor and type (hence size) agree with Wireshark's dictionary."""
+
+    SAMPLES = {
+        AvpType.OctetString: b'\x01\x02\x03\x04', AvpType.Integer32: -5,
+        AvpType.Integer64: -5, AvpType.Unsigned32: 7, AvpType.Unsigned64: 7,
+        AvpType.Float32: 1.5, AvpType.Float64: 1.5,
+        AvpType.Address: '192.0.2.1', AvpType.Time: 3900000000,
+        AvpType.UTF8String: 'text', AvpType.DiameterIdentity: 'h.example',
+        AvpType.DiameterURI: 'aaa://h.example:3868',
+    }
+
+    # Wireshark decodes these further and wants their real size.
+    BY_NAME = {'Visited-PLMN-Id': b'\x00\xf1\x10',
+               'MDT-Allowed-PLMN-Id': b'\x00\xf1\x10',
+               'Group-PLMN-Id': b'\x00\xf1\x10'}
+
+    def sample(self, defn):
+        if defn.name in self.BY_NAME:
+            return self.BY_NAME[defn.name]
+        if defn.type == AvpType.Enumerated:
+            return min(defn.enum) if defn.enum else 0
+        if defn.type == AvpType.Grouped:
+            return [Avp.new('Vendor-Id', 10415)]
+        return self.SAMPLES[defn.type]
+
+    def test_every_avp_dissects_cleanly(self):
+        from tests import interop_helpers
+        if interop_helpers.TSHARK is None:
+            raise unittest.SkipTest('tshark is not installed')
+        message = Message.request(APP_BASE, dictionary.CMD_DWR, [
+            ('Origin-Host', 'h.example'), ('Origin-Realm', 'example')])
+        for defn in DICTIONARY.avps():
+            message.append(Avp.new(defn.name, self.sample(defn)))
+        path = self.mktemp()
+        interop_helpers.write_transcript_pcap(
+            path, [('client', message.encode())])
+        frames = [frame for frame in interop_helpers.tshark_fields(path)
+                  if frame['diameter.cmd.code']]
+        self.assertEqual(len(frames), 1)
+        frame = frames[0]
+        problems = frame['_ws.malformed'] + frame['_ws.expert.message']
+        if problems:
+            # Name the AVPs next to each complaint in the dissection.
+            lines = interop_helpers.tshark_verbose(path).splitlines()
+            context = [line for index, line in enumerate(lines)
+                       if 'Expert Info' in ''.join(lines[index:index + 3])
+                       or 'Expert Info' in line]
+            self.fail('%s\n%s' % (problems, '\n'.join(context)))
+        self.assertEqual(len(frame['diameter.avp.code']),
+                         len(message.avps) + len(
+                             [a for a in message.avps
+                              if a.definition.type == AvpType.Grouped]))
