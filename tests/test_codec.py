@@ -627,3 +627,17 @@ class MessageTooLargeHeaderTests(unittest.TestCase):
         self.assertEqual(error.header.command_code, 257)
         self.assertIsNone(error.result_code)
 
+
+class ResultCodeTests(unittest.TestCase):
+
+    def test_classes(self):
+        from pyhss.protocols import results
+        self.assertTrue(results.is_protocol_error(
+            results.DIAMETER_COMMAND_UNSUPPORTED))
+        self.assertFalse(results.is_protocol_error(
+            results.DIAMETER_MISSING_AVP))
+        self.assertTrue(results.is_success(results.DIAMETER_SUCCESS))
+        self.assertEqual((results.DIAMETER_ERROR_USER_UNKNOWN,
+                          results.DIAMETER_AUTHENTICATION_DATA_UNAVAILABLE,
+                          results.DIAMETER_ERROR_EQUIPMENT_UNKNOWN),
+                         (5001, 4181, 5422))
