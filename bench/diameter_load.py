@@ -51,7 +51,7 @@ EXPERIMENTAL_RESULT_CODE = 298
 FLAG_REQUEST = 0x80
 AVP_VENDOR = 0x80
 
-_HEADER = struct.Struct("!I4xI")          # version+length, hop-by-hop
+_HEADER = struct.Struct("!I8xI")          # version+length, hop-by-hop
 _COMMAND = struct.Struct("!I")           # flags+command code
 _IDS = struct.Struct("!II")              # hop-by-hop, end-to-end at 12
 _AVP_HEADER = struct.Struct("!II")       # code, flags+length
@@ -108,6 +108,9 @@ class DeviceWatchdogKind(RequestKind):
         (dictionary.VENDOR_3GPP, dictionary.APP_S6A),
         (dictionary.VENDOR_3GPP, dictionary.APP_CX),
         (dictionary.VENDOR_3GPP, dictionary.APP_S13),
+        # Relay (RFC 6733 5.3) shares every application, so a server that
+        # serves none of the above yet still accepts the CER.
+        (0, dictionary.APP_RELAY),
     )
 
     def build(self, sequence):
