@@ -409,3 +409,22 @@ class ProgressTests(_Base):
         update(60.0)
         bar.close()
         self.assertIn("60/60", stream.getvalue())
+
+
+class StressTests(unittest.TestCase):
+    def test_busy_world_with_every_attack_runs_through(self):
+        """Fast moves, power cycles, purges, timeouts and all attacks at once:
+        procedures meet subscribers whose state changed under them."""
+        world = World.load()
+        world.behaviour.update(timeout_share=0.05, abort_share=0.05)
+        world.mobility.update(vlr_changes_per_day=20, trips_per_day=5, airport_overhead_s=600)
+        world.mobility["purge_after_s"] = [60, 600]
+        world.rates.update(switch_off=0.5, switch_on=2)
+        recorder = _Recorder()
+        sim = Simulation(world, recorder, seed=11, subscribers=150, duration=4 * 3600.0,
+                         attack_mix={name: 0.1 for name in ATTACK_TYPES})
+        sim.run()
+        self.assertEqual(len(recorder.sent), sim.messages)
+        self.assertEqual(set(sim.label_counts), set(ATTACK_TYPES) | {"normal"})
+        ops = {op for _, _, op, _, _ in recorder.sent}
+        self.assertIn("purgeMS", ops)

@@ -14,6 +14,7 @@ MAP operations (TS 29.002) per procedure:
 - MT call: sendRoutingInfo, provideRoamingNumber
 - MT SMS: sendRoutingInfoForSM, mt-forwardSM, reportSM-DeliveryStatus
 - MO SMS: mo-forwardSM; USSD: processUnstructuredSS-Request
+- subscription change: insertSubscriberData from the HLR to the serving VLR
 - CAMEL location: anyTimeInterrogation from the gsmSCF, provideSubscriberInfo
   from the HLR to the VLR
 """
@@ -133,7 +134,8 @@ def location_update(sim, sub, new_vlr, label=None, authenticate_first=True):
 
 
 def purge(sim, sub, vlr):
-    if sub.on or sub.vlr is not vlr:
+    """``vlr`` drops the record of ``sub``, still switched off there."""
+    if vlr is None or sub.on or sub.vlr is not vlr:
         return
     sub.vlr = None
     yield from exchange(sim, vlr, sub.network.hlr, "purgeMS",
@@ -189,7 +191,10 @@ def mt_sms(sim, sub, smsc=None, label=None):
                             {"imsi": sub.imsi, "smsc": sub.network.smsc.gt}, {},
                             sim.label(), error="absentSubscriberSM" if absent else None)
         return
-    smsc = smsc or sim.world.home.smsc
+    if smsc is None:
+        # international SMS: a partner's SMSC asks our HLR and delivers itself
+        foreign = sim.rng.random() < sim.behaviour["foreign_sms_share"]
+        smsc = sim.rng.choice(sim.world.partners).smsc if foreign else sim.world.home.smsc
     label = label or sim.label()
     hlr = sub.network.hlr
     located = yield from exchange(
@@ -245,6 +250,16 @@ def camel_location(sim, sub):
         d.end_error("anyTimeInterrogation", "systemFailure")
 
 
+def subscription_change(sim, sub):
+    """The operator changes a subscription: the HLR sends the new data
+    (standalone insertSubscriberData) to the VLR serving the subscriber."""
+    vlr = sub.hlr_vlr
+    if vlr is None or vlr.network is None:
+        return
+    yield from exchange(sim, sub.network.hlr, vlr, "insertSubscriberData",
+                        {"imsi": sub.imsi, "msisdn": sub.msisdn}, {}, sim.label())
+
+
 # -- mobility and power ---------------------------------------------------
 def travel_time(sim, old, new):
     mob = sim.world.mobility
@@ -282,9 +297,10 @@ def switch_off(sim, sub):
     if not sub.on or sub.vlr is None:
         return
     sub.on = False
+    vlr = sub.vlr
     low, high = sim.world.mobility["purge_after_s"]
     yield sim.rng.uniform(low, high)
-    yield from purge(sim, sub, sub.vlr)
+    yield from purge(sim, sub, vlr)     # unless it came back on or moved meanwhile
 
 
 def switch_on(sim, sub):
@@ -328,6 +344,7 @@ def poisson(sim, per_hour, action, rhythm=True):
 PROCEDURES = {
     "authentication": authentication, "mt_call": mt_call, "mt_sms": mt_sms,
     "mo_sms": mo_sms, "ussd": ussd, "camel_psi": camel_location,
+    "subscription_change": subscription_change,
     "switch_off": switch_off, "switch_on": switch_on,
 }
 
@@ -346,7 +363,8 @@ def start_sources(sim):
 def normal_dialogues_per_second(sim):
     """Rough rate of normal dialogues (attack shares are relative to it)."""
     world = sim.world
-    per_hour = sum(world.rates[n] for n in ("authentication", "mo_sms", "ussd"))
+    per_hour = sum(world.rates[n] for n in ("authentication", "mo_sms", "ussd",
+                                           "subscription_change"))
     per_hour += 2 * (world.rates["mt_call"] + world.rates["mt_sms"] + world.rates["camel_psi"])
     per_hour += 2 * (world.mobility["vlr_changes_per_day"] + world.mobility["trips_per_day"]) / 24
     return per_hour * len(sim.subscribers) / 3600.0

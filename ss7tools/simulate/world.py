@@ -20,9 +20,9 @@ DEFAULT_WORLD = os.path.join(os.path.dirname(__file__), "default_world.yaml")
 ATTACK_TYPES = ("location_tracking", "interception", "fraud", "dos",
                 "info_theft", "sms_spoofing")
 RATE_NAMES = ("authentication", "mt_call", "mt_sms", "mo_sms", "ussd",
-              "camel_psi", "switch_off", "switch_on")
+              "camel_psi", "subscription_change", "switch_off", "switch_on")
 BEHAVIOUR_SHARES = ("timeout_share", "abort_share", "sms_absent_share",
-                    "call_absent_share", "unknown_subscriber_share")
+                    "call_absent_share", "unknown_subscriber_share", "foreign_sms_share")
 EARTH_RADIUS_KM = 6371.0
 
 
