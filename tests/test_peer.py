@@ -495,3 +495,27 @@ class DisconnectTests(unittest.TestCase):
         other.connectionLost(DONE)
         self.successResultOf(stopped)
         self.assertEqual(self.node.peers, {})
+
+
+class DebugLoggingTests(unittest.TestCase):
+
+    def _events(self, debug):
+        from twisted.logger import formatEvent, globalLogPublisher
+        node = make_node(debug=debug)
+        connection, transport = open_connection(node)
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        connection.dataReceived(dwr().encode())
+        return [formatEvent(e) for e in events
+                if "DiameterProtocol" in e.get("log_namespace", "")
+                and e["log_level"].name == "debug"]
+
+    def test_one_line_per_message_at_debug(self):
+        lines = self._events(True)
+        self.assertEqual(len(lines), 2, lines)      # the DWR and our DWA
+        self.assertIn("-> DWR", lines[0])
+        self.assertIn("<- DWA", lines[1])
+
+    def test_silent_without_debug(self):
+        self.assertEqual(self._events(False), [])

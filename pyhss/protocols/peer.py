@@ -250,6 +250,8 @@ class DiameterProtocol(protocol.Protocol):
         except DecodeError as e:
             self._decode_failed(data, e)
             return
+        if node.debug:
+            self._debug_received(message)
         state = self.state
         if state == OPEN or state == CLOSING:
             if message.flags & FLAG_REQUEST:
@@ -330,6 +332,15 @@ class DiameterProtocol(protocol.Protocol):
             str(error.reason))
         self.counters["answers_sent"] += 1
         self._send(answer)
+
+    def _debug_received(self, message):
+        if message.application_id == APP_BASE or not (
+                message.flags & FLAG_REQUEST):
+            # Requests of applications are logged by the node's dispatch.
+            self.log.debug("{peer} -> {name} hbh={hbh:#x} result={code}",
+                           peer=self._peer_name(), name=_describe(message),
+                           hbh=message.hop_by_hop,
+                           code=message.get("Result-Code"))
 
     def _unexpected(self, message):
         self.log.warn("{peer}: ignoring unexpected {name} in state {state}",
@@ -428,6 +439,9 @@ class DiameterProtocol(protocol.Protocol):
             return
         self.counters["dwa_sent"] += 1
         self._send(node.watchdog_answer_bytes(message))
+        if node.debug:
+            self.log.debug("{peer} <- DWA hbh={hbh:#x} result=2001",
+                           peer=self._peer_name(), hbh=message.hop_by_hop)
 
     def _dwa_received(self, message):
         self.counters["dwa_received"] += 1
