@@ -13,6 +13,7 @@ import dataclasses
 
 from twisted.application import service
 from twisted.internet import defer
+from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -89,11 +90,24 @@ class HSSService(service.MultiService):
             logsetup.set_application_observer(parent, self.config.logging)
         return service.MultiService.setServiceParent(self, parent)
 
+    def privilegedStartService(self):
+        # Bind here (before the reactor runs, and before twistd drops
+        # privileges) so that a port in use stops start-up with its error.
+        try:
+            self._listen()
+        except (CannotListenError, transport.TransportUnavailable) as e:
+            raise SystemExit("pyhss: %s" % (e,))
+        service.MultiService.privilegedStartService(self)
+
+    def _listen(self):
+        if not self.ports:
+            hss = self.config.hss
+            self.ports = transport.listen(
+                self.node, hss.bind_addresses, hss.port, hss.transports,
+                self.reactor)
+
     def startService(self):
-        hss = self.config.hss
-        self.ports = transport.listen(
-            self.node, hss.bind_addresses, hss.port, hss.transports,
-            self.reactor)
+        self._listen()
         service.MultiService.startService(self)
         for port in self.ports:
             address = port.getHost()

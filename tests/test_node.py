@@ -324,6 +324,17 @@ class TransportTests(unittest.TestCase):
         self.assertEqual(ports, [])
 
 
+@defer.inlineCallbacks
+def _wait_until(predicate, timeout=10.0, step=0.02):
+    """Poll C{predicate} on the real reactor until it holds (or fail)."""
+    waited = 0.0
+    while not predicate():
+        if waited >= timeout:
+            raise AssertionError("condition not met within %ss" % (timeout,))
+        yield task.deferLater(reactor, step, lambda: None)
+        waited += step
+
+
 class EndToEndTests(unittest.TestCase):
     """A server node and a client node on a real 127.0.0.1 socket."""
 
@@ -355,13 +366,13 @@ class EndToEndTests(unittest.TestCase):
         answer = yield self.client.send_request(OUR_HOST, air())
         self.assertEqual(answer.get("Result-Code"), 2001)
         self.assertEqual(answer.get("Origin-Host"), OUR_HOST)
-        # Watchdog rounds both ways (Tw 0.3 s on both nodes).
-        yield task.deferLater(reactor, 1.0, lambda: None)
+        # Watchdog rounds (Tw 0.3 s on both nodes, no traffic): DWRs are
+        # sent and answered, and the connection stays open.
         server_peer = self.server.peer(PEER_HOST)
+        yield _wait_until(lambda: client_side.counters["dwa_received"]
+                          + server_peer.counters["dwa_received"] >= 2)
         self.assertEqual(server_peer.state, OPEN)
-        self.assertGreaterEqual(
-            client_side.counters["dwa_received"]
-            + server_peer.counters["dwa_received"], 2)
+        self.assertEqual(client_side.state, OPEN)
         # Graceful stop of the server: DPR, the client's DPA, close.
         yield self.server.stop()
         self.assertEqual(self.server.peers, {})
@@ -373,8 +384,10 @@ class EndToEndTests(unittest.TestCase):
     def test_client_disconnects(self):
         peer = yield connect_peer(self.client, "127.0.0.1",
                                   self.port.getHost().port)
+        (server_side,) = self.server.connections
         yield peer.connection.disconnect()
         self.assertEqual(self.client.peers, {})
-        yield task.deferLater(reactor, 0.05, lambda: None)
+        yield server_side.when_closed()
+        self.assertEqual(server_side.counters["requests_received"], 0)
         self.assertEqual(self.server.peers, {})
         self.assertEqual(self.server.connections, set())

@@ -8,6 +8,7 @@ import shutil
 
 from twisted.application.service import Application
 from twisted.internet import defer, reactor
+from twisted.internet.protocol import Factory
 from twisted.logger import ILogObserver
 from twisted.python import usage
 from twisted.trial import unittest
@@ -129,3 +130,17 @@ class ServiceTests(unittest.TestCase):
         finally:
             if not stopped:
                 yield self.service.stopService()
+
+    def test_port_in_use_stops_start_up(self):
+        busy = reactor.listenTCP(0, Factory(), interface="127.0.0.1")
+        self.addCleanup(busy.stopListening)
+        self.addCleanup(self.service.store.close)
+        options = tap.Options()
+        options.parseOptions(["--config", self.config_path, "--port",
+                              str(busy.getHost().port)])
+        service = tap.makeService(options)
+        self.addCleanup(service.store.close)
+        error = self.assertRaises(SystemExit, service.privilegedStartService)
+        self.assertIn("Couldn't listen", str(error))
+        self.assertEqual(service.ports, [])
+
