@@ -255,12 +255,14 @@ class WorldTests(unittest.TestCase):
 
     def test_bad_world_names_the_field(self):
         import yaml
-        with open(World.load.__func__.__globals__["DEFAULT_WORLD"]) as f:
-            data = yaml.safe_load(f)
+        from ss7tools.simulate.world import DEFAULT_WORLD
+        with open(DEFAULT_WORLD) as f:
+            text = f.read()
+        data = yaml.safe_load(text)
         del data["home"]["hlr"]["pc"]
         error = self.assertRaises(WorldError, World, data)
         self.assertIn("home.hlr", str(error))
-        data = yaml.safe_load(open(World.load.__func__.__globals__["DEFAULT_WORLD"]))
+        data = yaml.safe_load(text)
         data["attacks"]["teleport"] = {"share": 1}
         self.assertRaises(WorldError, World, data)
 

@@ -98,8 +98,10 @@ class CaptureSink:
             self._writer.write(frame, last)
         self.frames += len(frames)
         if self._labels is not None:
+            # bundles stay under MAX_BUNDLE_BYTES and UDTs under 300 octets,
+            # so SCTP never fragments them: one frame, chunks in order
             if len(frames) != 1:
-                raise AssertionError("a bundle must fit one packet")
+                raise RuntimeError("a bundle did not fit one SCTP packet")
             writerow = self._labels.writerow
             for chunk, row in enumerate(rows):
                 writerow([start, chunk] + row)
