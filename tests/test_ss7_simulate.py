@@ -109,9 +109,23 @@ class ParseTests(_Base):
 
     def test_bundled_frames_have_several_chunks(self):
         sim, pcap, labels_path = self.run_sim(subscribers=20000, duration=120.0)
-        chunks = [int(l["chunk"]) for l in _labels(labels_path)]
-        self.assertGreater(max(chunks), 0)
-        self.assertLess(sim.frames, sim.messages)
+        labels = _labels(labels_path)
+        self.assertGreater(max(int(l["chunk"]) for l in labels), 0)
+        self.assertLess(len({l["frame"] for l in labels}), sim.messages)
+
+    def test_sack_only_frames_between_data(self):
+        world = World.load()
+        sim, pcap, labels_path = self.run_sim(world=world)
+        data_frames = {int(l["frame"]) for l in _labels(labels_path)}
+        stats = ParseStats()
+        self.assertEqual(len(list(iter_rows(pcap, stats))), sim.messages)
+        sacks = sim.frames - len(data_frames)
+        # one SACK per two DATA packets on each association direction
+        self.assertTrue(0.3 * len(data_frames) < sacks <= 0.5 * len(data_frames), sacks)
+        self.assertIn("SACK", stats.summary())
+        world.behaviour["sack_every"] = 0
+        sim, _, labels_path = self.run_sim("nosack", world=world)
+        self.assertEqual(sim.frames, len({l["frame"] for l in _labels(labels_path)}))
 
     def test_transaction_ids_match_within_dialogues(self):
         _, pcap, labels_path = self.run_sim()

@@ -75,7 +75,8 @@ def simulate(output, labels=None, world=None, seed=0, duration=3600.0, subscribe
         world = World.load(world)
     behaviour = world.behaviour
     sink = CaptureSink(output, labels, streams=int(behaviour.get("streams", 4)),
-                       bundle_window=float(behaviour.get("bundle_window_s", 0.002)))
+                       bundle_window=float(behaviour.get("bundle_window_s", 0.002)),
+                       sack_every=int(behaviour.get("sack_every", 2)))
     try:
         sim = Simulation(world, sink, seed=seed, subscribers=subscribers, duration=duration,
                          attack_mix=attack_mix, max_messages=max_messages, progress=progress)

@@ -4,7 +4,9 @@ Every message becomes an M3UA DATA (SCCP UDT, protocol class 1) on the SCTP
 association between the IP addresses of its two ends (a home node's, or the
 international carrier's for foreign nodes), on stream ``1 + SLS % streams``.
 Messages on the same association direction within ``bundle_window_s`` of the
-first share one SCTP packet, as busy SCTP stacks bundle them.
+first share one SCTP packet, as busy SCTP stacks bundle them; the peer
+acknowledges every ``sack_every``-th packet with a SACK-only packet (frames
+without SS7 messages, so without label rows).
 
 The labels file has one row per SS7 message, keyed like ``ss7tools parse``
 rows: ``frame`` counts from 1, ``chunk`` is the message's index within its
@@ -16,6 +18,7 @@ import zlib
 
 from ss7tools.encode import sccp, sigtran
 from ss7tools.encode.pcap import PcapWriter
+from ss7tools.encode.sctp import sack_chunk
 from ss7tools.encode.traffic import SigtranLink
 
 LABEL_COLUMNS = ("frame", "chunk", "time_stamp", "label", "dialogue_id", "procedure_id",
@@ -35,19 +38,23 @@ class _Association:
             ip_a: SigtranLink(ip_a, ip_b, port_a, 2905, vtag_b, initial_tsn=vtag_a & 0xFFFFFF),
             ip_b: SigtranLink(ip_b, ip_a, 2905, port_a, vtag_a, initial_tsn=vtag_b & 0xFFFFFF),
         }
+        self.peer = {ip_a: self.links[ip_b], ip_b: self.links[ip_a]}
+        self.unacked = {ip_a: 0, ip_b: 0}
         self.routing_context = 100 + index
 
 
 class CaptureSink:
     """Receives messages from the simulation in time order."""
 
-    def __init__(self, pcap_path, labels_path=None, streams=4, bundle_window=0.002):
+    def __init__(self, pcap_path, labels_path=None, streams=4, bundle_window=0.002,
+                 sack_every=2):
         self._writer = PcapWriter(pcap_path)
         self._labels_file = open(labels_path, "w", newline="") if labels_path else None
         self._labels = csv.writer(self._labels_file) if self._labels_file else None
         if self._labels:
             self._labels.writerow(LABEL_COLUMNS)
         self.streams, self.window = max(1, streams), bundle_window
+        self.sack_every = sack_every
         self._associations = {}
         self._pending = None     # (link, first ts, last ts, [(m3ua, stream)], [label rows])
         self._pending_bytes = 0
@@ -81,7 +88,7 @@ class CaptureSink:
             self._flush()
             pending = None
         if pending is None:
-            self._pending = pending = [link, ts, ts, [], []]
+            self._pending = pending = [link, ts, ts, [], [], assoc]
             self._pending_bytes = 0
         pending[2] = ts
         pending[3].append((payload, 1 + sls % self.streams))
@@ -90,13 +97,24 @@ class CaptureSink:
         self.messages += 1
 
     def _flush(self):
-        link, _first, last, payloads, rows = self._pending
+        link, _first, last, payloads, rows, assoc = self._pending
         self._pending = None
         frames = link.frames(payloads)
         start = self.frames + 1
         for frame in frames:
             self._writer.write(frame, last)
         self.frames += len(frames)
+        if self.sack_every:
+            # the receiver acknowledges every sack_every-th packet (RFC 9260
+            # 6.2 delayed SACK) with a SACK-only packet
+            sender = link.src_ip
+            assoc.unacked[sender] += 1
+            if assoc.unacked[sender] >= self.sack_every:
+                assoc.unacked[sender] = 0
+                cum_tsn = (link.sctp.next_tsn - 1) & 0xFFFFFFFF
+                for frame in assoc.peer[sender].frames([], control=[sack_chunk(cum_tsn)]):
+                    self._writer.write(frame, last)
+                    self.frames += 1
         if self._labels is not None:
             # bundles stay under MAX_BUNDLE_BYTES and UDTs under 300 octets,
             # so SCTP never fragments them: one frame, chunks in order

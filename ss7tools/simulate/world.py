@@ -207,6 +207,9 @@ class World:
         latency = _get(self.behaviour, "latency_s", "behaviour", list)
         if len(latency) != 2 or not 0 <= latency[0] <= latency[1]:
             raise WorldError("behaviour.latency_s: expected [low, high] seconds")
+        sack_every = self.behaviour.setdefault("sack_every", 2)
+        if not isinstance(sack_every, int) or sack_every < 0:
+            raise WorldError("behaviour.sack_every: expected a count >= 0 (0: no SACKs)")
         self.behaviour["streams"] = _get(self.behaviour, "streams", "behaviour", int)
         if not 1 <= self.behaviour["streams"] <= 0xFFFF:
             raise WorldError("behaviour.streams: expected 1..65535")
