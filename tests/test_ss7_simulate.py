@@ -72,6 +72,21 @@ class DeterminismTests(_Base):
         _, pcap2, _ = self.run_sim("b", seed=8)
         self.assertNotEqual(_digest(pcap1), _digest(pcap2))
 
+    def test_same_output_across_processes(self):
+        """Nothing depends on string hashing or other per-process state."""
+        import sys
+        outputs = []
+        for hash_seed in ("1", "2"):
+            out = os.path.join(self.dir, "h%s.pcap" % hash_seed)
+            env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+            subprocess.run([sys.executable, "-m", "ss7tools", "simulate", "-o", out,
+                            "--duration", "5m", "--subscribers", "400", "--seed", "4",
+                            "--attack-mix", "dos=0.05,location_tracking=0.05", "-q"],
+                           check=True, env=env, timeout=120,
+                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            outputs.append((_digest(out), _digest(out[:-5] + ".labels.csv")))
+        self.assertEqual(outputs[0], outputs[1])
+
     def test_global_random_untouched(self):
         random.seed(1)
         expected = random.random()

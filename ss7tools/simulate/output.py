@@ -49,7 +49,11 @@ class CaptureSink:
     def __init__(self, pcap_path, labels_path=None, streams=4, bundle_window=0.002,
                  sack_every=2):
         self._writer = PcapWriter(pcap_path)
-        self._labels_file = open(labels_path, "w", newline="") if labels_path else None
+        try:
+            self._labels_file = open(labels_path, "w", newline="") if labels_path else None
+        except OSError:
+            self._writer.close()
+            raise
         self._labels = csv.writer(self._labels_file) if self._labels_file else None
         if self._labels:
             self._labels.writerow(LABEL_COLUMNS)
