@@ -193,6 +193,7 @@ FREEDIAMETERD = shutil.which("freeDiameterd")
 # occurrences within one frame are separated by "|".
 TSHARK_FIELDS = (
     "frame.number",
+    "tcp.srcport",
     "diameter.cmd.code",
     "diameter.flags.request",
     "diameter.flags.error",
