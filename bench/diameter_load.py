@@ -276,6 +276,7 @@ class LoadConnection(protocol.Protocol):
         self._cer_id = None
         self._dpr_id = None
         self._outgoing = []
+        self._force_close_call = None
 
     # identifiers
     def _allocate_id(self):
@@ -411,15 +412,20 @@ class LoadConnection(protocol.Protocol):
         dpr.add("Disconnect-Cause", 0)   # REBOOTING
         dpr.hop_by_hop = dpr.end_to_end = self._dpr_id
         self.transport.write(dpr.encode())
-        self.run.reactor.callLater(2.0, self._force_close)
+        self._force_close_call = self.run.reactor.callLater(
+            2.0, self._force_close)
         return self.closed
 
     def _force_close(self):
+        self._force_close_call = None
         if self.state != "closed" and self.transport is not None:
             self.transport.abortConnection()
 
     def connectionLost(self, reason):
         previous, self.state = self.state, "closed"
+        if self._force_close_call is not None:
+            self._force_close_call.cancel()
+            self._force_close_call = None
         stats = self.run.stats
         if previous not in ("closing", "failed"):
             stats.disconnects += 1
