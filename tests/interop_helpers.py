@@ -286,17 +286,21 @@ FREEDIAMETER_PEER = (
     ' No_TLS; }};\n')
 
 
-def freediameter_config(identity, realm, peers, tw_timer=6, tc_timer=1):
+def freediameter_config(identity, realm, peers, tw_timer=6, tc_timer=1,
+                        relay=True):
     """
     A freeDiameterd configuration for a client that connects over plain
     TCP to each of C{peers}, a list of (Diameter identity, address, port).
     freeDiameter's Relay function stays on, so its CER announces
     Auth-Application-Id 0xffffffff (Relay): the one way a dictionary-less
     freeDiameterd shares an application with us.  TwTimer below 6 is
-    refused by freeDiameter (RFC 3539 minimum).
+    refused by freeDiameter (RFC 3539 minimum).  With C{relay=False} its
+    CER announces no application at all.
     """
     text = FREEDIAMETER_CONFIG.format(
         identity=identity, realm=realm, tw_timer=tw_timer, tc_timer=tc_timer)
+    if not relay:
+        text += "NoRelay;\n"
     for host, address, port in peers:
         text += FREEDIAMETER_PEER.format(host=host, address=address,
                                          port=port)

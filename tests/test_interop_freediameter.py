@@ -124,3 +124,41 @@ class FreeDiameterInteropTests(unittest.TestCase):
             lambda: fd.count(*_sent(FAST_HOST, "Disconnect-Peer-Answer")),
             OPEN_TIMEOUT, "freeDiameterd to answer our DPR")
         self.assertEqual(fd.count("ERROR"), 0, self._explain())
+
+
+class FreeDiameterNoCommonApplicationTests(unittest.TestCase):
+    """
+    With its Relay function off, freeDiameterd announces no application:
+    our CEA says 5010, and freeDiameter decodes that CEA (every AVP, the
+    grouped Vendor-Specific-Application-Id included) and gives up.
+    """
+
+    skip = SKIP_NO_FREEDIAMETER
+    timeout = 30
+
+    @defer.inlineCallbacks
+    def test_cea_no_common_application(self):
+        node = yield start_node(self, origin_host=FAST_HOST, origin_realm=REALM)
+        directory = self.mktemp()
+        os.makedirs(directory)
+        config = os.path.join(directory, "freeDiameter.conf")
+        with open(config, "w") as handle:
+            handle.write(helpers.freediameter_config(
+                identity=FD_IDENTITY, realm=REALM, relay=False,
+                peers=[(FAST_HOST, "127.0.0.1", node.port)]))
+        fd = helpers.FreeDiameterProcess.spawn(reactor, config)
+        self.addCleanup(fd.stop, reactor)
+        try:
+            yield helpers.wait_until(
+                lambda: fd.count("Connection to '%s' failed" % (FAST_HOST,)),
+                OPEN_TIMEOUT, "freeDiameterd to reject our 5010 CEA")
+        except helpers.ConditionTimeout as failure:
+            self.fail("%s\n%s" % (failure, fd.text()[-6000:]))
+        dump = "\n".join(fd.lines("Capabilities-Exchange-Answer(257)"))
+        for decoded in ("DIAMETER_NO_COMMON_APPLICATION",
+                        'Origin-Host(264)[-M]="%s"' % (FAST_HOST,),
+                        "Vendor-Specific-Application-Id(260)",
+                        "Auth-Application-Id(258)[-M]=16777251"):
+            self.assertIn(decoded, dump, fd.text()[-6000:])
+        self.assertEqual(fd.count(OPEN_TRANSITION), 0)
+        self.assertIsNone(node_peer_state(node, FD_IDENTITY))
