@@ -142,6 +142,12 @@ def log_file(value, base):
     return value if value == "-" else path(value, base)
 
 
+def boolean(value, base):
+    if not isinstance(value, bool):
+        raise _Invalid(f"must be true or false, got {_describe(value)}")
+    return value
+
+
 def list_of(item_check, non_empty=True, unique=True):
     def check(value, base, key=None):
         if not isinstance(value, list):
@@ -258,6 +264,19 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class S6aConfig:
+    max_vectors: int = _key("max_vectors", integer(1, 32), 32,
+                            doc="most authentication vectors returned in one AIA (TS 29.272 allows 1-32)")
+    ind_bits: int = _key("ind_bits", integer(0, 16), 5,
+                         doc="IND length of SQN = SEQ || IND (TS 33.102 Annex C)")
+    utran_geran_vectors: str = _key("utran_geran_vectors", choice(("utran", "geran")), "utran",
+                                    doc="answer Requested-UTRAN-GERAN-Authentication-Info with "
+                                        "UTRAN quintuplets or GERAN triplets")
+    cancel_old_mme: bool = _key("cancel_old_mme", boolean, True,
+                                doc="send CLR to the previous MME when a ULR comes from a new one")
+
+
+@dataclass(frozen=True)
 class SqliteConfig:
     path: str = _key("path", path, "var/pyhss.sqlite3", check_default=True,
                      doc="SQLite database file (':memory:' for a private in-memory one)")
@@ -285,6 +304,7 @@ class Config:
     hss: HssConfig = _section("hss", HssConfig, required=True)
     timers: TimersConfig = _section("timers", TimersConfig)
     limits: LimitsConfig = _section("limits", LimitsConfig)
+    s6a: S6aConfig = _section("s6a", S6aConfig)
     database: DatabaseConfig = _section("database", DatabaseConfig)
     logging: LoggingConfig = _section("logging", LoggingConfig)
     path: str = field(default="<defaults>", compare=False)

@@ -134,6 +134,15 @@ class ConfigErrorTests(unittest.TestCase):
                          "between 20 and 16777215")
         self.assertError(self.with_hss(VendorId=-1), "hss.VendorId", "between")
 
+    def test_s6a_section(self):
+        config = load_config(self.write({"hss": MINIMAL_HSS, "s6a": {"max_vectors": 5, "cancel_old_mme": False}}))
+        self.assertEqual((config.s6a.max_vectors, config.s6a.ind_bits, config.s6a.cancel_old_mme), (5, 5, False))
+        self.assertError({"hss": MINIMAL_HSS, "s6a": {"max_vectors": 33}}, "s6a.max_vectors", "between 1 and 32")
+        self.assertError({"hss": MINIMAL_HSS, "s6a": {"cancel_old_mme": "yes"}}, "s6a.cancel_old_mme",
+                         "true or false")
+        self.assertError({"hss": MINIMAL_HSS, "s6a": {"utran_geran_vectors": "lte"}},
+                         "s6a.utran_geran_vectors", "utran, geran")
+
     def test_bad_ip_address(self):
         self.assertError(self.with_hss(bind_addresses=["127.0.0.1", "300.1.1.1"]), "hss.bind_addresses",
                          "item 1", "not an IP address", "300.1.1.1")

@@ -16,7 +16,7 @@ from twisted.trial import unittest
 from pyhss import tap
 from pyhss.node import DiameterNode
 from pyhss.protocols import codec
-from pyhss.protocols.dictionary import APP_RELAY
+from pyhss.protocols.dictionary import APP_RELAY, APP_S6A
 from pyhss.protocols.peer import CLOSED
 from pyhss.protocols.transport import connect_peer
 
@@ -99,6 +99,12 @@ class ServiceTests(unittest.TestCase):
         application = Application("pyhss")
         self.service.setServiceParent(application)
         self.assertIsNotNone(application.getComponent(ILogObserver, None))
+
+    def test_serves_s6a(self):
+        self.addCleanup(self.service.store.close)
+        self.assertIn(APP_S6A, self.service.node.applications)
+        self.assertEqual([module.__name__ for module in self.service.applications],
+                         ["pyhss.apps.s6a"])
 
     @defer.inlineCallbacks
     def test_start_serve_stop(self):

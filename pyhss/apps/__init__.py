@@ -9,13 +9,13 @@ answer with our Origin-Host/Origin-Realm).  The node validates requests
 against the dictionary before calling a handler and turns exceptions into
 DIAMETER_UNABLE_TO_COMPLY, so handlers only implement their procedure.
 
-L{APP_MODULES} lists the modules C{twistd pyhss} loads, in order; a later
-issue adds C{pyhss.apps.s6a}, C{pyhss.apps.cx} and C{pyhss.apps.s13} here.
+L{APP_MODULES} lists the modules C{twistd pyhss} loads, in order (Cx and
+S13 join S6a here when they are built).
 """
 
 import importlib
 
-APP_MODULES = ()
+APP_MODULES = ("pyhss.apps.s6a",)
 
 
 def load_applications(node, store, config, modules=None):

@@ -436,11 +436,12 @@ def register(node, store, config):
     """Entry point for ``pyhss.apps.load_applications``.
 
     Reads ``hss.MCC``/``hss.MNC`` and, when the config has an ``s6a``
-    section, its ``max_vectors``, ``ind_bits`` and ``utran_geran_vectors``.
+    section, its ``max_vectors``, ``ind_bits``, ``utran_geran_vectors`` and
+    ``cancel_old_mme``.
     """
     section = getattr(config, "s6a", None)
     options = {}
-    for name in ("max_vectors", "ind_bits", "utran_geran_vectors"):
+    for name in ("max_vectors", "ind_bits", "utran_geran_vectors", "cancel_old_mme"):
         if section is not None and getattr(section, name, None) is not None:
             options[name] = getattr(section, name)
     app = S6aApplication(node, store, config.hss.mcc, config.hss.mnc, **options)
