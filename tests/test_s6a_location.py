@@ -7,6 +7,7 @@ from pyhss.apps.s6a import (
     CLR_S6A_S6D_INDICATOR,
     INITIAL_ATTACH_PROCEDURE,
     MME_UPDATE_PROCEDURE,
+    OPERATOR_DETERMINED_BARRING,
     SUBSCRIPTION_WITHDRAWAL,
     ULR_INITIAL_ATTACH,
     ULR_S6A_S6D_INDICATOR,
@@ -252,6 +253,16 @@ class PushTests(S6aFixture, unittest.TestCase):
         self.assertEqual(idr.get("Destination-Host"), "mme1.test")
         self.node.answer_received(mme, mme.sent[0].answer(results.DIAMETER_SUCCESS))
         self.assertEqual(self.successResultOf(d), results.DIAMETER_SUCCESS)
+
+    def test_idr_for_disabled_subscriber_bars_service(self):
+        mme = self.connect_mme("mme1.test")
+        self.call(self.app.update_location, ulr(mme="mme1.test"))
+        self.successResultOf(self.store.update_subscriber(IMSI, enabled=False))
+        self.app.insert_subscriber_data(IMSI)
+        idr = codec.decode_message(mme.sent[0].encode())
+        self.assertEqual(codec.validate(idr), [])
+        self.assertEqual(idr.get("Subscription-Data/Subscriber-Status"), OPERATOR_DETERMINED_BARRING)
+        self.assertEqual(idr.get("Subscription-Data/Operator-Determined-Barring"), 1)
 
     def test_idr_without_serving_mme(self):
         self.assertIsNone(self.successResultOf(self.app.insert_subscriber_data(IMSI)))

@@ -67,6 +67,10 @@ ULA_SEPARATION_INDICATION = 1 << 0
 PUA_FREEZE_M_TMSI = 1 << 0
 # 7.3.152 CLR-Flags: bit 0 S6a/S6d-Indicator (sent on S6a)
 CLR_S6A_S6D_INDICATOR = 1 << 0
+# 7.3.29 Subscriber-Status, 7.3.30 Operator-Determined-Barring bit 0
+SERVICE_GRANTED = 0
+OPERATOR_DETERMINED_BARRING = 1
+ODB_ALL_PACKET_ORIENTED_SERVICES = 1 << 0
 # 7.3.24 Cancellation-Type
 MME_UPDATE_PROCEDURE = 0
 SUBSCRIPTION_WITHDRAWAL = 2
@@ -273,7 +277,13 @@ class S6aApplication:
         data = []
         if subscriber.msisdn:
             data.append(("MSISDN", encode_msisdn(subscriber.msisdn)))
-        data.append(("Subscriber-Status", 0))  # SERVICE_GRANTED
+        if subscriber.enabled:
+            data.append(("Subscriber-Status", SERVICE_GRANTED))
+        else:
+            # Only an IDR carries a disabled profile (a ULR is refused with
+            # 5420): bar all packet services so the MME drops the UE.
+            data.append(("Subscriber-Status", OPERATOR_DETERMINED_BARRING))
+            data.append(("Operator-Determined-Barring", ODB_ALL_PACKET_ORIENTED_SERVICES))
         data.append(("Network-Access-Mode", subscriber.network_access_mode))
         if subscriber.access_restriction_data:
             data.append(("Access-Restriction-Data", subscriber.access_restriction_data))
