@@ -12,6 +12,7 @@ is byte-for-byte that of the serial path.
 import csv
 import io
 import multiprocessing
+import signal
 from collections import deque
 
 import msgpack
@@ -26,6 +27,10 @@ _worker = {}
 
 
 def _init(fmt):
+    # A parent running a Twisted reactor has its own SIGTERM/SIGINT
+    # handlers; a worker keeping them would ignore Pool.terminate().
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     _worker["fmt"] = fmt
 
 
@@ -69,7 +74,9 @@ def write_parallel(in_path, out_path, fmt, jobs, stats, on_rows=None):
     """Parse ``in_path`` into ``out_path`` with ``jobs`` workers; return rows written."""
     encoder = _Encoder(fmt)
     decode = MessageDecoder(stats).rows
-    ctx = multiprocessing.get_context("fork")
+    # forkserver: workers start from a clean single-threaded process, not
+    # from a parent that may hold threads and locks (a reactor, a store).
+    ctx = multiprocessing.get_context("forkserver")
     written = 0
     mode = "wb" if fmt == "msgpack" else "w"
     with open(out_path, mode, **({} if fmt == "msgpack" else {"newline": ""})) as out, \
