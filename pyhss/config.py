@@ -137,6 +137,24 @@ def path(value, base):
     return os.path.normpath(os.path.join(base, os.path.expanduser(value)))
 
 
+# sun_path is 108 bytes on Linux, one of them the terminating NUL.
+MAX_UNIX_SOCKET_PATH = 107
+
+
+def unix_socket_path(value, base):
+    """A UNIX socket path (relative to the configuration file); empty: none."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _Invalid(f"must be a path string (empty: off), got {_describe(value)}")
+    value = path(value, base)
+    length = len(os.fsencode(value))
+    if length > MAX_UNIX_SOCKET_PATH:
+        raise _Invalid(f"too long for a UNIX socket: {value!r} is {length} bytes, "
+                       f"at most {MAX_UNIX_SOCKET_PATH}")
+    return value
+
+
 def log_file(value, base):
     value = text(value, base)
     return value if value == "-" else path(value, base)
@@ -277,6 +295,22 @@ class S6aConfig:
 
 
 @dataclass(frozen=True)
+class ControlConfig:
+    # Off unless a socket is named: a config written before this section
+    # existed gets no new file-system listener.
+    enabled: bool = _key("enabled", boolean, True,
+                         doc="listen on the control socket (set false to turn it off but keep the path)")
+    socket: str | None = _key("socket", unix_socket_path, None,
+                              doc="UNIX socket (mode 0600) on which pyhss-admin tells the running server "
+                                  "about profile changes (IDR) and withdrawals (CLR); empty: no control")
+
+    @property
+    def socket_path(self):
+        """The socket to listen on or connect to, or None when control is off."""
+        return self.socket if self.enabled else None
+
+
+@dataclass(frozen=True)
 class SqliteConfig:
     path: str = _key("path", path, "var/pyhss.sqlite3", check_default=True,
                      doc="SQLite database file (':memory:' for a private in-memory one)")
@@ -305,6 +339,7 @@ class Config:
     timers: TimersConfig = _section("timers", TimersConfig)
     limits: LimitsConfig = _section("limits", LimitsConfig)
     s6a: S6aConfig = _section("s6a", S6aConfig)
+    control: ControlConfig = _section("control", ControlConfig)
     database: DatabaseConfig = _section("database", DatabaseConfig)
     logging: LoggingConfig = _section("logging", LoggingConfig)
     path: str = field(default="<defaults>", compare=False)

@@ -34,6 +34,7 @@ class ShippedConfigTests(unittest.TestCase):
         # Relative to the configuration file, not to the working directory.
         self.assertEqual(config.database.sqlite.path, os.path.join(ROOT, "var", "pyhss.sqlite3"))
         self.assertEqual(config.logging.level, "info")
+        self.assertEqual(config.control.socket_path, os.path.join(ROOT, "var", "pyhss.control"))
         self.assertEqual(config.path, SHIPPED)
 
     def test_every_shipped_key_is_known(self):
@@ -142,6 +143,24 @@ class ConfigErrorTests(unittest.TestCase):
                          "true or false")
         self.assertError({"hss": MINIMAL_HSS, "s6a": {"utran_geran_vectors": "lte"}},
                          "s6a.utran_geran_vectors", "utran, geran")
+
+    def test_control_section(self):
+        # Off unless a socket is named; relative to the file; enabled: false keeps the path but turns it off.
+        self.assertIsNone(load_config(self.write({"hss": MINIMAL_HSS})).control.socket_path)
+        path = self.write({"hss": MINIMAL_HSS, "control": {"socket": "run/c"}})
+        control = load_config(path).control
+        self.assertEqual(control.socket_path, os.path.join(os.path.dirname(os.path.abspath(path)), "run", "c"))
+        control = load_config(self.write({"hss": MINIMAL_HSS, "control": {"socket": "/tmp/c", "enabled": False}}))
+        self.assertEqual((control.control.socket, control.control.socket_path), ("/tmp/c", None))
+        for empty in ("", None):
+            config = load_config(self.write({"hss": MINIMAL_HSS, "control": {"socket": empty}}))
+            self.assertIsNone(config.control.socket_path)
+        self.assertError({"hss": MINIMAL_HSS, "control": {"enabled": "yes"}}, "control.enabled", "true or false")
+        self.assertError({"hss": MINIMAL_HSS, "control": {"socket": 5}}, "control.socket", "path string")
+        self.assertError({"hss": MINIMAL_HSS, "control": {"socket": "/" + "x" * 107}}, "control.socket",
+                         "too long for a UNIX socket", "108 bytes, at most 107")
+        self.assertError({"hss": MINIMAL_HSS, "control": {"sockt": "x"}}, "control.sockt", "unknown key",
+                         "socket")
 
     def test_bad_ip_address(self):
         self.assertError(self.with_hss(bind_addresses=["127.0.0.1", "300.1.1.1"]), "hss.bind_addresses",
