@@ -4,8 +4,10 @@ C{twistd pyhss}: the HSS as a Twisted application.
 C{twistd -n pyhss --config config.yaml} loads the configuration, opens the
 store, builds the L{DiameterNode}, lets every application module in
 L{pyhss.apps.APP_MODULES} register its handlers and listens on every
-configured address and transport.  Stopping (SIGTERM, Ctrl-C) stops the
-listeners, sends DPR (Disconnect-Cause REBOOTING) to every peer and waits
+configured address and transport, and on the control socket
+(C{control.socket}, L{pyhss.control}) through which pyhss-admin asks for
+IDR/CLR.  Stopping (SIGTERM, Ctrl-C) stops the listeners (the control
+socket file is removed), sends DPR (Disconnect-Cause REBOOTING) to every peer and waits
 for the DPAs (at most timers.dpa_timeout), then closes the store.
 """
 
@@ -17,7 +19,7 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python import usage
 
-from pyhss import apps, logsetup
+from pyhss import apps, control, logsetup
 from pyhss.config import ConfigError, load_config
 from pyhss.node import DiameterNode
 from pyhss.protocols import transport
@@ -66,6 +68,8 @@ class HSSService(service.MultiService):
     The running HSS: node, listeners and store.
 
     @ivar ports: the listening ports once started.
+    @ivar control_port: the control socket's listening port, or None.
+    @ivar s6a: the S6a application (what the control socket drives).
     """
 
     log = Logger(namespace="pyhss.tap")
@@ -79,9 +83,12 @@ class HSSService(service.MultiService):
         self.store = store if store is not None else open_store(
             config.database, reactor)
         self.node = DiameterNode.from_config(config, reactor)
+        registered = {}
         self.applications = apps.load_applications(
-            self.node, self.store, config)
+            self.node, self.store, config, registered=registered)
+        self.s6a = registered.get("pyhss.apps.s6a")
         self.ports = []
+        self.control_port = None
 
     def setServiceParent(self, parent):
         # twistd passes its Application here before it starts logging:
@@ -105,6 +112,17 @@ class HSSService(service.MultiService):
             self.ports = transport.listen(
                 self.node, hss.bind_addresses, hss.port, hss.transports,
                 self.reactor)
+        path = self.config.control.socket_path
+        if path is not None and self.control_port is None:
+            try:
+                self.control_port = control.listen(
+                    self.reactor, path, control.ControlLocator(self.s6a))
+            except CannotListenError:
+                # Start-up stops here: release the Diameter ports too.
+                ports, self.ports = self.ports, []
+                for port in ports:
+                    port.stopListening()
+                raise
 
     def startService(self):
         self._listen()
@@ -115,10 +133,16 @@ class HSSService(service.MultiService):
                           host=self.node.origin_host,
                           transport=type(port).__module__.rsplit(".", 1)[-1],
                           address=address.host, port=address.port)
+        if self.control_port is not None:
+            self.log.info("control socket {path} (mode 0600)",
+                          path=self.config.control.socket_path)
 
     @defer.inlineCallbacks
     def stopService(self):
         ports, self.ports = self.ports, []
+        if self.control_port is not None:
+            ports.append(self.control_port)
+            self.control_port = None
         yield defer.DeferredList(
             [defer.maybeDeferred(port.stopListening) for port in ports],
             consumeErrors=True)

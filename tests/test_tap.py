@@ -5,6 +5,11 @@ config.yaml started on a free port, spoken to, and stopped.
 
 import os
 import shutil
+import socket
+import stat
+import tempfile
+
+import yaml
 
 from twisted.application.service import Application
 from twisted.internet import defer, reactor
@@ -71,11 +76,32 @@ class OptionsTests(unittest.TestCase):
         with open(SHIPPED_CONFIG) as handle:
             text = handle.read()
         path = self._write(text.replace("transports: [tcp]",
-                                        "transports: [tcp, sctp]"))
+                                        "transports: [tcp, sctp]").replace(
+            "socket: var/pyhss.control", "socket: ''"))
         error = self.assertRaises(usage.UsageError,
                                   tap.Options().parseOptions,
                                   ["--config", path])
         self.assertIn("sctp", str(error))
+
+
+def short_directory(test):
+    """A temporary directory short enough for a UNIX socket path (trial's
+    own temporary paths can pass the 107-byte limit)."""
+    directory = tempfile.mkdtemp(prefix="pyhss-test-")
+    test.addCleanup(shutil.rmtree, directory, True)
+    return directory
+
+
+def write_shipped_config(directory, control_socket):
+    """The shipped config.yaml in C{directory} (so its relative SQLite path
+    lands there) with the control socket at C{control_socket}."""
+    with open(SHIPPED_CONFIG) as handle:
+        data = yaml.safe_load(handle)
+    data["control"]["socket"] = control_socket
+    path = os.path.join(directory, "config.yaml")
+    with open(path, "w") as handle:
+        yaml.safe_dump(data, handle)
+    return path
 
 
 class ServiceTests(unittest.TestCase):
@@ -83,12 +109,10 @@ class ServiceTests(unittest.TestCase):
     timeout = 20
 
     def setUp(self):
-        # The shipped file, copied so its relative SQLite path lands in a
-        # temporary directory.
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
-        self.config_path = os.path.join(directory, "config.yaml")
-        shutil.copy(SHIPPED_CONFIG, self.config_path)
+        self.control_socket = os.path.join(short_directory(self), "control")
+        self.config_path = write_shipped_config(directory, self.control_socket)
         options = tap.Options()
         options.parseOptions(["--config", self.config_path, "--port", "0"])
         self.service = tap.makeService(options)
@@ -150,3 +174,61 @@ class ServiceTests(unittest.TestCase):
         self.assertIn("Couldn't listen", str(error))
         self.assertEqual(service.ports, [])
 
+
+    @defer.inlineCallbacks
+    def test_control_socket_private_and_removed_at_stop(self):
+        self.service.privilegedStartService()
+        self.service.startService()
+        mode = os.stat(self.control_socket).st_mode
+        self.assertTrue(stat.S_ISSOCK(mode))
+        self.assertEqual(stat.S_IMODE(mode), 0o600)
+        yield self.service.stopService()
+        self.assertFalse(os.path.exists(self.control_socket))
+
+    @defer.inlineCallbacks
+    def test_stale_control_socket_replaced(self):
+        # A socket file nobody listens on, as a killed server leaves it.
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(self.control_socket)
+        stale.close()
+        self.service.privilegedStartService()
+        self.service.startService()
+        self.assertIsNotNone(self.service.control_port)
+        yield self.service.stopService()
+        self.assertFalse(os.path.exists(self.control_socket))
+
+    def test_control_socket_of_a_running_server_kept(self):
+        self.addCleanup(self.service.store.close)
+        live = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(live.close)
+        live.bind(self.control_socket)
+        live.listen(1)
+        error = self.assertRaises(SystemExit, self.service.privilegedStartService)
+        self.assertIn("another server is listening", str(error))
+        self.assertTrue(os.path.exists(self.control_socket))
+        self.assertEqual((self.service.ports, self.service.control_port), ([], None))
+
+    def test_control_path_not_a_socket(self):
+        self.addCleanup(self.service.store.close)
+        with open(self.control_socket, "w") as handle:
+            handle.write("precious")
+        error = self.assertRaises(SystemExit, self.service.privilegedStartService)
+        self.assertIn("not a socket", str(error))
+        with open(self.control_socket) as handle:
+            self.assertEqual(handle.read(), "precious")
+
+    @defer.inlineCallbacks
+    def test_control_off(self):
+        with open(self.config_path) as handle:
+            text = handle.read()
+        with open(self.config_path, "w") as handle:
+            handle.write(text.replace("enabled: true", "enabled: false"))
+        options = tap.Options()
+        options.parseOptions(["--config", self.config_path, "--port", "0"])
+        service = tap.makeService(options)
+        self.addCleanup(self.service.store.close)
+        service.privilegedStartService()
+        service.startService()
+        self.assertIsNone(service.control_port)
+        self.assertFalse(os.path.exists(self.control_socket))
+        yield service.stopService()

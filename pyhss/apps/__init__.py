@@ -18,14 +18,19 @@ import importlib
 APP_MODULES = ("pyhss.apps.s6a",)
 
 
-def load_applications(node, store, config, modules=None):
+def load_applications(node, store, config, modules=None, registered=None):
     """Import every application module and let it register with C{node}.
 
+    @param registered: a dict to fill with what each module's C{register}
+        returned (the application object), by module name; the control
+        socket reaches the S6a application through it.
     @return: the imported modules.
     """
     loaded = []
     for name in APP_MODULES if modules is None else modules:
         module = importlib.import_module(name)
-        module.register(node, store, config)
+        application = module.register(node, store, config)
+        if registered is not None:
+            registered[name] = application
         loaded.append(module)
     return loaded
