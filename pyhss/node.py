@@ -425,7 +425,10 @@ class DiameterNode(object):
                            hbh=request.hop_by_hop)
         handler = self.handlers.get(key)
         if handler is None:
-            if request.application_id in self.applications:
+            # The base protocol (application 0) is served on every
+            # connection: an unknown base command is unsupported, not its
+            # application.
+            if request.application_id in self.applications or request.application_id == APP_BASE:
                 code = results.DIAMETER_COMMAND_UNSUPPORTED
             else:
                 code = results.DIAMETER_APPLICATION_UNSUPPORTED

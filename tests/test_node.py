@@ -14,7 +14,7 @@ from pyhss.node import (
     DiameterNode, PeerDisconnected, RequestTimeout, Timers, UnknownPeer)
 from pyhss.protocols import codec
 from pyhss.protocols.dictionary import (
-    APP_CX, APP_S6A, CMD_AIR, CMD_CLR, CMD_ULR, VENDOR_3GPP)
+    APP_BASE, APP_CX, APP_S6A, CMD_AIR, CMD_CLR, CMD_ULR, VENDOR_3GPP)
 from pyhss.protocols.peer import CLOSED, OPEN
 from pyhss.protocols.transport import (
     DiameterServerFactory, TransportUnavailable, connect_peer, listen,
@@ -93,6 +93,16 @@ class DispatchTests(unittest.TestCase):
         self.assertEqual(answer.command_code, CMD_ULR)
         self.assertEqual(answer.get("Session-Id"), "mme;1;10")
         self.assertEqual(codec.validate(answer), [])
+
+    def test_unknown_base_command_3001(self):
+        # Command 271 (Accounting) in application 0, which every peer serves.
+        request = codec.Message.request(APP_BASE, 271, [
+            ("Session-Id", "mme;1;11"), ("Origin-Host", PEER_HOST), ("Origin-Realm", "peer.realm")])
+        self.connection.dataReceived(request.encode())
+        answer = self._answer()
+        self.assertEqual(answer.get("Result-Code"), 3001)
+        self.assertTrue(answer.is_error)
+        self.assertEqual(answer.application_id, APP_BASE)
 
     def test_unknown_application_3007(self):
         request = air()
