@@ -3,12 +3,20 @@
     pyhss-admin --config config.yaml subscriber add --imsi 001010000000001 --k HEX --opc HEX
     pyhss-admin --config config.yaml --json subscriber list
     pyhss-admin --config config.yaml import subscribers.csv
+    pyhss-admin --config config.yaml subscriber cancel 001010000000001
 
 It runs the store through the reactor with the same adapter code the
 server uses, so a running server and pyhss-admin can share the SQLite
-file.  Exit status: 0 done; 1 not found, or the store failed; 2 refused
-input (usage, bad value, duplicate, APN in use).  Every error is one line
-on standard error.
+file.  After ``subscriber update`` changes what an MME is given
+(MSISDN, APNs, UE-AMBR, enabled) it asks the running server, over the
+control socket (:mod:`pyhss.control`), to send IDR to the serving MME and
+prints what happened; a server that is not running is reported, not an
+error (the MME gets the new profile at its next ULR).  ``subscriber
+cancel`` has the server send CLR (SUBSCRIPTION_WITHDRAWAL) and fails
+when it cannot.  Exit status: 0 done; 1 not found, the store failed, or
+the server could not do what was asked; 2 refused input (usage, bad
+value, duplicate, APN in use).  Every error is one line on standard
+error.
 """
 
 import argparse
@@ -19,7 +27,9 @@ import sys
 
 from twisted.internet import defer, task
 
+from pyhss import control
 from pyhss.config import ConfigError, load_config
+from pyhss.protocols.results import DIAMETER_SUCCESS
 from pyhss.storage import open_store
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
 from pyhss.storage.records import (
@@ -29,10 +39,18 @@ from pyhss.storage.records import (
 PROG = "pyhss-admin"
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 CSV_COLUMNS = ("imsi", "k", "opc", "op", "amf", "sqn", "msisdn", "apns")
+# Subscriber fields that are part of Subscription-Data: changing one means IDR.
+PROFILE_FIELDS = ("msisdn", "apns", "ue_ambr_ul", "ue_ambr_dl", "enabled")
+# Seconds the server may take beyond its own request_timeout to answer.
+CONTROL_MARGIN = 5.0
 
 
 class UsageError(Exception):
     """Bad command line; exit status 2."""
+
+
+class OperationFailed(Exception):
+    """The server could not do what was asked; exit status 1."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,7 +106,9 @@ def build_parser():
     update.add_argument("imsi")
     _subscriber_options(update, adding=False)
     for name, text in (("show", "show one subscriber, key material included"),
-                       ("delete", "delete a subscriber")):
+                       ("delete", "delete a subscriber"),
+                       ("cancel", "have the running server send CLR (subscription withdrawal) to the "
+                                  "serving MME")):
         subscriber.add_parser(name, parents=[common], help=text).add_argument("imsi")
     listing = subscriber.add_parser("list", parents=[common], help="list subscribers (no key material)")
     listing.add_argument("--offset", type=_non_negative, default=0)
@@ -200,7 +220,57 @@ def cmd_subscriber_update(store, options, out):
     if not changes:
         raise UsageError("nothing to change; give at least one option")
     sub = yield store.update_subscriber(check_imsi(options.imsi), **changes)
-    out(subscriber_view(sub, keys=False), f"updated subscriber {sub.imsi}")
+    if any(name in changes for name in PROFILE_FIELDS):
+        idr = yield _profile_changed(options.server, sub.imsi)
+    else:
+        idr = dict(control.outcome(False, reason="not-needed"),
+                   message="authentication data only: no IDR needed")
+    out(dict(subscriber_view(sub, keys=False), idr=idr), f"updated subscriber {sub.imsi}\n{idr['message']}")
+
+
+@defer.inlineCallbacks
+def _profile_changed(server, imsi):
+    """Ask the server for an IDR; the store is updated whatever happens here."""
+    try:
+        result = yield server.call(control.ProfileChanged, imsi)
+    except control.ServerUnreachable as e:
+        return dict(control.outcome(False, reason="server-unreachable"),
+                    message=f"{e}: store updated, no IDR sent")
+    except defer.TimeoutError:
+        return dict(control.outcome(False, reason="timeout"),
+                    message=f"no answer from the server within {server.timeout:g}s: store updated, "
+                            f"IDR outcome unknown")
+    except control.ControlError as e:
+        return dict(control.outcome(False, reason="server-error"),
+                    message=f"server error: {e}: store updated, no IDR sent")
+    return dict(result, message=control.describe("IDR", result))
+
+
+@defer.inlineCallbacks
+def cmd_subscriber_cancel(store, options, out):
+    imsi = check_imsi(options.imsi)
+    what = "CLR (subscription withdrawal)"
+    try:
+        result = yield options.server.call(control.CancelSubscription, imsi)
+    except control.ServerUnreachable as e:
+        raise OperationFailed(f"{e}: no CLR sent") from None
+    except defer.TimeoutError:
+        raise OperationFailed(f"no answer from the server within {options.server.timeout:g}s: "
+                              f"CLR outcome unknown") from None
+    except control.UnknownSubscriber:
+        raise NotFoundError(f"no subscriber {imsi}") from None
+    except control.InvalidImsi as e:
+        raise ValidationError(str(e)) from None
+    except control.ControlError as e:
+        raise OperationFailed(f"server error: {e}: no CLR sent") from None
+    message = control.describe(what, result)
+    # Nothing to withdraw (no MME holds the UE) is done; an MME that could
+    # not be reached or did not accept it is not.
+    done = (result["result_code"] == DIAMETER_SUCCESS if result["sent"]
+            else result["reason"] in (control.NO_SERVING_MME, control.PURGED))
+    if not done:
+        raise OperationFailed(message)
+    out({"imsi": imsi, "clr": dict(result, message=message)}, message)
 
 
 @defer.inlineCallbacks
@@ -328,6 +398,7 @@ COMMANDS = {
     ("subscriber", "show"): cmd_subscriber_show,
     ("subscriber", "list"): cmd_subscriber_list,
     ("subscriber", "delete"): cmd_subscriber_delete,
+    ("subscriber", "cancel"): cmd_subscriber_cancel,
     ("apn", "add"): cmd_apn_add,
     ("apn", "list"): cmd_apn_list,
     ("apn", "show"): cmd_apn_show,
@@ -336,6 +407,22 @@ COMMANDS = {
 }
 
 REFUSED = (UsageError, ValidationError, DuplicateError, InUseError, ConfigError)
+
+
+class ServerLink:
+    """The running server's control socket, as configured."""
+
+    def __init__(self, reactor, config):
+        self.reactor = reactor
+        self.path = config.control.socket_path
+        self.config_path = config.path
+        self.timeout = config.timers.request_timeout + CONTROL_MARGIN
+
+    def call(self, command, imsi):
+        if self.path is None:
+            return defer.fail(control.ServerUnreachable(
+                None, f"no control socket configured (control.socket in {self.config_path})"))
+        return control.call(self.reactor, self.path, command, self.timeout, imsi=imsi)
 
 
 # --- entry points ---------------------------------------------------------------------
@@ -366,6 +453,7 @@ def run(reactor, argv, stdout=None, stderr=None):
         config = load_config(options.config)
     except ConfigError as e:
         return fail(EXIT_REFUSED, e)
+    options.server = ServerLink(reactor, config)
     try:
         store = open_store(config.database, reactor)
     except StoreError as e:
@@ -376,7 +464,7 @@ def run(reactor, argv, stdout=None, stderr=None):
         yield command(store, options, out)
     except REFUSED as e:
         return fail(EXIT_REFUSED, e)
-    except (NotFoundError, StoreError) as e:
+    except (NotFoundError, StoreError, OperationFailed) as e:
         return fail(EXIT_FAILED, e)
     finally:
         yield store.close()

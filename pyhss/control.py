@@ -17,7 +17,9 @@ Both answer ``sent`` (a request went out), ``mme`` (the serving MME),
 when nothing or no answer came back) and ``reason`` when nothing was sent
 (:data:`NO_SERVING_MME`, :data:`PURGED`, :data:`NOT_CONNECTED`) or no answer
 came (:data:`NO_ANSWER`).  Errors are typed: :class:`UnknownSubscriber`,
-:class:`InvalidImsi`, :class:`NotServed`, :class:`StoreFailed`.
+:class:`InvalidImsi`, :class:`NotServed`, :class:`StoreFailed`; the client
+helper :func:`call` adds :class:`ServerUnreachable` (nothing listens) and
+:class:`ServerFailed` (anything else on the way).
 """
 
 import errno
@@ -61,6 +63,11 @@ class NotServed(ControlError):
 
 class StoreFailed(ControlError):
     """The server could not read the store."""
+
+
+class ServerFailed(ControlError):
+    """Client side: the server failed to answer (an unexpected error there,
+    or the connection closed before the answer)."""
 
 
 class ServerUnreachable(ControlError):
@@ -234,8 +241,9 @@ def call(reactor, path, command, timeout, **arguments):
     """Run one control command against the server listening on ``path``.
 
     Fires the command's response dict.  Fails with ServerUnreachable when
-    no server listens there, with the command's typed errors, or with
-    ``defer.TimeoutError`` when no answer comes within ``timeout`` seconds.
+    no server listens there, with the command's typed errors, ServerFailed
+    for anything else going wrong on the way, or ``defer.TimeoutError``
+    when no answer comes within ``timeout`` seconds.
     """
     if not os.path.exists(path):
         raise ServerUnreachable(path, f"server not running (no control socket at {path})")
@@ -249,6 +257,8 @@ def call(reactor, path, command, timeout, **arguments):
         raise ServerUnreachable(path, f"cannot connect to control socket {path}: {why}") from None
     try:
         result = yield protocol.callRemote(command, **arguments).addTimeout(timeout, reactor)
+    except (amp.RemoteAmpError, net_error.ConnectionClosed) as e:
+        raise ServerFailed(f"control socket {path}: {e}") from None
     finally:
         protocol.transport.loseConnection()
     return result

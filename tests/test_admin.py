@@ -6,12 +6,19 @@ import os
 import sys
 
 import yaml
-from twisted.internet import defer, reactor, utils
+from twisted.internet import defer, reactor, task, utils
 from twisted.trial import unittest
 
-from pyhss import admin
+from pyhss import admin, control
+from pyhss.apps.s6a import OPERATOR_DETERMINED_BARRING, SUBSCRIPTION_WITHDRAWAL, S6aApplication, encode_msisdn
 from pyhss.config import load_config
+from pyhss.node import DiameterNode
+from pyhss.protocols.dictionary import CMD_CLR, CMD_IDR
 from pyhss.storage.sqlite import SqliteStore
+from tests.peer_helpers import PEER_HOST
+from tests.test_control import connect_answering_mme
+from tests.test_s6a_location import ulr
+from tests.test_tap import short_directory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMSI = "001010000000001"
@@ -19,13 +26,18 @@ K = "465B5CE8B199B49FAA5F0A2EE238A6BC"
 OPC = "CD63CB71954A9F4E48A5994E37A02BAF"
 
 
-class AdminTests(unittest.TestCase):
+class AdminFixture:
+    """A config.yaml in a temporary directory; admin() runs pyhss-admin in-process."""
+
     def setUp(self):
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
         with open(os.path.join(ROOT, "config.yaml")) as handle:
             data = yaml.safe_load(handle)
         data["database"]["sqlite"]["path"] = "store/pyhss.sqlite3"   # relative to the config file
+        # No server listens here unless a test starts one (serve()).
+        self.control_socket = os.path.join(short_directory(self), "control")
+        data["control"]["socket"] = self.control_socket
         self.config = os.path.join(directory, "config.yaml")
         with open(self.config, "w") as handle:
             yaml.safe_dump(data, handle)
@@ -55,6 +67,8 @@ class AdminTests(unittest.TestCase):
     def add(self, *extra, imsi=IMSI, status=0):
         return self.admin("subscriber", "add", "--imsi", imsi, "--k", K, "--opc", OPC, *extra, status=status)
 
+
+class AdminTests(AdminFixture, unittest.TestCase):
     @defer.inlineCallbacks
     def test_add_show_list_delete(self):
         yield self.add_apn()
@@ -228,3 +242,96 @@ class AdminTests(unittest.TestCase):
             env=env, path=ROOT)
         self.assertEqual((code, out), (2, b""))
         self.assertEqual(err.count(b"\n"), 1)
+
+
+class ServerNotificationTests(AdminFixture, unittest.TestCase):
+    """update and cancel tell the running server (control socket) about it."""
+
+    @defer.inlineCallbacks
+    def serve(self):
+        """A server on the control socket: S6a over the same SQLite file, with
+        MME PEER_HOST connected and answering 2001."""
+        config = load_config(self.config)
+        store = SqliteStore(config.database.sqlite.path, reactor)
+        self.addCleanup(store.close)
+        yield store.opened
+        node = DiameterNode(config.hss.origin_host, config.hss.origin_realm, task.Clock())
+        self.s6a = S6aApplication(node, store, "001", "01")
+        port = control.listen(reactor, self.control_socket, control.ControlLocator(self.s6a))
+        self.addCleanup(port.stopListening)
+        self.mme = connect_answering_mme(node)
+
+    @defer.inlineCallbacks
+    def attach(self, imsi=IMSI):
+        yield self.s6a.update_location(ulr(mme=PEER_HOST, imsi=imsi), None)
+
+    @defer.inlineCallbacks
+    def test_update_without_server(self):
+        yield self.add()
+        out = yield self.admin("subscriber", "update", IMSI, "--msisdn", "4915112345678")
+        self.assertEqual(out.splitlines(), [
+            f"updated subscriber {IMSI}",
+            f"server not running (no control socket at {self.control_socket}): store updated, no IDR sent"])
+        updated = yield self.json("subscriber", "update", IMSI, "--ue-ambr-ul", "1000", "--ue-ambr-dl", "2000")
+        self.assertEqual((updated["ue_ambr_dl"], updated["idr"]["sent"], updated["idr"]["reason"]),
+                         (2000, False, "server-unreachable"))
+        out = yield self.admin("subscriber", "update", IMSI, "--sqn", "40")
+        self.assertIn("authentication data only: no IDR needed", out)
+
+    @defer.inlineCallbacks
+    def test_cancel_without_server(self):
+        yield self.add()
+        error = yield self.admin("subscriber", "cancel", IMSI, status=1)
+        self.assertIn(f"server not running (no control socket at {self.control_socket}): no CLR sent", error)
+        yield self.admin("subscriber", "cancel", "12", status=2)
+        with open(self.config) as handle:
+            text = handle.read()
+        with open(self.config, "w") as handle:
+            handle.write(text.replace(self.control_socket, "''"))
+        error = yield self.admin("subscriber", "cancel", IMSI, status=1)
+        self.assertIn("no control socket configured (control.socket in", error)
+
+    @defer.inlineCallbacks
+    def test_update_sends_idr(self):
+        yield self.add_apn()
+        yield self.add("--apn", "internet", "--msisdn", "3361234567")
+        yield self.add(imsi="001010000000002")
+        yield self.serve()
+        yield self.attach()
+        out = yield self.admin("subscriber", "update", IMSI, "--msisdn", "4915112345678")
+        self.assertEqual(out.splitlines()[1], f"IDR sent to {PEER_HOST}: 2001")
+        (idr,) = self.mme.received
+        self.assertEqual(idr.command_code, CMD_IDR)
+        self.assertEqual(idr.get("Subscription-Data/MSISDN"), encode_msisdn("4915112345678"))
+        updated = yield self.json("subscriber", "update", IMSI, "--disable")
+        self.assertEqual(updated["idr"], {"sent": True, "mme": PEER_HOST, "result_code": 2001, "reason": None,
+                                          "message": f"IDR sent to {PEER_HOST}: 2001"})
+        self.assertEqual(self.mme.received[1].get("Subscription-Data/Subscriber-Status"),
+                         OPERATOR_DETERMINED_BARRING)
+        out = yield self.admin("subscriber", "update", "001010000000002", "--msisdn", "15550001")
+        self.assertIn("no IDR sent: no serving MME registered", out)
+        self.assertEqual(len(self.mme.received), 2)
+
+    @defer.inlineCallbacks
+    def test_cancel(self):
+        yield self.add()
+        yield self.add(imsi="001010000000002")
+        yield self.serve()
+        yield self.attach()
+        result = yield self.json("subscriber", "cancel", IMSI)
+        message = f"CLR (subscription withdrawal) sent to {PEER_HOST}: 2001"
+        self.assertEqual(result, {"imsi": IMSI, "clr": {"sent": True, "mme": PEER_HOST, "result_code": 2001,
+                                                        "reason": None, "message": message}})
+        (clr,) = self.mme.received
+        self.assertEqual((clr.command_code, clr.get("Cancellation-Type")), (CMD_CLR, SUBSCRIPTION_WITHDRAWAL))
+        self.mme.code = 5001
+        error = yield self.admin("subscriber", "cancel", IMSI, status=1)
+        self.assertIn(f"sent to {PEER_HOST}: 5001", error)
+        out = yield self.admin("subscriber", "cancel", "001010000000002")   # nothing to withdraw
+        self.assertEqual(out, "no CLR (subscription withdrawal) sent: no serving MME registered\n")
+        error = yield self.admin("subscriber", "cancel", "001019999999999", status=1)
+        self.assertIn("no subscriber 001019999999999", error)
+        self.s6a.node.peers.clear()
+        error = yield self.admin("subscriber", "cancel", IMSI, status=1)
+        self.assertIn(f"serving MME {PEER_HOST} is not connected", error)
+        self.assertEqual(len(self.mme.received), 2)
