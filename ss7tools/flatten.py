@@ -12,11 +12,11 @@ import struct
 import sys
 
 from ss7tools import pcapio
+from ss7tools.pcapio import IPPROTO_SCTP
 from ss7tools.encode.crc32c import with_sctp_checksum
 from ss7tools.encode.link import ip_checksum
 from ss7tools.encode.pcap import PcapngWriter, PcapWriter
 
-IPPROTO_SCTP = 132
 _IPV6_EXTENSIONS = frozenset((0, 43, 44, 51, 60, 135, 139, 140))
 
 

@@ -8,17 +8,12 @@ for any of them so writers and the flatten/split tools share one path.
 import ipaddress
 import struct
 
-LINKTYPE_ETHERNET = 1
-LINKTYPE_RAW = 101
-LINKTYPE_LINUX_SLL = 113
-LINKTYPE_IPV4 = 228
-LINKTYPE_IPV6 = 229
-LINKTYPE_LINUX_SLL2 = 276
+from ..pcapio import (  # noqa: F401  (re-exported for the encode package)
+    ETH_IPV4 as ETHERTYPE_IPV4, ETH_IPV6 as ETHERTYPE_IPV6, IPPROTO_SCTP,
+    LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2, LINKTYPE_RAW)
 
-ETHERTYPE_IPV4 = 0x0800
-ETHERTYPE_IPV6 = 0x86DD
 ETHERTYPE_VLAN = 0x8100
-IPPROTO_SCTP = 132
 
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")
 _IPV6 = struct.Struct("!IHBB16s16s")
