@@ -39,8 +39,9 @@ for _path in (_ROOT, _HERE):
 from pyhss.protocols import dictionary  # noqa: E402
 from pyhss.protocols.codec import Message  # noqa: E402
 from request_kinds import (  # noqa: E402,F401  (re-exported)
-    REQUEST_KINDS, DeviceWatchdogKind, RequestKind, RequestTemplate,
-    build_templates)
+    REQUEST_KINDS, AuthenticationInformationKind, DeviceWatchdogKind,
+    RequestKind, RequestTemplate, UpdateLocationKind, add_kind_arguments,
+    build_templates, check_kind_arguments, server_identity)
 from spawned_server import SpawnedServer  # noqa: E402
 
 CMD_CER = dictionary.CMD_CER
@@ -503,6 +504,11 @@ def parse_arguments(argv):
                              " against it, then stop it")
     parser.add_argument("--config", default=os.path.join(_ROOT, "config.yaml"),
                         help="configuration copied by --spawn-server")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="with --spawn-server: run the server under"
+                             " cProfile (twistd --profile FILE --profiler"
+                             " cprofile --savestats)")
+    add_kind_arguments(parser)
     options = parser.parse_args(argv)
     if options.requests is None and options.duration is None:
         options.requests = 100000
@@ -515,6 +521,9 @@ def parse_arguments(argv):
         parser.error("--duration must be positive")
     if options.timeout <= 0:
         parser.error("--timeout must be positive")
+    if options.profile is not None and not options.spawn_server:
+        parser.error("--profile needs --spawn-server")
+    check_kind_arguments(parser, options)
     return options
 
 
@@ -548,9 +557,19 @@ def format_report(summary, options):
     return "\n".join(lines)
 
 
+def _provision(reactor, server, options, log):
+    from provision import provision
+    if server.backend != "sqlite":
+        raise SystemExit("--provision needs database.backend sqlite in %s,"
+                         " not %r" % (options.config, server.backend))
+    return provision(reactor, server.database_path, options.imsi_first,
+                     options.provision, log)
+
+
 @defer.inlineCallbacks
 def main(reactor, argv):
     options = parse_arguments(argv)
+    server_identity(options)
     kind_class = REQUEST_KINDS[options.request]
     kind = kind_class(options, options.origin_host, options.origin_realm)
     run = LoadRun(reactor, options, kind)
@@ -558,7 +577,14 @@ def main(reactor, argv):
     try:
         if options.spawn_server:
             server = SpawnedServer(reactor, options.config, run.log)
-            yield server.start()
+            if options.profile:
+                server.extra_args = [
+                    "--profile", os.path.abspath(options.profile),
+                    "--profiler", "cprofile", "--savestats"]
+            yield server.start(prepare=(
+                None if options.provision is None else
+                lambda spawned: _provision(reactor, spawned, options,
+                                           run.log)))
             options.host, options.port = "127.0.0.1", server.port
         client_cpu = sum(os.times()[:2])
         server_cpu = server.cpu_seconds() if server else None

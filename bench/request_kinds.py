@@ -7,6 +7,7 @@ a Session-Id counter) of the encoded bytes per send.
 
 import collections
 import os
+import random
 import struct
 
 from pyhss.protocols import dictionary
@@ -72,9 +73,125 @@ class DeviceWatchdogKind(RequestKind):
             "Origin-Realm", self.origin_realm)
 
 
-# Issue 3 adds "air" and "ulr" here (random IMSIs from a provisioned range).
+# --- S6a (TS 29.272) ---------------------------------------------------------------
+
+DEFAULT_IMSI_FIRST = "001010000000000"
+DEFAULT_SUBSCRIBERS = 100000
+DEFAULT_VARIANTS = 100000
+DEFAULT_MCC, DEFAULT_MNC = "001", "01"
+
+# TS 29.272 7.3.7 ULR-Flags bit 1: S6a/S6d-Indicator (set: the request is
+# from an MME, i.e. S6a).
+ULR_S6A_S6D_INDICATOR = 1 << 1
+RAT_TYPE_EUTRAN = 1004
+
+
+def imsi_range(first, count):
+    """The C{count} IMSIs from C{first} up, as a (start int, width, count)."""
+    if not first.isdigit() or len(first) not in (14, 15):
+        raise ValueError("--imsi-first must be 14 or 15 digits, got %r"
+                         % (first,))
+    if count < 1 or int(first) + count > 10 ** len(first):
+        raise ValueError("%d IMSIs from %s do not fit %d digits"
+                         % (count, first, len(first)))
+    return int(first), len(first), count
+
+
+def nth_imsi(first, index):
+    return "%0*d" % (len(first), int(first) + index)
+
+
+class S6aKind(RequestKind):
+    """
+    An S6a request for an IMSI drawn at random (seeded by --seed) among
+    the --subscribers provisioned from --imsi-first, from the MME named by
+    --origin-host in the server's own PLMN (--mcc/--mnc; Visited-PLMN-Id
+    equal to the home PLMN, so roaming rules never refuse it).
+
+    One variant per draw (--variants draws, with replacement): each is
+    built with the codec before the run, and the load client cycles
+    through them.
+    """
+
+    application_id = dictionary.APP_S6A
+    command_code = None
+    cer_applications = ((dictionary.VENDOR_3GPP, dictionary.APP_S6A),)
+
+    def __init__(self, options, origin_host, origin_realm):
+        RequestKind.__init__(self, options, origin_host, origin_realm)
+        # Imported here: the DWR kind needs nothing from pyhss.auc.
+        from pyhss.auc.kdf import encode_plmn_id
+        self.imsi_first = getattr(options, "imsi_first", None) \
+            or DEFAULT_IMSI_FIRST
+        self.subscribers = getattr(options, "subscribers", None) \
+            or DEFAULT_SUBSCRIBERS
+        imsi_range(self.imsi_first, self.subscribers)
+        self.seed = getattr(options, "seed", None)
+        self.seed = 1 if self.seed is None else self.seed
+        self.variants = getattr(options, "variants", None) or DEFAULT_VARIANTS
+        mcc = getattr(options, "mcc", None) or DEFAULT_MCC
+        mnc = getattr(options, "mnc", None) or DEFAULT_MNC
+        self.visited_plmn_id = encode_plmn_id(mcc, mnc)
+        self.destination_realm = (
+            getattr(options, "destination_realm", None)
+            or "epc.mnc%03d.mcc%s.3gppnetwork.org" % (int(mnc), mcc))
+        draw = random.Random(self.seed).randrange
+        self.imsis = [nth_imsi(self.imsi_first, draw(self.subscribers))
+                      for _ in range(self.variants)]
+
+    def common_avps(self, sequence):
+        return [
+            ("Session-Id", self.session_id(sequence)),
+            ("Auth-Session-State", 1),          # NO_STATE_MAINTAINED
+            ("Origin-Host", self.origin_host),
+            ("Origin-Realm", self.origin_realm),
+            ("Destination-Realm", self.destination_realm),
+            ("User-Name", self.imsis[sequence]),
+        ]
+
+    def build(self, sequence):
+        return Message.request(self.application_id, self.command_code,
+                               self.common_avps(sequence) + self.avps())
+
+    def avps(self):
+        raise NotImplementedError()
+
+
+class AuthenticationInformationKind(S6aKind):
+    """AIR asking for --vectors E-UTRAN vectors (default 1)."""
+
+    name = "air"
+    command_code = dictionary.CMD_AIR
+
+    def avps(self):
+        vectors = getattr(self.options, "vectors", None) or 1
+        return [
+            ("Visited-PLMN-Id", self.visited_plmn_id),
+            ("Requested-EUTRAN-Authentication-Info", [
+                ("Number-Of-Requested-Vectors", vectors),
+                ("Immediate-Response-Preferred", 0)]),
+        ]
+
+
+class UpdateLocationKind(S6aKind):
+    """ULR over E-UTRAN from an MME (S6a/S6d-Indicator set), subscriber
+    data wanted: the ULA carries the whole Subscription-Data."""
+
+    name = "ulr"
+    command_code = dictionary.CMD_ULR
+
+    def avps(self):
+        return [
+            ("RAT-Type", RAT_TYPE_EUTRAN),
+            ("ULR-Flags", ULR_S6A_S6D_INDICATOR),
+            ("Visited-PLMN-Id", self.visited_plmn_id),
+        ]
+
+
 REQUEST_KINDS = collections.OrderedDict(
-    (kind.name, kind) for kind in (DeviceWatchdogKind,))
+    (kind.name, kind) for kind in (
+        DeviceWatchdogKind, AuthenticationInformationKind,
+        UpdateLocationKind))
 
 
 class RequestTemplate(object):
@@ -115,3 +232,77 @@ def build_templates(kind):
             message.encode(), session,
             kind.SESSION_COUNTER_DIGITS if session is not None else 0))
     return templates
+
+
+def add_kind_arguments(parser):
+    """The options of the S6a kinds (and of --provision)."""
+    group = parser.add_argument_group("S6a kinds (air, ulr)")
+    group.add_argument("--imsi-first", default=DEFAULT_IMSI_FIRST,
+                       metavar="IMSI",
+                       help="first provisioned IMSI (default %s)"
+                            % (DEFAULT_IMSI_FIRST,))
+    group.add_argument("--subscribers", type=int, metavar="N",
+                       help="requests name random IMSIs among the N from"
+                            " --imsi-first (default: --provision's N, else"
+                            " %d)" % (DEFAULT_SUBSCRIBERS,))
+    group.add_argument("--seed", type=int, default=1,
+                       help="seed of the random IMSI draws (default 1)")
+    group.add_argument("--variants", type=int, default=DEFAULT_VARIANTS,
+                       metavar="V",
+                       help="distinct requests (random draws) built before"
+                            " the run and cycled through (default %d)"
+                            % (DEFAULT_VARIANTS,))
+    group.add_argument("--vectors", type=int, default=1,
+                       help="Number-Of-Requested-Vectors in each AIR"
+                            " (default 1)")
+    group.add_argument("--mcc", help="the server's MCC, for Visited-PLMN-Id"
+                                     " (default: --config's hss.MCC)")
+    group.add_argument("--mnc", help="the server's MNC (default: --config's"
+                                     " hss.MNC)")
+    group.add_argument("--destination-realm",
+                       help="Destination-Realm (default: --config's"
+                            " hss.OriginRealm)")
+    group.add_argument("--provision", type=int, metavar="N",
+                       help="with --spawn-server: store N subscribers from"
+                            " --imsi-first (and the APN 'internet') in the"
+                            " server's SQLite file before starting it")
+
+
+def check_kind_arguments(parser, options):
+    if options.subscribers is None:
+        options.subscribers = options.provision or DEFAULT_SUBSCRIBERS
+    for name in ("subscribers", "variants", "vectors"):
+        if getattr(options, name) < 1:
+            parser.error("--%s must be at least 1" % (name,))
+    if options.provision is not None:
+        if options.provision < 1:
+            parser.error("--provision must be at least 1")
+        if not options.spawn_server:
+            parser.error("--provision needs --spawn-server")
+        if options.subscribers > options.provision:
+            parser.error("--subscribers %d is more than --provision %d"
+                         % (options.subscribers, options.provision))
+    try:
+        imsi_range(options.imsi_first, max(options.subscribers,
+                                           options.provision or 0))
+    except ValueError as e:
+        parser.error(str(e))
+
+
+def server_identity(options):
+    """
+    Fill --mcc, --mnc and --destination-realm that were not given from
+    --config's hss section (when it can be read), else the defaults.
+    """
+    hss = {}
+    path = getattr(options, "config", None)
+    if path and os.path.exists(path):
+        import yaml
+        with open(path) as handle:
+            hss = (yaml.safe_load(handle) or {}).get("hss") or {}
+    if options.mcc is None:
+        options.mcc = str(hss.get("MCC", DEFAULT_MCC))
+    if options.mnc is None:
+        options.mnc = str(hss.get("MNC", DEFAULT_MNC))
+    if options.destination_realm is None and hss.get("OriginRealm"):
+        options.destination_realm = hss["OriginRealm"]

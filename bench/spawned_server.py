@@ -58,6 +58,9 @@ class SpawnedServer(object):
         self.directory = tempfile.mkdtemp(prefix="pyhss-bench-")
         self.port = None
         self.process = None
+        self.backend = None
+        self.database_path = None
+        self.extra_args = []
 
     def _write_config(self):
         import yaml
@@ -73,8 +76,9 @@ class SpawnedServer(object):
         hss["transports"] = ["tcp"]
         database = config.setdefault("database", {})
         database["backend"] = database.get("backend", "sqlite")
-        database.setdefault("sqlite", {})["path"] = os.path.join(
-            self.directory, "pyhss.sqlite3")
+        self.backend = database["backend"]
+        self.database_path = os.path.join(self.directory, "pyhss.sqlite3")
+        database.setdefault("sqlite", {})["path"] = self.database_path
         logging = config.setdefault("logging", {})
         logging["level"] = "warn"
         logging["file"] = "-"
@@ -84,8 +88,15 @@ class SpawnedServer(object):
         return path
 
     @defer.inlineCallbacks
-    def start(self, timeout=30.0):
+    def start(self, timeout=30.0, prepare=None):
+        """
+        Write the configuration, run C{prepare(self)} (a Deferred, e.g.
+        provisioning the SQLite file at C{self.database_path}) when given,
+        then spawn the server and wait until it listens.
+        """
         config = self._write_config()
+        if prepare is not None:
+            yield prepare(self)
         twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
         if not os.path.exists(twistd):
             twistd = shutil.which("twistd")
@@ -97,8 +108,10 @@ class SpawnedServer(object):
                        if p])
         self.log_path = os.path.join(self.directory, "twistd.log")
         self.process = _ServerProcess(self.log_path)
-        args = [sys.executable, twistd, "-n", "--pidfile=", "pyhss",
-                "--config", config]
+        # extra_args go before the plugin name: twistd's own options
+        # (--profile FILE --profiler cprofile, for instance).
+        args = ([sys.executable, twistd, "-n", "--pidfile="] + self.extra_args
+                + ["pyhss", "--config", config])
         self.log("spawning: %s" % (" ".join(args),))
         self.reactor.spawnProcess(self.process, sys.executable, args, env=env,
                                   path=self.directory)
