@@ -82,6 +82,25 @@ class SqliteStoreTests(unittest.TestCase):
         self.assertIsNot(threads[0], threading.main_thread())
 
     @defer.inlineCallbacks
+    def test_jobs_of_one_reactor_iteration_reach_the_worker_together(self):
+        store = self.open(self.mktemp())
+        yield store.add_subscriber(subscriber())
+        handed_over = []
+        flush = store._flush
+
+        def recording():
+            handed_over.append(len(store._outbox))
+            return flush()
+        store._flush = recording
+        calls = [store.get_subscriber(IMSI) for _ in range(5)]
+        calls.append(store.reserve_sqns(IMSI, lambda c: (c + 1, c + 1)))
+        self.assertEqual(handed_over, [])   # not before the iteration ends
+        results = yield defer.gatherResults(calls)
+        self.assertEqual(handed_over, [6])
+        self.assertEqual(results[0], subscriber())
+        self.assertEqual(results[5], 1)
+
+    @defer.inlineCallbacks
     def test_queued_writes_commit_as_one_group(self):
         store = self.open(self.mktemp())
         yield store.add_subscriber(subscriber())

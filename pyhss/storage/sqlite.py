@@ -139,7 +139,8 @@ class SqliteStore:
             from twisted.internet import reactor
         self.path = path
         self._reactor = reactor
-        self._queue = queue.SimpleQueue()
+        self._queue = queue.SimpleQueue()   # lists of jobs
+        self._outbox = []                   # jobs of this reactor iteration
         self._conn = None
         self._open_failure = None
         self._closed = None
@@ -159,16 +160,35 @@ class SqliteStore:
         if self._closed is not None:
             return defer.fail(StoreError("store is closed"))
         d = defer.Deferred()
-        self._queue.put((write, function, args, d))
+        self._enqueue((write, function, args, d))
         return d
+
+    def _enqueue(self, job):
+        # Jobs submitted during one reactor iteration go to the worker
+        # together, at the end of it: one wake-up and one GIL hand-over
+        # per batch instead of per job (under load, handing each job over
+        # alone cost more than running it).
+        if not getattr(self._reactor, "running", True):
+            # Before the reactor runs (twistd start-up) or after it stopped:
+            # nothing would flush the outbox, and nothing waits on batching.
+            self._queue.put([job])
+            return
+        self._outbox.append(job)
+        if len(self._outbox) == 1:
+            self._reactor.callLater(0, self._flush)
+
+    def _flush(self):
+        outbox, self._outbox = self._outbox, []
+        if outbox:
+            self._queue.put(outbox)
 
     def _work(self):
         jobs = self._queue
         while True:
-            batch = [jobs.get()]
+            batch = jobs.get()
             while True:
                 try:
-                    batch.append(jobs.get_nowait())
+                    batch.extend(jobs.get_nowait())
                 except queue.Empty:
                     break
             results = []
@@ -486,7 +506,7 @@ class SqliteStore:
         """Finish queued jobs, close the connection, stop the thread."""
         if self._closed is None:
             self._closed = defer.Deferred()
-            self._queue.put((_STOP, None, (), self._closed))
+            self._enqueue((_STOP, None, (), self._closed))
         waiter = defer.Deferred()
 
         def fire(value):
