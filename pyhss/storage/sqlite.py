@@ -168,13 +168,12 @@ class SqliteStore:
         # together, at the end of it: one wake-up and one GIL hand-over
         # per batch instead of per job (under load, handing each job over
         # alone cost more than running it).
-        if not getattr(self._reactor, "running", True):
-            # Before the reactor runs (twistd start-up) or after it stopped:
-            # nothing would flush the outbox, and nothing waits on batching.
-            self._queue.put([job])
-            return
         self._outbox.append(job)
-        if len(self._outbox) == 1:
+        if not getattr(self._reactor, "running", True):
+            # Before the reactor runs (twistd start-up) or once it stopped,
+            # no callLater would fire: hand over now, after what is waiting.
+            self._flush()
+        elif len(self._outbox) == 1:
             self._reactor.callLater(0, self._flush)
 
     def _flush(self):
