@@ -79,10 +79,14 @@ INITIAL_ATTACH_PROCEDURE = 4
 RAT_RESTRICTION_BITS = {1000: 1 << 0, 1001: 1 << 1, 1002: 1 << 2, 1003: 1 << 3, 1004: 1 << 4, 1005: 1 << 6}
 
 
+# Swaps the two nibbles of an octet: TBCD puts the first digit in the low one.
+_SWAP_NIBBLES = bytes(((i & 0x0F) << 4) | (i >> 4) for i in range(256))
+
+
 def encode_msisdn(digits):
     """MSISDN AVP value: TBCD digits, filler 0xF (TS 29.329 6.3.2, TS 23.003)."""
-    padded = digits + "f" * (len(digits) % 2)
-    return bytes(int(padded[i + 1], 16) << 4 | int(padded[i], 16) for i in range(0, len(padded), 2))
+    # Runs for every ULA: two C calls instead of a generator per octet.
+    return bytes.fromhex(digits + "f" * (len(digits) % 2)).translate(_SWAP_NIBBLES)
 
 
 class S6aApplication:
