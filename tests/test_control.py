@@ -264,6 +264,8 @@ class EndToEndTests(unittest.TestCase):
         self.config = write_shipped_config(directory, os.path.join(short_directory(self), "control"))
         options = tap.Options()
         options.parseOptions(["--config", self.config, "--port", "0"])
+        # The test process keeps its own collector settings.
+        self.patch(tap, "tune_collector", lambda: None)
         self.service = tap.makeService(options)
 
     @defer.inlineCallbacks

@@ -104,11 +104,49 @@ def write_shipped_config(directory, control_socket):
     return path
 
 
+class FakeCollector(object):
+
+    def __init__(self):
+        self.calls = []
+
+    def collect(self):
+        self.calls.append("collect")
+
+    def freeze(self):
+        self.calls.append("freeze")
+
+    def set_threshold(self, *thresholds):
+        self.calls.append(("set_threshold",) + thresholds)
+
+
+class CollectorTests(unittest.TestCase):
+
+    def test_tune_collector(self):
+        collector = FakeCollector()
+        tap.tune_collector(collector)
+        self.assertEqual(collector.calls, [
+            "collect", "freeze", ("set_threshold",) + tap.GC_THRESHOLDS])
+        # Young collections rarer than CPython's default of 700.
+        self.assertGreater(tap.GC_THRESHOLDS[0], 700)
+
+    def test_only_the_server_tunes(self):
+        options = tap.Options()
+        options.parseOptions(["--config", SHIPPED_CONFIG, "--port", "0"])
+        service = tap.makeService(options)
+        self.addCleanup(service.store.close)
+        self.assertTrue(service.tune_gc)
+        other = tap.HSSService(options.loaded, store=service.store)
+        self.assertFalse(other.tune_gc)
+
+
 class ServiceTests(unittest.TestCase):
 
     timeout = 20
 
     def setUp(self):
+        # The test process keeps its own collector settings.
+        self.tuned = []
+        self.patch(tap, "tune_collector", lambda: self.tuned.append(True))
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
         self.control_socket = os.path.join(short_directory(self), "control")
@@ -133,6 +171,7 @@ class ServiceTests(unittest.TestCase):
     @defer.inlineCallbacks
     def test_start_serve_stop(self):
         self.service.startService()
+        self.assertEqual(self.tuned, [True])
         stopped = False
         try:
             (port,) = self.service.ports
