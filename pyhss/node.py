@@ -154,6 +154,7 @@ class DiameterNode(object):
         self._end_to_end = itertools.count(
             ((int(time.time()) & 0xFFF) << 20) | self._random.getrandbits(20))
         self._stopping = False
+        self._origin_avps = (None, None)
         self._dwa_body = b"".join(avp.encode() for avp in (
             codec.Avp.new("Result-Code", results.DIAMETER_SUCCESS),
             codec.Avp.new("Origin-Host", origin_host),
@@ -275,8 +276,14 @@ class DiameterNode(object):
         Result-Code when given); handlers add the rest.
         """
         answer = request.answer(result_code)
-        answer.add("Origin-Host", self.origin_host)
-        answer.add("Origin-Realm", self.origin_realm)
+        origin = self._origin_avps
+        if origin[0] != self.origin_host or origin[1] != self.origin_realm:
+            origin = self._origin_avps = (
+                self.origin_host, self.origin_realm,
+                codec.constant_avp("Origin-Host", self.origin_host),
+                codec.constant_avp("Origin-Realm", self.origin_realm))
+        # Encoded once: every answer carries the same two.
+        answer.avps += origin[2:]
         return answer
 
     def error_answer(self, request, result_code, failed_avps=(),

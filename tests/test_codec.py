@@ -237,6 +237,18 @@ class TypeTests(unittest.TestCase):
         empty = self.roundtrip('Failed-AVP', [])
         self.assertEqual(empty.value, [])
 
+    def test_constant_avp(self):
+        # Encoded once, equal to the AVP it stands for, value still readable.
+        value = [('Max-Requested-Bandwidth-UL', 1), ('Max-Requested-Bandwidth-DL', 2)]
+        constant = codec.constant_avp('AMBR', value)
+        plain = codec.Avp.new('AMBR', value)
+        self.assertEqual(constant.encode(), plain.encode())
+        self.assertEqual(constant, plain)
+        self.assertEqual(constant.get('Max-Requested-Bandwidth-DL'), 2)
+        message = codec.Message(0, 316, 16777251, 1, 2, [constant, constant])
+        decoded = codec.decode_message(message.encode())
+        self.assertEqual(decoded.avps, [plain, plain])
+
     def test_encode_errors(self):
         for name, value in [('Result-Code', -1), ('Result-Code', 2 ** 32),
                             ('Result-Code', 'x'), ('Class', 'text'),

@@ -118,6 +118,24 @@ class LocationTests(S6aFixture, unittest.TestCase):
         self.assertEqual(configs[0].get("AMBR/Max-Requested-Bandwidth-DL"), 100_000_000)
         self.assertEqual(len({c.get("Context-Identifier") for c in configs}), 2)
 
+    def test_changed_apn_profile_in_next_ula(self):
+        # The APN-Configuration-Profile is encoded once per set of profiles:
+        # a profile changed in the store must still show in the next ULA.
+        first = self.call(self.app.update_location, ulr(imsi="001010000000002"))
+        self.assertIsNone(first.find("Subscription-Data/APN-Configuration-Profile"))
+        self.successResultOf(self.store.add_apn(ApnProfile("iot", qci=8, arp_priority=9)))
+        self.successResultOf(self.store.update_subscriber("001010000000002", apns=("iot",)))
+        answer = self.call(self.app.update_location, ulr(imsi="001010000000002"))
+        path = "Subscription-Data/APN-Configuration-Profile/APN-Configuration/EPS-Subscribed-QoS-Profile/"
+        self.assertEqual(answer.get(path + "QoS-Class-Identifier"), 8)
+        self.successResultOf(self.store.update_subscriber("001010000000002", apns=()))
+        self.successResultOf(self.store.delete_apn("iot"))
+        self.successResultOf(self.store.add_apn(ApnProfile("iot", qci=7, arp_priority=9)))
+        self.successResultOf(self.store.update_subscriber("001010000000002", apns=("iot",)))
+        answer = self.call(self.app.update_location, ulr(imsi="001010000000002"))
+        self.assertEqual(answer.get(path + "QoS-Class-Identifier"), 7)
+        self.assertEqual(codec.validate(answer), [])
+
     def test_minimal_subscriber_well_formed(self):
         answer = self.call(self.app.update_location, ulr(imsi="001010000000002"))
         self.assertEqual(answer.get("Result-Code"), results.DIAMETER_SUCCESS)

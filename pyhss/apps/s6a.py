@@ -79,6 +79,24 @@ INITIAL_ATTACH_PROCEDURE = 4
 RAT_RESTRICTION_BITS = {1000: 1 << 0, 1001: 1 << 1, 1002: 1 << 2, 1003: 1 << 3, 1004: 1 << 4, 1005: 1 << 6}
 
 
+# AVPs every answer of a kind carries unchanged, encoded once.
+_AUTH_SESSION_STATE = codec.constant_avp("Auth-Session-State", NO_STATE_MAINTAINED)
+_ULA_FLAGS = codec.constant_avp("ULA-Flags", ULA_SEPARATION_INDICATION)
+_SERVICE_GRANTED = codec.constant_avp("Subscriber-Status", SERVICE_GRANTED)
+# APN-Configuration-Profile AVPs by the tuple of profiles they describe (the
+# records are frozen dataclasses, so a changed profile is another key and a
+# stale entry is never used); emptied when full.
+_APN_CACHE_SIZE = 1024
+
+
+def _as_list(value):
+    return [value]
+
+
+def _ignore_failure(reason):
+    return None
+
+
 # Swaps the two nibbles of an octet: TBCD puts the first digit in the low one.
 _SWAP_NIBBLES = bytes(((i & 0x0F) << 4) | (i >> 4) for i in range(256))
 
@@ -114,6 +132,7 @@ class S6aApplication:
         self.utran_geran_vectors = utran_geran_vectors
         self.cancel_old_mme = cancel_old_mme
         self._session_counter = 0
+        self._apn_configurations = {}
         self.auc = auc if auc is not None else AuthenticationCentre(store, ind_bits=ind_bits,
                                                                     max_vectors=max_vectors)
 
@@ -132,7 +151,7 @@ class S6aApplication:
 
     def _answer(self, request, result_code=None):
         answer = self.node.answer(request, result_code)
-        answer.add("Auth-Session-State", NO_STATE_MAINTAINED)
+        answer.avps.append(_AUTH_SESSION_STATE)
         return answer
 
     def _bad_visited_plmn(self, request):
@@ -166,7 +185,7 @@ class S6aApplication:
         if bad is not None:
             return defer.succeed(bad)
         imsi = request.get("User-Name")
-        d = defer.maybeDeferred(self.store.get_subscriber, imsi)
+        d = self.store.get_subscriber(imsi)
         d.addCallback(self._air_subscriber, request)
         d.addErrback(self._air_failed, request, imsi)
         return d
@@ -236,12 +255,27 @@ class S6aApplication:
         if bad is not None:
             return defer.succeed(bad)
         imsi = request.get("User-Name")
-        d = defer.maybeDeferred(self.store.get_subscriber, imsi)
-        d.addCallback(self._ulr_subscriber, request, peer)
+        # Asked together, the two reads reach the store in one batch (one
+        # hand-over to the SQLite worker and back, not two).
+        d = self.store.get_subscriber(imsi)
+        old = self.store.get_serving_node(imsi)
+        d.addCallback(self._ulr_subscriber, request, peer, old)
         d.addErrback(self._unknown_user_on_bad_imsi, request)
         return d
 
-    def _ulr_subscriber(self, subscriber, request, peer):
+    def _ulr_subscriber(self, subscriber, request, peer, old):
+        refused = self._ulr_refusal(subscriber, request)
+        if refused is not None:
+            old.addErrback(_ignore_failure)
+            return refused
+        flags = request.get("ULR-Flags", 0)
+        new_node = ServingNode(
+            subscriber.imsi, request.get("Origin-Host"), request.get("Origin-Realm"),
+            peer.origin_host if peer is not None else None, self.node.clock.seconds(), False)
+        return old.addCallback(self._ulr_store_node, new_node, flags, request, subscriber)
+
+    def _ulr_refusal(self, subscriber, request):
+        """The error answer to a ULR, or None when it may proceed."""
         if subscriber is None:
             return self.experimental_answer(request, results.DIAMETER_ERROR_USER_UNKNOWN)
         if not subscriber.enabled:
@@ -252,50 +286,32 @@ class S6aApplication:
         restriction = RAT_RESTRICTION_BITS.get(request.get("RAT-Type"), 0)
         if subscriber.access_restriction_data & restriction:
             return self.experimental_answer(request, results.DIAMETER_ERROR_RAT_NOT_ALLOWED)
-        flags = request.get("ULR-Flags", 0)
-        new_node = ServingNode(
-            subscriber.imsi, request.get("Origin-Host"), request.get("Origin-Realm"),
-            peer.origin_host if peer is not None else None, self.node.clock.seconds(), False)
-        d = self.store.get_serving_node(subscriber.imsi)
-        d.addCallback(self._ulr_store_node, new_node, flags)
-        if flags & ULR_SKIP_SUBSCRIBER_DATA:
-            d.addCallback(lambda _: None)
-        else:
-            d.addCallback(lambda _: self._apn_profiles(subscriber))
-        d.addCallback(self._ula, request, subscriber)
-        return d
+        return None
 
-    def _ulr_store_node(self, old, new, flags):
+    def _ulr_store_node(self, old, new, flags, request, subscriber):
         d = self.store.set_serving_node(new)
         if (self.cancel_old_mme and old is not None and not old.purged
                 and old.mme_host.lower() != new.mme_host.lower()):
             kind = INITIAL_ATTACH_PROCEDURE if flags & ULR_INITIAL_ATTACH else MME_UPDATE_PROCEDURE
             d.addCallback(lambda _: self.cancel_location(old, kind) and None)
-        return d
+        if flags & ULR_SKIP_SUBSCRIBER_DATA:
+            return d.addCallback(self._ula, request, subscriber)
+        # Read the profiles in the write's batch; answer once both are done.
+        profiles = self._apn_profiles(subscriber)
+        d.addCallbacks(lambda _: profiles, lambda reason: profiles.addErrback(_ignore_failure) and reason)
+        return d.addCallback(self._ula, request, subscriber)
 
     def _apn_profiles(self, subscriber):
-        return defer.gatherResults([self.store.get_apn(name) for name in subscriber.apns], consumeErrors=True)
+        names = subscriber.apns
+        if len(names) == 1:
+            return self.store.get_apn(names[0]).addCallback(_as_list)
+        return defer.gatherResults([self.store.get_apn(name) for name in names], consumeErrors=True)
 
-    def subscription_data(self, subscriber, profiles):
-        """Subscription-Data grouped value (TS 29.272 7.3.2) as (name, value) pairs."""
-        data = []
-        if subscriber.msisdn:
-            data.append(("MSISDN", encode_msisdn(subscriber.msisdn)))
-        if subscriber.enabled:
-            data.append(("Subscriber-Status", SERVICE_GRANTED))
-        else:
-            # Only an IDR carries a disabled profile (a ULR is refused with
-            # 5420): bar all packet services so the MME drops the UE.
-            data.append(("Subscriber-Status", OPERATOR_DETERMINED_BARRING))
-            data.append(("Operator-Determined-Barring", ODB_ALL_PACKET_ORIENTED_SERVICES))
-        data.append(("Network-Access-Mode", subscriber.network_access_mode))
-        if subscriber.access_restriction_data:
-            data.append(("Access-Restriction-Data", subscriber.access_restriction_data))
-        if subscriber.ue_ambr_ul is not None and subscriber.ue_ambr_dl is not None:
-            data.append(("AMBR", [("Max-Requested-Bandwidth-UL", subscriber.ue_ambr_ul),
-                                  ("Max-Requested-Bandwidth-DL", subscriber.ue_ambr_dl)]))
-        profiles = [p for p in profiles or () if p is not None]
-        if profiles:
+    def _apn_configuration_profile(self, profiles):
+        """The APN-Configuration-Profile AVP for ``profiles``, encoded once."""
+        key = tuple(profiles)
+        avp = self._apn_configurations.get(key)
+        if avp is None:
             configurations = []
             for p in profiles:
                 apn = [
@@ -313,17 +329,43 @@ class S6aApplication:
                     apn.append(("AMBR", [("Max-Requested-Bandwidth-UL", p.ambr_ul),
                                          ("Max-Requested-Bandwidth-DL", p.ambr_dl)]))
                 configurations.append(("APN-Configuration", apn))
-            data.append(("APN-Configuration-Profile", [
+            avp = codec.constant_avp("APN-Configuration-Profile", [
                 ("Context-Identifier", profiles[0].context_id),  # the default APN
                 ("All-APN-Configurations-Included-Indicator", 0),
-            ] + configurations))
+            ] + configurations)
+            if len(self._apn_configurations) >= _APN_CACHE_SIZE:
+                self._apn_configurations.clear()
+            self._apn_configurations[key] = avp
+        return avp
+
+    def subscription_data(self, subscriber, profiles):
+        """Subscription-Data grouped value (TS 29.272 7.3.2) as (name, value) pairs."""
+        data = []
+        if subscriber.msisdn:
+            data.append(("MSISDN", encode_msisdn(subscriber.msisdn)))
+        if subscriber.enabled:
+            data.append(_SERVICE_GRANTED)
+        else:
+            # Only an IDR carries a disabled profile (a ULR is refused with
+            # 5420): bar all packet services so the MME drops the UE.
+            data.append(("Subscriber-Status", OPERATOR_DETERMINED_BARRING))
+            data.append(("Operator-Determined-Barring", ODB_ALL_PACKET_ORIENTED_SERVICES))
+        data.append(("Network-Access-Mode", subscriber.network_access_mode))
+        if subscriber.access_restriction_data:
+            data.append(("Access-Restriction-Data", subscriber.access_restriction_data))
+        if subscriber.ue_ambr_ul is not None and subscriber.ue_ambr_dl is not None:
+            data.append(("AMBR", [("Max-Requested-Bandwidth-UL", subscriber.ue_ambr_ul),
+                                  ("Max-Requested-Bandwidth-DL", subscriber.ue_ambr_dl)]))
+        profiles = [p for p in profiles or () if p is not None]
+        if profiles:
+            data.append(self._apn_configuration_profile(profiles))
         if subscriber.periodic_rau_tau_timer is not None:
             data.append(("Subscribed-Periodic-RAU-TAU-Timer", subscriber.periodic_rau_tau_timer))
         return data
 
     def _ula(self, profiles, request, subscriber):
         answer = self._answer(request, results.DIAMETER_SUCCESS)
-        answer.add("ULA-Flags", ULA_SEPARATION_INDICATION)
+        answer.avps.append(_ULA_FLAGS)
         if profiles is not None:
             answer.add("Subscription-Data", self.subscription_data(subscriber, profiles))
         return answer

@@ -327,6 +327,28 @@ class Avp(object):
                                              self.value)
 
 
+class ConstantAvp(Avp):
+    """An Avp encoded once, when built, for AVPs that many messages carry
+    unchanged (Origin-Host, Auth-Session-State, an APN's configuration):
+    answers built under load then skip re-encoding them.  One instance may
+    sit in many messages, so its value must not be changed."""
+
+    __slots__ = ('_encoded',)
+
+    def __init__(self, avp):
+        Avp.__init__(self, avp.code, avp.vendor_id, avp.flags, avp.value,
+                     avp.definition, None)
+        self._encoded = avp.encode()
+
+    def encode(self):
+        return self._encoded
+
+
+def constant_avp(name, value=None):
+    """``Avp.new(name, value)`` encoded once (see L{ConstantAvp})."""
+    return ConstantAvp(Avp.new(name, value))
+
+
 def _next_ids():
     """Hop-by-hop ids start random; end-to-end ids carry the low 12 bits of
     the start time in the high bits and a random counter (RFC 6733 3)."""
