@@ -223,6 +223,37 @@ class StoreContractMixin:
     def test_reserve_sqns_unknown_imsi(self):
         yield self.assertFails(self.store.reserve_sqns(IMSI, lambda c: (c + 1, c + 1)), NotFoundError)
 
+    @defer.inlineCallbacks
+    def test_reserve_sqns_for(self):
+        yield self.store.add_subscriber(subscriber(sqn=10))
+        planned = []
+
+        def plan(current):
+            planned.append(current)
+            return lambda sqn: (sqn + 2, [sqn + 1, sqn + 2])
+        found, sqns = yield self.store.reserve_sqns_for(IMSI, plan)
+        self.assertEqual((found, sqns), (subscriber(sqn=10), [11, 12]))
+        self.assertEqual(planned, [subscriber(sqn=10)])
+        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 12)
+        # No allocate: nothing reserved, the subscriber (or None) still fires.
+        self.assertEqual((yield self.store.reserve_sqns_for(IMSI, lambda current: None)),
+                         (subscriber(sqn=12), None))
+        self.assertEqual((yield self.store.reserve_sqns_for("001010000000002", planned.append)), (None, None))
+        self.assertEqual(planned[-1], None)
+        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 12)
+
+    @defer.inlineCallbacks
+    def test_reserve_sqns_for_failure_keeps_sqn(self):
+        yield self.store.add_subscriber(subscriber(sqn=10))
+
+        def broken(current):
+            raise ZeroDivisionError("plan bug")
+        yield self.assertFails(self.store.reserve_sqns_for(IMSI, broken), ZeroDivisionError)
+        yield self.assertFails(self.store.reserve_sqns_for(IMSI, lambda c: lambda sqn: 1 / 0), ZeroDivisionError)
+        yield self.assertFails(self.store.reserve_sqns_for(IMSI, lambda c: lambda sqn: (-1, None)),
+                               ValidationError)
+        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 10)
+
     # --- APNs -------------------------------------------------------------------------
     @defer.inlineCallbacks
     def test_apn_round_trip_and_context_ids(self):

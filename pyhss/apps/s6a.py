@@ -107,6 +107,36 @@ def encode_msisdn(digits):
     return bytes.fromhex(digits + "f" * (len(digits) % 2)).translate(_SWAP_NIBBLES)
 
 
+class _AirPlan:
+    """One AIR's ``plan`` for ``IStore.reserve_sqns_for``.
+
+    Called with the subscriber inside the store's transaction (possibly on
+    the store's thread): refuses by reserving nothing, else asks the AuC
+    what to reserve.  :meth:`answer` then builds the AIA on the reactor.
+    """
+
+    __slots__ = ("app", "request", "build")
+
+    def __init__(self, app, request):
+        self.app = app
+        self.request = request
+        self.build = None
+
+    def __call__(self, subscriber):
+        if self.app._air_refusal(subscriber, self.request) is not None:
+            return None
+        allocate, self.build = self.app._prepare_vectors(subscriber, self.request)
+        return allocate
+
+    def answer(self, found):
+        subscriber, sqns = found
+        app, request = self.app, self.request
+        if self.build is None:
+            code, message = app._air_refusal(subscriber, request)
+            return app.experimental_answer(request, code, message)
+        return app._aia(self.build(sqns if sqns is not None else []), request)
+
+
 class S6aApplication:
     """The S6a handlers of one HSS.
 
@@ -185,21 +215,26 @@ class S6aApplication:
         if bad is not None:
             return defer.succeed(bad)
         imsi = request.get("User-Name")
-        d = self.store.get_subscriber(imsi)
-        d.addCallback(self._air_subscriber, request)
+        plan = _AirPlan(self, request)
+        # Reading the subscriber and reserving its SQNs is one store
+        # transaction: one round trip to the SQLite worker, not two.
+        d = self.store.reserve_sqns_for(imsi, plan)
+        d.addCallback(plan.answer)
         d.addErrback(self._air_failed, request, imsi)
         return d
 
-    def _air_subscriber(self, subscriber, request):
+    def _air_refusal(self, subscriber, request):
+        """(Experimental-Result-Code, Error-Message) refusing the AIR, or None."""
         if subscriber is None:
-            return self.experimental_answer(request, results.DIAMETER_ERROR_USER_UNKNOWN)
+            return results.DIAMETER_ERROR_USER_UNKNOWN, None
         if not subscriber.enabled:
-            return self.experimental_answer(request, results.DIAMETER_ERROR_UNKNOWN_EPS_SUBSCRIPTION,
-                                            "subscriber disabled")
-        visited = request.get("Visited-PLMN-Id")
-        if visited != self.home_plmn and not subscriber.roaming_allowed:
-            return self.experimental_answer(request, results.DIAMETER_ERROR_ROAMING_NOT_ALLOWED)
+            return results.DIAMETER_ERROR_UNKNOWN_EPS_SUBSCRIPTION, "subscriber disabled"
+        if request.get("Visited-PLMN-Id") != self.home_plmn and not subscriber.roaming_allowed:
+            return results.DIAMETER_ERROR_ROAMING_NOT_ALLOWED, None
+        return None
 
+    def _prepare_vectors(self, subscriber, request):
+        """The AuC's (allocate, build) for what the AIR asks."""
         eutran = self._requested(request, "Requested-EUTRAN-Authentication-Info")
         utran_geran = self._requested(request, "Requested-UTRAN-GERAN-Authentication-Info")
         eutran_count, resync = eutran if eutran else (0, None)
@@ -210,10 +245,8 @@ class S6aApplication:
             utran_count, geran_count = other_count, 0
         else:
             utran_count, geran_count = 0, other_count
-        d = self.auc.generate(subscriber, eutran=eutran_count, utran=utran_count, geran=geran_count,
-                              serving_network_id=visited, resync_info=resync)
-        d.addCallback(self._aia, request)
-        return d
+        return self.auc.prepare(subscriber, eutran=eutran_count, utran=utran_count, geran=geran_count,
+                                serving_network_id=request.get("Visited-PLMN-Id"), resync_info=resync)
 
     def _aia(self, vectors, request):
         answer = self._answer(request, results.DIAMETER_SUCCESS)

@@ -62,27 +62,26 @@ class AuthenticationCentre:
         if not 0 <= count <= self.max_vectors:
             raise InvalidVectorRequest(f"{name} vector count must be 0..{self.max_vectors}, got {count}")
 
-    def generate(self, subscriber, eutran=0, utran=0, geran=0, serving_network_id=None, resync_info=None):
-        """Deferred firing with a :class:`VectorSet`.
+    def prepare(self, subscriber, eutran=0, utran=0, geran=0, serving_network_id=None, resync_info=None):
+        """``(allocate, build)`` for what :meth:`generate` would do.
 
-        ``serving_network_id`` (Visited-PLMN-Id, 3 octets) is required when
-        ``eutran`` > 0.  ``resync_info`` is the 30-octet
-        Re-Synchronization-Info, or None.
+        ``allocate`` is the ``store.reserve_sqns`` callable (None when the
+        answer needs no SQN); ``build(sqns)`` computes the
+        :class:`VectorSet` from the reserved SQNs (``[]`` without
+        ``allocate``).  Raises what ``generate`` fails with.  Pure: a store
+        may call it on its own thread (``IStore.reserve_sqns_for``).
         """
-        try:
-            self._check_count("E-UTRAN", eutran)
-            self._check_count("UTRAN", utran)
-            self._check_count("GERAN", geran)
-            if eutran and (serving_network_id is None or len(serving_network_id) != 3):
-                raise InvalidVectorRequest("E-UTRAN vectors need a 3-octet serving network id")
-            milenage = self.milenage_for(subscriber)
-            needed = eutran + utran
-            if resync_info is not None:
-                reserve = resynchronise(milenage, resync_info).allocator(needed, self.ind_bits, self.delta)
-            else:
-                reserve = allocator(needed, self.ind_bits)
-        except Exception:
-            return defer.fail()
+        self._check_count("E-UTRAN", eutran)
+        self._check_count("UTRAN", utran)
+        self._check_count("GERAN", geran)
+        if eutran and (serving_network_id is None or len(serving_network_id) != 3):
+            raise InvalidVectorRequest("E-UTRAN vectors need a 3-octet serving network id")
+        milenage = self.milenage_for(subscriber)
+        needed = eutran + utran
+        if resync_info is not None:
+            reserve = resynchronise(milenage, resync_info).allocator(needed, self.ind_bits, self.delta)
+        else:
+            reserve = allocator(needed, self.ind_bits)
 
         def build(sqns):
             random = self._random
@@ -95,5 +94,20 @@ class AuthenticationCentre:
             return VectorSet(eutran_vectors, utran_vectors, geran_vectors, resync_info is not None)
 
         if not needed and resync_info is None:
+            return None, build
+        return reserve, build
+
+    def generate(self, subscriber, eutran=0, utran=0, geran=0, serving_network_id=None, resync_info=None):
+        """Deferred firing with a :class:`VectorSet`.
+
+        ``serving_network_id`` (Visited-PLMN-Id, 3 octets) is required when
+        ``eutran`` > 0.  ``resync_info`` is the 30-octet
+        Re-Synchronization-Info, or None.
+        """
+        try:
+            reserve, build = self.prepare(subscriber, eutran, utran, geran, serving_network_id, resync_info)
+        except Exception:
+            return defer.fail()
+        if reserve is None:
             return defer.maybeDeferred(build, [])
         return self.store.reserve_sqns(subscriber.imsi, reserve).addCallback(build)

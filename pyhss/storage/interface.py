@@ -47,6 +47,17 @@ class IStore(Interface):
         Fires ``result``.  NotFoundError; an exception from ``allocate``
         leaves the stored SQN unchanged and fails the Deferred with it."""
 
+    def reserve_sqns_for(imsi, plan):
+        """Read the subscriber and reserve SQNs in one transaction.
+
+        ``plan(subscriber)`` (None when the IMSI is unknown) returns an
+        ``allocate`` callable as for ``reserve_sqns``, or None to reserve
+        nothing; it may run on a store thread.  Fires ``(subscriber,
+        result)``, ``result`` being what ``allocate`` returned (None without
+        one).  An exception from ``plan`` or ``allocate`` leaves the stored
+        SQN unchanged and fails the Deferred with it.  (AIR: one store
+        round trip instead of a read, then a write.)"""
+
     # --- APN profiles -----------------------------------------------------------------
     def add_apn(profile):
         """Store a new ApnProfile (context_id None: the store picks the

@@ -117,6 +117,19 @@ class MemoryStore:
         self._subscribers[imsi] = changed(current, {"sqn": new_sqn})
         return result
 
+    @_deferred
+    def reserve_sqns_for(self, imsi, plan):
+        self._check_open()
+        current = self._subscribers.get(imsi)
+        allocate = plan(current)
+        if allocate is None:
+            return current, None
+        new_sqn, result = allocate(current.sqn)
+        if isinstance(new_sqn, bool) or not isinstance(new_sqn, int) or not 0 <= new_sqn <= SQN_MAX:
+            raise ValidationError(f"allocate returned SQN {new_sqn!r}, outside 0..2**48-1")
+        self._subscribers[imsi] = changed(current, {"sqn": new_sqn})
+        return current, result
+
     # --- APN profiles -----------------------------------------------------------------
     @_deferred
     def add_apn(self, profile):

@@ -427,6 +427,21 @@ class SqliteStore:
         conn.execute("UPDATE subscriber SET sqn = ? WHERE imsi = ?", (new_sqn, imsi))
         return result
 
+    def reserve_sqns_for(self, imsi, plan):
+        return self._write(self._reserve_sqns_for, imsi, plan)
+
+    @staticmethod
+    def _reserve_sqns_for(conn, imsi, plan):
+        current = _subscriber(conn.execute(SELECT_SUBSCRIBER, (imsi,)).fetchone())
+        allocate = plan(current)
+        if allocate is None:
+            return current, None
+        new_sqn, result = allocate(current.sqn)
+        if isinstance(new_sqn, bool) or not isinstance(new_sqn, int) or not 0 <= new_sqn <= SQN_MAX:
+            raise ValidationError(f"allocate returned SQN {new_sqn!r}, outside 0..2**48-1")
+        conn.execute("UPDATE subscriber SET sqn = ? WHERE imsi = ?", (new_sqn, imsi))
+        return current, result
+
     # --- APN profiles -----------------------------------------------------------------
     def add_apn(self, profile):
         if not isinstance(profile, ApnProfile):
