@@ -10,6 +10,7 @@ from twisted.trial import unittest
 from pyhss.config import Config
 from pyhss.storage import open_store
 from pyhss.storage.errors import StoreError
+from pyhss.storage import sqlite as sqlite_module
 from pyhss.storage.sqlite import SCHEMA_VERSION, SqliteStore
 from tests.store_contract import IMSI, StoreContractMixin, subscriber
 
@@ -37,6 +38,37 @@ class SqliteStoreTests(unittest.TestCase):
         self.addCleanup(conn.close)
         self.assertEqual(conn.execute("PRAGMA journal_mode").fetchone()[0], "wal")
         self.assertEqual(conn.execute("SELECT version FROM schema_version").fetchall(), [(SCHEMA_VERSION,)])
+
+    @defer.inlineCallbacks
+    def test_checkpoints_off_the_worker(self):
+        # The worker never checkpoints in a COMMIT; the checkpoint thread
+        # does, after writes, with a connection of its own.
+        ran = []
+        done = threading.Event()
+        real = sqlite_module.checkpoint
+
+        def checkpoint(conn):
+            ran.append((threading.current_thread().name, real(conn)))
+            done.set()
+            return ran[-1][1]
+        self.patch(sqlite_module, "checkpoint", checkpoint)
+        store = self.open(self.mktemp())
+        yield store.opened
+        setting = yield store._submit(lambda: store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+        self.assertEqual(setting, 0)
+        yield store.add_subscriber(subscriber())
+        self.assertTrue(done.wait(10))
+        name, (busy, frames, checkpointed) = ran[0]
+        self.assertIn("checkpoint", name)
+        self.assertEqual((busy, checkpointed), (0, frames))
+        thread = store._checkpointer
+        yield store.close()
+        self.assertFalse(thread.is_alive())
+        self.assertIsNone(store._checkpointer)
+
+    def test_memory_store_has_no_checkpoint_thread(self):
+        store = self.open(":memory:")
+        return store.opened.addCallback(lambda _: self.assertIsNone(store._checkpointer))
 
     @defer.inlineCallbacks
     def test_two_connections_never_share_an_sqn(self):
