@@ -40,6 +40,17 @@ class SqliteStoreTests(unittest.TestCase):
         self.assertEqual(conn.execute("SELECT version FROM schema_version").fetchall(), [(SCHEMA_VERSION,)])
 
     @defer.inlineCallbacks
+    def test_stores_opening_a_new_file_together(self):
+        # pyhss-admin next to a server that is starting: switching the new
+        # file to WAL used to fail with "database is locked" for one.
+        for _ in range(20):
+            path = self.mktemp()
+            stores = [self.open(path), self.open(path)]
+            yield defer.gatherResults([store.opened for store in stores], consumeErrors=True)
+            for store in stores:
+                yield store.close()
+
+    @defer.inlineCallbacks
     def test_checkpoints_off_the_worker(self):
         # The worker never checkpoints in a COMMIT; the checkpoint thread
         # does, after writes, with a connection of its own.

@@ -27,6 +27,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 
 from twisted.internet import defer
 from twisted.python.failure import Failure
@@ -136,6 +137,25 @@ def _apn(row):
 
 def _node(row):
     return None if row is None else ServingNode(*_decode_node(row))
+
+
+def _set_wal(conn, busy_timeout):
+    """PRAGMA journal_mode=WAL, retried for up to ``busy_timeout`` seconds.
+
+    Switching a new file to WAL needs an exclusive lock, and SQLite answers
+    "database is locked" at once, without the busy handler, while another
+    connection (pyhss-admin next to a server that is starting) holds any
+    lock on it.  Runs on the worker thread, never the reactor's.
+    """
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
 
 
 def checkpoint(conn):
@@ -331,7 +351,7 @@ class SqliteStore:
                 directory = os.path.dirname(os.path.abspath(path))
                 os.makedirs(directory, exist_ok=True)
             conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, cached_statements=64)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _set_wal(conn, busy_timeout)
             conn.execute("PRAGMA synchronous=NORMAL")
             if path != ":memory:":
                 conn.execute("PRAGMA wal_autocheckpoint=0")   # the checkpoint thread's job
