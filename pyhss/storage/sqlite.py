@@ -315,6 +315,15 @@ class SqliteStore:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             for _, function, args, d in writes:
+                if getattr(function, "single_write", False):
+                    # Its one write statement comes last: when it fails,
+                    # nothing of it is left to undo (SQLite undoes a failed
+                    # statement itself), so no savepoint (two statements).
+                    outcome = self._run(d, function, (conn,) + args)
+                    if not conn.in_transaction:
+                        raise StoreError("the transaction was rolled back under a write")
+                    outcomes.append(outcome)
+                    continue
                 conn.execute("SAVEPOINT job")
                 outcome = self._run(d, function, (conn,) + args)
                 if not conn.in_transaction:
@@ -506,6 +515,8 @@ class SqliteStore:
         conn.execute("UPDATE subscriber SET sqn = ? WHERE imsi = ?", (new_sqn, imsi))
         return result
 
+    _reserve_sqns.single_write = True
+
     def reserve_sqns_for(self, imsi, plan):
         return self._write(self._reserve_sqns_for, imsi, plan)
 
@@ -520,6 +531,8 @@ class SqliteStore:
             raise ValidationError(f"allocate returned SQN {new_sqn!r}, outside 0..2**48-1")
         conn.execute("UPDATE subscriber SET sqn = ? WHERE imsi = ?", (new_sqn, imsi))
         return current, result
+
+    _reserve_sqns_for.__func__.single_write = True
 
     # --- APN profiles -----------------------------------------------------------------
     def add_apn(self, profile):
@@ -586,6 +599,8 @@ class SqliteStore:
             raise NotFoundError(f"no subscriber {node.imsi}")
         conn.execute(REPLACE_NODE, _encode_node(node))
 
+    _set_serving_node.single_write = True
+
     def mark_purged(self, imsi, mme_host):
         return self._write(self._mark_purged, imsi, mme_host)
 
@@ -594,6 +609,8 @@ class SqliteStore:
         cursor = conn.execute("UPDATE serving_node SET purged = 1 WHERE imsi = ? AND lower(mme_host) = lower(?)",
                               (imsi, mme_host))
         return cursor.rowcount > 0
+
+    _mark_purged.__func__.single_write = True
 
     def close(self):
         """Finish queued jobs, close the connection, stop the thread."""
