@@ -11,6 +11,7 @@ from pyhss.config import Config
 from pyhss.storage import open_store
 from pyhss.storage.errors import StoreError
 from pyhss.storage import sqlite as sqlite_module
+from pyhss.storage.records import ServingNode
 from pyhss.storage.sqlite import SCHEMA_VERSION, SqliteStore
 from tests.store_contract import IMSI, StoreContractMixin, subscriber
 
@@ -168,6 +169,36 @@ class SqliteStoreTests(unittest.TestCase):
         self.assertEqual([value for ok, value in results if ok], list(range(1, 10)))
         self.assertTrue(results[3][1].check(ZeroDivisionError))
         self.assertEqual((yield store.get_subscriber(IMSI)).sqn, 9)
+
+    @defer.inlineCallbacks
+    def test_reads_among_writes_join_the_group(self):
+        # ULR's pattern: serving-node writes interleaved with reads.  The
+        # reads see the writes queued before them, and one COMMIT serves all.
+        store = self.open(self.mktemp())
+        yield store.add_subscriber(subscriber())
+        yield store.add_subscriber(subscriber("001010000000002"))
+        groups = []
+        commit_writes = store._commit_writes
+
+        def recording(writes, results):
+            if writes:
+                groups.append([write for write, _, _, _ in writes])
+            return commit_writes(writes, results)
+        store._commit_writes = recording
+        release = threading.Event()
+        blocked = store._submit(release.wait, 30)
+        calls = []
+        for imsi in (IMSI, "001010000000002"):
+            calls.append(store.set_serving_node(ServingNode(imsi, "mme." + imsi, "test", None, 1.0, False)))
+            calls.append(store.get_serving_node(imsi))
+        calls.append(store.get_apn("internet"))
+        release.set()
+        yield blocked
+        results = yield defer.gatherResults(calls, consumeErrors=True)
+        self.assertEqual(groups, [[True, False, True, False, False]])
+        self.assertEqual(results[1].mme_host, "mme." + IMSI)
+        self.assertEqual(results[3].mme_host, "mme.001010000000002")
+        self.assertIsNone(results[4])
 
     @defer.inlineCallbacks
     def test_failed_group_commit_fails_every_job(self):

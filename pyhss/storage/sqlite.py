@@ -235,10 +235,14 @@ class SqliteStore:
             stop = None
             writes = []
             for job in batch:
-                if job[0] is True:
+                if job[0] is True or (writes and job[0] is False):
+                    # A read queued after a write runs in the write's
+                    # transaction: it sees the write, and the group still
+                    # commits once (ULR interleaves its serving-node write
+                    # with APN reads: one COMMIT per ULR otherwise).
                     writes.append(job)
                     continue
-                # A read or control job sees every write queued before it.
+                # A control job sees every write queued before it.
                 self._commit_writes(writes, results)
                 writes = []
                 if job[0] is _STOP:
@@ -300,7 +304,9 @@ class SqliteStore:
         Group commit: one BEGIN/COMMIT for everything that queued up while
         the worker was busy.  A job that fails rolls back to its own
         savepoint only; results are handed out after the COMMIT, and if
-        the COMMIT itself fails every job in the group fails.
+        the COMMIT itself fails every job in the group fails.  Read jobs
+        queued among the writes (the first job is a write) run in the
+        transaction, without a savepoint.
         """
         if not writes:
             return
@@ -314,7 +320,12 @@ class SqliteStore:
         try:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
-            for _, function, args, d in writes:
+            for write, function, args, d in writes:
+                if write is False:
+                    outcomes.append(self._run(d, function, args))
+                    if not conn.in_transaction:
+                        raise StoreError("the transaction was rolled back under a read")
+                    continue
                 if getattr(function, "single_write", False):
                     # Its one write statement comes last: when it fails,
                     # nothing of it is left to undo (SQLite undoes a failed
