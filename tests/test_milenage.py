@@ -173,20 +173,3 @@ class CacheTests(unittest.TestCase):
         # A different OPc for the same K is a different entry, never a stale hit.
         other = Milenage.for_subscriber(self.t["k"], opc=bytes(16))
         self.assertEqual(other.opc, bytes(16))
-
-
-class EncryptorTests(unittest.TestCase):
-    """The AES-ECB call Milenage uses, direct or through pycryptodome."""
-
-    def test_same_as_pycryptodome(self):
-        from Crypto.Cipher import AES
-        key = bytes(range(16, 32))
-        data = bytes(range(64))
-        expected = AES.new(key, AES.MODE_ECB).encrypt(data)
-        self.assertEqual(milenage_module._ecb_encryptor(key)(data), expected)
-        self.assertEqual(milenage_module._ecb_encryptor(key)(data[:16]), expected[:16])
-        self.patch(milenage_module, "_DIRECT", False)
-        self.assertEqual(milenage_module._ecb_encryptor(key)(data), expected)
-
-    def test_unaligned_data_refused(self):
-        self.assertRaises(ValueError, milenage_module._ecb_encryptor(bytes(16)), b"x" * 15)

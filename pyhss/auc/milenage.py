@@ -26,13 +26,6 @@ loops.
 
 from Crypto.Cipher import AES
 
-try:
-    from Crypto.Cipher import _mode_ecb
-    from Crypto.Util._raw_api import c_size_t, create_string_buffer
-    _ECB_ENCRYPT = _mode_ecb.raw_ecb_lib.ECB_encrypt
-except (ImportError, AttributeError):    # another pycryptodome layout
-    _ECB_ENCRYPT = None
-
 from pyhss.auc.errors import InvalidKeyMaterial
 
 _MASK128 = (1 << 128) - 1
@@ -57,45 +50,6 @@ def _check(name, value, length):
     return bytes(value)
 
 
-def _direct_encryptor(cipher):
-    """The C function behind ``cipher.encrypt``, called without
-    pycryptodome's argument checks and wrappers."""
-    state = cipher._state.get()
-    public = cipher.encrypt
-
-    def encrypt(data, raw=_ECB_ENCRYPT, buffer=create_string_buffer, size=c_size_t, cipher=cipher):
-        out = buffer(len(data))
-        if raw(state, data, out, size(len(data))):
-            return public(data)   # raises pycryptodome's own error
-        return out.raw
-    return encrypt
-
-
-def _direct_calls_work():
-    if _ECB_ENCRYPT is None:
-        return False
-    try:
-        cipher = AES.new(bytes(range(16)), AES.MODE_ECB)
-        probe = bytes(range(64))
-        return _direct_encryptor(cipher)(probe) == cipher.encrypt(probe)
-    except Exception:
-        return False
-
-
-# pycryptodome's encrypt spends more time checking and wrapping its
-# arguments than in AES (5 us for 4 blocks against 2.4 us calling its C
-# function directly), twice per vector on the reactor thread.  The direct
-# call is used only if it gives the public call's result in this process.
-# The closure keeps the cipher object, so its key schedule outlives the calls.
-_DIRECT = _direct_calls_work()
-
-
-def _ecb_encryptor(k):
-    """``encrypt(data) -> bytes`` with AES-128-ECB under ``k``."""
-    cipher = AES.new(k, AES.MODE_ECB)
-    return _direct_encryptor(cipher) if _DIRECT else cipher.encrypt
-
-
 def compute_opc(k, op):
     """OPc = OP xor E_K(OP) (TS 35.206 section 4.1)."""
     k = _check("K", k, 16)
@@ -116,7 +70,7 @@ class Milenage:
     def __init__(self, k, opc):
         self.k = _check("K", k, 16)
         self.opc = _check("OPc", opc, 16)
-        self._encrypt = _ecb_encryptor(self.k)
+        self._encrypt = AES.new(self.k, AES.MODE_ECB).encrypt
         self._opc_int = int.from_bytes(self.opc, "big")
         self._opc_x4 = int.from_bytes(self.opc * 4, "big")
 
