@@ -9,13 +9,13 @@ import tempfile
 
 from twisted.trial import unittest
 
-from ss7tools.encode import (LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL,
+from ss7tools.encode import (LINKTYPE_LINUX_SLL,
                              LINKTYPE_LINUX_SLL2, LINKTYPE_RAW, OPERATIONS,
                              MapBuilder, PcapngWriter, PcapWriter,
                              SccpAddress, SccpEncodeError, SctpAssociation,
                              crc32c, data_chunk, ipv4_packet, m3ua_data,
                              mtp3_routing_label, sccp_ludt, sccp_udt,
-                             sccp_xudt, sccp_xudt_segments, sctp_packet,
+                             sccp_xudt_segments, sctp_packet,
                              tcap_abort, tcap_begin, tcap_end, invoke,
                              return_error, reject, write_sample_capture)
 from ss7tools.encode.crc32c import with_sctp_checksum

@@ -20,7 +20,6 @@ from twisted.trial import unittest
 
 from pyhss import tap
 from pyhss.node import DiameterNode
-from pyhss.protocols import codec
 from pyhss.protocols.dictionary import APP_RELAY, APP_S6A
 from pyhss.protocols.peer import CLOSED
 from pyhss.protocols.transport import connect_peer

@@ -10,7 +10,7 @@ from zope.interface import implementer
 
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
 from pyhss.storage.interface import IStore
-from pyhss.storage.records import SQN_MAX, ApnProfile, ServingNode, Subscriber, changed, normalise_apn
+from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, allocated_sqn, changed, normalise_apn
 
 
 def _deferred(method):
@@ -111,9 +111,7 @@ class MemoryStore:
         current = self._subscribers.get(imsi)
         if current is None:
             raise NotFoundError(f"no subscriber {imsi}")
-        new_sqn, result = allocate(current.sqn)
-        if isinstance(new_sqn, bool) or not isinstance(new_sqn, int) or not 0 <= new_sqn <= SQN_MAX:
-            raise ValidationError(f"allocate returned SQN {new_sqn!r}, outside 0..2**48-1")
+        new_sqn, result = allocated_sqn(allocate(current.sqn))
         self._subscribers[imsi] = changed(current, {"sqn": new_sqn})
         return result
 
@@ -124,9 +122,7 @@ class MemoryStore:
         allocate = plan(current)
         if allocate is None:
             return current, None
-        new_sqn, result = allocate(current.sqn)
-        if isinstance(new_sqn, bool) or not isinstance(new_sqn, int) or not 0 <= new_sqn <= SQN_MAX:
-            raise ValidationError(f"allocate returned SQN {new_sqn!r}, outside 0..2**48-1")
+        new_sqn, result = allocated_sqn(allocate(current.sqn))
         self._subscribers[imsi] = changed(current, {"sqn": new_sqn})
         return current, result
 

@@ -36,8 +36,8 @@ from zope.interface import implementer
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
 from pyhss.storage.interface import IStore
 from pyhss.storage.records import (
-    APN_FIELDS, SERVING_NODE_FIELDS, SQN_MAX, SUBSCRIBER_FIELDS, ApnProfile, ServingNode, Subscriber,
-    changed, normalise_apn,
+    APN_FIELDS, SERVING_NODE_FIELDS, SUBSCRIBER_FIELDS, ApnProfile, ServingNode, Subscriber,
+    allocated_sqn, changed, normalise_apn,
 )
 
 SCHEMA_VERSION = 1
@@ -520,9 +520,7 @@ class SqliteStore:
         row = conn.execute("SELECT sqn FROM subscriber WHERE imsi = ?", (imsi,)).fetchone()
         if row is None:
             raise NotFoundError(f"no subscriber {imsi}")
-        new_sqn, result = allocate(row[0])
-        if isinstance(new_sqn, bool) or not isinstance(new_sqn, int) or not 0 <= new_sqn <= SQN_MAX:
-            raise ValidationError(f"allocate returned SQN {new_sqn!r}, outside 0..2**48-1")
+        new_sqn, result = allocated_sqn(allocate(row[0]))
         conn.execute("UPDATE subscriber SET sqn = ? WHERE imsi = ?", (new_sqn, imsi))
         return result
 
@@ -537,9 +535,7 @@ class SqliteStore:
         allocate = plan(current)
         if allocate is None:
             return current, None
-        new_sqn, result = allocate(current.sqn)
-        if isinstance(new_sqn, bool) or not isinstance(new_sqn, int) or not 0 <= new_sqn <= SQN_MAX:
-            raise ValidationError(f"allocate returned SQN {new_sqn!r}, outside 0..2**48-1")
+        new_sqn, result = allocated_sqn(allocate(current.sqn))
         conn.execute("UPDATE subscriber SET sqn = ? WHERE imsi = ?", (new_sqn, imsi))
         return current, result
 
