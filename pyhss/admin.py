@@ -86,6 +86,11 @@ def _subscriber_options(parser, adding):
     state.add_argument("--disable", dest="enabled", action="store_false", default=None,
                        help="refuse service (authentication and location updates)")
     state.add_argument("--enable", dest="enabled", action="store_true", default=None, help="grant service")
+    roaming = parser.add_mutually_exclusive_group()
+    roaming.add_argument("--no-roaming", dest="roaming_allowed", action="store_false", default=None,
+                         help="refuse AIR/ULR from a Visited-PLMN-Id other than the home PLMN (5004)")
+    roaming.add_argument("--roaming", dest="roaming_allowed", action="store_true", default=None,
+                         help="allow other PLMNs (the default)")
 
 
 def build_parser():
@@ -196,7 +201,7 @@ def _key_changes(options):
         changes["op"] = parse_hex(options.op, KEY_LENGTH, "OP")
     if options.amf is not None:
         changes["amf"] = parse_hex(options.amf, AMF_LENGTH, "AMF")
-    for name in ("sqn", "msisdn", "apns", "ue_ambr_ul", "ue_ambr_dl", "enabled"):
+    for name in ("sqn", "msisdn", "apns", "ue_ambr_ul", "ue_ambr_dl", "enabled", "roaming_allowed"):
         value = getattr(options, name)
         if value is not None:
             changes[name] = tuple(value) if name == "apns" else value
@@ -224,7 +229,7 @@ def cmd_subscriber_update(store, options, out):
         idr = yield _profile_changed(options.server, sub.imsi)
     else:
         idr = dict(control.outcome(False, reason="not-needed"),
-                   message="authentication data only: no IDR needed")
+                   message="Subscription-Data unchanged: no IDR needed")
     out(dict(subscriber_view(sub, keys=False), idr=idr), f"updated subscriber {sub.imsi}\n{idr['message']}")
 
 

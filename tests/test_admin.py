@@ -276,7 +276,21 @@ class ServerNotificationTests(AdminFixture, unittest.TestCase):
         self.assertEqual((updated["ue_ambr_dl"], updated["idr"]["sent"], updated["idr"]["reason"]),
                          (2000, False, "server-unreachable"))
         out = yield self.admin("subscriber", "update", IMSI, "--sqn", "40")
-        self.assertIn("authentication data only: no IDR needed", out)
+        self.assertIn("Subscription-Data unchanged: no IDR needed", out)
+
+    @defer.inlineCallbacks
+    def test_roaming_flag(self):
+        yield self.add()
+        shown = yield self.json("subscriber", "show", IMSI)
+        self.assertTrue(shown["roaming_allowed"])
+        out = yield self.admin("subscriber", "update", IMSI, "--no-roaming")
+        self.assertIn("Subscription-Data unchanged: no IDR needed", out)
+        shown = yield self.json("subscriber", "show", IMSI)
+        self.assertFalse(shown["roaming_allowed"])
+        yield self.admin("subscriber", "update", IMSI, "--roaming")
+        shown = yield self.json("subscriber", "show", IMSI)
+        self.assertTrue(shown["roaming_allowed"])
+        yield self.admin("subscriber", "update", IMSI, "--roaming", "--no-roaming", status=2)
 
     @defer.inlineCallbacks
     def test_cancel_without_server(self):
