@@ -10,7 +10,7 @@ from twisted.trial import unittest
 from pyhss.config import Config
 from pyhss.storage import open_store
 from pyhss.storage.errors import StoreError
-from pyhss.storage import sqlite as sqlite_module
+from pyhss.storage import checkpoints
 from pyhss.storage.records import ServingNode
 from pyhss.storage.sqlite import SCHEMA_VERSION, SqliteStore
 from tests.store_contract import IMSI, StoreContractMixin, subscriber
@@ -57,13 +57,13 @@ class SqliteStoreTests(unittest.TestCase):
         # does, after writes, with a connection of its own.
         ran = []
         done = threading.Event()
-        real = sqlite_module.checkpoint
+        real = checkpoints.checkpoint
 
         def checkpoint(conn):
             ran.append((threading.current_thread().name, real(conn)))
             done.set()
             return ran[-1][1]
-        self.patch(sqlite_module, "checkpoint", checkpoint)
+        self.patch(checkpoints, "checkpoint", checkpoint)
         store = self.open(self.mktemp())
         yield store.opened
         setting = yield store._submit(lambda: store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
@@ -73,7 +73,7 @@ class SqliteStoreTests(unittest.TestCase):
         name, (busy, frames, checkpointed) = ran[0]
         self.assertIn("checkpoint", name)
         self.assertEqual((busy, checkpointed), (0, frames))
-        thread = store._checkpointer
+        thread = store._checkpointer.thread
         yield store.close()
         self.assertFalse(thread.is_alive())
         self.assertIsNone(store._checkpointer)

@@ -12,13 +12,10 @@ every write is one ``BEGIN IMMEDIATE`` transaction, so a second process
 (``pyhss-admin`` next to a running server) waits up to ``busy_timeout``
 for the write lock instead of interleaving.
 
-Checkpoints: the worker's connection never checkpoints the WAL itself
-(``wal_autocheckpoint=0``); a second thread with its own connection runs a
-PASSIVE checkpoint after writes, at most every ``checkpoint_interval``
-seconds.  An automatic checkpoint ran inside a writer's COMMIT and held up
-every queued job while it copied pages and synced the file: under AIR load
-that was the p99 latency (55 ms against a p50 of 18 ms; 23 ms without it).
-A passive checkpoint never blocks the writer.  ``reserve_sqns`` reads and
+Checkpoints run on a thread of their own (L{pyhss.storage.checkpoints}):
+under AIR load the automatic checkpoint inside a writer's COMMIT was the
+p99 latency (55 ms against a p50 of 18 ms; 23 ms without it).
+``reserve_sqns`` reads and
 writes the SQN inside one such transaction: no two callers, in this
 process or another, ever see the same current value.
 """
@@ -33,6 +30,7 @@ from twisted.internet import defer
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from pyhss.storage.checkpoints import Checkpointer
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
 from pyhss.storage.interface import IStore
 from pyhss.storage.records import (
@@ -158,15 +156,6 @@ def _set_wal(conn, busy_timeout):
             time.sleep(0.005)
 
 
-def checkpoint(conn):
-    """One PASSIVE checkpoint on ``conn``: (busy, WAL frames, frames
-    checkpointed), or None when SQLite refused (the next one retries)."""
-    try:
-        return conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    except sqlite3.Error:
-        return None
-
-
 @implementer(IStore)
 class SqliteStore:
     """The IStore on one SQLite file (or ``:memory:``)."""
@@ -182,8 +171,6 @@ class SqliteStore:
         self._open_failure = None
         self._closed = None
         self._checkpoint_interval = checkpoint_interval
-        self._written = threading.Event()       # set after a COMMIT
-        self._stopping = threading.Event()
         self._checkpointer = None
         self._thread = threading.Thread(target=self._work, name=f"pyhss-sqlite {path}", daemon=True)
         self.opened = self._submit(self._open, path, busy_timeout)
@@ -252,7 +239,9 @@ class SqliteStore:
                 results.append(self._run(d, function, args))
             self._commit_writes(writes, results)
             if stop is not None:
-                self._stop_checkpointer()
+                if self._checkpointer is not None:
+                    self._checkpointer.stop()
+                    self._checkpointer = None
                 if self._conn is not None:
                     self._conn.close()
                     self._conn = None
@@ -270,34 +259,6 @@ class SqliteStore:
         except BaseException:
             return d, None, Failure()
 
-    # --- checkpoint thread --------------------------------------------------------------
-    def _start_checkpointer(self, path, busy_timeout):
-        conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-        self._checkpointer = threading.Thread(target=self._checkpoints, args=(conn,),
-                                              name=f"pyhss-sqlite-checkpoint {path}", daemon=True)
-        self._checkpointer.start()
-
-    def _checkpoints(self, conn):
-        try:
-            while True:
-                self._written.wait()
-                if self._stopping.is_set():
-                    return
-                self._written.clear()
-                checkpoint(conn)
-                # Rate limit: a checkpoint per interval at most.
-                if self._stopping.wait(self._checkpoint_interval):
-                    return
-        finally:
-            conn.close()
-
-    def _stop_checkpointer(self):
-        if self._checkpointer is not None:
-            self._stopping.set()
-            self._written.set()
-            self._checkpointer.join()
-            self._checkpointer = None
-
     def _commit_writes(self, writes, results):
         """Run queued write jobs in one transaction, one savepoint each.
 
@@ -311,7 +272,7 @@ class SqliteStore:
         if not writes:
             return
         if self._checkpointer is not None:
-            self._written.set()
+            self._checkpointer.written()
         if len(writes) == 1:
             _, function, args, d = writes[0]
             results.append(self._run(d, self._transaction, (function,) + args))
@@ -397,7 +358,7 @@ class SqliteStore:
         self._conn = conn
         if path != ":memory:":
             try:
-                self._start_checkpointer(path, busy_timeout)
+                self._checkpointer = Checkpointer(path, busy_timeout, self._checkpoint_interval)
             except (OSError, RuntimeError, sqlite3.Error):
                 conn.execute("PRAGMA wal_autocheckpoint=1000")   # SQLite's default, then
         return None
