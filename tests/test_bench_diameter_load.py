@@ -4,7 +4,6 @@ a short real run against an in-process node on 127.0.0.1.
 """
 
 import argparse
-import importlib.util
 import io
 import os
 import struct
@@ -14,23 +13,10 @@ from twisted.internet import defer, reactor
 from twisted.trial import unittest
 
 from pyhss.protocols.codec import Avp, Message, decode_message
+from tests.bench_helpers import load_bench
 from tests.interop_helpers import wait_until
 
-_BENCH = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "bench")
-
-
-def _load_bench():
-    if _BENCH not in sys.path:
-        sys.path.insert(0, _BENCH)
-    spec = importlib.util.spec_from_file_location(
-        "diameter_load", os.path.join(_BENCH, "diameter_load.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-load = _load_bench()
+load = load_bench("diameter_load")
 
 
 def _answer(*avps):

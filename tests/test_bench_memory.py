@@ -2,7 +2,6 @@
 the parser counts in full, the rows files it writes sort, and its sortedness
 check and memory measurement report what they should."""
 
-import importlib.util
 import os
 import struct
 import sys
@@ -14,20 +13,9 @@ from ss7tools.encode.crc32c import sctp_checksum
 from ss7tools.rows import COLUMN_INDEX, iter_messages
 from ss7tools.sort import sort_file
 from ss7tools.stats import ParseStats
+from tests.bench_helpers import load_bench
 
-_BENCH = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "bench")
-
-
-def _load_bench():
-    spec = importlib.util.spec_from_file_location(
-        "bench_memory", os.path.join(_BENCH, "memory.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-memory = _load_bench()
+memory = load_bench("memory", "bench_memory")
 BASE = 200
 
 
