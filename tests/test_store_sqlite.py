@@ -9,10 +9,10 @@ from twisted.trial import unittest
 
 from pyhss.config import Config
 from pyhss.storage import open_store
-from pyhss.storage.errors import StoreError
+from pyhss.storage.errors import StoreError, ValidationError
 from pyhss.storage import checkpoints
-from pyhss.storage.records import ServingNode
-from pyhss.storage.sqlite import SCHEMA_VERSION, SqliteStore
+from pyhss.storage.records import SUBSCRIBER_FIELDS, ApnProfile, ServingNode, stored_subscriber
+from pyhss.storage.sqlite import SCHEMA_VERSION, SqliteStore, _encode_subscriber
 from tests.store_contract import IMSI, StoreContractMixin, subscriber
 
 
@@ -244,6 +244,38 @@ class SqliteStoreTests(unittest.TestCase):
         yield added
         self.assertEqual((yield store.get_subscriber(IMSI)), subscriber())
         yield store.close()
+
+    @defer.inlineCallbacks
+    def test_rows_edited_by_another_tool_are_checked(self):
+        # Rows the store wrote skip re-validation; one changed behind its
+        # back (a short K, an APN list that is not normalised) is checked
+        # in full and the problem named.
+        path = self.mktemp()
+        store = self.open(path)
+        yield store.add_apn(ApnProfile("internet"))
+        yield store.add_subscriber(subscriber(apns=("internet",), msisdn="15551234"))
+        self.assertEqual((yield store.get_subscriber(IMSI)), subscriber(apns=("internet",), msisdn="15551234"))
+        conn = sqlite3.connect(path)
+        self.addCleanup(conn.close)
+        conn.execute("UPDATE subscriber SET apns = 'Internet' WHERE imsi = ?", (IMSI,))
+        conn.commit()
+        self.assertEqual((yield store.get_subscriber(IMSI)).apns, ("internet",))
+        conn.execute("UPDATE subscriber SET k = x'0011' WHERE imsi = ?", (IMSI,))
+        conn.commit()
+        e = yield self.assertFailure(store.get_subscriber(IMSI), ValidationError)
+        self.assertIn("K must be 16 bytes", str(e))
+
+    def test_stored_rows_build_the_same_subscriber(self):
+        variants = [subscriber(), subscriber(opc=None, op=b"\x01" * 16, msisdn="1", enabled=False,
+                                             roaming_allowed=False, ue_ambr_ul=1, ue_ambr_dl=2,
+                                             periodic_rau_tau_timer=0, access_restriction_data=3),
+                    subscriber(apns=("a", "b.c"))]
+        for record in variants:
+            row = _encode_subscriber(record)
+            self.assertEqual(stored_subscriber(row), record)
+        broken = list(_encode_subscriber(subscriber()))
+        broken[SUBSCRIBER_FIELDS.index("sqn")] = -1
+        self.assertIsNone(stored_subscriber(tuple(broken)))
 
     @defer.inlineCallbacks
     def test_open_failure_is_reported_by_every_call(self):

@@ -35,7 +35,7 @@ from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, Stor
 from pyhss.storage.interface import IStore
 from pyhss.storage.records import (
     APN_FIELDS, SERVING_NODE_FIELDS, SUBSCRIBER_FIELDS, ApnProfile, ServingNode, Subscriber,
-    allocated_sqn, changed, normalise_apn,
+    allocated_sqn, changed, normalise_apn, stored_subscriber,
 )
 
 SCHEMA_VERSION = 1
@@ -126,7 +126,9 @@ _STOP = object()
 
 
 def _subscriber(row):
-    return None if row is None else Subscriber(*_decode_subscriber(row))
+    if row is None:
+        return None
+    return stored_subscriber(row) or Subscriber(*_decode_subscriber(row))
 
 
 def _apn(row):
