@@ -50,7 +50,7 @@ from pyhss.auc.kdf import encode_plmn_id
 from pyhss.auc.sqn import DEFAULT_IND_BITS
 from pyhss.protocols import results
 from pyhss.protocols import codec
-from pyhss.protocols.dictionary import APP_S6A, CMD_AIR, CMD_CLR, CMD_IDR, CMD_NOR, CMD_PUR, CMD_ULR, VENDOR_3GPP
+from pyhss.protocols.dictionary import DICTIONARY, APP_S6A, CMD_AIR, CMD_CLR, CMD_IDR, CMD_NOR, CMD_PUR, CMD_ULR, VENDOR_3GPP
 from pyhss.storage.errors import NotFoundError, ValidationError
 from pyhss.storage.records import ServingNode
 
@@ -107,32 +107,62 @@ def encode_msisdn(digits):
     return bytes.fromhex(digits + "f" * (len(digits) % 2)).translate(_SWAP_NIBBLES)
 
 
+def _avp_key(name):
+    definition = DICTIONARY.avp(name)
+    return definition.code, definition.vendor_id
+
+
+_USER_NAME = _avp_key("User-Name")
+_VISITED_PLMN_ID = _avp_key("Visited-PLMN-Id")
+_REQUESTED_EUTRAN = _avp_key("Requested-EUTRAN-Authentication-Info")
+_REQUESTED_UTRAN_GERAN = _avp_key("Requested-UTRAN-GERAN-Authentication-Info")
+
+
 class _AirPlan:
     """One AIR's ``plan`` for ``IStore.reserve_sqns_for``.
 
-    Called with the subscriber inside the store's transaction (possibly on
-    the store's thread): refuses by reserving nothing, else asks the AuC
-    what to reserve.  :meth:`answer` then builds the AIA on the reactor.
+    The request is read once, on the reactor, into plain values; the plan
+    is then called with the subscriber inside the store's transaction
+    (possibly on the store's thread) and touches only those values: it
+    refuses by reserving nothing, else asks the AuC what to reserve.
+    :meth:`answer` then builds the AIA on the reactor.
     """
 
-    __slots__ = ("app", "request", "build")
+    __slots__ = ("app", "request", "imsi", "visited_plmn", "visited_plmn_avp", "eutran", "utran_geran", "build")
 
     def __init__(self, app, request):
         self.app = app
         self.request = request
+        self.imsi = self.visited_plmn = self.visited_plmn_avp = self.eutran = self.utran_geran = None
         self.build = None
+        # One pass over the top-level AVPs instead of a search per name.
+        for avp in request.avps:
+            key = (avp.code, avp.vendor_id)
+            if key == _USER_NAME:
+                if self.imsi is None:
+                    self.imsi = avp.value
+            elif key == _VISITED_PLMN_ID:
+                if self.visited_plmn_avp is None:
+                    self.visited_plmn_avp = avp
+                    self.visited_plmn = avp.value
+            elif key == _REQUESTED_EUTRAN:
+                if self.eutran is None:
+                    self.eutran = app._requested(avp)
+            elif key == _REQUESTED_UTRAN_GERAN:
+                if self.utran_geran is None:
+                    self.utran_geran = app._requested(avp)
 
     def __call__(self, subscriber):
-        if self.app._air_refusal(subscriber, self.request) is not None:
+        if self.app._air_refusal(subscriber, self.visited_plmn) is not None:
             return None
-        allocate, self.build = self.app._prepare_vectors(subscriber, self.request)
+        allocate, self.build = self.app._prepare_vectors(subscriber, self)
         return allocate
 
     def answer(self, found):
         subscriber, sqns = found
         app, request = self.app, self.request
         if self.build is None:
-            code, message = app._air_refusal(subscriber, request)
+            code, message = app._air_refusal(subscriber, self.visited_plmn)
             return app.experimental_answer(request, code, message)
         return app._aia(self.build(sqns if sqns is not None else []), request)
 
@@ -184,9 +214,9 @@ class S6aApplication:
         answer.avps.append(_AUTH_SESSION_STATE)
         return answer
 
-    def _bad_visited_plmn(self, request):
-        """5004 with Failed-AVP when Visited-PLMN-Id is not 3 octets."""
-        avp = request.find("Visited-PLMN-Id")
+    def _bad_visited_plmn(self, request, avp):
+        """5004 with Failed-AVP when ``avp``, the request's Visited-PLMN-Id
+        (None when absent), is not 3 octets."""
         if avp is not None and len(avp.value) != 3:
             return self.node.error_answer(request, results.DIAMETER_INVALID_AVP_VALUE, [avp],
                                           "Visited-PLMN-Id must be 3 octets")
@@ -202,43 +232,37 @@ class S6aApplication:
 
     # --- AIR ---------------------------------------------------------------------------
 
-    def _requested(self, request, name):
-        """(count, resync_info) of a Requested-*-Authentication-Info, or None."""
-        group = request.find(name)
-        if group is None:
-            return None
+    def _requested(self, group):
+        """(count, resync_info) of a Requested-*-Authentication-Info AVP."""
         count = group.get("Number-Of-Requested-Vectors", 1)
         return min(count, self.max_vectors), group.get("Re-Synchronization-Info")
 
     def authentication_information(self, request, peer):
-        bad = self._bad_visited_plmn(request)
+        plan = _AirPlan(self, request)
+        bad = self._bad_visited_plmn(request, plan.visited_plmn_avp)
         if bad is not None:
             return defer.succeed(bad)
-        imsi = request.get("User-Name")
-        plan = _AirPlan(self, request)
         # Reading the subscriber and reserving its SQNs is one store
         # transaction: one round trip to the SQLite worker, not two.
-        d = self.store.reserve_sqns_for(imsi, plan)
+        d = self.store.reserve_sqns_for(plan.imsi, plan)
         d.addCallback(plan.answer)
-        d.addErrback(self._air_failed, request, imsi)
+        d.addErrback(self._air_failed, request, plan.imsi)
         return d
 
-    def _air_refusal(self, subscriber, request):
+    def _air_refusal(self, subscriber, visited_plmn):
         """(Experimental-Result-Code, Error-Message) refusing the AIR, or None."""
         if subscriber is None:
             return results.DIAMETER_ERROR_USER_UNKNOWN, None
         if not subscriber.enabled:
             return results.DIAMETER_ERROR_UNKNOWN_EPS_SUBSCRIPTION, "subscriber disabled"
-        if request.get("Visited-PLMN-Id") != self.home_plmn and not subscriber.roaming_allowed:
+        if visited_plmn != self.home_plmn and not subscriber.roaming_allowed:
             return results.DIAMETER_ERROR_ROAMING_NOT_ALLOWED, None
         return None
 
-    def _prepare_vectors(self, subscriber, request):
-        """The AuC's (allocate, build) for what the AIR asks."""
-        eutran = self._requested(request, "Requested-EUTRAN-Authentication-Info")
-        utran_geran = self._requested(request, "Requested-UTRAN-GERAN-Authentication-Info")
-        eutran_count, resync = eutran if eutran else (0, None)
-        other_count, other_resync = utran_geran if utran_geran else (0, None)
+    def _prepare_vectors(self, subscriber, plan):
+        """The AuC's (allocate, build) for what the AIR (read into ``plan``) asks."""
+        eutran_count, resync = plan.eutran if plan.eutran else (0, None)
+        other_count, other_resync = plan.utran_geran if plan.utran_geran else (0, None)
         if resync is None:
             resync = other_resync
         if self.utran_geran_vectors == "utran":
@@ -246,7 +270,7 @@ class S6aApplication:
         else:
             utran_count, geran_count = 0, other_count
         return self.auc.prepare(subscriber, eutran=eutran_count, utran=utran_count, geran=geran_count,
-                                serving_network_id=request.get("Visited-PLMN-Id"), resync_info=resync)
+                                serving_network_id=plan.visited_plmn, resync_info=resync)
 
     def _aia(self, vectors, request):
         answer = self._answer(request, results.DIAMETER_SUCCESS)
@@ -284,7 +308,7 @@ class S6aApplication:
     # --- ULR ---------------------------------------------------------------------------
 
     def update_location(self, request, peer):
-        bad = self._bad_visited_plmn(request)
+        bad = self._bad_visited_plmn(request, request.find("Visited-PLMN-Id"))
         if bad is not None:
             return defer.succeed(bad)
         imsi = request.get("User-Name")
