@@ -3,8 +3,9 @@
 CSV: a header line with :data:`~ss7tools.rows.COLUMNS`, absent values as
 empty fields, integers as integers; exactly what ``DataFrame.to_csv`` writes
 for the same rows (object columns, ``index=False``).  The default engine is
-the csv module's C writer fed in batches, which is about twice as fast as
-building a DataFrame per batch; ``engine="pandas"`` writes through pandas.
+:class:`~ss7tools.rowformat.CsvFormatter` (the csv module's text, with the
+column groups that repeat cached), fed in batches; ``engine="pandas"``
+writes through pandas.
 
 msgpack: a stream of objects: first a header map
 ``{"format": "ss7tools-rows", "version": 1, "columns": [...]}``, then one
@@ -16,6 +17,7 @@ import csv
 
 import msgpack
 
+from .rowformat import CsvFormatter, MsgpackFormatter
 from .rows import COLUMNS
 
 MSGPACK_FORMAT = "ss7tools-rows"
@@ -47,18 +49,17 @@ def write_rows(path, rows, fmt=None, columns=COLUMNS, batch=BATCH_ROWS, engine="
 def _write_csv(path, rows, columns, batch):
     count = 0
     with open(path, "w", newline="") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        writerows = writer.writerows
+        csv.writer(out, lineterminator="\n").writerow(columns)
+        text = CsvFormatter().text
         pending = []
         append = pending.append
         for row in rows:
             append(row)
             if len(pending) >= batch:
-                writerows(pending)
+                out.write(text(pending))
                 count += len(pending)
                 pending.clear()
-        writerows(pending)
+        out.write(text(pending))
         count += len(pending)
     return count
 
@@ -85,21 +86,26 @@ def _write_csv_pandas(path, rows, columns, batch):
 
 
 def _write_msgpack(path, rows, columns):
-    packer = msgpack.Packer(use_bin_type=True)
-    pack = packer.pack
+    text = MsgpackFormatter().text
     count = 0
     with open(path, "wb") as out:
-        write = out.write
-        write(pack({"format": MSGPACK_FORMAT, "version": 1, "columns": list(columns)}))
-        buf = []
+        out.write(msgpack_header(columns))
+        pending = []
         for row in rows:
-            buf.append(pack(row))
-            count += 1
-            if len(buf) >= 4096:
-                write(b"".join(buf))
-                buf = []
-        write(b"".join(buf))
+            pending.append(row)
+            if len(pending) >= 4096:
+                out.write(text(pending))
+                count += len(pending)
+                pending.clear()
+        out.write(text(pending))
+        count += len(pending)
     return count
+
+
+def msgpack_header(columns=COLUMNS):
+    """The header object that starts a msgpack rows file."""
+    return msgpack.packb({"format": MSGPACK_FORMAT, "version": 1, "columns": list(columns)},
+                         use_bin_type=True)
 
 
 def read_rows(path, fmt=None):

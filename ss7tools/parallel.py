@@ -9,8 +9,6 @@ parent, the only place that sees all their segments in order.  The output
 is byte-for-byte that of the serial path.
 """
 
-import csv
-import io
 import multiprocessing
 import signal
 from collections import deque
@@ -18,6 +16,7 @@ from collections import deque
 import msgpack
 
 from .io import MSGPACK_FORMAT
+from .rowformat import formatter
 from .rows import COLUMNS, Deferred, MessageDecoder, guarded_rows, iter_messages
 from .stats import ParseStats
 
@@ -31,28 +30,13 @@ def _init(fmt):
     # handlers; a worker keeping them would ignore Pool.terminate().
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    _worker["fmt"] = fmt
-
-
-class _Encoder:
-    def __init__(self, fmt):
-        self.fmt = fmt
-        if fmt == "msgpack":
-            self._pack = msgpack.Packer(use_bin_type=True).pack
-
-    def encode(self, rows):
-        if self.fmt == "msgpack":
-            pack = self._pack
-            return b"".join([pack(row) for row in rows])
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerows(rows)
-        return out.getvalue()
+    _worker["encode"] = formatter(fmt).text
 
 
 def _decode_batch(batch):
     stats = ParseStats()
     decode = MessageDecoder(stats, defer_segments=True).rows
-    encoder = _Encoder(_worker["fmt"])
+    encode = _worker["encode"]
     pieces = []
     rows = []
     for msg in batch:
@@ -60,19 +44,19 @@ def _decode_batch(batch):
             rows.extend(guarded_rows(decode, msg, stats))
         except Deferred:
             if rows:
-                pieces.append(encoder.encode(rows))
+                pieces.append(encode(rows))
                 stats.rows += len(rows)
                 rows = []
             pieces.append(msg)
     if rows:
-        pieces.append(encoder.encode(rows))
+        pieces.append(encode(rows))
         stats.rows += len(rows)
     return pieces, stats.rows, stats.undecodable, stats.counters
 
 
 def write_parallel(in_path, out_path, fmt, jobs, stats, on_rows=None):
     """Parse ``in_path`` into ``out_path`` with ``jobs`` workers; return rows written."""
-    encoder = _Encoder(fmt)
+    encode = formatter(fmt).text
     decode = MessageDecoder(stats).rows
     # forkserver: workers start from a clean single-threaded process, not
     # from a parent that may hold threads and locks (a reactor, a store).
@@ -93,7 +77,7 @@ def write_parallel(in_path, out_path, fmt, jobs, stats, on_rows=None):
             for piece in pieces:
                 if isinstance(piece, tuple):
                     decoded = guarded_rows(decode, piece, stats)
-                    out.write(encoder.encode(decoded))
+                    out.write(encode(decoded))
                     rows += len(decoded)
                 else:
                     out.write(piece)
