@@ -34,7 +34,7 @@ from pyhss.protocols.message import (  # noqa: F401 (re-exported)
     datetime_to_time, next_end_to_end, next_hop_by_hop, time_to_datetime,
     unix_to_time)
 from pyhss.protocols.message import (
-    _AVP_HEADER, _FLAGS_RESERVED, _HEADER, _STRUCTS, _U32, _ZERO_VALUES)
+    _AVP_HEADER, _AVP_HEADER_V, _FLAGS_RESERVED, _HEADER, _STRUCTS, _U32, _ZERO_VALUES)
 
 _ZEROS = (b'', b'\0', b'\0\0', b'\0\0\0')
 
@@ -247,6 +247,73 @@ def _decode_address(defn, data, start, end, raw):
                 defn.name, size - 2), failed_avp=raw)
         return socket.inet_ntop(socket.AF_INET6, data[start + 2:end])
     return data[start:end]
+
+
+# --- AVPs built as bytes ---------------------------------------------------
+
+class AvpWriter(object):
+    """Encodes AVPs of one dictionary definition from payload bytes, for
+    answers built under load (the vectors of an AIA): the header for each
+    payload length is packed once.  ``writer(payload)`` returns the whole
+    AVP with its padding; for Grouped AVPs the payload is the children's
+    encodings joined."""
+
+    __slots__ = ('definition', '_headers')
+
+    def __init__(self, name):
+        self.definition = DICTIONARY.avp(name)
+        self._headers = {}
+
+    def __call__(self, payload):
+        size = len(payload)
+        header = self._headers.get(size)
+        if header is None:
+            defn = self.definition
+            flags = defn.flags | (AVP_VENDOR if defn.vendor_id else 0)
+            if flags & AVP_VENDOR:
+                header = _AVP_HEADER_V.pack(defn.code, (flags << 24) | (size + 12), defn.vendor_id)
+            else:
+                header = _AVP_HEADER.pack(defn.code, (flags << 24) | (size + 8))
+            if len(self._headers) < 64:
+                self._headers[size] = header
+        return header + payload + _ZEROS[-size & 3]
+
+    def unsigned32(self, value):
+        return self(_U32.pack(value))
+
+    def avp(self, payload):
+        """An L{EncodedAvp} holding ``self(payload)``."""
+        return EncodedAvp(self.definition, self(payload))
+
+
+class EncodedAvp(Avp):
+    """An Avp given as its encoding (see L{AvpWriter}).  ``encode()``
+    returns those bytes; ``value`` is decoded from them when first asked
+    for (a test or a debug log looking inside an answer)."""
+
+    __slots__ = ('_encoded', '_decoded')
+
+    def __init__(self, definition, encoded):
+        self.code = definition.code
+        self.vendor_id = definition.vendor_id
+        self.flags = definition.flags
+        self.definition = definition
+        self.raw = None
+        self._encoded = encoded
+        self._decoded = None
+
+    @property
+    def value(self):
+        if self._decoded is None:
+            start = 12 if self.flags & AVP_VENDOR else 8
+            length = _U32.unpack_from(self._encoded, 4)[0] & MAX_LENGTH
+            self._decoded = _decode_value(
+                _table_entry(self.definition), self._encoded, start, length,
+                self._encoded, 1, DEFAULT_MAX_DEPTH)
+        return self._decoded
+
+    def encode(self):
+        return self._encoded
 
 
 def failed_avp(raw):
