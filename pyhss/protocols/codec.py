@@ -167,12 +167,13 @@ def _decode_avps(data, offset, end, depth, max_depth):
             raise InvalidAvpLength('AVP %d: length %d runs past its '
                                    'container' % (code, length),
                                    failed_avp=data[offset:end])
-        raw = data[offset:avp_end]
         if entry is None:
             append(Avp(code, vendor_id, flags, data[start:avp_end], None,
-                       raw))
+                       data[offset:avp_end]))
         else:
             # The two commonest kinds inline; the rest in _decode_value.
+            # Known AVPs keep no copy of their bytes (raw is None): only
+            # errors need it, and they slice it then.
             kind = entry[1]
             if kind == _FIXED and avp_end - start == entry[2]:
                 value = entry[3].unpack_from(data, start)[0]
@@ -181,11 +182,11 @@ def _decode_avps(data, offset, end, depth, max_depth):
                     value = data[start:avp_end].decode('utf-8')
                 except UnicodeDecodeError:
                     raise InvalidAvpValue('%s: not UTF-8' % (entry[0].name,),
-                                          failed_avp=raw)
+                                          failed_avp=data[offset:avp_end])
             else:
-                value = _decode_value(entry, data, start, avp_end, raw,
-                                      depth, max_depth)
-            append(Avp(code, vendor_id, flags, value, entry[0], raw))
+                value = _decode_value(entry, data, start, avp_end,
+                                      data[offset:avp_end], depth, max_depth)
+            append(Avp(code, vendor_id, flags, value, entry[0], None))
         offset = (avp_end + 3) & ~3
         if offset != avp_end:
             if offset > end:
@@ -195,7 +196,7 @@ def _decode_avps(data, offset, end, depth, max_depth):
                 padding = data[avp_end:offset]
             if padding != _ZEROS[len(padding)]:
                 raise InvalidPadding('AVP %d: nonzero padding' % (code,),
-                                     failed_avp=raw)
+                                     failed_avp=data[avp_end - length:avp_end])
     return avps
 
 

@@ -208,7 +208,8 @@ _GROUPED = AvpType.Grouped
 
 class Avp(object):
     """One AVP.  ``value`` is typed per the module docstring; ``raw`` holds
-    the AVP as received (header and payload, no padding) when decoded."""
+    an AVP the dictionary does not know as received (header and payload, no
+    padding) when decoded, and is None otherwise."""
 
     __slots__ = ('code', 'vendor_id', 'flags', 'value', 'definition', 'raw')
 
