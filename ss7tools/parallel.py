@@ -2,44 +2,63 @@
 
 The parent reads the capture (frames, IP, SCTP reassembly: all the ordered
 state) and sends batches of messages to N workers, which decode them and
-return the formatted CSV text or msgpack bytes.  At most ``2 * N`` batches
-are in flight, so memory stays flat.  Results are written in capture
-order; segmented SCCP messages come back undecoded and are decoded by the
-parent, the only place that sees all their segments in order.  The output
-is byte-for-byte that of the serial path.
+return the formatted CSV text or msgpack bytes.  Results are written in
+capture order; segmented SCCP messages come back undecoded and are decoded
+by the parent, the only place that sees all their segments in order.  The
+output is byte-for-byte that of the serial path.
+
+What crosses a process boundary is kept cheap: a batch is one pickled tuple
+of columns (the address strings shared, the payloads as bytes), a result
+the formatted text.  The workers are plain processes on pipes: no pool
+threads compete with the reader for the GIL.  Batch ``k`` goes to worker
+``k % N``; each worker has at most :data:`WINDOW` batches in flight.
 """
 
+import fcntl
 import multiprocessing
+import pickle
 import signal
 from collections import deque
 
-import msgpack
-
-from .io import MSGPACK_FORMAT
+from .io import msgpack_header
 from .rowformat import formatter
 from .rows import COLUMNS, Deferred, MessageDecoder, guarded_rows, iter_messages
 from .stats import ParseStats
 
-BATCH = 2000
+BATCH = 2000             # messages per batch
+BATCH_BYTES = 256 * 1024  # payload octets per batch, so that WINDOW batches fit a pipe
+PIPE_SIZE = 1024 * 1024
+WINDOW = 2                # batches in flight per worker
+_FIELDS = 10              # Message fields a worker needs: frame .. payload
 
-_worker = {}
+
+class ParallelError(RuntimeError):
+    """A worker process failed or went away."""
 
 
-def _init(fmt):
+def _worker_main(tasks, results, fmt):
     # A parent running a Twisted reactor has its own SIGTERM/SIGINT
-    # handlers; a worker keeping them would ignore Pool.terminate().
+    # handlers; a worker keeping them would not end when terminated.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    _worker["encode"] = formatter(fmt).text
+    encode = formatter(fmt).text
+    while True:
+        data = tasks.recv_bytes()
+        if not data:
+            return
+        try:
+            reply = _decode_batch(pickle.loads(data), encode)
+        except Exception as exc:  # reported to the parent, which stops the run
+            reply = ("error", "%s: %s" % (type(exc).__name__, exc))
+        results.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _decode_batch(batch):
+def _decode_batch(columns, encode):
     stats = ParseStats()
     decode = MessageDecoder(stats, defer_segments=True).rows
-    encode = _worker["encode"]
     pieces = []
     rows = []
-    for msg in batch:
+    for msg in zip(*columns):
         try:
             rows.extend(guarded_rows(decode, msg, stats))
         except Deferred:
@@ -54,26 +73,114 @@ def _decode_batch(batch):
     return pieces, stats.rows, stats.undecodable, stats.counters
 
 
+def _pipe_capacity(connection):
+    """Octets the pipe under ``connection`` holds, enlarged to PIPE_SIZE where
+    the system allows; 0 when unknown (then only an idle worker is sent to)."""
+    try:
+        fcntl.fcntl(connection.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    except (AttributeError, OSError):  # not Linux, or above the system's limit
+        pass
+    try:
+        return fcntl.fcntl(connection.fileno(), fcntl.F_GETPIPE_SZ)
+    except (AttributeError, OSError):
+        return 0
+
+
+class _Workers:
+    """N worker processes, fed batches round-robin; ``on_result`` gets their
+    results in batch order.
+
+    A batch is written to a worker only when it fits in the worker's pipe
+    next to the batches it may not have read yet, or when the worker is
+    idle: so the parent never waits on a write while the worker waits on
+    the parent to read its result.
+    """
+
+    def __init__(self, jobs, fmt, on_result):
+        # forkserver: workers start from a clean single-threaded process, not
+        # from a parent that may hold threads and locks (a reactor, a store).
+        ctx = multiprocessing.get_context("forkserver")
+        self._on_result = on_result
+        self._procs = []
+        self._tasks = []
+        self._results = []
+        self._pending = []  # per worker: sizes of the batches sent, results not read
+        self._capacity = []
+        for _ in range(jobs):
+            task_read, task_write = ctx.Pipe(duplex=False)
+            result_read, result_write = ctx.Pipe(duplex=False)
+            self._capacity.append(_pipe_capacity(task_write))
+            _pipe_capacity(result_write)
+            proc = ctx.Process(target=_worker_main, args=(task_read, result_write, fmt),
+                               daemon=True)
+            proc.start()
+            task_read.close()
+            result_write.close()
+            self._procs.append(proc)
+            self._tasks.append(task_write)
+            self._results.append(result_read)
+            self._pending.append(deque())
+        self._sent = 0
+        self._received = 0
+
+    def submit(self, columns):
+        data = pickle.dumps(columns, protocol=pickle.HIGHEST_PROTOCOL)
+        worker = self._sent % len(self._procs)
+        pending = self._pending[worker]
+        size = len(data) + 16  # with the connection's length header
+        while pending and (len(pending) >= WINDOW
+                           or sum(pending) + size > self._capacity[worker]):
+            self._receive()
+        self._tasks[worker].send_bytes(data)
+        pending.append(size)
+        self._sent += 1
+
+    def _receive(self):
+        worker = self._received % len(self._procs)
+        try:
+            reply = pickle.loads(self._results[worker].recv_bytes())
+        except EOFError:
+            raise ParallelError("worker %d went away" % worker) from None
+        self._pending[worker].popleft()
+        self._received += 1
+        if reply[0] == "error":
+            raise ParallelError("worker %d: %s" % (worker, reply[1]))
+        self._on_result(*reply)
+
+    def finish(self):
+        """Read every result still to come."""
+        while self._received < self._sent:
+            self._receive()
+
+    def close(self, wait=True):
+        for tasks in self._tasks:
+            try:
+                tasks.send_bytes(b"")
+            except OSError:
+                pass
+            tasks.close()
+        for proc in self._procs:
+            if wait:
+                proc.join(5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        for results in self._results:
+            results.close()
+
+
 def write_parallel(in_path, out_path, fmt, jobs, stats, on_rows=None):
     """Parse ``in_path`` into ``out_path`` with ``jobs`` workers; return rows written."""
     encode = formatter(fmt).text
     decode = MessageDecoder(stats).rows
-    # forkserver: workers start from a clean single-threaded process, not
-    # from a parent that may hold threads and locks (a reactor, a store).
-    ctx = multiprocessing.get_context("forkserver")
     written = 0
     mode = "wb" if fmt == "msgpack" else "w"
-    with open(out_path, mode, **({} if fmt == "msgpack" else {"newline": ""})) as out, \
-            ctx.Pool(jobs, initializer=_init, initargs=(fmt,)) as pool:
-        if fmt == "msgpack":
-            out.write(msgpack.packb({"format": MSGPACK_FORMAT, "version": 1,
-                                     "columns": list(COLUMNS)}, use_bin_type=True))
-        else:
-            out.write(",".join(COLUMNS) + "\n")
+    batch_limit = BATCH
+    with open(out_path, mode, **({} if fmt == "msgpack" else {"newline": ""})) as out:
+        out.write(msgpack_header() if fmt == "msgpack" else ",".join(COLUMNS) + "\n")
 
-        def drain(result):
+        def write_result(pieces, rows, undecodable, counters):
             nonlocal written
-            pieces, rows, undecodable, counters = result.get()
             for piece in pieces:
                 if isinstance(piece, tuple):
                     decoded = guarded_rows(decode, piece, stats)
@@ -89,17 +196,23 @@ def write_parallel(in_path, out_path, fmt, jobs, stats, on_rows=None):
             if on_rows is not None:
                 on_rows(rows)
 
-        pending = deque()
-        batch = []
-        for msg in iter_messages(in_path, stats):
-            batch.append(tuple(msg[:10]))
-            if len(batch) >= BATCH:
-                pending.append(pool.apply_async(_decode_batch, (batch,)))
-                batch = []
-                while len(pending) > 2 * jobs:
-                    drain(pending.popleft())
-        if batch:
-            pending.append(pool.apply_async(_decode_batch, (batch,)))
-        while pending:
-            drain(pending.popleft())
+        workers = _Workers(jobs, fmt, write_result)
+        try:
+            batch = []
+            size = 0
+            for msg in iter_messages(in_path, stats):
+                batch.append(msg)
+                size += len(msg[9])
+                if len(batch) >= batch_limit or size >= BATCH_BYTES:
+                    # one tuple per column: the Message fields up to the payload
+                    workers.submit(tuple(zip(*batch))[:_FIELDS])
+                    batch = []
+                    size = 0
+            if batch:
+                workers.submit(tuple(zip(*batch))[:_FIELDS])
+            workers.finish()
+        except BaseException:
+            workers.close(wait=False)
+            raise
+        workers.close()
     return written
