@@ -30,6 +30,7 @@ PCAPNG_SHB = 0x0A0D0D0A
 PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
 
 MAX_FRAME = 16 * 1024 * 1024
+READ_SIZE = 1024 * 1024
 MAX_BLOCK = 64 * 1024 * 1024
 
 
@@ -73,19 +74,30 @@ def _iter_pcap(handle, head):
         raise CaptureError("truncated pcap file header")
     linktype = struct.unpack(order + "HHiIII", rest)[5] & 0x0FFFFFFF
     record = struct.Struct(order + "IIII")
-    unpack = record.unpack
+    unpack = record.unpack_from
     read = handle.read
     frame = 0
+    # records are cut from large reads: two small reads per frame cost more
+    buf = b""
+    pos = 0
     while True:
-        header = read(16)
-        if len(header) < 16:
-            return
-        sec, frac, incl, _orig = unpack(header)
+        if pos + 16 > len(buf):
+            buf = buf[pos:] + read(READ_SIZE)
+            pos = 0
+            if len(buf) < 16:
+                return
+        sec, frac, incl, _orig = unpack(buf, pos)
         if incl > MAX_FRAME:
             raise CaptureError("frame %d: record length %d too large" % (frame + 1, incl))
-        data = read(incl)
-        if len(data) < incl:
-            return
+        end = pos + 16 + incl
+        if end > len(buf):
+            buf = buf[pos:] + read(max(READ_SIZE, end - pos))
+            pos = 0
+            end = 16 + incl
+            if end > len(buf):
+                return
+        data = buf[pos + 16:end]
+        pos = end
         frame += 1
         # same arithmetic as pcapng below, so both give identical floats
         yield frame, round(sec + frac / 1e9, 6) if nsec else sec + frac / 1e6, linktype, data

@@ -40,6 +40,13 @@ MAX_PENDING_MESSAGES = 1024
 MAX_MESSAGE_SIZE = 1024 * 1024
 
 
+def _forget_oldest(tsns, ring):
+    """Drop the older half of a direction's TSN window."""
+    old = ring[:DEDUP_WINDOW // 2]
+    del ring[:DEDUP_WINDOW // 2]
+    tsns.difference_update(old)
+
+
 def chunk_name(ctype):
     return CHUNK_NAMES.get(ctype) or "chunk_%d" % ctype
 
@@ -73,6 +80,9 @@ class SctpReader:
         sport, dport, vtag, _checksum = _COMMON.unpack_from(payload, 0)
         direction = (src, dst, sport, dport)
         chunk_types = stats.chunk_types
+        seen_by_direction = self._seen
+        dedup = self._dedup
+        unpack_data = _DATA.unpack_from
         pos = 12
         while pos + 4 <= size:
             ctype = payload[pos]
@@ -85,7 +95,23 @@ class SctpReader:
             if ctype == CHUNK_DATA:
                 if clen < 16:
                     raise SctpError("short_data_chunk")
-                _t, flags, _l, tsn, stream, ssn, ppid = _DATA.unpack_from(payload, pos)
+                _t, flags, _l, tsn, stream, ssn, ppid = unpack_data(payload, pos)
+                if flags & 3 == 3 and dedup:
+                    # the common case inline: an unfragmented chunk, a known direction
+                    seen = seen_by_direction.get(direction)
+                    if seen is not None and seen[0] == vtag:
+                        tsns = seen[1]
+                        if tsn in tsns:
+                            stats.skip("sctp_duplicate_tsn")
+                        else:
+                            tsns.add(tsn)
+                            ring = seen[2]
+                            ring.append(tsn)
+                            if len(ring) > DEDUP_WINDOW:
+                                _forget_oldest(tsns, ring)
+                            messages.append((stream, ppid, payload[pos + 16:cend], (pos, cend)))
+                        pos = (cend + 3) & ~3
+                        continue
                 self._data(direction, vtag, flags, tsn, stream, ssn, ppid,
                            payload[pos + 16:cend], (pos, cend), messages)
             elif ctype == CHUNK_I_DATA:
@@ -123,9 +149,7 @@ class SctpReader:
             tsns.add(tsn)
             ring.append(tsn)
             if len(ring) > DEDUP_WINDOW:
-                old = ring[:DEDUP_WINDOW // 2]
-                del ring[:DEDUP_WINDOW // 2]
-                tsns.difference_update(old)
+                _forget_oldest(tsns, ring)
         if flags & 3 == 3:
             messages.append((stream, ppid, data, offsets))
             return
