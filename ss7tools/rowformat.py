@@ -17,14 +17,13 @@ import io
 import msgpack
 
 # column groups of rows.COLUMNS whose values repeat from message to message
-_LINK = slice(3, 18)        # src_ip .. routing_context
-_SCCP = slice(18, 25)       # sccp_type .. calling_pc
+_LINK = slice(3, 25)        # src_ip .. routing_context, sccp_type .. calling_pc
 _OPERATION = slice(28, 34)  # app_context .. error_code
 _GROUP_CACHE_MAX = 16384
 _ROW_COMMAS = 41            # a 42-column row without quoted fields
-# frame, chunk, time stamp, LINK, SCCP, tcap_type, otid, dtid, OPERATION,
-# the seven identities, error
-_LINE = "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n"
+# frame, chunk, time stamp, LINK, tcap_type, otid, dtid, OPERATION, the
+# seven identities, error
+_LINE = "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n"
 
 
 class CsvFormatter:
@@ -34,7 +33,6 @@ class CsvFormatter:
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer, lineterminator="\n")
         self._link = {}
-        self._sccp = {}
         self._operation = {}
 
     def _csv_line(self, fields):
@@ -55,7 +53,7 @@ class CsvFormatter:
         return text
 
     def text(self, rows):
-        link_cache, sccp_cache, op_cache = self._link, self._sccp, self._operation
+        link_cache, op_cache = self._link, self._operation
         group = self._group
         lines = []
         append = lines.append
@@ -69,15 +67,11 @@ class CsvFormatter:
             link = link_cache.get(key)
             if link is None:
                 link = group(link_cache, key)
-            key = row[_SCCP]
-            sccp = sccp_cache.get(key)
-            if sccp is None:
-                sccp = group(sccp_cache, key)
             key = row[_OPERATION]
             operation = op_cache.get(key)
             if operation is None:
                 operation = group(op_cache, key)
-            if link is None or sccp is None or operation is None:
+            if link is None or operation is None:
                 append(self._csv_line(row))
                 continue
             (frame, chunk, stamp, tcap_type, otid, dtid, imsi, msisdn, msc, vlr, hlr,
@@ -90,7 +84,7 @@ class CsvFormatter:
                 last_text = "" if stamp is None else str(stamp)
             line = _LINE % (
                 "" if frame is None else frame, "" if chunk is None else chunk, last_text,
-                link, sccp, "" if tcap_type is None else tcap_type,
+                link, "" if tcap_type is None else tcap_type,
                 "" if otid is None else otid, "" if dtid is None else dtid, operation,
                 "" if imsi is None else imsi, "" if msisdn is None else msisdn,
                 "" if msc is None else msc, "" if vlr is None else vlr,

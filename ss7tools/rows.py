@@ -61,6 +61,7 @@ CAP_OPERATIONS = gsmmap.CAP_OPERATIONS
 application_context = gsmmap.application_context
 identity_row = gsmmap.identity_row
 m3ua_fields = m3ua.decode_fields
+sccp_head = sccp.decode_head
 
 
 #: Well-known ports (RFC 4666, RFC 4165) that identify the protocol of a
@@ -135,8 +136,10 @@ class MessageDecoder:
 
     def rows(self, msg):
         """List of row tuples for one message (one per TCAP component)."""
+        if len(msg) != 10:
+            msg = msg[:10]
         (frame, chunk, time_stamp, src_ip, dst_ip, src_port, dst_port, stream,
-         ppid, payload) = msg[:10]
+         ppid, payload) = msg
         stats = self.stats
         errors = None
         m3ua_class = m3ua_type = opc = dpc = si = ni = sls = na = rc = None
@@ -168,34 +171,42 @@ class MessageDecoder:
         cap = False
         tcap_data = None
         if user_data is not None and si == SI_SCCP:
-            try:
-                s = sccp.decode(user_data)
-            except sccp.SccpError as exc:
-                errors = (errors or []) + [str(exc)]
-                stats.undecodable_message("sccp")
+            head = sccp_head(user_data)
+            if head is not None:
+                ((sccp_type, _called, _calling, called_pc, called_ssn, called_gt,
+                  calling_pc, calling_ssn, calling_gt), tcap_data) = head
+                if called_ssn == SSN_SCMG or calling_ssn == SSN_SCMG:
+                    tcap_data = None
+                cap = called_ssn == SSN_CAP or calling_ssn == SSN_CAP
             else:
-                called, calling = s.called, s.calling
-                sccp_type = s.type_name
-                if called is not None:
-                    _ind, _ros, _gti, called_pc, called_ssn, _tt, _np, _es, _nai, called_gt = called
-                    _ind, _ros, _gti, calling_pc, calling_ssn, _tt, _np, _es, _nai, calling_gt = calling
-                    tcap_data = s.data
-                    if called_ssn == SSN_SCMG or calling_ssn == SSN_SCMG:
-                        tcap_data = None
-                    elif s.segmentation is not None:
-                        seg = s.segmentation
-                        if not (seg[0] and seg[2] == 0):
-                            if self._defer_segments:
-                                raise Deferred()
-                            try:
-                                tcap_data = self._segments.add(opc, dpc, s)
-                            except sccp.SccpError as exc:
-                                errors = (errors or []) + [str(exc)]
-                                stats.undecodable_message("sccp_segment")
-                                tcap_data = None
-                            if tcap_data is None:
-                                stats.count("sccp_segment")
-                    cap = called_ssn == SSN_CAP or calling_ssn == SSN_CAP
+                try:
+                    s = sccp.decode(user_data)
+                except sccp.SccpError as exc:
+                    errors = (errors or []) + [str(exc)]
+                    stats.undecodable_message("sccp")
+                else:
+                    called, calling = s.called, s.calling
+                    sccp_type = s.type_name
+                    if called is not None:
+                        _ind, _ros, _gti, called_pc, called_ssn, _tt, _np, _es, _nai, called_gt = called
+                        _ind, _ros, _gti, calling_pc, calling_ssn, _tt, _np, _es, _nai, calling_gt = calling
+                        tcap_data = s.data
+                        if called_ssn == SSN_SCMG or calling_ssn == SSN_SCMG:
+                            tcap_data = None
+                        elif s.segmentation is not None:
+                            seg = s.segmentation
+                            if not (seg[0] and seg[2] == 0):
+                                if self._defer_segments:
+                                    raise Deferred()
+                                try:
+                                    tcap_data = self._segments.add(opc, dpc, s)
+                                except sccp.SccpError as exc:
+                                    errors = (errors or []) + [str(exc)]
+                                    stats.undecodable_message("sccp_segment")
+                                    tcap_data = None
+                                if tcap_data is None:
+                                    stats.count("sccp_segment")
+                        cap = called_ssn == SSN_CAP or calling_ssn == SSN_CAP
         if tcap_data:
             try:
                 t = tcap.decode(tcap_data)
@@ -221,17 +232,17 @@ class MessageDecoder:
         rows = []
         names = CAP_OPERATIONS if cap else MAP_OPERATIONS
         for comp in components:
-            op_code = comp.op_code
+            comp_type, invoke_id, _linked, op_code, error_code, _problem, parameter = comp
             op_name = None
             imsi = msisdn = msc = vlr = hlr = sgsn = smsc = None
             comp_error = base_error
             if op_code.__class__ is int:
                 op_name = names.get(op_code)
-                if comp.parameter is not None and not cap:
+                if parameter is not None and not cap:
                     try:
                         imsi, msisdn, msc, vlr, hlr, sgsn, smsc = identity_row(
-                            op_code, comp.type_name != "invoke", tcap_data,
-                            comp.parameter[0], comp.parameter[1])
+                            op_code, comp_type != "invoke", tcap_data,
+                            parameter[0], parameter[1])
                     except BerError as exc:
                         stats.undecodable_message("gsm_map")
                         text = "gsm_map: %s" % exc
@@ -239,8 +250,8 @@ class MessageDecoder:
             rows.append((frame, chunk, time_stamp, src_ip, dst_ip, src_port, dst_port, stream,
                          ppid, m3ua_class, m3ua_type, opc, dpc, si, ni, sls, na, rc,
                          sccp_type, called_gt, called_ssn, called_pc, calling_gt, calling_ssn,
-                         calling_pc, tcap_type, otid, dtid, ac, comp.type_name, comp.invoke_id,
-                         op_code, op_name, comp.error_code, imsi, msisdn, msc, vlr, hlr, sgsn,
+                         calling_pc, tcap_type, otid, dtid, ac, comp_type, invoke_id,
+                         op_code, op_name, error_code, imsi, msisdn, msc, vlr, hlr, sgsn,
                          smsc, comp_error))
         return rows
 

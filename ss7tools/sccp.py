@@ -219,6 +219,63 @@ def decode(data):
     raise SccpError("sccp: unknown message type 0x%02x" % mtype)
 
 
+_HEAD_CACHE = {}
+_HEAD_CACHE_MAX = 16384
+
+
+def decode_head(data):
+    """``(head, user_data)`` of an unsegmented UDT/UDTS/XUDT/XUDTS, or None
+    when :func:`decode` must run (other types, optional parameters, anything
+    malformed).  ``head`` is ``(type_name, called, calling, called.pc,
+    called.ssn, called.gt, calling.pc, calling.ssn, calling.gt)``.
+
+    The part before the data parameter (type, pointers, both addresses)
+    repeats between a pair of peers: its decoding is memoised on its octets.
+    """
+    size = len(data)
+    if size < 7:
+        return None
+    mtype = data[0]
+    if mtype == UDT or mtype == UDTS:
+        pos = 4 + data[4]
+    elif (mtype == XUDT or mtype == XUDTS) and not data[6]:
+        pos = 5 + data[5]
+    else:
+        return None
+    if pos >= size:
+        return None
+    key = data[:pos]
+    head = _HEAD_CACHE.get(key)
+    if head is None:
+        head = _head(data, pos)
+        if head is None:
+            return None
+        if len(_HEAD_CACHE) >= _HEAD_CACHE_MAX:
+            _HEAD_CACHE.clear()
+        _HEAD_CACHE[key] = head
+    end = pos + 1 + data[pos]
+    if end > size:
+        return None
+    return head, data[pos + 1:end]
+
+
+def _head(data, data_pos):
+    """The cached part of :func:`decode_head`, or None unless both addresses
+    lie before the data parameter (so that the key holds all they depend on)."""
+    try:
+        msg = decode(data)
+    except SccpError:
+        return None
+    first = 2 if msg.msg_type == UDT or msg.msg_type == UDTS else 3
+    for ptr in (first, first + 1):
+        pos = ptr + data[ptr]
+        if pos + 1 + data[pos] > data_pos:
+            return None
+    called, calling = msg.called, msg.calling
+    return (msg.type_name, called, calling, called.pc, called.ssn, called.gt,
+            calling.pc, calling.ssn, calling.gt)
+
+
 def _optional(msg, data, pos, size):
     while pos < size:
         name = data[pos]
