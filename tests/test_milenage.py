@@ -7,6 +7,8 @@ in public AuC test suites) and every output is checked, so a single wrong
 digit fails a test.
 """
 
+import threading
+
 from twisted.trial import unittest
 
 from pyhss.auc import milenage as milenage_module
@@ -173,3 +175,26 @@ class CacheTests(unittest.TestCase):
         # A different OPc for the same K is a different entry, never a stale hit.
         other = Milenage.for_subscriber(self.t["k"], opc=bytes(16))
         self.assertEqual(other.opc, bytes(16))
+
+    def test_one_instance_shared_by_two_threads(self):
+        # Cached instances are used by the reactor (vectors) and the store's
+        # thread (resynchronisation) at once; each call must still see its
+        # own AES output.
+        m = Milenage.for_subscriber(self.t["k"], opc=self.t["opc"])
+        rand, sqn, amf = self.t["rand"], self.t["sqn"], self.t["amf"]
+        expected_f1_star = self.t["f1_star"]
+        expected = m.authenticate(rand, int.from_bytes(sqn, "big"), amf)
+        wrong = []
+
+        def resyncs():
+            for _ in range(2000):
+                if m.f1_star(rand, sqn, amf) != expected_f1_star:
+                    wrong.append("f1*")
+
+        other = threading.Thread(target=resyncs)
+        other.start()
+        for _ in range(2000):
+            if m.authenticate(rand, int.from_bytes(sqn, "big"), amf) != expected:
+                wrong.append("authenticate")
+        other.join()
+        self.assertEqual(wrong, [])
