@@ -3,9 +3,12 @@
 CSV: exactly the text ``csv.writer(lineterminator="\\n")`` writes.  The rows
 of a capture repeat whole column groups (an association's link fields, a
 peer pair's SCCP addresses, a dialogue's context and operation), so each
-group's text is made once by the csv module and cached; only the few
-per-message fields are joined here.  A row whose text could need quoting
-(a quote, comma or line break in a field) is written by the csv module.
+group's text is made once by the csv module and cached, with the
+%-format of a line around a pair of them; only the few per-message fields
+are filled in here.  A row whose text could need quoting (a quote, comma or
+line break in a field) is written by the csv module.  (The csv module's
+writer costs hundreds of machine instructions per character: long texts do
+not go through it twice.)
 
 Cached groups are looked up by value: a column must keep one type (as the
 decoder's rows do), since ``1``, ``1.0`` and ``True`` are equal keys.
@@ -19,11 +22,9 @@ import msgpack
 # column groups of rows.COLUMNS whose values repeat from message to message
 _LINK = slice(3, 25)        # src_ip .. routing_context, sccp_type .. calling_pc
 _OPERATION = slice(28, 34)  # app_context .. error_code
-_GROUP_CACHE_MAX = 16384
-_ROW_COMMAS = 41            # a 42-column row without quoted fields
-# frame, chunk, time stamp, LINK, tcap_type, otid, dtid, OPERATION, the
-# seven identities, error
-_LINE = "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n"
+_CACHE_MAX = 16384
+_COLUMNS = 42
+_NUMBERS = [str(n) for n in range(256)]  # chunk indexes, mostly
 
 
 class CsvFormatter:
@@ -47,21 +48,30 @@ class CsvFormatter:
         text = self._csv_line(fields)[:-1]
         if text.count(",") != len(fields) - 1 or '"' in text or "\r" in text or "\n" in text:
             text = None
-        if len(cache) >= _GROUP_CACHE_MAX:
-            cache.clear()
-        cache[fields] = text
+        _remember(cache, fields, text)
         return text
 
     def text(self, rows):
+        """The rows' CSV text.
+
+        A line is its fields joined, the groups' texts cached; when the
+        batch's text shows a quote, a carriage return, or a comma or line
+        feed beyond the separators, the lines that hold one are written
+        again by the csv module.  A field that is not a string (or None)
+        where a row has its strings also sends the batch to the csv module.
+        """
         link_cache, op_cache = self._link, self._operation
         group = self._group
+        numbers = _NUMBERS
         lines = []
         append = lines.append
-        last_stamp = None
-        last_text = ""
+        regular = True  # every row of 42 columns
+        last_frame = last_stamp = None
+        head = ""
         for row in rows:
-            if len(row) != _ROW_COMMAS + 1:
-                append(self._csv_line(row))
+            if len(row) != _COLUMNS:
+                regular = False
+                append(None)
                 continue
             key = row[_LINK]
             link = link_cache.get(key)
@@ -72,29 +82,52 @@ class CsvFormatter:
             if operation is None:
                 operation = group(op_cache, key)
             if link is None or operation is None:
-                append(self._csv_line(row))
+                append(None)
                 continue
-            (frame, chunk, stamp, tcap_type, otid, dtid, imsi, msisdn, msc, vlr, hlr,
-             sgsn, smsc, error) = (row[0], row[1], row[2], row[25], row[26], row[27],
-                                   row[34], row[35], row[36], row[37], row[38],
-                                   row[39], row[40], row[41])
-            # messages of one frame share its time stamp; its repr is costly
-            if stamp != last_stamp or stamp.__class__ is not last_stamp.__class__:
-                last_stamp = stamp
-                last_text = "" if stamp is None else str(stamp)
-            line = _LINE % (
-                "" if frame is None else frame, "" if chunk is None else chunk, last_text,
-                link, "" if tcap_type is None else tcap_type,
-                "" if otid is None else otid, "" if dtid is None else dtid, operation,
-                "" if imsi is None else imsi, "" if msisdn is None else msisdn,
-                "" if msc is None else msc, "" if vlr is None else vlr,
-                "" if hlr is None else hlr, "" if sgsn is None else sgsn,
-                "" if smsc is None else smsc, "" if error is None else error)
-            if (line.count(",") != _ROW_COMMAS or '"' in line or "\r" in line
-                    or line.find("\n") != len(line) - 1):
-                line = self._csv_line(row)
-            append(line)
-        return "".join(lines)
+            frame, chunk, stamp = row[0], row[1], row[2]
+            # the messages of a frame share its number and time stamp (whose
+            # repr is costly)
+            if (frame != last_frame or stamp != last_stamp
+                    or frame.__class__ is not last_frame.__class__
+                    or stamp.__class__ is not last_stamp.__class__):
+                last_frame, last_stamp = frame, stamp
+                head = "%s,%%s,%s" % (("" if frame is None else str(frame)).replace("%", "%%"),
+                                      ("" if stamp is None else str(stamp)).replace("%", "%%"))
+            (tcap_type, otid, dtid, imsi, msisdn, msc, vlr, hlr, sgsn, smsc,
+             error) = row[25], row[26], row[27], row[34], row[35], row[36], row[37], \
+                row[38], row[39], row[40], row[41]
+            append((head % (numbers[chunk] if chunk.__class__ is int and 0 <= chunk < 256
+                            else "" if chunk is None else chunk),
+                    link, "" if tcap_type is None else tcap_type,
+                    "" if otid is None else otid, "" if dtid is None else dtid, operation,
+                    "" if imsi is None else imsi, "" if msisdn is None else msisdn,
+                    "" if msc is None else msc, "" if vlr is None else vlr,
+                    "" if hlr is None else hlr, "" if sgsn is None else sgsn,
+                    "" if smsc is None else smsc, "" if error is None else error))
+        try:
+            lines = [None if fields is None else ",".join(fields) for fields in lines]
+        except TypeError:  # a field of another type: the csv module says how it looks
+            return "".join([self._csv_line(row) for row in rows])
+        if regular and None not in lines:
+            text = "\n".join(lines) + "\n" if lines else ""
+            count = len(lines)
+            if (text.count(",") == (_COLUMNS - 1) * count and text.count("\n") == count
+                    and '"' not in text and "\r" not in text):
+                return text
+        return "".join([line + "\n" if line is not None and _plain(line + "\n")
+                        else self._csv_line(row) for row, line in zip(rows, lines)])
+
+
+def _plain(line):
+    """Whether ``line`` is 42 unquoted fields whose text needs no quoting."""
+    return (line.count(",") == _COLUMNS - 1 and line.find("\n") == len(line) - 1
+            and '"' not in line and "\r" not in line)
+
+
+def _remember(cache, key, value):
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = value
 
 
 class MsgpackFormatter:
