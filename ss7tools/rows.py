@@ -62,6 +62,7 @@ application_context = gsmmap.application_context
 identity_row = gsmmap.identity_row
 m3ua_fields = m3ua.decode_fields
 sccp_head = sccp.decode_head
+tcap_fields = tcap.decode_fields
 
 
 #: Well-known ports (RFC 4666, RFC 4165) that identify the protocol of a
@@ -209,18 +210,16 @@ class MessageDecoder:
                         cap = called_ssn == SSN_CAP or calling_ssn == SSN_CAP
         if tcap_data:
             try:
-                t = tcap.decode(tcap_data)
+                (tcap_type, otid, dtid, _pdu, ac, _abort, components,
+                 tcap_error) = tcap_fields(tcap_data)
             except tcap.TcapError as exc:
                 errors = (errors or []) + [str(exc)]
                 stats.undecodable_message("tcap")
             else:
-                ac = t.app_context
                 if ac is not None:
                     ac, cap = application_context(ac)
-                tcap_type, otid, dtid = t.type_name, t.otid, t.dtid
-                components = t.components
-                if t.error:
-                    errors = (errors or []) + [t.error]
+                if tcap_error:
+                    errors = (errors or []) + [tcap_error]
                     stats.undecodable_message("tcap")
         base_error = "; ".join(errors) if errors else None
         if not components:

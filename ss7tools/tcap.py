@@ -1,5 +1,7 @@
 """TCAP (ITU Q.773) transaction, dialogue and component decoding."""
 
+from collections import namedtuple
+
 from .ber import BerError, decode_integer, decode_oid, read_tlv
 
 MESSAGE_TYPES = {
@@ -38,17 +40,11 @@ class TcapError(ValueError):
     """The TCAP message is malformed."""
 
 
-class Component:
-    """One component.  ``op_code`` is an int (local) or dotted OID (global);
-    ``parameter`` is ``(start, end)`` of the parameter TLV in the message, or None."""
-
-    __slots__ = ("type_name", "invoke_id", "linked_id", "op_code", "error_code",
-                 "problem", "parameter")
-
-    def __init__(self, type_name):
-        self.type_name = type_name
-        self.invoke_id = self.linked_id = self.op_code = None
-        self.error_code = self.problem = self.parameter = None
+#: One component.  ``op_code`` is an int (local) or dotted OID (global);
+#: ``parameter`` is ``(start, end)`` of the parameter TLV in the message, or None.
+Component = namedtuple("Component", ("type_name", "invoke_id", "linked_id", "op_code",
+                                     "error_code", "problem", "parameter"))
+_new_component = tuple.__new__  # without namedtuple's Python-level __new__
 
 
 class TcapMessage:
@@ -78,6 +74,18 @@ def decode(data):
     fault later (dialogue, a component) keeps what was decoded before it and
     sets ``error``.
     """
+    (type_name, otid, dtid, dialogue_pdu, app_context, abort_cause, components,
+     error) = decode_fields(data)
+    msg = TcapMessage(type_name)
+    msg.otid, msg.dtid, msg.components, msg.error = otid, dtid, components, error
+    msg.dialogue_pdu, msg.app_context, msg.abort_cause = dialogue_pdu, app_context, abort_cause
+    return msg
+
+
+def decode_fields(data):
+    """:func:`decode` without building the message object (the parse hot path):
+    ``(type_name, otid, dtid, dialogue_pdu, app_context, abort_cause,
+    components, error)``."""
     overrun = None
     try:
         tag, pos, end, _next = read_tlv(data, 0, len(data))
@@ -93,30 +101,38 @@ def decode(data):
     name = MESSAGE_TYPES.get(tag)
     if name is None:
         raise TcapError("tcap: unknown message type tag 0x%02x" % tag)
-    msg = TcapMessage(name)
+    otid = dtid = abort_cause = error = None
+    dialogue = [None, None]  # PDU name, application context
+    components = []
     try:
         while pos < end:
-            tag, vstart, vend, pos = read_tlv(data, pos, end)
-            if tag == TAG_OTID:
-                msg.otid = data[vstart:vend].hex()
+            tag = data[pos]
+            # short-form TLV inline (the common case); read_tlv for the rest
+            if tag & 0x1F != 0x1F and pos + 1 < end and data[pos + 1] < 0x80 \
+                    and pos + 2 + data[pos + 1] <= end:
+                vstart = pos + 2
+                vend = pos = vstart + data[pos + 1]
+            else:
+                tag, vstart, vend, pos = read_tlv(data, pos, end)
+            if tag == TAG_COMPONENTS:
+                _components(data, vstart, vend, components)
+            elif tag == TAG_OTID:
+                otid = data[vstart:vend].hex()
             elif tag == TAG_DTID:
-                msg.dtid = data[vstart:vend].hex()
-            elif tag == TAG_COMPONENTS:
-                _components(data, vstart, vend, msg)
+                dtid = data[vstart:vend].hex()
             elif tag == TAG_DIALOGUE:
-                _dialogue(data, vstart, vend, msg)
+                _dialogue(data, vstart, vend, dialogue)
             elif tag == TAG_P_ABORT:
                 if vend > vstart:
-                    msg.abort_cause = data[vstart]
-            else:
-                # unknown transaction-portion element: skipped, as Q.773 extensibility allows
-                continue
+                    abort_cause = data[vstart]
+            # else an unknown transaction-portion element: skipped, as Q.773
+            # extensibility allows
     except (BerError, TcapError) as exc:
         text = str(exc)
-        msg.error = text if text.startswith("tcap") else "tcap: %s" % text
-    if overrun is not None and msg.error is None:
-        msg.error = overrun
-    return msg
+        error = text if text.startswith("tcap") else "tcap: %s" % text
+    if overrun is not None and error is None:
+        error = overrun
+    return name, otid, dtid, dialogue[0], dialogue[1], abort_cause, components, error
 
 
 def _outer_header(data):
@@ -136,21 +152,23 @@ _DIALOGUE_CACHE = {}
 _DIALOGUE_CACHE_MAX = 16384
 
 
-def _dialogue(data, pos, end, msg):
-    # dialogue portions repeat (same PDU, same context): memoise on their octets
+def _dialogue(data, pos, end, dialogue):
+    """Set ``dialogue`` (PDU name, application context); dialogue portions
+    repeat (same PDU, same context): memoised on their octets."""
     raw = data[pos:end]
     hit = _DIALOGUE_CACHE.get(raw)
     if hit is None:
-        _dialogue_decode(raw, 0, len(raw), msg)
+        _dialogue_decode(raw, 0, len(raw), dialogue)
         if len(_DIALOGUE_CACHE) >= _DIALOGUE_CACHE_MAX:
             _DIALOGUE_CACHE.clear()
-        _DIALOGUE_CACHE[raw] = (msg.dialogue_pdu, msg.app_context)
+        _DIALOGUE_CACHE[raw] = tuple(dialogue)
     else:
-        msg.dialogue_pdu, msg.app_context = hit
+        dialogue[:] = hit
 
 
-def _dialogue_decode(data, pos, end, msg):
-    # EXTERNAL { direct-reference OID, single-ASN1-type [0] { AARQ/AARE/ABRT/AUDT } }
+def _dialogue_decode(data, pos, end, dialogue):
+    # EXTERNAL { direct-reference OID, single-ASN1-type [0] { AARQ/AARE/ABRT/AUDT } };
+    # what is found before a fault stays in ``dialogue``
     tag, pos, end, _n = read_tlv(data, pos, end)
     if tag != 0x28:
         raise TcapError("tcap: dialogue portion without EXTERNAL")
@@ -159,13 +177,13 @@ def _dialogue_decode(data, pos, end, msg):
         if tag != 0xA0:
             continue
         ptag, ppos, pend, _n = read_tlv(data, vstart, vend)
-        msg.dialogue_pdu = DIALOGUE_PDUS.get(ptag, "0x%02x" % ptag)
+        dialogue[0] = DIALOGUE_PDUS.get(ptag, "0x%02x" % ptag)
         while ppos < pend:
             tag, s, e, ppos = read_tlv(data, ppos, pend)
             if tag == 0xA1:
                 otag, os_, oe, _n = read_tlv(data, s, e)
                 if otag == 0x06:
-                    msg.app_context = decode_oid(data, os_, oe)
+                    dialogue[1] = decode_oid(data, os_, oe)
                 break
         break
 
@@ -182,58 +200,72 @@ def _short_int(data, pos, end):
     return None
 
 
-def _components(data, pos, end, msg):
+def _components(data, pos, end, comps):
     """Components; a parameter is ``(start, end)`` up to the end of its component
-    (it is the component's last element; the MAP walk checks its encoding)."""
-    comps = msg.components
+    (it is the component's last element; the MAP walk checks its encoding).
+    A component that fails half-way is kept with what was decoded of it."""
     while pos < end:
-        ctag, cpos, cend, pos = read_tlv(data, pos, end)
-        name = COMPONENT_TYPES.get(ctag)
-        comp = Component(name or "component_0x%02x" % ctag)
-        comps.append(comp)
-        if name is None:
-            continue
-        # invoke id (INTEGER) or, in a reject, possibly NULL
-        fast = _short_int(data, cpos, cend)
-        if fast is not None:
-            comp.invoke_id, cpos = fast
+        ctag = data[pos]
+        if ctag & 0x1F != 0x1F and pos + 1 < end and data[pos + 1] < 0x80 \
+                and pos + 2 + data[pos + 1] <= end:
+            cpos = pos + 2
+            cend = pos = cpos + data[pos + 1]
         else:
-            tag, s, e, cpos = read_tlv(data, cpos, cend)
-            if tag == 0x02:
-                comp.invoke_id = decode_integer(data, s, e)
-            elif tag != 0x05:
-                raise TcapError("tcap: component without invoke id")
-        if ctag == 0xA1:
-            if cpos < cend:
-                if data[cpos] == 0x80:
-                    tag, s, e, cpos = read_tlv(data, cpos, cend)
-                    comp.linked_id = decode_integer(data, s, e)
-                fast = _short_int(data, cpos, cend)
-                if fast is not None:
-                    comp.op_code, cpos = fast
-                else:
-                    tag, s, e, cpos = read_tlv(data, cpos, cend)
-                    comp.op_code = _code(data, tag, s, e)
+            ctag, cpos, cend, pos = read_tlv(data, pos, end)
+        name = COMPONENT_TYPES.get(ctag)
+        if name is None:
+            comps.append(_new_component(Component, ("component_0x%02x" % ctag, None, None,
+                                                    None, None, None, None)))
+            continue
+        invoke_id = linked_id = op_code = error_code = problem = parameter = None
+        try:
+            # invoke id (INTEGER) or, in a reject, possibly NULL; a one-octet
+            # INTEGER inline, the rest through read_tlv
+            if cpos + 3 <= cend and data[cpos] == 0x02 and data[cpos + 1] == 1:
+                invoke_id = data[cpos + 2]
+                if invoke_id > 127:
+                    invoke_id -= 256
+                cpos += 3
+            else:
+                tag, s, e, cpos = read_tlv(data, cpos, cend)
+                if tag == 0x02:
+                    invoke_id = decode_integer(data, s, e)
+                elif tag != 0x05:
+                    raise TcapError("tcap: component without invoke id")
+            if ctag == 0xA1:
                 if cpos < cend:
-                    comp.parameter = (cpos, cend)
-        elif ctag == 0xA2 or ctag == 0xA7:
-            if cpos < cend:
-                tag, s, e, cpos = read_tlv(data, cpos, cend)
-                if tag == 0x30 and s < e:
-                    fast = _short_int(data, s, e)
+                    if data[cpos] == 0x80:
+                        tag, s, e, cpos = read_tlv(data, cpos, cend)
+                        linked_id = decode_integer(data, s, e)
+                    fast = _short_int(data, cpos, cend)
                     if fast is not None:
-                        comp.op_code, npos = fast
+                        op_code, cpos = fast
                     else:
-                        otag, os_, oe, npos = read_tlv(data, s, e)
-                        comp.op_code = _code(data, otag, os_, oe)
-                    if npos < e:
-                        comp.parameter = (npos, e)
-        elif ctag == 0xA3:
-            tag, s, e, cpos = read_tlv(data, cpos, cend)
-            comp.error_code = _code(data, tag, s, e)
-            if cpos < cend:
-                comp.parameter = (cpos, cend)
-        elif ctag == 0xA4:
-            if cpos < cend:
+                        tag, s, e, cpos = read_tlv(data, cpos, cend)
+                        op_code = _code(data, tag, s, e)
+                    if cpos < cend:
+                        parameter = (cpos, cend)
+            elif ctag == 0xA2 or ctag == 0xA7:
+                if cpos < cend:
+                    tag, s, e, cpos = read_tlv(data, cpos, cend)
+                    if tag == 0x30 and s < e:
+                        fast = _short_int(data, s, e)
+                        if fast is not None:
+                            op_code, npos = fast
+                        else:
+                            otag, os_, oe, npos = read_tlv(data, s, e)
+                            op_code = _code(data, otag, os_, oe)
+                        if npos < e:
+                            parameter = (npos, e)
+            elif ctag == 0xA3:
                 tag, s, e, cpos = read_tlv(data, cpos, cend)
-                comp.problem = ((tag & 0x1F), decode_integer(data, s, e) if e > s else None)
+                error_code = _code(data, tag, s, e)
+                if cpos < cend:
+                    parameter = (cpos, cend)
+            elif ctag == 0xA4:
+                if cpos < cend:
+                    tag, s, e, cpos = read_tlv(data, cpos, cend)
+                    problem = ((tag & 0x1F), decode_integer(data, s, e) if e > s else None)
+        finally:
+            comps.append(_new_component(Component, (name, invoke_id, linked_id, op_code,
+                                                    error_code, problem, parameter)))
