@@ -17,7 +17,7 @@ capped the count / checked Visited-PLMN-Id), store errors pass through.
 """
 
 import os
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from twisted.internet import defer
 
@@ -25,18 +25,17 @@ from pyhss.auc.errors import InvalidVectorRequest
 from pyhss.auc.milenage import Milenage
 from pyhss.auc.resync import resynchronise
 from pyhss.auc.sqn import DEFAULT_DELTA, DEFAULT_IND_BITS, allocator
-from pyhss.auc.vectors import eutran_vector, geran_vector, utran_vector
+from pyhss.auc.vectors import eutran_vectors, geran_vector, utran_vector
 
 DEFAULT_MAX_VECTORS = 32
 
 
-@dataclass(frozen=True, slots=True)
-class VectorSet:
+class VectorSet(NamedTuple):
     """What one AIA carries."""
 
-    eutran: tuple = field(default=())
-    utran: tuple = field(default=())
-    geran: tuple = field(default=())
+    eutran: tuple = ()
+    utran: tuple = ()
+    geran: tuple = ()
     resynchronised: bool = False
 
 
@@ -86,12 +85,10 @@ class AuthenticationCentre:
         def build(sqns):
             random = self._random
             amf = subscriber.amf
-            eutran_vectors = tuple(
-                eutran_vector(milenage, sqn, amf, serving_network_id, random(16)) for sqn in sqns[:eutran]
-            )
+            eutran_part = eutran_vectors(milenage, sqns[:eutran], amf, serving_network_id, random) if eutran else ()
             utran_vectors = tuple(utran_vector(milenage, sqn, amf, random(16)) for sqn in sqns[eutran:])
             geran_vectors = tuple(geran_vector(milenage, random(16)) for _ in range(geran))
-            return VectorSet(eutran_vectors, utran_vectors, geran_vectors, resync_info is not None)
+            return VectorSet(eutran_part, utran_vectors, geran_vectors, resync_info is not None)
 
         if not needed and resync_info is None:
             return None, build

@@ -34,14 +34,26 @@ def derive_kasme(ck, ik, serving_network_id, sqn_xor_ak):
     """K_ASME (32 octets) per TS 33.401 Annex A.2."""
     if len(ck) != 16 or len(ik) != 16:
         raise InvalidKeyMaterial("CK and IK must be 16 octets each")
-    if len(serving_network_id) != 3:
-        raise InvalidKeyMaterial("serving network id (PLMN id) must be 3 octets")
     if len(sqn_xor_ak) != 6:
         raise InvalidKeyMaterial("SQN xor AK must be 6 octets")
-    # S = 0x10 || SN id || 0x0003 || SQN^AK || 0x0006, written out flat:
-    # this runs once per vector.
-    s = b"\x10" + bytes(serving_network_id) + b"\x00\x03" + bytes(sqn_xor_ak) + b"\x00\x06"
-    return hmac.digest(bytes(ck) + bytes(ik), s, "sha256")
+    return kasme_deriver(serving_network_id)(bytes(ck) + bytes(ik), bytes(sqn_xor_ak))
+
+
+def kasme_deriver(serving_network_id):
+    """``derive(ck_ik, sqn_xor_ak)`` -> K_ASME for one serving network.
+
+    For the vectors of one AIR: the serving network id is checked and the
+    constant part of S built once.  ``ck_ik`` is CK || IK (32 octets) and
+    ``sqn_xor_ak`` 6 octets, as Milenage returns them (not re-checked).
+    """
+    if len(serving_network_id) != 3:
+        raise InvalidKeyMaterial("serving network id (PLMN id) must be 3 octets")
+    # S = 0x10 || SN id || 0x0003 || SQN^AK || 0x0006, written out flat.
+    prefix = bytes((FC_KASME,)) + bytes(serving_network_id) + b"\x00\x03"
+
+    def derive(ck_ik, sqn_xor_ak):
+        return hmac.digest(ck_ik, prefix + sqn_xor_ak + b"\x00\x06", "sha256")
+    return derive
 
 
 def encode_plmn_id(mcc, mnc):

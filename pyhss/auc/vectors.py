@@ -7,17 +7,19 @@ the operating system CSPRNG unless a test passes one.
 """
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pyhss.auc.conversions import c2, c3
 from pyhss.auc.errors import InvalidKeyMaterial
-from pyhss.auc.kdf import derive_kasme
+from pyhss.auc.kdf import kasme_deriver
 
 RAND_LENGTH = 16
 
 
-@dataclass(frozen=True, slots=True)
-class EutranVector:
+# Vectors are NamedTuples (immutable, built in a third of the time of a
+# frozen dataclass: one per vector under AIR load); repr never shows keys.
+
+class EutranVector(NamedTuple):
     """E-UTRAN-Vector of TS 29.272 7.3.18 (``sqn`` is for the AuC's own use,
     never sent)."""
 
@@ -31,8 +33,7 @@ class EutranVector:
         return f"EutranVector(sqn={self.sqn}, rand={self.rand.hex()})"
 
 
-@dataclass(frozen=True, slots=True)
-class UtranVector:
+class UtranVector(NamedTuple):
     """UTRAN-Vector (quintuplet) of TS 29.272 7.3.19."""
 
     rand: bytes
@@ -46,8 +47,7 @@ class UtranVector:
         return f"UtranVector(sqn={self.sqn}, rand={self.rand.hex()})"
 
 
-@dataclass(frozen=True, slots=True)
-class GeranVector:
+class GeranVector(NamedTuple):
     """GERAN-Vector (triplet) of TS 29.272 7.3.20."""
 
     rand: bytes
@@ -85,8 +85,23 @@ def eutran_vector(milenage, sqn, amf, serving_network_id, rand=None):
     """
     if rand is None:
         rand = os.urandom(RAND_LENGTH)
-    autn, sqn_xor_ak, xres, ck, ik = _autn_parts(milenage, rand, sqn, eutran_amf(amf))
-    return EutranVector(rand, xres, autn, derive_kasme(ck, ik, serving_network_id, sqn_xor_ak), sqn)
+    return eutran_vectors(milenage, (sqn,), amf, serving_network_id, lambda _: rand)[0]
+
+
+def eutran_vectors(milenage, sqns, amf, serving_network_id, random=os.urandom):
+    """One E-UTRAN vector per SQN (what one AIA carries), as :func:`eutran_vector`
+    computes it, with the AMF and serving network checked once.  ``random(16)``
+    gives each RAND."""
+    amf = eutran_amf(amf)
+    derive = kasme_deriver(serving_network_id)
+    authenticate = milenage.authenticate
+    vectors = []
+    for sqn in sqns:
+        rand = random(RAND_LENGTH)
+        mac_a, xres, ck, ik, ak = authenticate(rand, sqn, amf)
+        sqn_xor_ak = (sqn ^ int.from_bytes(ak, "big")).to_bytes(6, "big")
+        vectors.append(EutranVector(rand, xres, sqn_xor_ak + amf + mac_a, derive(ck + ik, sqn_xor_ak), sqn))
+    return tuple(vectors)
 
 
 def utran_vector(milenage, sqn, amf, rand=None):
