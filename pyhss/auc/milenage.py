@@ -164,22 +164,32 @@ class Milenage:
 
     def f2345(self, rand):
         """(RES, CK, IK, AK) with one TEMP computation."""
-        _, res, ck, ik, ak = self._outputs(self._temp(rand), 0)
+        _, res, ck, ik, ak = self._outputs(rand, 0)
         return res, ck, ik, ak
 
     # -- fast path -------------------------------------------------------
 
-    def _outputs(self, temp, in1):
+    def _outputs(self, rand, in1):
+        """(MAC-A, RES, CK, IK, AK) for RAND and IN1 (an int), in two AES calls.
+
+        Written out in one function (rotations inlined): it runs once per
+        vector under AIR load.
+        """
+        if type(rand) is not bytes or len(rand) != 16:
+            rand = _check("RAND", rand, 16)
         opc = self._opc_int
-        x = temp ^ opc
-        blocks = (
-            ((temp ^ _rot(in1 ^ opc, 64)) << 384)
-            | ((x ^ _C2) << 256)
-            | ((_rot(x, 32) ^ _C3) << 128)
-            | (_rot(x, 64) ^ _C4)
-        )
+        aes = self._aes
         with self._lock:
-            encrypted = self._aes(blocks.to_bytes(64, "big"))
+            temp = int.from_bytes(aes((int.from_bytes(rand, "big") ^ opc).to_bytes(16, "big")), "big")
+            in1 ^= opc
+            x = temp ^ opc
+            blocks = (
+                ((temp ^ (((in1 << 64) | (in1 >> 64)) & _MASK128)) << 384)     # OUT1: rot(IN1^OPc, r1=64) xor TEMP
+                | ((x ^ _C2) << 256)                                           # OUT2: r2 = 0
+                | (((((x << 32) | (x >> 96)) & _MASK128) ^ _C3) << 128)        # OUT3: r3 = 32
+                | ((((x << 64) | (x >> 64)) & _MASK128) ^ _C4)                 # OUT4: r4 = 64
+            )
+            encrypted = aes(blocks.to_bytes(64, "big"))
         out = (int.from_bytes(encrypted, "big") ^ self._opc_x4).to_bytes(64, "big")
         # OUT1 = out[0:16], OUT2 = out[16:32], OUT3 = out[32:48], OUT4 = out[48:64]
         return out[0:8], out[24:32], out[32:48], out[48:64], out[16:22]
@@ -192,9 +202,10 @@ class Milenage:
         """
         if not 0 <= sqn <= _MASK48:
             raise InvalidKeyMaterial(f"SQN out of range: {sqn}")
-        amf = _check("AMF", amf, 2)
+        if type(amf) is not bytes or len(amf) != 2:
+            amf = _check("AMF", amf, 2)
         half = (sqn << 16) | int.from_bytes(amf, "big")
-        return self._outputs(self._temp(rand), (half << 64) | half)
+        return self._outputs(rand, (half << 64) | half)
 
 
 class _MilenageCache:
