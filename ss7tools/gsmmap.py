@@ -181,20 +181,19 @@ IDENTITY_PATHS = {
     89: ([((S, 0x81), "imsi"), ((S, 0x82), "msisdn")], []),
 }
 
-_TBCD = "0123456789*#abc"
-_TBCD_PAIRS = []
-for _b in range(256):
-    _lo, _hi = _b & 0x0F, _b >> 4
-    _pair = (_TBCD[_lo] if _lo < 15 else "\0") + (_TBCD[_hi] if _hi < 15 else "\0")
-    _TBCD_PAIRS.append(_pair)
-del _b, _lo, _hi, _pair
+# TBCD is BCD with the low nibble first: swapping the nibbles makes it hex
+# text, where a..e stand for * # a b c and f is the filler that ends it
+_NIBBLE_SWAP = bytes(((b & 0x0F) << 4) | (b >> 4) for b in range(256))
+_TBCD_LETTERS = str.maketrans("abcde", "*#abc")
 
 
 def tbcd(raw):
     """TBCD digits (TS 29.002 TBCD-STRING), low nibble first; filler F ends."""
-    text = "".join([_TBCD_PAIRS[b] for b in raw])
-    cut = text.find("\0")
-    return text if cut < 0 else text[:cut]
+    text = bytes(raw).translate(_NIBBLE_SWAP).hex()
+    cut = text.find("f")
+    if cut >= 0:
+        text = text[:cut]
+    return text if text.isdigit() else text.translate(_TBCD_LETTERS)
 
 
 def address_digits(raw):
@@ -267,8 +266,9 @@ def identities(op_code, is_result, buf, start, end):
 
 
 def _compile(paths):
-    """Turn a list of (path, field) into a tree walked in one pass:
-    ``{tag: {(child_tag, nth): subtree_or_field_index}}``."""
+    """Turn a list of (path, field) into a tree walked in one pass: each node is
+    ``(tags, {(tag, nth): child node or field index})``, ``tags`` the set of
+    tags the node looks for."""
     tree = {}
     for path, field in paths:
         node = tree
@@ -279,7 +279,13 @@ def _compile(paths):
                 node.setdefault(step, IDENTITY_FIELDS.index(field))
             else:
                 node = node.setdefault(step, {})
-    return tree
+    return _freeze(tree) if tree else None
+
+
+def _freeze(targets):
+    return (frozenset(tag for tag, _nth in targets),
+            {step: target if target.__class__ is int else _freeze(target)
+             for step, target in targets.items()})
 
 
 _COMPILED = {(op, is_result): _compile(paths[1 if is_result else 0])
@@ -288,12 +294,17 @@ _NONE7 = (None,) * 7
 
 
 def _walk(buf, pos, end, node, out):
-    seen = {}
+    # every TLV of a walked level is read (a malformed one raises), even
+    # once the wanted ones are found
+    tags, targets = node
+    counts = {}
     while pos < end:
         tag, vstart, vend, pos = read_tlv(buf, pos, end)
-        nth = seen.get(tag, 0)
-        seen[tag] = nth + 1
-        target = node.get((tag, nth))
+        if tag not in tags:
+            continue
+        nth = counts.get(tag, 0)
+        counts[tag] = nth + 1
+        target = targets.get((tag, nth))
         if target is None:
             continue
         if target.__class__ is int:

@@ -100,6 +100,8 @@ class _Workers:
         # forkserver: workers start from a clean single-threaded process, not
         # from a parent that may hold threads and locks (a reactor, a store).
         ctx = multiprocessing.get_context("forkserver")
+        # the forkserver imports the decoders once, not each worker
+        ctx.set_forkserver_preload([__name__])
         self._on_result = on_result
         self._procs = []
         self._tasks = []

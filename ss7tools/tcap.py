@@ -106,14 +106,7 @@ def decode_fields(data):
     components = []
     try:
         while pos < end:
-            tag = data[pos]
-            # short-form TLV inline (the common case); read_tlv for the rest
-            if tag & 0x1F != 0x1F and pos + 1 < end and data[pos + 1] < 0x80 \
-                    and pos + 2 + data[pos + 1] <= end:
-                vstart = pos + 2
-                vend = pos = vstart + data[pos + 1]
-            else:
-                tag, vstart, vend, pos = read_tlv(data, pos, end)
+            tag, vstart, vend, pos = read_tlv(data, pos, end)
             if tag == TAG_COMPONENTS:
                 _components(data, vstart, vend, components)
             elif tag == TAG_OTID:
@@ -205,13 +198,7 @@ def _components(data, pos, end, comps):
     (it is the component's last element; the MAP walk checks its encoding).
     A component that fails half-way is kept with what was decoded of it."""
     while pos < end:
-        ctag = data[pos]
-        if ctag & 0x1F != 0x1F and pos + 1 < end and data[pos + 1] < 0x80 \
-                and pos + 2 + data[pos + 1] <= end:
-            cpos = pos + 2
-            cend = pos = cpos + data[pos + 1]
-        else:
-            ctag, cpos, cend, pos = read_tlv(data, pos, end)
+        ctag, cpos, cend, pos = read_tlv(data, pos, end)
         name = COMPONENT_TYPES.get(ctag)
         if name is None:
             comps.append(_new_component(Component, ("component_0x%02x" % ctag, None, None,
