@@ -25,10 +25,12 @@ from .rowformat import formatter
 from .rows import COLUMNS, Deferred, MessageDecoder, guarded_rows, iter_messages
 from .stats import ParseStats
 
-BATCH = 2000             # messages per batch
-BATCH_BYTES = 256 * 1024  # payload octets per batch, so that WINDOW batches fit a pipe
+BATCH = 1500             # messages per batch
+BATCH_BYTES = 192 * 1024  # payload octets per batch, so that WINDOW batches fit a pipe
 PIPE_SIZE = 1024 * 1024
-WINDOW = 2                # batches in flight per worker
+# batches in flight per worker: while the parent waits for the oldest result,
+# the other workers still have work queued
+WINDOW = 3
 _FIELDS = 10              # Message fields a worker needs: frame .. payload
 
 
