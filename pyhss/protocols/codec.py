@@ -37,33 +37,55 @@ from pyhss.protocols.message import (
     _AVP_HEADER, _AVP_HEADER_V, _FLAGS_RESERVED, _HEADER, _STRUCTS, _U32, _ZERO_VALUES)
 
 _ZEROS = (b'', b'\0', b'\0\0', b'\0\0\0')
+_new_object = object.__new__
 
 # Decoding strategies.
 _RAW, _TEXT, _GROUPED, _FIXED, _ADDRESS = range(5)
 
 
-def _table_entry(defn):
-    """(AvpDef, decoding strategy, fixed payload size, struct)."""
+def _table_entry(defn, repeats=False):
+    """(AvpDef, decoding strategy, fixed payload size, struct, repeats):
+    ``repeats`` marks the AVPs of _REPEATING_AVPS."""
     kind = defn.type
     if kind in _STRUCTS:
-        return (defn, _FIXED, _STRUCTS[kind].size, _STRUCTS[kind])
+        return (defn, _FIXED, _STRUCTS[kind].size, _STRUCTS[kind], repeats)
     if kind in (AvpType.UTF8String, AvpType.DiameterIdentity,
                 AvpType.DiameterURI):
-        return (defn, _TEXT, 0, None)
+        return (defn, _TEXT, 0, None, repeats)
     if kind == AvpType.Grouped:
-        return (defn, _GROUPED, 0, None)
+        return (defn, _GROUPED, 0, None, repeats)
     if kind == AvpType.Address:
-        return (defn, _ADDRESS, 0, None)
-    return (defn, _RAW, 0, None)
+        return (defn, _ADDRESS, 0, None, repeats)
+    return (defn, _RAW, 0, None, repeats)
+
+
+# Top-level AVPs whose bytes repeat from one request of a peer to the next
+# (who sends, to whom, what it asks for): decoded once, then the same Avp
+# object is handed out again for the same bytes.  Decoded AVPs are read,
+# never changed, by the node and the handlers.  Session-Id, User-Name and
+# the like are unique per request and would only fill the cache.
+_REPEATING_AVPS = (
+    'Origin-Host', 'Origin-Realm', 'Destination-Host', 'Destination-Realm',
+    'Auth-Session-State', 'Auth-Application-Id', 'Acct-Application-Id',
+    'Vendor-Specific-Application-Id', 'Origin-State-Id', 'Supported-Features',
+    'Visited-PLMN-Id', 'RAT-Type', 'ULR-Flags', 'UE-SRVCC-Capability',
+    'Requested-EUTRAN-Authentication-Info',
+    'Requested-UTRAN-GERAN-Authentication-Info')
 
 
 def _decode_table():
     """(code | vendor << 32) -> table entry, for every dictionary AVP."""
-    return dict((defn.code | (defn.vendor_id << 32), _table_entry(defn))
+    repeating = set(map(DICTIONARY.avp, _REPEATING_AVPS))
+    return dict((defn.code | (defn.vendor_id << 32),
+                 _table_entry(defn, defn in repeating))
                 for defn in DICTIONARY.avps())
 
 
 _DECODE = _decode_table()
+_REPEAT_CACHE_SIZE = 4096
+# max_depth -> {AVP bytes -> Avp}: a Grouped AVP decoded under one nesting
+# limit is only reused under the same limit.
+_REPEAT_CACHES = {}
 
 
 # --- decoding ------------------------------------------------------------
@@ -122,9 +144,12 @@ def decode_message(data, max_size=DEFAULT_MAX_SIZE,
     elif flags & (FLAG_REQUEST | FLAG_ERROR) == FLAG_REQUEST | FLAG_ERROR:
         error = InvalidHeader('E bit set on a request')
     else:
+        cache = _REPEAT_CACHES.get(max_depth)
+        if cache is None:
+            cache = _REPEAT_CACHES[max_depth] = {}
         try:
             header.avps = _decode_avps(data, HEADER_LENGTH, length, 1,
-                                       max_depth)
+                                       max_depth, cache)
         except (InvalidAvpLength, InvalidAvpValue, InvalidPadding,
                 NestingTooDeep) as e:
             e.header = header
@@ -134,26 +159,31 @@ def decode_message(data, max_size=DEFAULT_MAX_SIZE,
     raise error
 
 
-def _decode_avps(data, offset, end, depth, max_depth):
+def _decode_avps(data, offset, end, depth, max_depth, repeats=None):
+    """The AVPs in ``data[offset:end]``; ``repeats`` is the top level's
+    cache of repeating AVPs (see _REPEATING_AVPS)."""
     avps = []
     append = avps.append
     lookup = _DECODE.get
     unpack_header = _AVP_HEADER.unpack_from
-    unpack_u32 = _U32.unpack_from
+    unpack_vendor_header = _AVP_HEADER_V.unpack_from
+    new_avp = _new_object
     while offset < end:
         if end - offset < 8:
             raise InvalidAvpLength('%d bytes left, shorter than an AVP '
                                    'header' % (end - offset,),
                                    failed_avp=data[offset:end])
-        code, word = unpack_header(data, offset)
-        flags = word >> 24
+        flags = data[offset + 4]
+        if flags & AVP_VENDOR and end - offset >= 12:
+            code, word, vendor_id = unpack_vendor_header(data, offset)
+        else:
+            code, word = unpack_header(data, offset)
         length = word & MAX_LENGTH
         avp_end = offset + length
         if flags & AVP_VENDOR:
             if length < 12 or end - offset < 12:
                 raise InvalidAvpLength('AVP %d: length %d with V bit' % (
                     code, length), failed_avp=data[offset:min(avp_end, end)])
-            vendor_id = unpack_u32(data, offset + 8)[0]
             start = offset + 12
             entry = lookup(code | (vendor_id << 32))
         else:
@@ -170,8 +200,11 @@ def _decode_avps(data, offset, end, depth, max_depth):
         if entry is None:
             append(Avp(code, vendor_id, flags, data[start:avp_end], None,
                        data[offset:avp_end]))
+        elif repeats is not None and entry[4] and (
+                (seen := repeats.get(data[offset:avp_end])) is not None):
+            append(seen)
         else:
-            # The two commonest kinds inline; the rest in _decode_value.
+            # The common kinds inline; the rest in _decode_value.
             # Known AVPs keep no copy of their bytes (raw is None): only
             # errors need it, and they slice it then.
             kind = entry[1]
@@ -183,10 +216,25 @@ def _decode_avps(data, offset, end, depth, max_depth):
                 except UnicodeDecodeError:
                     raise InvalidAvpValue('%s: not UTF-8' % (entry[0].name,),
                                           failed_avp=data[offset:avp_end])
+            elif kind == _RAW:
+                value = data[start:avp_end]
+            elif kind == _GROUPED and depth <= max_depth:
+                value = _decode_avps(data, start, avp_end, depth + 1, max_depth)
             else:
                 value = _decode_value(entry, data, start, avp_end,
                                       data[offset:avp_end], depth, max_depth)
-            append(Avp(code, vendor_id, flags, value, entry[0], None))
+            avp = new_avp(Avp)
+            avp.code = code
+            avp.vendor_id = vendor_id
+            avp.flags = flags
+            avp.value = value
+            avp.definition = entry[0]
+            avp.raw = None
+            append(avp)
+            if repeats is not None and entry[4]:
+                if len(repeats) >= _REPEAT_CACHE_SIZE:
+                    repeats.clear()
+                repeats[data[offset:avp_end]] = avp
         offset = (avp_end + 3) & ~3
         if offset != avp_end:
             if offset > end:
@@ -201,7 +249,7 @@ def _decode_avps(data, offset, end, depth, max_depth):
 
 
 def _decode_value(entry, data, start, end, raw, depth, max_depth):
-    defn, kind, fixed, unpacker = entry
+    defn, kind, fixed, unpacker, _ = entry
     if kind == _FIXED:
         if end - start != fixed:
             raise InvalidAvpLength('%s: %d bytes, expected %d' % (

@@ -1,0 +1,61 @@
+"""The decoder's cache of repeating top-level AVPs (Origin-Host, the
+Requested-EUTRAN-Authentication-Info group, ...): same bytes, same Avp."""
+
+from twisted.trial import unittest
+
+from pyhss.protocols import codec
+from pyhss.protocols.dictionary import APP_S6A, CMD_AIR
+
+
+def air(imsi, session="mme;1", vectors=1, origin="mme.test"):
+    return codec.Message.request(APP_S6A, CMD_AIR, [
+        ("Session-Id", session), ("Auth-Session-State", 1),
+        ("Origin-Host", origin), ("Origin-Realm", "test"),
+        ("Destination-Realm", "hss.test"), ("User-Name", imsi),
+        ("Visited-PLMN-Id", b"\x00\xf1\x10"),
+        ("Requested-EUTRAN-Authentication-Info", [("Number-Of-Requested-Vectors", vectors)]),
+    ]).encode()
+
+
+class RepeatingAvpTests(unittest.TestCase):
+    def setUp(self):
+        codec._REPEAT_CACHES.clear()
+        self.addCleanup(codec._REPEAT_CACHES.clear)
+
+    def test_same_bytes_same_object(self):
+        first = codec.decode_message(air("001010000000001", "mme;1"))
+        second = codec.decode_message(air("001010000000002", "mme;2"))
+        for name in ("Origin-Host", "Visited-PLMN-Id", "Requested-EUTRAN-Authentication-Info"):
+            self.assertIs(first.find(name), second.find(name), name)
+        # Unique per request: decoded each time.
+        self.assertEqual(first.get("User-Name"), "001010000000001")
+        self.assertEqual(second.get("User-Name"), "001010000000002")
+        self.assertIsNot(first.find("Session-Id"), second.find("Session-Id"))
+
+    def test_other_bytes_other_value(self):
+        one = codec.decode_message(air("001010000000001", vectors=1))
+        three = codec.decode_message(air("001010000000001", vectors=3, origin="mme2.test"))
+        self.assertEqual(one.get("Requested-EUTRAN-Authentication-Info/Number-Of-Requested-Vectors"), 1)
+        self.assertEqual(three.get("Requested-EUTRAN-Authentication-Info/Number-Of-Requested-Vectors"), 3)
+        self.assertEqual(three.get("Origin-Host"), "mme2.test")
+
+    def test_reencodes_identically(self):
+        data = air("001010000000001")
+        codec.decode_message(data)
+        self.assertEqual(codec.decode_message(data).encode(), data)
+
+    def test_one_cache_per_nesting_limit(self):
+        # The group decoded under a generous limit is not reused under a
+        # limit it breaks.
+        data = air("001010000000001")
+        group = "Requested-EUTRAN-Authentication-Info"
+        self.assertIsNotNone(codec.decode_message(data, max_depth=16).find(group))
+        self.assertRaises(codec.NestingTooDeep, codec.decode_message, data, max_depth=0)
+        self.assertIsNot(codec.decode_message(data, max_depth=16).find(group),
+                         codec.decode_message(data, max_depth=1).find(group))
+
+    def test_bounded(self):
+        self.patch(codec, "_REPEAT_CACHE_SIZE", 3)
+        for index in range(10):
+            codec.decode_message(air("001010000000001", origin="mme%d.test" % (index,)))
+        self.assertLessEqual(len(codec._REPEAT_CACHES[codec.DEFAULT_MAX_DEPTH]), 3)
