@@ -58,7 +58,8 @@ class CsvFormatter:
         batch's text shows a quote, a carriage return, or a comma or line
         feed beyond the separators, the lines that hold one are written
         again by the csv module.  A field that is not a string (or None)
-        where a row has its strings also sends the batch to the csv module.
+        where a row has its strings, a row that is not a tuple or a value
+        that cannot be hashed sends the batch to the csv module.
         """
         link_cache, op_cache = self._link, self._operation
         group = self._group
@@ -68,42 +69,45 @@ class CsvFormatter:
         regular = True  # every row of 42 columns
         last_frame = last_stamp = None
         head = ""
-        for row in rows:
-            if len(row) != _COLUMNS:
-                regular = False
-                append(None)
-                continue
-            key = row[_LINK]
-            link = link_cache.get(key)
-            if link is None:
-                link = group(link_cache, key)
-            key = row[_OPERATION]
-            operation = op_cache.get(key)
-            if operation is None:
-                operation = group(op_cache, key)
-            if link is None or operation is None:
-                append(None)
-                continue
-            frame, chunk, stamp = row[0], row[1], row[2]
-            # the messages of a frame share its number and time stamp (whose
-            # repr is costly)
-            if (frame != last_frame or stamp != last_stamp
-                    or frame.__class__ is not last_frame.__class__
-                    or stamp.__class__ is not last_stamp.__class__):
-                last_frame, last_stamp = frame, stamp
-                head = "%s,%%s,%s" % (("" if frame is None else str(frame)).replace("%", "%%"),
-                                      ("" if stamp is None else str(stamp)).replace("%", "%%"))
-            (tcap_type, otid, dtid, imsi, msisdn, msc, vlr, hlr, sgsn, smsc,
-             error) = row[25], row[26], row[27], row[34], row[35], row[36], row[37], \
-                row[38], row[39], row[40], row[41]
-            append((head % (numbers[chunk] if chunk.__class__ is int and 0 <= chunk < 256
-                            else "" if chunk is None else chunk),
-                    link, "" if tcap_type is None else tcap_type,
-                    "" if otid is None else otid, "" if dtid is None else dtid, operation,
-                    "" if imsi is None else imsi, "" if msisdn is None else msisdn,
-                    "" if msc is None else msc, "" if vlr is None else vlr,
-                    "" if hlr is None else hlr, "" if sgsn is None else sgsn,
-                    "" if smsc is None else smsc, "" if error is None else error))
+        try:
+            for row in rows:
+                if len(row) != _COLUMNS:
+                    regular = False
+                    append(None)
+                    continue
+                key = row[_LINK]
+                link = link_cache.get(key)
+                if link is None:
+                    link = group(link_cache, key)
+                key = row[_OPERATION]
+                operation = op_cache.get(key)
+                if operation is None:
+                    operation = group(op_cache, key)
+                if link is None or operation is None:
+                    append(None)
+                    continue
+                frame, chunk, stamp = row[0], row[1], row[2]
+                # the messages of a frame share its number and time stamp (whose
+                # repr is costly)
+                if (frame != last_frame or stamp != last_stamp
+                        or frame.__class__ is not last_frame.__class__
+                        or stamp.__class__ is not last_stamp.__class__):
+                    last_frame, last_stamp = frame, stamp
+                    head = "%s,%%s,%s" % (("" if frame is None else str(frame)).replace("%", "%%"),
+                                          ("" if stamp is None else str(stamp)).replace("%", "%%"))
+                (tcap_type, otid, dtid, imsi, msisdn, msc, vlr, hlr, sgsn, smsc,
+                 error) = row[25], row[26], row[27], row[34], row[35], row[36], row[37], \
+                    row[38], row[39], row[40], row[41]
+                append((head % (numbers[chunk] if chunk.__class__ is int and 0 <= chunk < 256
+                                else "" if chunk is None else chunk),
+                        link, "" if tcap_type is None else tcap_type,
+                        "" if otid is None else otid, "" if dtid is None else dtid, operation,
+                        "" if imsi is None else imsi, "" if msisdn is None else msisdn,
+                        "" if msc is None else msc, "" if vlr is None else vlr,
+                        "" if hlr is None else hlr, "" if sgsn is None else sgsn,
+                        "" if smsc is None else smsc, "" if error is None else error))
+        except TypeError:  # a list for a row, or an unhashable value
+            return "".join([self._csv_line(row) for row in rows])
         try:
             lines = [None if fields is None else ",".join(fields) for fields in lines]
         except TypeError:  # a field of another type: the csv module says how it looks
