@@ -130,6 +130,8 @@ _USER_NAME = _avp_key("User-Name")
 _VISITED_PLMN_ID = _avp_key("Visited-PLMN-Id")
 _REQUESTED_EUTRAN = _avp_key("Requested-EUTRAN-Authentication-Info")
 _REQUESTED_UTRAN_GERAN = _avp_key("Requested-UTRAN-GERAN-Authentication-Info")
+_NUMBER_OF_REQUESTED_VECTORS = _avp_key("Number-Of-Requested-Vectors")
+_RESYNCHRONIZATION_INFO = _avp_key("Re-Synchronization-Info")
 
 
 class _AirPlan:
@@ -248,8 +250,16 @@ class S6aApplication:
 
     def _requested(self, group):
         """(count, resync_info) of a Requested-*-Authentication-Info AVP."""
-        count = group.get("Number-Of-Requested-Vectors", 1)
-        return min(count, self.max_vectors), group.get("Re-Synchronization-Info")
+        count = resync = None
+        for child in group.value:
+            key = (child.code, child.vendor_id)
+            if key == _NUMBER_OF_REQUESTED_VECTORS:
+                if count is None:
+                    count = child.value
+            elif key == _RESYNCHRONIZATION_INFO:
+                if resync is None:
+                    resync = child.value
+        return min(1 if count is None else count, self.max_vectors), resync
 
     def authentication_information(self, request, peer):
         plan = _AirPlan(self, request)

@@ -424,8 +424,7 @@ class Message(object):
         if result_code is not None:
             if 3000 <= result_code < 4000:
                 flags |= FLAG_ERROR
-            avps.append(Avp(_RESULT_CODE, 0, _RESULT_CODE_DEF.flags,
-                            result_code, _RESULT_CODE_DEF))
+            avps.append(_result_code_avp(result_code))
         if experimental_result is not None:
             avps.append(Avp.new('Experimental-Result', [
                 Avp.new('Vendor-Id', vendor_id),
@@ -514,4 +513,16 @@ class Message(object):
 
 
 _RESULT_CODE_DEF = DICTIONARY.avp('Result-Code')
+_RESULT_CODE_AVPS = {}
+
+
+def _result_code_avp(result_code):
+    """The Result-Code AVP, encoded once per code (answers share it)."""
+    avp = _RESULT_CODE_AVPS.get(result_code)
+    if avp is None:
+        avp = ConstantAvp(Avp(_RESULT_CODE, 0, _RESULT_CODE_DEF.flags,
+                              result_code, _RESULT_CODE_DEF))
+        if len(_RESULT_CODE_AVPS) < 256:
+            _RESULT_CODE_AVPS[result_code] = avp
+    return avp
 _SESSION_ID_DEF = DICTIONARY.avp('Session-Id')
