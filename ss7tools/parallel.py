@@ -25,8 +25,9 @@ from .rowformat import formatter
 from .rows import COLUMNS, Deferred, MessageDecoder, guarded_rows, iter_messages
 from .stats import ParseStats
 
-BATCH = 1500             # messages per batch
-BATCH_BYTES = 192 * 1024  # payload octets per batch, so that WINDOW batches fit a pipe
+# messages per batch: WINDOW batches of messages of usual size (200 octets)
+# fit a pipe; larger ones leave fewer in flight (see _Workers.submit)
+BATCH = 1500
 PIPE_SIZE = 1024 * 1024
 # batches in flight per worker: while the parent waits for the oldest result,
 # the other workers still have work queued
@@ -203,15 +204,14 @@ def write_parallel(in_path, out_path, fmt, jobs, stats, on_rows=None):
         workers = _Workers(jobs, fmt, write_result)
         try:
             batch = []
-            size = 0
+            append = batch.append
             for msg in iter_messages(in_path, stats):
-                batch.append(msg)
-                size += len(msg[9])
-                if len(batch) >= batch_limit or size >= BATCH_BYTES:
+                append(msg)
+                if len(batch) >= batch_limit:
                     # one tuple per column: the Message fields up to the payload
                     workers.submit(tuple(zip(*batch))[:_FIELDS])
                     batch = []
-                    size = 0
+                    append = batch.append
             if batch:
                 workers.submit(tuple(zip(*batch))[:_FIELDS])
             workers.finish()

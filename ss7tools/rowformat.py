@@ -3,12 +3,11 @@
 CSV: exactly the text ``csv.writer(lineterminator="\\n")`` writes.  The rows
 of a capture repeat whole column groups (an association's link fields, a
 peer pair's SCCP addresses, a dialogue's context and operation), so each
-group's text is made once by the csv module and cached, with the
-%-format of a line around a pair of them; only the few per-message fields
-are filled in here.  A row whose text could need quoting (a quote, comma or
-line break in a field) is written by the csv module.  (The csv module's
-writer costs hundreds of machine instructions per character: long texts do
-not go through it twice.)
+group's text is joined once and cached, and a line is its few own fields
+and the groups' texts joined.  Where no field holds a quote, comma or line
+break, that is the csv module's text; a row with such a field is written by
+the csv module.  (The csv module's writer costs hundreds of machine
+instructions per character, so the long group texts do not go through it.)
 
 Cached groups are looked up by value: a column must keep one type (as the
 decoder's rows do), since ``1``, ``1.0`` and ``True`` are equal keys.
@@ -44,8 +43,9 @@ class CsvFormatter:
         return buffer.getvalue()
 
     def _group(self, cache, fields):
-        """Text of a column group, or None when it holds a quoted field."""
-        text = self._csv_line(fields)[:-1]
+        """Text of a column group, or None when it holds a field that the csv
+        module would quote (then the fields joined are not its text)."""
+        text = ",".join(["" if value is None else str(value) for value in fields])
         if text.count(",") != len(fields) - 1 or '"' in text or "\r" in text or "\n" in text:
             text = None
         _remember(cache, fields, text)
