@@ -42,6 +42,7 @@ profile changed or a subscriber was cancelled.
 """
 
 from twisted.internet import defer
+from twisted.python.failure import Failure
 from twisted.logger import Logger
 
 from pyhss.auc.centre import DEFAULT_MAX_VECTORS, AuthenticationCentre
@@ -180,7 +181,11 @@ class _AirPlan:
         if self.build is None:
             code, message = app._air_refusal(subscriber, self.visited_plmn)
             return app.experimental_answer(request, code, message)
-        return app._aia(self.build(sqns if sqns is not None else []), request)
+        try:
+            vectors = self.build(sqns if sqns is not None else [])
+        except AucError:
+            return app._air_failed(Failure(), request, self.imsi)
+        return app._aia(vectors, request)
 
 
 class S6aApplication:
@@ -269,8 +274,8 @@ class S6aApplication:
         # Reading the subscriber and reserving its SQNs is one store
         # transaction: one round trip to the SQLite worker, not two.
         d = self.store.reserve_sqns_for(plan.imsi, plan)
-        d.addCallback(plan.answer)
-        d.addErrback(self._air_failed, request, plan.imsi)
+        # plan.answer handles the AuC's own errors: one callback pair.
+        d.addCallbacks(plan.answer, self._air_failed, errbackArgs=(request, plan.imsi))
         return d
 
     def _air_refusal(self, subscriber, visited_plmn):

@@ -53,6 +53,7 @@ class AuthenticationCentre:
         self.max_vectors = max_vectors
         self.delta = delta
         self._random = random
+        self._allocators = {}   # vector count -> allocate (the same for every AIR)
 
     def milenage_for(self, subscriber):
         return Milenage.for_subscriber(subscriber.k, opc=subscriber.opc, op=subscriber.op)
@@ -70,9 +71,10 @@ class AuthenticationCentre:
         ``allocate``).  Raises what ``generate`` fails with.  Pure: a store
         may call it on its own thread (``IStore.reserve_sqns_for``).
         """
-        self._check_count("E-UTRAN", eutran)
-        self._check_count("UTRAN", utran)
-        self._check_count("GERAN", geran)
+        most = self.max_vectors
+        if not (0 <= eutran <= most and 0 <= utran <= most and 0 <= geran <= most):
+            for name, count in (("E-UTRAN", eutran), ("UTRAN", utran), ("GERAN", geran)):
+                self._check_count(name, count)
         if eutran and (serving_network_id is None or len(serving_network_id) != 3):
             raise InvalidVectorRequest("E-UTRAN vectors need a 3-octet serving network id")
         milenage = self.milenage_for(subscriber)
@@ -80,7 +82,9 @@ class AuthenticationCentre:
         if resync_info is not None:
             reserve = resynchronise(milenage, resync_info).allocator(needed, self.ind_bits, self.delta)
         else:
-            reserve = allocator(needed, self.ind_bits)
+            reserve = self._allocators.get(needed)
+            if reserve is None:
+                reserve = self._allocators[needed] = allocator(needed, self.ind_bits)
 
         def build(sqns):
             random = self._random
