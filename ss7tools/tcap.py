@@ -181,16 +181,17 @@ def _dialogue_decode(data, pos, end, dialogue):
         break
 
 
-def _short_int(data, pos, end):
-    """``(value, next)`` of a short-form INTEGER at ``pos``, or None when the
-    TLV there is anything else (the caller then takes the general path)."""
+def _code_at(data, pos, end):
+    """``(code, next)`` of the operation or error code TLV at ``pos``: a short
+    INTEGER (the usual local code) read directly, the rest through read_tlv."""
     if pos + 2 < end and data[pos] == 0x02:
         length = data[pos + 1]
         if 0 < length < 5:
             nxt = pos + 2 + length
             if nxt <= end:
                 return int.from_bytes(data[pos + 2:nxt], "big", signed=True), nxt
-    return None
+    tag, vstart, vend, nxt = read_tlv(data, pos, end)
+    return _code(data, tag, vstart, vend), nxt
 
 
 def _components(data, pos, end, comps):
@@ -224,29 +225,18 @@ def _components(data, pos, end, comps):
                     if data[cpos] == 0x80:
                         tag, s, e, cpos = read_tlv(data, cpos, cend)
                         linked_id = decode_integer(data, s, e)
-                    fast = _short_int(data, cpos, cend)
-                    if fast is not None:
-                        op_code, cpos = fast
-                    else:
-                        tag, s, e, cpos = read_tlv(data, cpos, cend)
-                        op_code = _code(data, tag, s, e)
+                    op_code, cpos = _code_at(data, cpos, cend)
                     if cpos < cend:
                         parameter = (cpos, cend)
             elif ctag == 0xA2 or ctag == 0xA7:
                 if cpos < cend:
                     tag, s, e, cpos = read_tlv(data, cpos, cend)
                     if tag == 0x30 and s < e:
-                        fast = _short_int(data, s, e)
-                        if fast is not None:
-                            op_code, npos = fast
-                        else:
-                            otag, os_, oe, npos = read_tlv(data, s, e)
-                            op_code = _code(data, otag, os_, oe)
+                        op_code, npos = _code_at(data, s, e)
                         if npos < e:
                             parameter = (npos, e)
             elif ctag == 0xA3:
-                tag, s, e, cpos = read_tlv(data, cpos, cend)
-                error_code = _code(data, tag, s, e)
+                error_code, cpos = _code_at(data, cpos, cend)
                 if cpos < cend:
                     parameter = (cpos, cend)
             elif ctag == 0xA4:
