@@ -415,8 +415,7 @@ def _required(message):
             names = _ERROR_ANSWER_REQUIRED
         else:
             names = cmd.answer_required
-        required = tuple((defn.code, defn.vendor_id, defn)
-                         for defn in map(DICTIONARY.avp, names))
+        required = tuple(map(DICTIONARY.avp, names))
         _REQUIRED[key] = required
     return required
 
@@ -435,18 +434,16 @@ _CHILDREN_REQUIRED = {}
 def _children_required(defn):
     required = _CHILDREN_REQUIRED.get(defn)
     if required is None:
-        required = tuple((child.code, child.vendor_id, child)
-                         for child in map(DICTIONARY.avp, defn.required))
+        required = tuple(map(DICTIONARY.avp, defn.required))
         _CHILDREN_REQUIRED[defn] = required
     return required
 
 
 def _missing(avps, required):
-    present = set()
-    for avp in avps:
-        present.add((avp.code, avp.vendor_id))
-    return [defn for code, vendor_id, defn in required
-            if (code, vendor_id) not in present]
+    # Decoded AVPs carry their dictionary definition (one object per code
+    # and vendor): a set of those says what is present, no key tuples.
+    present = {avp.definition for avp in avps}
+    return [defn for defn in required if defn not in present]
 
 
 def _check_avps(avps, problems):
