@@ -11,13 +11,15 @@ What crosses a process boundary is kept cheap: a batch is one pickled tuple
 of columns (the address strings shared, the payloads as bytes), a result
 the formatted text.  The workers are plain processes on pipes: no pool
 threads compete with the reader for the GIL.  Batch ``k`` goes to worker
-``k % N``; each worker has at most :data:`WINDOW` batches in flight.
+``k % N``; each worker has at most :data:`WINDOW` batches in flight.  From
+the command line the workers are forked (see :func:`_context`).
 """
 
 import fcntl
 import multiprocessing
 import pickle
 import signal
+import threading
 from collections import deque
 
 from .io import msgpack_header
@@ -32,6 +34,7 @@ PIPE_SIZE = 1024 * 1024
 # batches in flight per worker: while the parent waits for the oldest result,
 # the other workers still have work queued
 WINDOW = 3
+START_METHOD = None      # "fork" or "forkserver"; None: see _context
 _FIELDS = 10              # Message fields a worker needs: frame .. payload
 
 
@@ -39,21 +42,31 @@ class ParallelError(RuntimeError):
     """A worker process failed or went away."""
 
 
-def _worker_main(tasks, results, fmt):
+def _worker_main(tasks, results, fmt, parent_ends):
     # A parent running a Twisted reactor has its own SIGTERM/SIGINT
     # handlers; a worker keeping them would not end when terminated.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # the parent's ends of the pipes (a forked worker has them all): closed,
+    # so that a worker sees the end of its tasks when the parent goes away
+    for connection in parent_ends:
+        connection.close()
     encode = formatter(fmt).text
     while True:
-        data = tasks.recv_bytes()
+        try:
+            data = tasks.recv_bytes()
+        except EOFError:  # the parent went away
+            return
         if not data:
             return
         try:
             reply = _decode_batch(pickle.loads(data), encode)
         except Exception as exc:  # reported to the parent, which stops the run
             reply = ("error", "%s: %s" % (type(exc).__name__, exc))
-        results.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+        try:
+            results.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+        except BrokenPipeError:
+            return
 
 
 def _decode_batch(columns, encode):
@@ -89,6 +102,25 @@ def _pipe_capacity(connection):
         return 0
 
 
+def _context():
+    """The multiprocessing context the workers start from.
+
+    fork where this process runs no other thread (the command line): the
+    workers start at once, the decoders already imported.  Otherwise
+    forkserver, so that workers start from a clean single-threaded process,
+    not from a parent that may hold threads and locks (a reactor's thread
+    pool, a store).  :data:`START_METHOD` overrides the choice.
+    """
+    method = START_METHOD
+    if method is None:
+        method = "fork" if threading.active_count() == 1 else "forkserver"
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        # the forkserver imports the decoders once, not each worker
+        ctx.set_forkserver_preload([__name__])
+    return ctx
+
+
 class _Workers:
     """N worker processes, fed batches round-robin; ``on_result`` gets their
     results in batch order.
@@ -100,11 +132,7 @@ class _Workers:
     """
 
     def __init__(self, jobs, fmt, on_result):
-        # forkserver: workers start from a clean single-threaded process, not
-        # from a parent that may hold threads and locks (a reactor, a store).
-        ctx = multiprocessing.get_context("forkserver")
-        # the forkserver imports the decoders once, not each worker
-        ctx.set_forkserver_preload([__name__])
+        ctx = _context()
         self._on_result = on_result
         self._procs = []
         self._tasks = []
@@ -116,8 +144,9 @@ class _Workers:
             result_read, result_write = ctx.Pipe(duplex=False)
             self._capacity.append(_pipe_capacity(task_write))
             _pipe_capacity(result_write)
-            proc = ctx.Process(target=_worker_main, args=(task_read, result_write, fmt),
-                               daemon=True)
+            parent_ends = self._tasks + self._results + [task_write, result_read]
+            proc = ctx.Process(target=_worker_main,
+                               args=(task_read, result_write, fmt, parent_ends), daemon=True)
             proc.start()
             task_read.close()
             result_write.close()

@@ -228,6 +228,25 @@ class ParallelTests(unittest.TestCase):
                 self.assertEqual(serial_stats.as_dict(), parallel_stats.as_dict())
                 self.assertEqual(written, serial_stats.rows)
 
+    def test_both_start_methods_and_small_batches(self):
+        # workers forked from this process and from the forkserver; batches
+        # small enough for several in flight per worker
+        from ss7tools import parallel
+        path = capture(PCAPR)
+        tmp = tempfile.mkdtemp()
+        serial = os.path.join(tmp, "serial.csv")
+        rowio.write_rows(serial, iter_rows(path), fmt="csv")
+        old = parallel.START_METHOD, parallel.BATCH
+        try:
+            for method in ("fork", "forkserver"):
+                parallel.START_METHOD, parallel.BATCH = method, 7
+                out = os.path.join(tmp, method + ".csv")
+                parallel.write_parallel(path, out, "csv", 3, ParseStats())
+                with open(serial, "rb") as a, open(out, "rb") as b:
+                    self.assertEqual(a.read(), b.read(), method)
+        finally:
+            parallel.START_METHOD, parallel.BATCH = old
+
     def test_segmented_messages_decoded_in_order(self):
         # small batches so that XUDT segments land in different workers
         from ss7tools import parallel
