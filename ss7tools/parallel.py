@@ -24,7 +24,8 @@ from collections import deque
 
 from .io import msgpack_header
 from .rowformat import formatter
-from .rows import COLUMNS, Deferred, MessageDecoder, guarded_rows, iter_messages
+from .rows import (COLUMNS, Deferred, MessageDecoder, error_rows, guarded_rows,
+                   iter_messages)
 from .stats import ParseStats
 
 # messages per batch: WINDOW batches of messages of usual size (200 octets)
@@ -74,15 +75,19 @@ def _decode_batch(columns, encode):
     decode = MessageDecoder(stats, defer_segments=True).rows
     pieces = []
     rows = []
+    extend = rows.extend
     for msg in zip(*columns):
         try:
-            rows.extend(guarded_rows(decode, msg, stats))
+            extend(decode(msg))
         except Deferred:
             if rows:
                 pieces.append(encode(rows))
                 stats.rows += len(rows)
                 rows = []
+                extend = rows.extend
             pieces.append(msg)
+        except Exception as exc:  # a decoder bug must not end the run
+            extend(error_rows(msg, exc, stats))
     if rows:
         pieces.append(encode(rows))
         stats.rows += len(rows)

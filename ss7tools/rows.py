@@ -135,6 +135,39 @@ class MessageDecoder:
         # to the one decoder that sees them all in capture order
         self._defer_segments = defer_segments
 
+    def _sccp(self, user_data, opc, dpc, errors):
+        """``(head, errors)`` of SCCP user data that :func:`sccp.decode_head`
+        does not take: ``head`` as that gives it (with the user data or the
+        reassembled segments as TCAP, None when there is none), or None when
+        the message does not decode or carries no addresses."""
+        stats = self.stats
+        try:
+            s = sccp.decode(user_data)
+        except sccp.SccpError as exc:
+            stats.undecodable_message("sccp")
+            return None, (errors or []) + [str(exc)]
+        called, calling = s.called, s.calling
+        if called is None:
+            # a type this decoder does not open: only its name
+            return ((s.type_name, None, None, None, None, None, None, None, None), None), errors
+        tcap_data = s.data
+        segmentation = s.segmentation
+        if segmentation is not None and not (segmentation[0] and segmentation[2] == 0) \
+                and called.ssn != SSN_SCMG and calling.ssn != SSN_SCMG:
+            if self._defer_segments:
+                raise Deferred()
+            try:
+                tcap_data = self._segments.add(opc, dpc, s)
+            except sccp.SccpError as exc:
+                errors = (errors or []) + [str(exc)]
+                stats.undecodable_message("sccp_segment")
+                tcap_data = None
+            if tcap_data is None:
+                stats.count("sccp_segment")
+        head = (s.type_name, called, calling, called.pc, called.ssn, called.gt,
+                calling.pc, calling.ssn, calling.gt)
+        return (head, tcap_data), errors
+
     def rows(self, msg):
         """List of row tuples for one message (one per TCAP component)."""
         if len(msg) != 10:
@@ -143,13 +176,14 @@ class MessageDecoder:
          ppid, payload) = msg
         stats = self.stats
         errors = None
-        m3ua_class = m3ua_type = opc = dpc = si = ni = sls = na = rc = None
-        user_data = None
+        # each field is set on every path (no blanket initialisation: this
+        # runs once per message)
         if ppid == PPID_M3UA or (ppid == 0 and protocol_by_port(src_port, dst_port) == PPID_M3UA):
             try:
                 (m3ua_class, m3ua_type, opc, dpc, si, ni, sls, na, rc, user_data,
                  m3ua_error) = m3ua_fields(payload)
             except m3ua.M3uaError as exc:
+                m3ua_class = m3ua_type = opc = dpc = si = ni = sls = na = rc = user_data = None
                 errors = [str(exc)]
                 stats.undecodable_message("m3ua")
             else:
@@ -157,6 +191,7 @@ class MessageDecoder:
                     errors = [m3ua_error]
                     stats.undecodable_message("m3ua")
         else:
+            m3ua_class = m3ua_type = opc = dpc = si = ni = sls = na = rc = user_data = None
             try:
                 _name, mtp3 = m2pa.decode(payload)
             except m2pa.M2paError as exc:
@@ -165,54 +200,28 @@ class MessageDecoder:
             else:
                 if mtp3 is not None:
                     si, ni, opc, dpc, sls, user_data = mtp3
-        sccp_type = called_gt = called_ssn = called_pc = None
-        calling_gt = calling_ssn = calling_pc = None
-        tcap_type = otid = dtid = ac = None
-        components = ()
-        cap = False
-        tcap_data = None
+        head = None
         if user_data is not None and si == SI_SCCP:
             head = sccp_head(user_data)
-            if head is not None:
-                ((sccp_type, _called, _calling, called_pc, called_ssn, called_gt,
-                  calling_pc, calling_ssn, calling_gt), tcap_data) = head
-                if called_ssn == SSN_SCMG or calling_ssn == SSN_SCMG:
-                    tcap_data = None
-                cap = called_ssn == SSN_CAP or calling_ssn == SSN_CAP
-            else:
-                try:
-                    s = sccp.decode(user_data)
-                except sccp.SccpError as exc:
-                    errors = (errors or []) + [str(exc)]
-                    stats.undecodable_message("sccp")
-                else:
-                    called, calling = s.called, s.calling
-                    sccp_type = s.type_name
-                    if called is not None:
-                        _ind, _ros, _gti, called_pc, called_ssn, _tt, _np, _es, _nai, called_gt = called
-                        _ind, _ros, _gti, calling_pc, calling_ssn, _tt, _np, _es, _nai, calling_gt = calling
-                        tcap_data = s.data
-                        if called_ssn == SSN_SCMG or calling_ssn == SSN_SCMG:
-                            tcap_data = None
-                        elif s.segmentation is not None:
-                            seg = s.segmentation
-                            if not (seg[0] and seg[2] == 0):
-                                if self._defer_segments:
-                                    raise Deferred()
-                                try:
-                                    tcap_data = self._segments.add(opc, dpc, s)
-                                except sccp.SccpError as exc:
-                                    errors = (errors or []) + [str(exc)]
-                                    stats.undecodable_message("sccp_segment")
-                                    tcap_data = None
-                                if tcap_data is None:
-                                    stats.count("sccp_segment")
-                        cap = called_ssn == SSN_CAP or calling_ssn == SSN_CAP
+            if head is None:
+                head, errors = self._sccp(user_data, opc, dpc, errors)
+        if head is not None:
+            ((sccp_type, _called, _calling, called_pc, called_ssn, called_gt,
+              calling_pc, calling_ssn, calling_gt), tcap_data) = head
+            if called_ssn == SSN_SCMG or calling_ssn == SSN_SCMG:
+                tcap_data = None
+            cap = called_ssn == SSN_CAP or calling_ssn == SSN_CAP
+        else:
+            sccp_type = called_gt = called_ssn = called_pc = None
+            calling_gt = calling_ssn = calling_pc = tcap_data = None
+            cap = False
         if tcap_data:
             try:
                 (tcap_type, otid, dtid, _pdu, ac, _abort, components,
                  tcap_error) = tcap_fields(tcap_data)
             except tcap.TcapError as exc:
+                tcap_type = otid = dtid = ac = None
+                components = ()
                 errors = (errors or []) + [str(exc)]
                 stats.undecodable_message("tcap")
             else:
@@ -221,6 +230,9 @@ class MessageDecoder:
                 if tcap_error:
                     errors = (errors or []) + [tcap_error]
                     stats.undecodable_message("tcap")
+        else:
+            tcap_type = otid = dtid = ac = None
+            components = ()
         base_error = "; ".join(errors) if errors else None
         if not components:
             return [(frame, chunk, time_stamp, src_ip, dst_ip, src_port, dst_port, stream,
@@ -266,9 +278,14 @@ def guarded_rows(decode, msg, stats):
     except Deferred:
         raise
     except Exception as exc:  # a decoder bug must not end the run: keep the message
-        stats.undecodable_message("internal_%s" % type(exc).__name__)
-        return [tuple(msg[:9]) + (None,) * 32
-                + ("internal error: %s: %s" % (type(exc).__name__, exc),)]
+        return error_rows(msg, exc, stats)
+
+
+def error_rows(msg, exc, stats):
+    """The row of a message whose decoding raised ``exc`` unexpectedly."""
+    stats.undecodable_message("internal_%s" % type(exc).__name__)
+    return [tuple(msg[:9]) + (None,) * 32
+            + ("internal error: %s: %s" % (type(exc).__name__, exc),)]
 
 
 def iter_rows(path, stats=None):
@@ -277,6 +294,10 @@ def iter_rows(path, stats=None):
         stats = ParseStats()
     decode = MessageDecoder(stats).rows
     for msg in iter_messages(path, stats):
-        rows = guarded_rows(decode, msg, stats)
+        # guarded_rows inline: this loop runs once per message
+        try:
+            rows = decode(msg)
+        except Exception as exc:  # a decoder bug must not end the run
+            rows = error_rows(msg, exc, stats)
         stats.rows += len(rows)
         yield from rows
