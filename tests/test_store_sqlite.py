@@ -12,7 +12,8 @@ from pyhss.storage import open_store
 from pyhss.storage.errors import StoreError, ValidationError
 from pyhss.storage import checkpoints
 from pyhss.storage.records import SUBSCRIBER_FIELDS, ApnProfile, ServingNode, stored_subscriber
-from pyhss.storage.sqlite import SCHEMA_VERSION, SqliteStore, _encode_subscriber
+from pyhss.storage.sqlite import SCHEMA_VERSION, SqliteStore
+from pyhss.storage.sqlite_rows import encode_subscriber
 from tests.store_contract import IMSI, StoreContractMixin, subscriber
 
 
@@ -271,9 +272,9 @@ class SqliteStoreTests(unittest.TestCase):
                                              periodic_rau_tau_timer=0, access_restriction_data=3),
                     subscriber(apns=("a", "b.c"))]
         for record in variants:
-            row = _encode_subscriber(record)
+            row = encode_subscriber(record)
             self.assertEqual(stored_subscriber(row), record)
-        broken = list(_encode_subscriber(subscriber()))
+        broken = list(encode_subscriber(subscriber()))
         broken[SUBSCRIBER_FIELDS.index("sqn")] = -1
         self.assertIsNone(stored_subscriber(tuple(broken)))
 

@@ -33,9 +33,11 @@ from zope.interface import implementer
 from pyhss.storage.checkpoints import Checkpointer
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
 from pyhss.storage.interface import IStore
-from pyhss.storage.records import (
-    APN_FIELDS, SERVING_NODE_FIELDS, SUBSCRIBER_FIELDS, ApnProfile, ServingNode, Subscriber,
-    allocated_sqn, changed, normalise_apn, stored_subscriber,
+from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, allocated_sqn, changed, normalise_apn
+from pyhss.storage.sqlite_rows import (
+    INSERT_APN, INSERT_SUBSCRIBER, INSERT_SUBSCRIBER_IF_MISSING, REPLACE_NODE, REPLACE_SUBSCRIBER, SELECT_APN,
+    SELECT_APN_BY_NAME, SELECT_NODE, SELECT_SUBSCRIBER, SUBSCRIBER_COLUMNS, apn_from_row, encode_apn,
+    encode_node, encode_subscriber, node_from_row, subscriber_from_row,
 )
 
 SCHEMA_VERSION = 1
@@ -81,62 +83,7 @@ CREATE TABLE IF NOT EXISTS serving_node (
 ) WITHOUT ROWID;
 """
 
-# Column order is the dataclass field order; these fields need converting.
-_ENCODE = {"apns": " ".join, "enabled": int, "roaming_allowed": int, "purged": int}
-_DECODE = {"apns": lambda text: tuple(text.split()), "enabled": bool, "roaming_allowed": bool, "purged": bool}
-
-
-def _codec(names):
-    encoders = [_ENCODE.get(name) for name in names]
-    decoders = [_DECODE.get(name) for name in names]
-
-    def encode(record):
-        return tuple(getattr(record, name) if enc is None else enc(getattr(record, name))
-                     for name, enc in zip(names, encoders))
-
-    def decode(row):
-        return tuple(value if dec is None else dec(value) for value, dec in zip(row, decoders))
-    return encode, decode
-
-
-_encode_subscriber, _decode_subscriber = _codec(SUBSCRIBER_FIELDS)
-_encode_apn, _decode_apn = _codec(APN_FIELDS)
-_encode_node, _decode_node = _codec(SERVING_NODE_FIELDS)
-
-
-def _columns(names):
-    return ", ".join(names)
-
-
-def _placeholders(names):
-    return ", ".join("?" for _ in names)
-
-
-_SUB_COLUMNS = _columns(SUBSCRIBER_FIELDS)
-SELECT_SUBSCRIBER = f"SELECT {_SUB_COLUMNS} FROM subscriber WHERE imsi = ?"
-INSERT_SUBSCRIBER = f"INSERT INTO subscriber ({_SUB_COLUMNS}) VALUES ({_placeholders(SUBSCRIBER_FIELDS)})"
-REPLACE_SUBSCRIBER = INSERT_SUBSCRIBER.replace("INSERT", "INSERT OR REPLACE", 1)
-INSERT_SUBSCRIBER_IF_MISSING = INSERT_SUBSCRIBER.replace("INSERT", "INSERT OR IGNORE", 1)
-INSERT_APN = f"INSERT INTO apn ({_columns(APN_FIELDS)}) VALUES ({_placeholders(APN_FIELDS)})"
-SELECT_APN = f"SELECT {_columns(APN_FIELDS)} FROM apn"
-REPLACE_NODE = (f"INSERT OR REPLACE INTO serving_node ({_columns(SERVING_NODE_FIELDS)}) "
-                f"VALUES ({_placeholders(SERVING_NODE_FIELDS)})")
-
 _STOP = object()
-
-
-def _subscriber(row):
-    if row is None:
-        return None
-    return stored_subscriber(row) or Subscriber(*_decode_subscriber(row))
-
-
-def _apn(row):
-    return None if row is None else ApnProfile(*_decode_apn(row))
-
-
-def _node(row):
-    return None if row is None else ServingNode(*_decode_node(row))
 
 
 def _set_wal(conn, busy_timeout):
@@ -404,7 +351,7 @@ class SqliteStore:
     def _add_subscriber(self, conn, subscriber):
         self._check_apns(conn, [subscriber])
         try:
-            conn.execute(INSERT_SUBSCRIBER, _encode_subscriber(subscriber))
+            conn.execute(INSERT_SUBSCRIBER, encode_subscriber(subscriber))
         except sqlite3.IntegrityError:
             raise DuplicateError(f"subscriber {subscriber.imsi} already exists") from None
 
@@ -417,7 +364,7 @@ class SqliteStore:
 
     def _add_subscribers(self, conn, batch, skip_existing):
         self._check_apns(conn, batch)
-        rows = [_encode_subscriber(subscriber) for subscriber in batch]
+        rows = [encode_subscriber(subscriber) for subscriber in batch]
         before = conn.total_changes
         if skip_existing:
             conn.executemany(INSERT_SUBSCRIBER_IF_MISSING, rows)
@@ -446,12 +393,12 @@ class SqliteStore:
         return "(unknown)"
 
     def get_subscriber(self, imsi):
-        return self._submit(self._read, SELECT_SUBSCRIBER, (imsi,), lambda c: _subscriber(c.fetchone()))
+        return self._submit(self._read, SELECT_SUBSCRIBER, (imsi,), lambda c: subscriber_from_row(c.fetchone()))
 
     def list_subscribers(self, offset=0, limit=None):
-        sql = f"SELECT {_SUB_COLUMNS} FROM subscriber ORDER BY imsi LIMIT ? OFFSET ?"
+        sql = f"SELECT {SUBSCRIBER_COLUMNS} FROM subscriber ORDER BY imsi LIMIT ? OFFSET ?"
         args = (-1 if limit is None else limit, offset)
-        return self._submit(self._read, sql, args, lambda c: [_subscriber(row) for row in c])
+        return self._submit(self._read, sql, args, lambda c: [subscriber_from_row(row) for row in c])
 
     def count_subscribers(self):
         return self._submit(self._read, "SELECT count(*) FROM subscriber", (), lambda c: c.fetchone()[0])
@@ -460,12 +407,12 @@ class SqliteStore:
         return self._write(self._update_subscriber, imsi, changes)
 
     def _update_subscriber(self, conn, imsi, changes):
-        current = _subscriber(conn.execute(SELECT_SUBSCRIBER, (imsi,)).fetchone())
+        current = subscriber_from_row(conn.execute(SELECT_SUBSCRIBER, (imsi,)).fetchone())
         if current is None:
             raise NotFoundError(f"no subscriber {imsi}")
         updated = changed(current, changes)
         self._check_apns(conn, [updated])
-        conn.execute(REPLACE_SUBSCRIBER, _encode_subscriber(updated))
+        conn.execute(REPLACE_SUBSCRIBER, encode_subscriber(updated))
         return updated
 
     def delete_subscriber(self, imsi):
@@ -494,7 +441,7 @@ class SqliteStore:
 
     @staticmethod
     def _reserve_sqns_for(conn, imsi, plan):
-        current = _subscriber(conn.execute(SELECT_SUBSCRIBER, (imsi,)).fetchone())
+        current = subscriber_from_row(conn.execute(SELECT_SUBSCRIBER, (imsi,)).fetchone())
         allocate = plan(current)
         if allocate is None:
             return current, None
@@ -523,7 +470,7 @@ class SqliteStore:
             profile = changed(profile, {"context_id": context_id})
         elif profile.context_id in used:
             raise DuplicateError(f"context id {profile.context_id} is used by another APN")
-        conn.execute(INSERT_APN, _encode_apn(profile))
+        conn.execute(INSERT_APN, encode_apn(profile))
         return profile
 
     def get_apn(self, name):
@@ -531,10 +478,10 @@ class SqliteStore:
             key = normalise_apn(name)
         except ValidationError:
             return defer.succeed(None)
-        return self._submit(self._read, SELECT_APN + " WHERE name = ?", (key,), lambda c: _apn(c.fetchone()))
+        return self._submit(self._read, SELECT_APN_BY_NAME, (key,), lambda c: apn_from_row(c.fetchone()))
 
     def list_apns(self):
-        return self._submit(self._read, SELECT_APN + " ORDER BY name", (), lambda c: [_apn(row) for row in c])
+        return self._submit(self._read, SELECT_APN + " ORDER BY name", (), lambda c: [apn_from_row(row) for row in c])
 
     def delete_apn(self, name):
         try:
@@ -556,8 +503,7 @@ class SqliteStore:
 
     # --- serving node -----------------------------------------------------------------
     def get_serving_node(self, imsi):
-        sql = f"SELECT {_columns(SERVING_NODE_FIELDS)} FROM serving_node WHERE imsi = ?"
-        return self._submit(self._read, sql, (imsi,), lambda c: _node(c.fetchone()))
+        return self._submit(self._read, SELECT_NODE, (imsi,), lambda c: node_from_row(c.fetchone()))
 
     def set_serving_node(self, node):
         if not isinstance(node, ServingNode):
@@ -567,7 +513,7 @@ class SqliteStore:
     def _set_serving_node(self, conn, node):
         if not conn.execute("SELECT 1 FROM subscriber WHERE imsi = ?", (node.imsi,)).fetchone():
             raise NotFoundError(f"no subscriber {node.imsi}")
-        conn.execute(REPLACE_NODE, _encode_node(node))
+        conn.execute(REPLACE_NODE, encode_node(node))
 
     _set_serving_node.single_write = True
 
