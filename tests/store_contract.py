@@ -304,6 +304,49 @@ class StoreContractMixin:
         self.assertFalse((yield self.store.mark_purged("001010000000009", "mme2.epc")))
 
     @defer.inlineCallbacks
+    def test_register_location(self):
+        yield self.store.add_apn(ApnProfile("internet", qci=7))
+        yield self.store.add_apn(ApnProfile("ims", qci=5))
+        yield self.store.add_subscriber(subscriber(apns=("ims", "internet")))
+        first = ServingNode(IMSI, "mme1.epc", "epc", "mme1.epc", 1700000000.0)
+        seen = []
+
+        def plan(found):
+            seen.append(found)
+            return first
+        found, old, profiles = yield self.store.register_location(IMSI, plan)
+        self.assertEqual(seen, [subscriber(apns=("ims", "internet"))])
+        self.assertEqual(found, seen[0])
+        self.assertIsNone(old)
+        self.assertEqual([p.qci for p in profiles], [5, 7])
+        self.assertEqual((yield self.store.get_serving_node(IMSI)), first)
+        second = ServingNode(IMSI, "mme2.epc", "epc", None, 1700000001.0)
+        found, old, profiles = yield self.store.register_location(IMSI, lambda found: second)
+        self.assertEqual(old, first)
+        self.assertEqual((yield self.store.get_serving_node(IMSI)), second)
+
+    @defer.inlineCallbacks
+    def test_register_location_refused_stores_nothing(self):
+        yield self.store.add_subscriber(subscriber())
+        found, old, profiles = yield self.store.register_location(IMSI, lambda found: None)
+        self.assertEqual(found, subscriber())
+        self.assertIsNone(profiles)
+        self.assertIsNone((yield self.store.get_serving_node(IMSI)))
+        unknown = yield self.store.register_location("001010000000009", lambda found: None)
+        self.assertEqual(unknown, (None, None, None))
+
+    @defer.inlineCallbacks
+    def test_register_location_failures_store_nothing(self):
+        yield self.assertFails(self.store.register_location(
+            "001010000000009", lambda found: ServingNode("001010000000009", "m", "r")), NotFoundError)
+        yield self.store.add_subscriber(subscriber())
+
+        def broken(found):
+            raise ValueError("plan failed")
+        yield self.assertFails(self.store.register_location(IMSI, broken), ValueError)
+        self.assertIsNone((yield self.store.get_serving_node(IMSI)))
+
+    @defer.inlineCallbacks
     def test_serving_node_needs_subscriber(self):
         yield self.assertFails(self.store.set_serving_node(ServingNode(IMSI, "m", "r")), NotFoundError)
 

@@ -108,10 +108,6 @@ def _as_list(value):
     return [value]
 
 
-def _ignore_failure(reason):
-    return None
-
-
 # Swaps the two nibbles of an octet: TBCD puts the first digit in the low one.
 _SWAP_NIBBLES = bytes(((i & 0x0F) << 4) | (i >> 4) for i in range(256))
 
@@ -186,6 +182,47 @@ class _AirPlan:
         except AucError:
             return app._air_failed(Failure(), request, self.imsi)
         return app._aia(vectors, request)
+
+
+class _UlrPlan:
+    """One ULR's ``plan`` for ``IStore.register_location``: the request read
+    on the reactor; called with the subscriber inside the store's
+    transaction (possibly on the store's thread), it returns the new
+    serving node or refuses by returning None.  :meth:`answer` then builds
+    the ULA (and sends CLR to the old MME) on the reactor."""
+
+    __slots__ = ("app", "request", "imsi", "flags", "visited_plmn", "rat_type", "mme_host", "mme_realm",
+                 "peer_host", "now", "refusal")
+
+    def __init__(self, app, request, peer):
+        self.app = app
+        self.request = request
+        self.imsi = request.get("User-Name")
+        self.flags = request.get("ULR-Flags", 0)
+        self.visited_plmn = request.get("Visited-PLMN-Id")
+        self.rat_type = request.get("RAT-Type")
+        self.mme_host = request.get("Origin-Host")
+        self.mme_realm = request.get("Origin-Realm")
+        self.peer_host = peer.origin_host if peer is not None else None
+        self.now = app.node.clock.seconds()
+        self.refusal = None
+
+    def __call__(self, subscriber):
+        self.refusal = self.app._ulr_refusal(subscriber, self.visited_plmn, self.rat_type)
+        if self.refusal is not None:
+            return None
+        return ServingNode(subscriber.imsi, self.mme_host, self.mme_realm, self.peer_host, self.now, False)
+
+    def answer(self, found):
+        subscriber, old, profiles = found
+        app, request = self.app, self.request
+        if self.refusal is not None:
+            code, message = self.refusal
+            return app.experimental_answer(request, code, message)
+        app._cancel_old_mme(old, self.mme_host, self.flags)
+        if self.flags & ULR_SKIP_SUBSCRIBER_DATA:
+            profiles = None
+        return app._ula(profiles, request, subscriber)
 
 
 class S6aApplication:
@@ -341,52 +378,31 @@ class S6aApplication:
         bad = self._bad_visited_plmn(request, request.find("Visited-PLMN-Id"))
         if bad is not None:
             return defer.succeed(bad)
-        imsi = request.get("User-Name")
-        # Asked together, the two reads reach the store in one batch (one
-        # hand-over to the SQLite worker and back, not two).
-        d = self.store.get_subscriber(imsi)
-        old = self.store.get_serving_node(imsi)
-        d.addCallback(self._ulr_subscriber, request, peer, old)
-        d.addErrback(self._unknown_user_on_bad_imsi, request)
+        plan = _UlrPlan(self, request, peer)
+        # Subscriber, old serving node, the new one and the APN profiles in
+        # one store transaction: one round trip to the SQLite worker.
+        d = self.store.register_location(plan.imsi, plan)
+        d.addCallbacks(plan.answer, self._unknown_user_on_bad_imsi, errbackArgs=(request,))
         return d
 
-    def _ulr_subscriber(self, subscriber, request, peer, old):
-        refused = self._ulr_refusal(subscriber, request)
-        if refused is not None:
-            old.addErrback(_ignore_failure)
-            return refused
-        flags = request.get("ULR-Flags", 0)
-        new_node = ServingNode(
-            subscriber.imsi, request.get("Origin-Host"), request.get("Origin-Realm"),
-            peer.origin_host if peer is not None else None, self.node.clock.seconds(), False)
-        return old.addCallback(self._ulr_store_node, new_node, flags, request, subscriber)
-
-    def _ulr_refusal(self, subscriber, request):
-        """The error answer to a ULR, or None when it may proceed."""
+    def _ulr_refusal(self, subscriber, visited_plmn, rat_type):
+        """(Experimental-Result-Code, Error-Message) refusing a ULR, or None."""
         if subscriber is None:
-            return self.experimental_answer(request, results.DIAMETER_ERROR_USER_UNKNOWN)
+            return results.DIAMETER_ERROR_USER_UNKNOWN, None
         if not subscriber.enabled:
-            return self.experimental_answer(request, results.DIAMETER_ERROR_UNKNOWN_EPS_SUBSCRIPTION,
-                                            "subscriber disabled")
-        if request.get("Visited-PLMN-Id") != self.home_plmn and not subscriber.roaming_allowed:
-            return self.experimental_answer(request, results.DIAMETER_ERROR_ROAMING_NOT_ALLOWED)
-        restriction = RAT_RESTRICTION_BITS.get(request.get("RAT-Type"), 0)
-        if subscriber.access_restriction_data & restriction:
-            return self.experimental_answer(request, results.DIAMETER_ERROR_RAT_NOT_ALLOWED)
+            return results.DIAMETER_ERROR_UNKNOWN_EPS_SUBSCRIPTION, "subscriber disabled"
+        if visited_plmn != self.home_plmn and not subscriber.roaming_allowed:
+            return results.DIAMETER_ERROR_ROAMING_NOT_ALLOWED, None
+        if subscriber.access_restriction_data & RAT_RESTRICTION_BITS.get(rat_type, 0):
+            return results.DIAMETER_ERROR_RAT_NOT_ALLOWED, None
         return None
 
-    def _ulr_store_node(self, old, new, flags, request, subscriber):
-        d = self.store.set_serving_node(new)
+    def _cancel_old_mme(self, old, mme_host, flags):
+        """CLR to the MME that served the UE before, when it is another one."""
         if (self.cancel_old_mme and old is not None and not old.purged
-                and old.mme_host.lower() != new.mme_host.lower()):
+                and old.mme_host.lower() != mme_host.lower()):
             kind = INITIAL_ATTACH_PROCEDURE if flags & ULR_INITIAL_ATTACH else MME_UPDATE_PROCEDURE
-            d.addCallback(lambda _: self.cancel_location(old, kind) and None)
-        if flags & ULR_SKIP_SUBSCRIBER_DATA:
-            return d.addCallback(self._ula, request, subscriber)
-        # Read the profiles in the write's batch; answer once both are done.
-        profiles = self._apn_profiles(subscriber)
-        d.addCallbacks(lambda _: profiles, lambda reason: profiles.addErrback(_ignore_failure) and reason)
-        return d.addCallback(self._ula, request, subscriber)
+            self.cancel_location(old, kind)
 
     def _apn_profiles(self, subscriber):
         names = subscriber.apns

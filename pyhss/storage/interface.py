@@ -80,6 +80,19 @@ class IStore(Interface):
         """Insert or replace the subscriber's ServingNode; NotFoundError if
         there is no such subscriber."""
 
+    def register_location(imsi, plan):
+        """ULR in one transaction: read the subscriber and its serving node,
+        store a new serving node, read the subscriber's APN profiles.
+
+        ``plan(subscriber)`` (None when the IMSI is unknown) returns the new
+        ServingNode, or None to store nothing (a refused ULR); it may run on
+        a store thread.  Fires ``(subscriber, old_node, profiles)``:
+        ``old_node`` as it was before, ``profiles`` one ApnProfile (None
+        when missing) per name in ``subscriber.apns`` when a node was
+        stored, else None.  NotFoundError when ``plan`` returns a node for
+        an unknown subscriber; an exception from ``plan`` stores nothing and
+        fails the Deferred with it.  (One store round trip per ULR.)"""
+
     def mark_purged(imsi, mme_host):
         """Set purged on the serving node if it is ``mme_host``'s; fires
         True when it was marked, False when another node serves the UE or

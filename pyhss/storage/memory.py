@@ -181,6 +181,20 @@ class MemoryStore:
         self._serving[node.imsi] = node
 
     @_deferred
+    def register_location(self, imsi, plan):
+        self._check_open()
+        subscriber = self._subscribers.get(imsi)
+        old = self._serving.get(imsi)
+        node = plan(subscriber)
+        if node is None:
+            return subscriber, old, None
+        self._check_type(node, ServingNode)
+        if subscriber is None or node.imsi != imsi:
+            raise NotFoundError(f"no subscriber {node.imsi}")
+        self._serving[imsi] = node
+        return subscriber, old, [self._apns.get(name) for name in subscriber.apns]
+
+    @_deferred
     def mark_purged(self, imsi, mme_host):
         self._check_open()
         node = self._serving.get(imsi)

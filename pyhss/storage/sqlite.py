@@ -517,6 +517,26 @@ class SqliteStore:
 
     _set_serving_node.single_write = True
 
+    def register_location(self, imsi, plan):
+        return self._write(self._register_location, imsi, plan)
+
+    @staticmethod
+    def _register_location(conn, imsi, plan):
+        subscriber = subscriber_from_row(conn.execute(SELECT_SUBSCRIBER, (imsi,)).fetchone())
+        old = node_from_row(conn.execute(SELECT_NODE, (imsi,)).fetchone())
+        node = plan(subscriber)
+        if node is None:
+            return subscriber, old, None
+        if not isinstance(node, ServingNode):
+            raise ValidationError(f"expected a ServingNode, got {type(node).__name__}")
+        if subscriber is None or node.imsi != imsi:
+            raise NotFoundError(f"no subscriber {node.imsi}")
+        profiles = [apn_from_row(conn.execute(SELECT_APN_BY_NAME, (name,)).fetchone()) for name in subscriber.apns]
+        conn.execute(REPLACE_NODE, encode_node(node))
+        return subscriber, old, profiles
+
+    _register_location.__func__.single_write = True
+
     def mark_purged(self, imsi, mme_host):
         return self._write(self._mark_purged, imsi, mme_host)
 
