@@ -20,11 +20,12 @@ Rows for sort: the base capture's parse output repeated with ``frame`` and
 are many distinct subscribers, as in a real capture), written as msgpack
 (or CSV with ``--sort-format csv``).
 
-Peak memory: the parse or sort process's own peak from ``wait4`` (exact);
-with ``--jobs`` the decoding workers are grandchildren (under the
-forkserver), so the script also samples ``/proc`` every 0.1 s for the
-largest worker's peak (VmHWM) and the peak sum of the tree's current RSS
-(shared pages counted once per process).
+Peak memory: the parse or sort process's peak from ``wait4`` (exact; it
+covers the decoding workers too, which the command line forks as its
+children); the script also samples ``/proc`` every 0.1 s for the largest
+worker's peak (VmHWM) and the peak sum of the tree's current RSS (shared
+pages counted once per process), which also sees workers started from a
+forkserver.
 
     .venv/bin/python bench/memory.py                  # parse 200k, 1M; sort 1M rows
     .venv/bin/python bench/memory.py --full           # parse 200k, 1M, 10M; sort 10M rows
