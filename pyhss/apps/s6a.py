@@ -42,25 +42,23 @@ profile changed or a subscriber was cancelled.
 """
 
 from twisted.internet import defer
-from twisted.python.failure import Failure
 from twisted.logger import Logger
 
+from pyhss.apps.s6a_plans import ULR_SKIP_SUBSCRIBER_DATA, AirPlan, UlrPlan
 from pyhss.auc.centre import DEFAULT_MAX_VECTORS, AuthenticationCentre
 from pyhss.auc.errors import AucError, ResyncError
 from pyhss.auc.kdf import encode_plmn_id
 from pyhss.auc.sqn import DEFAULT_IND_BITS
 from pyhss.protocols import results
 from pyhss.protocols import codec
-from pyhss.protocols.dictionary import DICTIONARY, APP_S6A, CMD_AIR, CMD_CLR, CMD_IDR, CMD_NOR, CMD_PUR, CMD_ULR, VENDOR_3GPP
+from pyhss.protocols.dictionary import APP_S6A, CMD_AIR, CMD_CLR, CMD_IDR, CMD_NOR, CMD_PUR, CMD_ULR, VENDOR_3GPP
 from pyhss.storage.errors import NotFoundError, ValidationError
-from pyhss.storage.records import ServingNode
 
 NO_STATE_MAINTAINED = 1
 
-# TS 29.272 7.3.7 ULR-Flags
+# TS 29.272 7.3.7 ULR-Flags (bit 2, Skip-Subscriber-Data, in s6a_plans)
 ULR_SINGLE_REGISTRATION = 1 << 0
 ULR_S6A_S6D_INDICATOR = 1 << 1
-ULR_SKIP_SUBSCRIBER_DATA = 1 << 2
 ULR_INITIAL_ATTACH = 1 << 5
 # 7.3.8 ULA-Flags: bit 0 Separation-Indication
 ULA_SEPARATION_INDICATION = 1 << 0
@@ -116,113 +114,6 @@ def encode_msisdn(digits):
     """MSISDN AVP value: TBCD digits, filler 0xF (TS 29.329 6.3.2, TS 23.003)."""
     # Runs for every ULA: two C calls instead of a generator per octet.
     return bytes.fromhex(digits + "f" * (len(digits) % 2)).translate(_SWAP_NIBBLES)
-
-
-def _avp_key(name):
-    definition = DICTIONARY.avp(name)
-    return definition.code, definition.vendor_id
-
-
-_USER_NAME = _avp_key("User-Name")
-_VISITED_PLMN_ID = _avp_key("Visited-PLMN-Id")
-_REQUESTED_EUTRAN = _avp_key("Requested-EUTRAN-Authentication-Info")
-_REQUESTED_UTRAN_GERAN = _avp_key("Requested-UTRAN-GERAN-Authentication-Info")
-_NUMBER_OF_REQUESTED_VECTORS = _avp_key("Number-Of-Requested-Vectors")
-_RESYNCHRONIZATION_INFO = _avp_key("Re-Synchronization-Info")
-
-
-class _AirPlan:
-    """One AIR's ``plan`` for ``IStore.reserve_sqns_for``.
-
-    The request is read once, on the reactor, into plain values; the plan
-    is then called with the subscriber inside the store's transaction
-    (possibly on the store's thread) and touches only those values: it
-    refuses by reserving nothing, else asks the AuC what to reserve.
-    :meth:`answer` then builds the AIA on the reactor.
-    """
-
-    __slots__ = ("app", "request", "imsi", "visited_plmn", "visited_plmn_avp", "eutran", "utran_geran", "build")
-
-    def __init__(self, app, request):
-        self.app = app
-        self.request = request
-        self.imsi = self.visited_plmn = self.visited_plmn_avp = self.eutran = self.utran_geran = None
-        self.build = None
-        # One pass over the top-level AVPs instead of a search per name.
-        for avp in request.avps:
-            key = (avp.code, avp.vendor_id)
-            if key == _USER_NAME:
-                if self.imsi is None:
-                    self.imsi = avp.value
-            elif key == _VISITED_PLMN_ID:
-                if self.visited_plmn_avp is None:
-                    self.visited_plmn_avp = avp
-                    self.visited_plmn = avp.value
-            elif key == _REQUESTED_EUTRAN:
-                if self.eutran is None:
-                    self.eutran = app._requested(avp)
-            elif key == _REQUESTED_UTRAN_GERAN:
-                if self.utran_geran is None:
-                    self.utran_geran = app._requested(avp)
-
-    def __call__(self, subscriber):
-        if self.app._air_refusal(subscriber, self.visited_plmn) is not None:
-            return None
-        allocate, self.build = self.app._prepare_vectors(subscriber, self)
-        return allocate
-
-    def answer(self, found):
-        subscriber, sqns = found
-        app, request = self.app, self.request
-        if self.build is None:
-            code, message = app._air_refusal(subscriber, self.visited_plmn)
-            return app.experimental_answer(request, code, message)
-        try:
-            vectors = self.build(sqns if sqns is not None else [])
-        except AucError:
-            return app._air_failed(Failure(), request, self.imsi)
-        return app._aia(vectors, request)
-
-
-class _UlrPlan:
-    """One ULR's ``plan`` for ``IStore.register_location``: the request read
-    on the reactor; called with the subscriber inside the store's
-    transaction (possibly on the store's thread), it returns the new
-    serving node or refuses by returning None.  :meth:`answer` then builds
-    the ULA (and sends CLR to the old MME) on the reactor."""
-
-    __slots__ = ("app", "request", "imsi", "flags", "visited_plmn", "rat_type", "mme_host", "mme_realm",
-                 "peer_host", "now", "refusal")
-
-    def __init__(self, app, request, peer):
-        self.app = app
-        self.request = request
-        self.imsi = request.get("User-Name")
-        self.flags = request.get("ULR-Flags", 0)
-        self.visited_plmn = request.get("Visited-PLMN-Id")
-        self.rat_type = request.get("RAT-Type")
-        self.mme_host = request.get("Origin-Host")
-        self.mme_realm = request.get("Origin-Realm")
-        self.peer_host = peer.origin_host if peer is not None else None
-        self.now = app.node.clock.seconds()
-        self.refusal = None
-
-    def __call__(self, subscriber):
-        self.refusal = self.app._ulr_refusal(subscriber, self.visited_plmn, self.rat_type)
-        if self.refusal is not None:
-            return None
-        return ServingNode(subscriber.imsi, self.mme_host, self.mme_realm, self.peer_host, self.now, False)
-
-    def answer(self, found):
-        subscriber, old, profiles = found
-        app, request = self.app, self.request
-        if self.refusal is not None:
-            code, message = self.refusal
-            return app.experimental_answer(request, code, message)
-        app._cancel_old_mme(old, self.mme_host, self.flags)
-        if self.flags & ULR_SKIP_SUBSCRIBER_DATA:
-            profiles = None
-        return app._ula(profiles, request, subscriber)
 
 
 class S6aApplication:
@@ -290,21 +181,8 @@ class S6aApplication:
 
     # --- AIR ---------------------------------------------------------------------------
 
-    def _requested(self, group):
-        """(count, resync_info) of a Requested-*-Authentication-Info AVP."""
-        count = resync = None
-        for child in group.value:
-            key = (child.code, child.vendor_id)
-            if key == _NUMBER_OF_REQUESTED_VECTORS:
-                if count is None:
-                    count = child.value
-            elif key == _RESYNCHRONIZATION_INFO:
-                if resync is None:
-                    resync = child.value
-        return min(1 if count is None else count, self.max_vectors), resync
-
     def authentication_information(self, request, peer):
-        plan = _AirPlan(self, request)
+        plan = AirPlan(self, request)
         bad = self._bad_visited_plmn(request, plan.visited_plmn_avp)
         if bad is not None:
             return defer.succeed(bad)
@@ -378,7 +256,7 @@ class S6aApplication:
         bad = self._bad_visited_plmn(request, request.find("Visited-PLMN-Id"))
         if bad is not None:
             return defer.succeed(bad)
-        plan = _UlrPlan(self, request, peer)
+        plan = UlrPlan(self, request, peer)
         # Subscriber, old serving node, the new one and the APN profiles in
         # one store transaction: one round trip to the SQLite worker.
         d = self.store.register_location(plan.imsi, plan)

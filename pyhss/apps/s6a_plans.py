@@ -1,0 +1,138 @@
+"""The per-request plans of S6a AIR and ULR (see L{pyhss.apps.s6a}).
+
+A plan reads its request once, on the reactor, into plain values; the
+store calls it with the subscriber inside one transaction, possibly on the
+store's thread, where it touches only those values; its ``answer`` then
+builds the answer on the reactor.
+"""
+
+from twisted.python.failure import Failure
+
+from pyhss.auc.errors import AucError
+from pyhss.protocols.dictionary import DICTIONARY
+from pyhss.storage.records import ServingNode
+
+# TS 29.272 7.3.7 ULR-Flags bit 2
+ULR_SKIP_SUBSCRIBER_DATA = 1 << 2
+
+
+def _avp_key(name):
+    definition = DICTIONARY.avp(name)
+    return definition.code, definition.vendor_id
+
+
+_USER_NAME = _avp_key("User-Name")
+_VISITED_PLMN_ID = _avp_key("Visited-PLMN-Id")
+_REQUESTED_EUTRAN = _avp_key("Requested-EUTRAN-Authentication-Info")
+_REQUESTED_UTRAN_GERAN = _avp_key("Requested-UTRAN-GERAN-Authentication-Info")
+_NUMBER_OF_REQUESTED_VECTORS = _avp_key("Number-Of-Requested-Vectors")
+_RESYNCHRONIZATION_INFO = _avp_key("Re-Synchronization-Info")
+
+
+def requested_vectors(group, max_vectors):
+    """(count, resync_info) of a Requested-*-Authentication-Info AVP, the
+    count capped at ``max_vectors``."""
+    count = resync = None
+    for child in group.value:
+        key = (child.code, child.vendor_id)
+        if key == _NUMBER_OF_REQUESTED_VECTORS:
+            if count is None:
+                count = child.value
+        elif key == _RESYNCHRONIZATION_INFO:
+            if resync is None:
+                resync = child.value
+    return min(1 if count is None else count, max_vectors), resync
+
+
+class AirPlan:
+    """One AIR's ``plan`` for ``IStore.reserve_sqns_for``.
+
+    The request is read once, on the reactor, into plain values; the plan
+    is then called with the subscriber inside the store's transaction
+    (possibly on the store's thread) and touches only those values: it
+    refuses by reserving nothing, else asks the AuC what to reserve.
+    :meth:`answer` then builds the AIA on the reactor.
+    """
+
+    __slots__ = ("app", "request", "imsi", "visited_plmn", "visited_plmn_avp", "eutran", "utran_geran", "build")
+
+    def __init__(self, app, request):
+        self.app = app
+        self.request = request
+        self.imsi = self.visited_plmn = self.visited_plmn_avp = self.eutran = self.utran_geran = None
+        self.build = None
+        # One pass over the top-level AVPs instead of a search per name.
+        for avp in request.avps:
+            key = (avp.code, avp.vendor_id)
+            if key == _USER_NAME:
+                if self.imsi is None:
+                    self.imsi = avp.value
+            elif key == _VISITED_PLMN_ID:
+                if self.visited_plmn_avp is None:
+                    self.visited_plmn_avp = avp
+                    self.visited_plmn = avp.value
+            elif key == _REQUESTED_EUTRAN:
+                if self.eutran is None:
+                    self.eutran = requested_vectors(avp, app.max_vectors)
+            elif key == _REQUESTED_UTRAN_GERAN:
+                if self.utran_geran is None:
+                    self.utran_geran = requested_vectors(avp, app.max_vectors)
+
+    def __call__(self, subscriber):
+        if self.app._air_refusal(subscriber, self.visited_plmn) is not None:
+            return None
+        allocate, self.build = self.app._prepare_vectors(subscriber, self)
+        return allocate
+
+    def answer(self, found):
+        subscriber, sqns = found
+        app, request = self.app, self.request
+        if self.build is None:
+            code, message = app._air_refusal(subscriber, self.visited_plmn)
+            return app.experimental_answer(request, code, message)
+        try:
+            vectors = self.build(sqns if sqns is not None else [])
+        except AucError:
+            return app._air_failed(Failure(), request, self.imsi)
+        return app._aia(vectors, request)
+
+
+class UlrPlan:
+    """One ULR's ``plan`` for ``IStore.register_location``: the request read
+    on the reactor; called with the subscriber inside the store's
+    transaction (possibly on the store's thread), it returns the new
+    serving node or refuses by returning None.  :meth:`answer` then builds
+    the ULA (and sends CLR to the old MME) on the reactor."""
+
+    __slots__ = ("app", "request", "imsi", "flags", "visited_plmn", "rat_type", "mme_host", "mme_realm",
+                 "peer_host", "now", "refusal")
+
+    def __init__(self, app, request, peer):
+        self.app = app
+        self.request = request
+        self.imsi = request.get("User-Name")
+        self.flags = request.get("ULR-Flags", 0)
+        self.visited_plmn = request.get("Visited-PLMN-Id")
+        self.rat_type = request.get("RAT-Type")
+        self.mme_host = request.get("Origin-Host")
+        self.mme_realm = request.get("Origin-Realm")
+        self.peer_host = peer.origin_host if peer is not None else None
+        self.now = app.node.clock.seconds()
+        self.refusal = None
+
+    def __call__(self, subscriber):
+        self.refusal = self.app._ulr_refusal(subscriber, self.visited_plmn, self.rat_type)
+        if self.refusal is not None:
+            return None
+        return ServingNode(subscriber.imsi, self.mme_host, self.mme_realm, self.peer_host, self.now, False)
+
+    def answer(self, found):
+        subscriber, old, profiles = found
+        app, request = self.app, self.request
+        if self.refusal is not None:
+            code, message = self.refusal
+            return app.experimental_answer(request, code, message)
+        app._cancel_old_mme(old, self.mme_host, self.flags)
+        if self.flags & ULR_SKIP_SUBSCRIBER_DATA:
+            profiles = None
+        return app._ula(profiles, request, subscriber)
