@@ -55,9 +55,12 @@ def _check(name, value, length):
     return bytes(value)
 
 
+_ECB = modes.ECB()   # modes are immutable: one for every context
+
+
 def _aes_ecb(k):
     """An AES-128 ECB encryption context for K: ``update(blocks)``."""
-    return Cipher(algorithms.AES(k), modes.ECB()).encryptor()
+    return Cipher(algorithms.AES128(k), _ECB).encryptor()
 
 
 def compute_opc(k, op):
