@@ -276,15 +276,19 @@ class DiameterNode(object):
         Result-Code when given); handlers add the rest.
         """
         answer = request.answer(result_code)
+        answer.avps += self.origin_avps()
+        return answer
+
+    def origin_avps(self):
+        """Our Origin-Host and Origin-Realm AVPs, encoded once: every
+        answer carries the same two."""
         origin = self._origin_avps
         if origin[0] != self.origin_host or origin[1] != self.origin_realm:
             origin = self._origin_avps = (
                 self.origin_host, self.origin_realm,
                 codec.constant_avp("Origin-Host", self.origin_host),
                 codec.constant_avp("Origin-Realm", self.origin_realm))
-        # Encoded once: every answer carries the same two.
-        answer.avps += origin[2:]
-        return answer
+        return origin[2:]
 
     def error_answer(self, request, result_code, failed_avps=(),
                      error_message=None):

@@ -54,3 +54,22 @@ class EncodedAvpTests(unittest.TestCase):
         decoded = codec.decode_message(message.encode())
         self.assertEqual(decoded.get("E-UTRAN-Vector/RAND"), RAND)
         self.assertEqual(message.get("E-UTRAN-Vector/RAND"), RAND)
+
+
+class EncodedAnswerTests(unittest.TestCase):
+    def test_encodes_with_current_ids_and_reads_back(self):
+        body = codec.Avp.new("Session-Id", "hss;1").encode() + codec.Avp.new("Result-Code", 2001).encode()
+        answer = codec.EncodedAnswer(0x40, 318, 16777251, 1, 2, body)
+        answer.hop_by_hop, answer.end_to_end = 0xAABB, 0xCCDD
+        generic = codec.Message(0x40, 318, 16777251, 0xAABB, 0xCCDD,
+                                [codec.Avp.new("Session-Id", "hss;1"), codec.Avp.new("Result-Code", 2001)])
+        self.assertEqual(answer.encode(), generic.encode())
+        self.assertEqual(answer.get("Result-Code"), 2001)
+        self.assertEqual(answer.result_code, 2001)
+
+    def test_assigning_avps_makes_it_ordinary(self):
+        answer = codec.EncodedAnswer(0, 318, 16777251, 1, 2, codec.Avp.new("Result-Code", 2001).encode())
+        answer.avps = answer.avps + [codec.Avp.new("Error-Message", "changed")]
+        decoded = codec.decode_message(answer.encode())
+        self.assertEqual(decoded.get("Error-Message"), "changed")
+        self.assertEqual(decoded.get("Result-Code"), 2001)

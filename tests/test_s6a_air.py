@@ -97,6 +97,21 @@ class AirTests(unittest.TestCase):
         # The answer encodes and decodes cleanly.
         return codec.decode_message(answer.encode())
 
+    def test_aia_bytes_as_the_generic_answer(self):
+        # The AIA is written as bytes; it must be what node.answer() and the
+        # Avp objects would have made, Proxy-Info included (RFC 6733 6.2).
+        request = air().add("Proxy-Info", [("Proxy-Host", "relay.test"), ("Proxy-State", b"\x01\x02")])
+        request.hop_by_hop, request.end_to_end = 0x1234, 0x5678
+        request = codec.decode_message(request.encode())
+        answer = self.successResultOf(self.app.authentication_information(request, None))
+        self.assertEqual([avp.name for avp in answer.avps], [
+            "Session-Id", "Result-Code", "Proxy-Info", "Origin-Host", "Origin-Realm",
+            "Auth-Session-State", "Authentication-Info"])
+        expected = self.node.answer(request, results.DIAMETER_SUCCESS)
+        expected.add("Auth-Session-State", 1).append(answer.find("Authentication-Info"))
+        self.assertEqual(answer.encode(), expected.encode())
+        self.assertEqual((answer.hop_by_hop, answer.end_to_end, answer.is_request), (0x1234, 0x5678, False))
+
     def stored_sqn(self):
         return self.successResultOf(self.store.get_subscriber(IMSI)).sqn
 

@@ -82,7 +82,9 @@ RAT_RESTRICTION_BITS = {1000: 1 << 0, 1001: 1 << 1, 1002: 1 << 2, 1003: 1 << 3, 
 _AUTH_SESSION_STATE = codec.constant_avp("Auth-Session-State", NO_STATE_MAINTAINED)
 _ULA_FLAGS = codec.constant_avp("ULA-Flags", ULA_SEPARATION_INDICATION)
 _SERVICE_GRANTED = codec.constant_avp("Subscriber-Status", SERVICE_GRANTED)
-# The AIA's Authentication-Info, written as bytes.
+# The AIA, written as bytes.
+_SUCCESS = codec.constant_avp("Result-Code", results.DIAMETER_SUCCESS)
+_W_SESSION_ID = codec.AvpWriter("Session-Id")
 _W_AUTHENTICATION_INFO = codec.AvpWriter("Authentication-Info")
 _W_EUTRAN_VECTOR = codec.AvpWriter("E-UTRAN-Vector")
 _W_UTRAN_VECTOR = codec.AvpWriter("UTRAN-Vector")
@@ -216,10 +218,19 @@ class S6aApplication:
         return self.auc.prepare(subscriber, eutran=eutran_count, utran=utran_count, geran=geran_count,
                                 serving_network_id=plan.visited_plmn, resync_info=resync)
 
-    def _aia(self, vectors, request):
-        answer = self._answer(request, results.DIAMETER_SUCCESS)
-        # Written as bytes (AvpWriter): one AIA per AIR under load, and
-        # the generic Avp objects cost more than the vectors themselves.
+    def _aia(self, vectors, plan):
+        """The AIA, written as bytes (one per AIR under load; Avp objects cost
+        more than the vectors): Session-Id, Result-Code, the request's
+        Proxy-Info, Origin-Host, Origin-Realm (the order node.answer gives),
+        Auth-Session-State, Authentication-Info."""
+        request = plan.request
+        parts = []
+        if plan.session_id is not None:
+            parts.append(_W_SESSION_ID(plan.session_id.encode("utf-8")))
+        parts.append(_SUCCESS.encode())
+        parts.extend(avp.encode() for avp in plan.proxy_infos)
+        parts.extend(avp.encode() for avp in self.node.origin_avps())
+        parts.append(_AUTH_SESSION_STATE.encode())
         items = []
         number = 1
         for v in vectors.eutran:
@@ -235,8 +246,10 @@ class S6aApplication:
                                          + _W_KC(v.kc)))
             number += 1
         if items:
-            answer.avps.append(_W_AUTHENTICATION_INFO.avp(b"".join(items)))
-        return answer
+            parts.append(_W_AUTHENTICATION_INFO(b"".join(items)))
+        return codec.EncodedAnswer(request.flags & codec.FLAG_PROXIABLE, request.command_code,
+                                   request.application_id, request.hop_by_hop, request.end_to_end,
+                                   b"".join(parts), request.version)
 
     def _air_failed(self, reason, request, imsi):
         if reason.check(AucError):

@@ -21,6 +21,8 @@ def _avp_key(name):
     return definition.code, definition.vendor_id
 
 
+_SESSION_ID = _avp_key("Session-Id")
+_PROXY_INFO = _avp_key("Proxy-Info")
 _USER_NAME = _avp_key("User-Name")
 _VISITED_PLMN_ID = _avp_key("Visited-PLMN-Id")
 _REQUESTED_EUTRAN = _avp_key("Requested-EUTRAN-Authentication-Info")
@@ -54,17 +56,24 @@ class AirPlan:
     :meth:`answer` then builds the AIA on the reactor.
     """
 
-    __slots__ = ("app", "request", "imsi", "visited_plmn", "visited_plmn_avp", "eutran", "utran_geran", "build")
+    __slots__ = ("app", "request", "session_id", "proxy_infos", "imsi", "visited_plmn", "visited_plmn_avp",
+                 "eutran", "utran_geran", "build")
 
     def __init__(self, app, request):
         self.app = app
         self.request = request
         self.imsi = self.visited_plmn = self.visited_plmn_avp = self.eutran = self.utran_geran = None
-        self.build = None
+        self.session_id = self.build = None
+        self.proxy_infos = []
         # One pass over the top-level AVPs instead of a search per name.
         for avp in request.avps:
             key = (avp.code, avp.vendor_id)
-            if key == _USER_NAME:
+            if key == _SESSION_ID:
+                if self.session_id is None:
+                    self.session_id = avp.value
+            elif key == _PROXY_INFO:
+                self.proxy_infos.append(avp)
+            elif key == _USER_NAME:
                 if self.imsi is None:
                     self.imsi = avp.value
             elif key == _VISITED_PLMN_ID:
@@ -94,7 +103,7 @@ class AirPlan:
             vectors = self.build(sqns if sqns is not None else [])
         except AucError:
             return app._air_failed(Failure(), request, self.imsi)
-        return app._aia(vectors, request)
+        return app._aia(vectors, self)
 
 
 class UlrPlan:

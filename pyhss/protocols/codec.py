@@ -24,7 +24,7 @@ import socket
 
 from pyhss.protocols.dictionary import DICTIONARY, AvpType
 from pyhss.protocols.errors import (
-    InvalidAvpLength, InvalidAvpValue, InvalidHeader, InvalidMessageLength,
+    EncodeError, InvalidAvpLength, InvalidAvpValue, InvalidHeader, InvalidMessageLength,
     InvalidPadding, MessageTooLarge, NestingTooDeep, TruncatedMessage)
 from pyhss.protocols.message import (  # noqa: F401 (re-exported)
     AVP_MANDATORY, AVP_PROTECTED, AVP_VENDOR, DEFAULT_MAX_DEPTH,
@@ -363,6 +363,50 @@ class EncodedAvp(Avp):
 
     def encode(self):
         return self._encoded
+
+
+class EncodedAnswer(Message):
+    """An answer whose AVPs are given encoded, joined (the AIA, built under
+    load).  ``encode()`` puts the header, with the current identifiers, in
+    front of them; ``avps`` is decoded from them when first used (a test,
+    a debug log); assigning ``avps`` makes it an ordinary Message again."""
+
+    __slots__ = ('_body', '_decoded')
+
+    def __init__(self, flags, command_code, application_id, hop_by_hop,
+                 end_to_end, body, version=1):
+        self.version = version
+        self.flags = flags
+        self.command_code = command_code
+        self.application_id = application_id
+        self.hop_by_hop = hop_by_hop
+        self.end_to_end = end_to_end
+        self._body = body
+        self._decoded = None
+
+    @property
+    def avps(self):
+        if self._decoded is None:
+            self._decoded = _decode_avps(self._body, 0, len(self._body), 1,
+                                         DEFAULT_MAX_DEPTH)
+        return self._decoded
+
+    @avps.setter
+    def avps(self, avps):
+        self._decoded = avps
+        self._body = None
+
+    def encode(self):
+        body = self._body
+        if body is None:
+            return Message.encode(self)
+        length = HEADER_LENGTH + len(body)
+        if length > MAX_LENGTH:
+            raise EncodeError('message too long (%d bytes)' % (length,))
+        return _HEADER.pack(
+            (self.version << 24) | length,
+            (self.flags << 24) | self.command_code, self.application_id,
+            self.hop_by_hop, self.end_to_end) + body
 
 
 def failed_avp(raw):
