@@ -24,7 +24,7 @@ import socket
 
 from pyhss.protocols.dictionary import DICTIONARY, AvpType
 from pyhss.protocols.errors import (
-    EncodeError, InvalidAvpLength, InvalidAvpValue, InvalidHeader, InvalidMessageLength,
+    InvalidAvpLength, InvalidAvpValue, InvalidHeader, InvalidMessageLength,
     InvalidPadding, MessageTooLarge, NestingTooDeep, TruncatedMessage)
 from pyhss.protocols.message import (  # noqa: F401 (re-exported)
     AVP_MANDATORY, AVP_PROTECTED, AVP_VENDOR, DEFAULT_MAX_DEPTH,
@@ -375,12 +375,8 @@ class EncodedAnswer(Message):
 
     def __init__(self, flags, command_code, application_id, hop_by_hop,
                  end_to_end, body, version=1):
-        self.version = version
-        self.flags = flags
-        self.command_code = command_code
-        self.application_id = application_id
-        self.hop_by_hop = hop_by_hop
-        self.end_to_end = end_to_end
+        Message.__init__(self, flags, command_code, application_id,
+                         hop_by_hop, end_to_end, None, version)
         self._body = body
         self._decoded = None
 
@@ -397,16 +393,9 @@ class EncodedAnswer(Message):
         self._body = None
 
     def encode(self):
-        body = self._body
-        if body is None:
+        if self._body is None:
             return Message.encode(self)
-        length = HEADER_LENGTH + len(body)
-        if length > MAX_LENGTH:
-            raise EncodeError('message too long (%d bytes)' % (length,))
-        return _HEADER.pack(
-            (self.version << 24) | length,
-            (self.flags << 24) | self.command_code, self.application_id,
-            self.hop_by_hop, self.end_to_end) + body
+        return self.encode_with_body(self._body)
 
 
 def failed_avp(raw):

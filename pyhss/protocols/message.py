@@ -497,7 +497,11 @@ class Message(object):
         return self
 
     def encode(self):
-        body = b''.join([avp.encode() for avp in self.avps])
+        return self.encode_with_body(b''.join([avp.encode() for avp in self.avps]))
+
+    def encode_with_body(self, body):
+        """The header (this message's fields) followed by ``body``, the
+        encoded AVPs."""
         length = HEADER_LENGTH + len(body)
         if length > MAX_LENGTH:
             raise EncodeError('message too long (%d bytes)' % (length,))
