@@ -34,6 +34,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,11 +44,13 @@ sys.path.insert(0, HERE)
 
 from twisted.internet import defer  # noqa: E402
 from twisted.internet.testing import StringTransport  # noqa: E402
+import yaml  # noqa: E402
 
 import provision  # noqa: E402
 import request_kinds  # noqa: E402
 from pyhss.config import load_config_data  # noqa: E402
 from pyhss.protocols import codec  # noqa: E402
+from pyhss.protocols.dictionary import APP_BASE, CMD_CER  # noqa: E402
 from pyhss.protocols.peer import ROLE_RESPONDER, DiameterProtocol  # noqa: E402
 from pyhss.tap import HSSService, tune_collector  # noqa: E402
 
@@ -114,8 +117,6 @@ def profile_worker(store_class, path):
 
 @defer.inlineCallbacks
 def run(reactor, options, out):
-    import threading
-    import yaml
     with open(os.path.join(ROOT, "config.yaml")) as handle:
         data = yaml.safe_load(handle)
     data["database"] = {"backend": "sqlite", "sqlite": {"path": options.db}}
@@ -140,7 +141,7 @@ def run(reactor, options, out):
         config=os.path.join(ROOT, "config.yaml"))
     request_kinds.server_identity(kind_options)
     kind = request_kinds.REQUEST_KINDS[options.request](kind_options, "bench.localdomain", "localdomain")
-    cer = codec.Message.request(0, codec_cer_code(), proxiable=False)
+    cer = codec.Message.request(APP_BASE, CMD_CER, proxiable=False)
     for name, value in (("Origin-Host", "bench.localdomain"), ("Origin-Realm", "localdomain"),
                         ("Host-IP-Address", "127.0.0.1"), ("Vendor-Id", 0), ("Product-Name", "s6a_pipeline")):
         cer.add(name, value)
@@ -196,11 +197,6 @@ def run(reactor, options, out):
     # Clock ticks are 10 ms: a short run may show 0 for a thread.
     shown = sorted(item for item in split.items() if item[0] in ("reactor", "sqlite") or item[1] > 0)
     out.write("  %10.1f us CPU per request: %s\n" % (cpu / sent * 1e6, ", ".join("%s %.1f" % item for item in shown)))
-
-
-def codec_cer_code():
-    from pyhss.protocols.dictionary import CMD_CER
-    return CMD_CER
 
 
 def main(argv=None):

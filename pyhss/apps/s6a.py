@@ -83,7 +83,6 @@ _AUTH_SESSION_STATE = codec.constant_avp("Auth-Session-State", NO_STATE_MAINTAIN
 _ULA_FLAGS = codec.constant_avp("ULA-Flags", ULA_SEPARATION_INDICATION)
 _SERVICE_GRANTED = codec.constant_avp("Subscriber-Status", SERVICE_GRANTED)
 # The AIA, written as bytes.
-_SUCCESS = codec.constant_avp("Result-Code", results.DIAMETER_SUCCESS)
 _W_SESSION_ID = codec.AvpWriter("Session-Id")
 _W_AUTHENTICATION_INFO = codec.AvpWriter("Authentication-Info")
 _W_EUTRAN_VECTOR = codec.AvpWriter("E-UTRAN-Vector")
@@ -227,7 +226,7 @@ class S6aApplication:
         parts = []
         if plan.session_id is not None:
             parts.append(_W_SESSION_ID(plan.session_id.encode("utf-8")))
-        parts.append(_SUCCESS.encode())
+        parts.append(codec.result_code_avp(results.DIAMETER_SUCCESS).encode())
         parts.extend(avp.encode() for avp in plan.proxy_infos)
         parts.extend(avp.encode() for avp in self.node.origin_avps())
         parts.append(_AUTH_SESSION_STATE.encode())
@@ -266,10 +265,10 @@ class S6aApplication:
     # --- ULR ---------------------------------------------------------------------------
 
     def update_location(self, request, peer):
-        bad = self._bad_visited_plmn(request, request.find("Visited-PLMN-Id"))
+        plan = UlrPlan(self, request, peer)
+        bad = self._bad_visited_plmn(request, plan.visited_plmn_avp)
         if bad is not None:
             return defer.succeed(bad)
-        plan = UlrPlan(self, request, peer)
         # Subscriber, old serving node, the new one and the APN profiles in
         # one store transaction: one round trip to the SQLite worker.
         d = self.store.register_location(plan.imsi, plan)

@@ -113,15 +113,16 @@ class UlrPlan:
     serving node or refuses by returning None.  :meth:`answer` then builds
     the ULA (and sends CLR to the old MME) on the reactor."""
 
-    __slots__ = ("app", "request", "imsi", "flags", "visited_plmn", "rat_type", "mme_host", "mme_realm",
-                 "peer_host", "now", "refusal")
+    __slots__ = ("app", "request", "imsi", "flags", "visited_plmn", "visited_plmn_avp", "rat_type", "mme_host",
+                 "mme_realm", "peer_host", "now", "refusal")
 
     def __init__(self, app, request, peer):
         self.app = app
         self.request = request
         self.imsi = request.get("User-Name")
         self.flags = request.get("ULR-Flags", 0)
-        self.visited_plmn = request.get("Visited-PLMN-Id")
+        self.visited_plmn_avp = request.find("Visited-PLMN-Id")
+        self.visited_plmn = self.visited_plmn_avp.value if self.visited_plmn_avp is not None else None
         self.rat_type = request.get("RAT-Type")
         self.mme_host = request.get("Origin-Host")
         self.mme_realm = request.get("Origin-Realm")

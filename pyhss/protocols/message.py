@@ -424,7 +424,7 @@ class Message(object):
         if result_code is not None:
             if 3000 <= result_code < 4000:
                 flags |= FLAG_ERROR
-            avps.append(_result_code_avp(result_code))
+            avps.append(result_code_avp(result_code))
         if experimental_result is not None:
             avps.append(Avp.new('Experimental-Result', [
                 Avp.new('Vendor-Id', vendor_id),
@@ -520,7 +520,7 @@ _RESULT_CODE_DEF = DICTIONARY.avp('Result-Code')
 _RESULT_CODE_AVPS = {}
 
 
-def _result_code_avp(result_code):
+def result_code_avp(result_code):
     """The Result-Code AVP, encoded once per code (answers share it)."""
     avp = _RESULT_CODE_AVPS.get(result_code)
     if avp is None:
