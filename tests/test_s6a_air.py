@@ -5,12 +5,15 @@ from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
 
 from pyhss.apps.s6a import S6aApplication, register
+from pyhss.apps.s6a_plans import AirPlan
 from pyhss.config import Config
 from pyhss.auc.conversions import c2, c3
 from pyhss.auc.kdf import derive_kasme, encode_plmn_id
 from pyhss.auc.milenage import Milenage
 from pyhss.auc.resync import compute_auts
 from pyhss.auc.sqn import join, split
+from pyhss.auc.centre import VectorSet
+from pyhss.auc.vectors import EutranVector
 from pyhss.node import DiameterNode
 from pyhss.protocols import codec, results
 from pyhss.protocols.dictionary import APP_S6A, CMD_AIR, VENDOR_3GPP
@@ -111,6 +114,19 @@ class AirTests(unittest.TestCase):
         expected.add("Auth-Session-State", 1).append(answer.find("Authentication-Info"))
         self.assertEqual(answer.encode(), expected.encode())
         self.assertEqual((answer.hop_by_hop, answer.end_to_end, answer.is_request), (0x1234, 0x5678, False))
+
+    def test_eutran_vectors_encode_as_generic_avps(self):
+        # pyhss.auc's sizes take one precompiled pack, other sizes (a 4-octet
+        # XRES) the per-AVP writers: both must be the Avp objects' encoding.
+        request = codec.decode_message(air().encode())
+        vectors = VectorSet((EutranVector(b"\x01" * 16, b"\x02" * 8, b"\x03" * 16, b"\x04" * 32, 1),
+                             EutranVector(b"\x05" * 16, b"\x06" * 4, b"\x07" * 16, b"\x08" * 32, 2)), (), (), False)
+        answer = self.app._aia(vectors, AirPlan(self.app, request))
+        expected = codec.Avp.new("Authentication-Info", [
+            ("E-UTRAN-Vector", [("Item-Number", number), ("RAND", v.rand), ("XRES", v.xres), ("AUTN", v.autn),
+                                ("KASME", v.kasme)])
+            for number, v in enumerate(vectors.eutran, 1)])
+        self.assertEqual(answer.find("Authentication-Info").encode(), expected.encode())
 
     def stored_sqn(self):
         return self.successResultOf(self.store.get_subscriber(IMSI)).sqn

@@ -16,19 +16,13 @@ from pyhss.storage.records import ServingNode
 ULR_SKIP_SUBSCRIBER_DATA = 1 << 2
 
 
-def _avp_key(name):
-    definition = DICTIONARY.avp(name)
-    return definition.code, definition.vendor_id
-
-
-_SESSION_ID = _avp_key("Session-Id")
-_PROXY_INFO = _avp_key("Proxy-Info")
-_USER_NAME = _avp_key("User-Name")
-_VISITED_PLMN_ID = _avp_key("Visited-PLMN-Id")
-_REQUESTED_EUTRAN = _avp_key("Requested-EUTRAN-Authentication-Info")
-_REQUESTED_UTRAN_GERAN = _avp_key("Requested-UTRAN-GERAN-Authentication-Info")
-_NUMBER_OF_REQUESTED_VECTORS = _avp_key("Number-Of-Requested-Vectors")
-_RESYNCHRONIZATION_INFO = _avp_key("Re-Synchronization-Info")
+# The AVPs an AIR is read for, by definition.
+_SESSION_ID, _USER_NAME, _VISITED_PLMN_ID, _REQUESTED_EUTRAN, _PROXY_INFO, _REQUESTED_UTRAN_GERAN = range(6)
+_AIR_FIELDS = {DICTIONARY.avp(name): field for field, name in enumerate((
+    "Session-Id", "User-Name", "Visited-PLMN-Id", "Requested-EUTRAN-Authentication-Info", "Proxy-Info",
+    "Requested-UTRAN-GERAN-Authentication-Info"))}
+_NUMBER_OF_REQUESTED_VECTORS = DICTIONARY.avp("Number-Of-Requested-Vectors")
+_RESYNCHRONIZATION_INFO = DICTIONARY.avp("Re-Synchronization-Info")
 
 
 def requested_vectors(group, max_vectors):
@@ -36,11 +30,11 @@ def requested_vectors(group, max_vectors):
     count capped at ``max_vectors``."""
     count = resync = None
     for child in group.value:
-        key = (child.code, child.vendor_id)
-        if key == _NUMBER_OF_REQUESTED_VECTORS:
+        definition = child.definition
+        if definition is _NUMBER_OF_REQUESTED_VECTORS:
             if count is None:
                 count = child.value
-        elif key == _RESYNCHRONIZATION_INFO:
+        elif definition is _RESYNCHRONIZATION_INFO:
             if resync is None:
                 resync = child.value
     return min(1 if count is None else count, max_vectors), resync
@@ -65,25 +59,30 @@ class AirPlan:
         self.imsi = self.visited_plmn = self.visited_plmn_avp = self.eutran = self.utran_geran = None
         self.session_id = self.build = None
         self.proxy_infos = []
-        # One pass over the top-level AVPs instead of a search per name.
+        # One pass over the top-level AVPs instead of a search per name;
+        # decoded AVPs carry their definition (one object per code/vendor),
+        # as node validation, which already ran, relies on.
+        field_of = _AIR_FIELDS.get
         for avp in request.avps:
-            key = (avp.code, avp.vendor_id)
-            if key == _SESSION_ID:
+            field = field_of(avp.definition)
+            if field is None:
+                continue
+            if field == _SESSION_ID:
                 if self.session_id is None:
                     self.session_id = avp.value
-            elif key == _PROXY_INFO:
-                self.proxy_infos.append(avp)
-            elif key == _USER_NAME:
+            elif field == _USER_NAME:
                 if self.imsi is None:
                     self.imsi = avp.value
-            elif key == _VISITED_PLMN_ID:
+            elif field == _VISITED_PLMN_ID:
                 if self.visited_plmn_avp is None:
                     self.visited_plmn_avp = avp
                     self.visited_plmn = avp.value
-            elif key == _REQUESTED_EUTRAN:
+            elif field == _REQUESTED_EUTRAN:
                 if self.eutran is None:
                     self.eutran = requested_vectors(avp, app.max_vectors)
-            elif key == _REQUESTED_UTRAN_GERAN:
+            elif field == _PROXY_INFO:
+                self.proxy_infos.append(avp)
+            elif field == _REQUESTED_UTRAN_GERAN:
                 if self.utran_geran is None:
                     self.utran_geran = requested_vectors(avp, app.max_vectors)
 

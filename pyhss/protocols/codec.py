@@ -317,6 +317,13 @@ class AvpWriter(object):
         size = len(payload)
         header = self._headers.get(size)
         if header is None:
+            header = self.header(size)
+        return header + payload + _ZEROS[-size & 3]
+
+    def header(self, size):
+        """The AVP header for a payload of ``size`` octets."""
+        header = self._headers.get(size)
+        if header is None:
             defn = self.definition
             flags = defn.flags | (AVP_VENDOR if defn.vendor_id else 0)
             if flags & AVP_VENDOR:
@@ -325,7 +332,7 @@ class AvpWriter(object):
                 header = _AVP_HEADER.pack(defn.code, (flags << 24) | (size + 8))
             if len(self._headers) < 64:
                 self._headers[size] = header
-        return header + payload + _ZEROS[-size & 3]
+        return header
 
     def unsigned32(self, value):
         return self(_U32.pack(value))
