@@ -59,3 +59,25 @@ class RepeatingAvpTests(unittest.TestCase):
         for index in range(10):
             codec.decode_message(air("001010000000001", origin="mme%d.test" % (index,)))
         self.assertLessEqual(len(codec._REPEAT_CACHES[codec.DEFAULT_MAX_DEPTH]), 3)
+
+    def test_cached_bytes_with_bad_padding_still_fail(self):
+        # Visited-PLMN-Id is 3 octets and one of padding: the cache key
+        # holds the padding, so other padding bytes are decoded, and refused.
+        data = air("001010000000001")
+        codec.decode_message(data)
+        plmn = codec.Avp.new("Visited-PLMN-Id", b"\x00\xf1\x10").encode()
+        at = data.index(plmn)
+        self.assertEqual(plmn[-1:], b"\0")
+        broken = data[:at + len(plmn) - 1] + b"\x07" + data[at + len(plmn):]
+        self.assertRaises(codec.InvalidPadding, codec.decode_message, broken)
+
+    def test_cached_bytes_cut_short_still_fail(self):
+        # The message ends inside a repeating AVP seen before: no cache hit
+        # past the end, the length check refuses it.
+        data = air("001010000000001")
+        codec.decode_message(data)
+        group = codec.decode_message(data).find("Requested-EUTRAN-Authentication-Info").encode()
+        cut = data[:-8]
+        cut = cut[:1] + len(cut).to_bytes(3, "big") + cut[4:]
+        self.assertTrue(data.endswith(group))
+        self.assertRaises(codec.InvalidAvpLength, codec.decode_message, cut)

@@ -168,11 +168,23 @@ def _decode_avps(data, offset, end, depth, max_depth, repeats=None):
     unpack_header = _AVP_HEADER.unpack_from
     unpack_vendor_header = _AVP_HEADER_V.unpack_from
     new_avp = _new_object
+    unpack_word = _U32.unpack_from
     while offset < end:
         if end - offset < 8:
             raise InvalidAvpLength('%d bytes left, shorter than an AVP '
                                    'header' % (end - offset,),
                                    failed_avp=data[offset:end])
+        if repeats is not None:
+            # A repeating AVP is cached under its bytes with its padding:
+            # the same bytes are the same valid AVP, no header to read.
+            next_offset = (offset + (unpack_word(data, offset + 4)[0]
+                                     & MAX_LENGTH) + 3) & ~3
+            if next_offset <= end:
+                seen = repeats.get(data[offset:next_offset])
+                if seen is not None:
+                    append(seen)
+                    offset = next_offset
+                    continue
         flags = data[offset + 4]
         if flags & AVP_VENDOR and end - offset >= 12:
             code, word, vendor_id = unpack_vendor_header(data, offset)
@@ -200,9 +212,6 @@ def _decode_avps(data, offset, end, depth, max_depth, repeats=None):
         if entry is None:
             append(Avp(code, vendor_id, flags, data[start:avp_end], None,
                        data[offset:avp_end]))
-        elif repeats is not None and entry[4] and (
-                (seen := repeats.get(data[offset:avp_end])) is not None):
-            append(seen)
         else:
             # The common kinds inline; the rest in _decode_value.
             # Known AVPs keep no copy of their bytes (raw is None): only
@@ -231,10 +240,7 @@ def _decode_avps(data, offset, end, depth, max_depth, repeats=None):
             avp.definition = entry[0]
             avp.raw = None
             append(avp)
-            if repeats is not None and entry[4]:
-                if len(repeats) >= _REPEAT_CACHE_SIZE:
-                    repeats.clear()
-                repeats[data[offset:avp_end]] = avp
+        avp_start = offset
         offset = (avp_end + 3) & ~3
         if offset != avp_end:
             if offset > end:
@@ -245,6 +251,12 @@ def _decode_avps(data, offset, end, depth, max_depth, repeats=None):
             if padding != _ZEROS[len(padding)]:
                 raise InvalidPadding('AVP %d: nonzero padding' % (code,),
                                      failed_avp=data[avp_end - length:avp_end])
+        if repeats is not None and entry is not None and entry[4] \
+                and offset <= end:
+            # Checked whole, padding included: cache it.
+            if len(repeats) >= _REPEAT_CACHE_SIZE:
+                repeats.clear()
+            repeats[data[avp_start:offset]] = avp
     return avps
 
 
