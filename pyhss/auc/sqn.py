@@ -52,24 +52,26 @@ def allocate(current_sqn, count, ind_bits=DEFAULT_IND_BITS):
     last SQN handed out.  SEQ wraps modulo 2**(48 - ind_bits), i.e. SQN
     stays within 48 bits (a USIM will then ask for resynchronisation).
     """
-    if count < 0:
-        raise InvalidKeyMaterial(f"vector count must not be negative, got {count}")
-    seq, ind = split(current_sqn, ind_bits)
-    seq_mask = (1 << (SQN_BITS - ind_bits)) - 1
-    ind_modulus = 1 << ind_bits
-    sqns = [
-        (((seq + step) & seq_mask) << ind_bits) | ((ind + step) % ind_modulus)
-        for step in range(1, count + 1)
-    ]
-    return (sqns[-1] if sqns else current_sqn), sqns
+    return allocator(count, ind_bits)(current_sqn)
 
 
 def allocator(count, ind_bits=DEFAULT_IND_BITS):
-    """The ``allocate`` callable for ``IStore.reserve_sqns``."""
+    """The ``allocate`` callable for ``IStore.reserve_sqns``: :func:`allocate`
+    with ``count`` and ``ind_bits`` checked once (the AuC keeps one per
+    count: it runs once per AIR)."""
     _check_ind_bits(ind_bits)
+    if count < 0:
+        raise InvalidKeyMaterial(f"vector count must not be negative, got {count}")
+    seq_mask = (1 << (SQN_BITS - ind_bits)) - 1
+    ind_modulus = 1 << ind_bits
+    steps = range(1, count + 1)
 
     def reserve(current_sqn):
-        return allocate(current_sqn, count, ind_bits)
+        if not 0 <= current_sqn <= SQN_MASK:
+            raise InvalidKeyMaterial(f"SQN must be 0..2**48-1, got {current_sqn}")
+        seq, ind = current_sqn >> ind_bits, current_sqn & (ind_modulus - 1)
+        sqns = [(((seq + step) & seq_mask) << ind_bits) | ((ind + step) % ind_modulus) for step in steps]
+        return (sqns[-1] if sqns else current_sqn), sqns
 
     return reserve
 

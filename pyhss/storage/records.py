@@ -56,7 +56,7 @@ def check_imsi(imsi):
 def allocated_sqn(allocation):
     """``(new_sqn, result)`` from a reserve_sqns allocator, its SQN checked."""
     new_sqn, result = allocation
-    if isinstance(new_sqn, bool) or not isinstance(new_sqn, int) or not 0 <= new_sqn <= SQN_MAX:
+    if type(new_sqn) is not int or not 0 <= new_sqn <= SQN_MAX:
         raise ValidationError(f"allocate returned SQN {new_sqn!r}, outside 0..2**48-1")
     return new_sqn, result
 
@@ -205,10 +205,6 @@ _new_subscriber = object.__new__
 _set_field = object.__setattr__
 
 
-def _int_or_none(value, high):
-    return value is None or (type(value) is int and 0 <= value <= high)
-
-
 def stored_subscriber(row):
     """A Subscriber from a stored row, or None when the row needs full checking.
 
@@ -243,9 +239,11 @@ def stored_subscriber(row):
                                     and msisdn.isdigit() and msisdn.isascii()))
             and (enabled == 0 or enabled == 1) and type(enabled) is int
             and (roaming_allowed == 0 or roaming_allowed == 1) and type(roaming_allowed) is int
-            and _int_or_none(ue_ambr_ul, UINT32_MAX) and _int_or_none(ue_ambr_dl, UINT32_MAX)
+            and (ue_ambr_ul is None or (type(ue_ambr_ul) is int and 0 <= ue_ambr_ul <= UINT32_MAX))
+            and (ue_ambr_dl is None or (type(ue_ambr_dl) is int and 0 <= ue_ambr_dl <= UINT32_MAX))
             and type(network_access_mode) is int and network_access_mode in NETWORK_ACCESS_MODES
-            and _int_or_none(periodic_rau_tau_timer, UINT32_MAX)
+            and (periodic_rau_tau_timer is None
+                 or (type(periodic_rau_tau_timer) is int and 0 <= periodic_rau_tau_timer <= UINT32_MAX))
             and type(access_restriction_data) is int and 0 <= access_restriction_data <= UINT32_MAX):
         return None
     subscriber = _new_subscriber(Subscriber)
