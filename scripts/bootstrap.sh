@@ -11,7 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 APT_BASE="python3 python3-venv python3-dev gcc libsctp-dev"
 # tshark and freeDiameter are the real peers/decoders the integration tests use.
-APT_TEST="tshark freediameter"
+APT_TEST="tshark freediameter libfreediameter-dev gcc libc6-dev"
 
 apt_install() {
     missing=""
