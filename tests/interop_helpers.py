@@ -39,6 +39,17 @@ def wait_until(predicate, timeout, description, clock=None, interval=0.05):
         yield task.deferLater(clock, interval, lambda: None)
 
 
+@defer.inlineCallbacks
+def wait_or_fail(testcase, predicate, timeout, description, explain):
+    """L{wait_until}, failing C{testcase} on a timeout with what
+    C{explain()} tells (the peer's output) after the reason."""
+    try:
+        value = yield wait_until(predicate, timeout, description)
+    except ConditionTimeout as failure:
+        testcase.fail("%s\n%s" % (failure, explain()))
+    return value
+
+
 def free_tcp_port(host="127.0.0.1"):
     """
     A TCP port nothing listens on right now.  Only for programs we cannot

@@ -69,13 +69,8 @@ class FreeDiameterInteropTests(unittest.TestCase):
     def _explain(self):
         return "freeDiameterd output:\n" + self.freediameter.text()[-6000:]
 
-    @defer.inlineCallbacks
     def _wait_for(self, predicate, timeout, description):
-        try:
-            value = yield helpers.wait_until(predicate, timeout, description)
-        except helpers.ConditionTimeout as failure:
-            self.fail("%s\n%s" % (failure, self._explain()))
-        return value
+        return helpers.wait_or_fail(self, predicate, timeout, description, self._explain)
 
     @defer.inlineCallbacks
     def test_capabilities_exchange_and_watchdog_rounds(self):

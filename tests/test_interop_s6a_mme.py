@@ -112,13 +112,8 @@ class FreeDiameterMmeTests(unittest.TestCase):
         return "extension output:\n%s\nfreeDiameterd output:\n%s" % (
             "\n".join(json.dumps(line) for line in self.mme.events()), self.freediameter.text()[-6000:])
 
-    @defer.inlineCallbacks
     def wait_for(self, predicate, timeout, description):
-        try:
-            value = yield helpers.wait_until(predicate, timeout, description)
-        except helpers.ConditionTimeout as failure:
-            self.fail("%s\n%s" % (failure, self.explain()))
-        return value
+        return helpers.wait_or_fail(self, predicate, timeout, description, self.explain)
 
     def answer(self, label):
         line = self.mme.one("answer", label)
