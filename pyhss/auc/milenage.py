@@ -81,8 +81,9 @@ class Milenage:
     __slots__ = ("k", "opc", "_aes", "_lock", "_opc_int", "_opc_x4")
 
     def __init__(self, k, opc):
-        self.k = _check("K", k, 16)
-        self.opc = _check("OPc", opc, 16)
+        # Stored keys are bytes already: check them without copying.
+        self.k = k if type(k) is bytes and len(k) == 16 else _check("K", k, 16)
+        self.opc = opc if type(opc) is bytes and len(opc) == 16 else _check("OPc", opc, 16)
         self._aes = _aes_ecb(self.k).update
         # Instances are cached and shared by the reactor (vectors) and the
         # store's thread (resynchronisation); an OpenSSL context must not

@@ -202,7 +202,9 @@ SUBSCRIBER_FIELDS = tuple(f.name for f in fields(Subscriber))
 _STORED_APNS = {}
 _STORED_APNS_MAX = 4096
 _new_subscriber = object.__new__
-_set_field = object.__setattr__
+# The slots' own setters, in field order (a frozen dataclass refuses
+# setattr; these are what its __init__ amounts to, without __post_init__).
+_SUBSCRIBER_SETTERS = tuple(getattr(Subscriber, name).__set__ for name in SUBSCRIBER_FIELDS)
 
 
 def stored_subscriber(row):
@@ -247,10 +249,10 @@ def stored_subscriber(row):
             and type(access_restriction_data) is int and 0 <= access_restriction_data <= UINT32_MAX):
         return None
     subscriber = _new_subscriber(Subscriber)
-    for name, value in zip(SUBSCRIBER_FIELDS, (
+    for set_field, value in zip(_SUBSCRIBER_SETTERS, (
             imsi, k, opc, op, amf, sqn, msisdn, apn_names, enabled == 1, roaming_allowed == 1,
             ue_ambr_ul, ue_ambr_dl, network_access_mode, periodic_rau_tau_timer, access_restriction_data)):
-        _set_field(subscriber, name, value)
+        set_field(subscriber, value)
     return subscriber
 
 APN_FIELDS = tuple(f.name for f in fields(ApnProfile))
