@@ -47,21 +47,25 @@ def write_rows(path, rows, fmt=None, columns=COLUMNS, batch=BATCH_ROWS, engine="
 
 
 def _write_csv(path, rows, columns, batch):
-    count = 0
     with open(path, "w", newline="") as out:
         csv.writer(out, lineterminator="\n").writerow(columns)
-        text = CsvFormatter().text
-        pending = []
-        append = pending.append
-        for row in rows:
-            append(row)
-            if len(pending) >= batch:
-                out.write(text(pending))
-                count += len(pending)
-                pending.clear()
-        out.write(text(pending))
-        count += len(pending)
-    return count
+        return _write_batches(out, rows, CsvFormatter().text, batch)
+
+
+def _write_batches(out, rows, text, batch):
+    """Write ``rows`` to ``out`` as ``text(rows)`` gives them, ``batch`` at a
+    time; return the number written."""
+    count = 0
+    pending = []
+    append = pending.append
+    for row in rows:
+        append(row)
+        if len(pending) >= batch:
+            out.write(text(pending))
+            count += len(pending)
+            pending.clear()
+    out.write(text(pending))
+    return count + len(pending)
 
 
 def _write_csv_pandas(path, rows, columns, batch):
@@ -86,20 +90,9 @@ def _write_csv_pandas(path, rows, columns, batch):
 
 
 def _write_msgpack(path, rows, columns):
-    text = MsgpackFormatter().text
-    count = 0
     with open(path, "wb") as out:
         out.write(msgpack_header(columns))
-        pending = []
-        for row in rows:
-            pending.append(row)
-            if len(pending) >= 4096:
-                out.write(text(pending))
-                count += len(pending)
-                pending.clear()
-        out.write(text(pending))
-        count += len(pending)
-    return count
+        return _write_batches(out, rows, MsgpackFormatter().text, 4096)
 
 
 def msgpack_header(columns=COLUMNS):

@@ -124,10 +124,6 @@ _EUTRAN_HEADERS, _EUTRAN_VECTOR = _eutran_vector_packer()
 _APN_CACHE_SIZE = 1024
 
 
-def _as_list(value):
-    return [value]
-
-
 # Swaps the two nibbles of an octet: TBCD puts the first digit in the low one.
 _SWAP_NIBBLES = bytes(((i & 0x0F) << 4) | (i >> 4) for i in range(256))
 
@@ -322,10 +318,7 @@ class S6aApplication:
             self.cancel_location(old, kind)
 
     def _apn_profiles(self, subscriber):
-        names = subscriber.apns
-        if len(names) == 1:
-            return self.store.get_apn(names[0]).addCallback(_as_list)
-        return defer.gatherResults([self.store.get_apn(name) for name in names], consumeErrors=True)
+        return defer.gatherResults([self.store.get_apn(name) for name in subscriber.apns], consumeErrors=True)
 
     def _apn_configuration_profile(self, profiles):
         """The APN-Configuration-Profile AVP for ``profiles``, encoded once."""

@@ -327,9 +327,7 @@ class AvpWriter(object):
 
     def __call__(self, payload):
         size = len(payload)
-        header = self._headers.get(size)
-        if header is None:
-            header = self.header(size)
+        header = self._headers.get(size) or self.header(size)
         return header + payload + _ZEROS[-size & 3]
 
     def header(self, size):
@@ -348,40 +346,6 @@ class AvpWriter(object):
 
     def unsigned32(self, value):
         return self(_U32.pack(value))
-
-    def avp(self, payload):
-        """An L{EncodedAvp} holding ``self(payload)``."""
-        return EncodedAvp(self.definition, self(payload))
-
-
-class EncodedAvp(Avp):
-    """An Avp given as its encoding (see L{AvpWriter}).  ``encode()``
-    returns those bytes; ``value`` is decoded from them when first asked
-    for (a test or a debug log looking inside an answer)."""
-
-    __slots__ = ('_encoded', '_decoded')
-
-    def __init__(self, definition, encoded):
-        self.code = definition.code
-        self.vendor_id = definition.vendor_id
-        self.flags = definition.flags
-        self.definition = definition
-        self.raw = None
-        self._encoded = encoded
-        self._decoded = None
-
-    @property
-    def value(self):
-        if self._decoded is None:
-            start = 12 if self.flags & AVP_VENDOR else 8
-            length = _U32.unpack_from(self._encoded, 4)[0] & MAX_LENGTH
-            self._decoded = _decode_value(
-                _table_entry(self.definition), self._encoded, start, length,
-                self._encoded, 1, DEFAULT_MAX_DEPTH)
-        return self._decoded
-
-    def encode(self):
-        return self._encoded
 
 
 class EncodedAnswer(Message):
