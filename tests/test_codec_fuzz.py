@@ -47,7 +47,11 @@ SAMPLES = sample_messages()
 
 
 avp_values = st.one_of(
-    st.tuples(st.just('Origin-Host'), st.text(max_size=40)),
+    # A DiameterIdentity holds no control characters or spaces.
+    st.tuples(st.just('Origin-Host'), st.text(
+        st.characters(blacklist_categories=('Cc', 'Zs', 'Cs')).filter(
+            lambda c: not 0x7f <= ord(c) <= 0x9f and c not in '\x85\xa0'),
+        max_size=40)),
     st.tuples(st.just('Session-Id'), st.text(max_size=40)),
     st.tuples(st.just('Result-Code'), st.integers(0, 2 ** 32 - 1)),
     st.tuples(st.just('Accounting-Sub-Session-Id'),

@@ -81,3 +81,50 @@ class RepeatingAvpTests(unittest.TestCase):
         cut = cut[:1] + len(cut).to_bytes(3, "big") + cut[4:]
         self.assertTrue(data.endswith(group))
         self.assertRaises(codec.InvalidAvpLength, codec.decode_message, cut)
+
+
+def dwr_with_group(distinct, children):
+    """A DWR carrying a Vendor-Specific-Application-Id of ``children`` small
+    unknown AVPs, made distinct by ``distinct`` (the flood of issue 10)."""
+    group = codec.Avp.new("Vendor-Specific-Application-Id", [
+        codec.Avp(60000 + n, 0, 0, distinct.to_bytes(4, "big"))
+        for n in range(children)])
+    return codec.Message.request(0, 280, hop_by_hop=distinct, avps=[
+        ("Origin-Host", "mme.test"), ("Origin-Realm", "test"), group]).encode()
+
+
+class RepeatCacheBoundTests(unittest.TestCase):
+    """What one peer can make the shared cache hold is bounded."""
+
+    def setUp(self):
+        codec._REPEAT_CACHES.clear()
+        self.addCleanup(codec._REPEAT_CACHES.clear)
+
+    def _message(self, distinct, children):
+        return dwr_with_group(distinct, children)
+
+    def test_large_repeating_avp_not_cached(self):
+        # 64 children of 12 bytes: 776 bytes, above the per-AVP limit.
+        decoded = codec.decode_message(self._message(1, 64))
+        self.assertEqual(len(decoded.find("Vendor-Specific-Application-Id").value), 64)
+        cache = codec._REPEAT_CACHES[codec.DEFAULT_MAX_DEPTH]
+        self.assertNotIn(decoded.find("Vendor-Specific-Application-Id"), cache.values())
+        self.assertEqual(set(a.name for a in cache.values()), {"Origin-Host", "Origin-Realm"})
+
+    def test_small_repeating_avp_cached(self):
+        first = codec.decode_message(self._message(1, 4))
+        second = codec.decode_message(self._message(1, 4))
+        self.assertIs(first.find("Vendor-Specific-Application-Id"),
+                      second.find("Vendor-Specific-Application-Id"))
+
+    def test_estimated_memory_bounded(self):
+        self.patch(codec, "_REPEAT_CACHE_BUDGET", 20000)
+        for distinct in range(500):
+            codec.decode_message(self._message(distinct, 16))
+        cache = codec._REPEAT_CACHES[codec.DEFAULT_MAX_DEPTH]
+        self.assertLessEqual(cache.cost, 20000)
+        self.assertLess(len(cache), 500)
+        # The cost is an estimate of what the entries hold.
+        self.assertEqual(cache.cost, sum(
+            len(key) + codec._AVP_COST * codec._count_avps(avp)
+            for key, avp in cache.items()))

@@ -204,12 +204,42 @@ class CapabilitiesExchangeTests(unittest.TestCase):
         self.assertEqual(transport.value(), b"")
         self.assertTrue(transport.disconnecting)
 
-    def test_undecodable_first_message_closes(self):
+    def test_undecodable_cer_answered_then_closed(self):
+        # RFC 6733 5.3.2: the CEA carries the error, then we close.
         connection, transport = connect(self.node)
         data = bytearray(cer().encode())
         data[20 + 7] = 3        # first AVP length 3: below a header
         connection.dataReceived(bytes(data))
-        self.assertEqual(transport.value(), b"")
+        (cea,) = read_messages(transport)
+        self.assertEqual(cea.command_code, CMD_CER)
+        self.assertEqual(cea.get("Result-Code"), 5014)
+        self.assertTrue(transport.disconnecting)
+
+    def test_identity_with_control_characters_refused(self):
+        # A newline in Origin-Host would split log lines.
+        connection, transport = connect(self.node)
+        connection.dataReceived(cer(origin_host="mme.test\nforged").encode())
+        # Read raw: the CEA's Failed-AVP holds the refused identity, which
+        # our own decoder refuses too.
+        cea = transport.value()
+        self.assertEqual(struct.unpack_from("!I", cea, 4)[0] & 0xFFFFFF, CMD_CER)
+        self.assertIn(codec.Avp.new("Result-Code", 5004).encode(), cea)
+        self.assertIn(b"mme.test\nforged", cea)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(self.node.peers, {})
+
+    def test_first_message_not_cer_is_not_decoded(self):
+        # Before the CER only the header is read: a flood of distinct
+        # repeating AVPs from an unknown peer leaves the shared cache empty.
+        from tests.test_codec_repeats import dwr_with_group
+        codec._REPEAT_CACHES.clear()
+        self.addCleanup(codec._REPEAT_CACHES.clear)
+        decoded = []
+        self.patch(codec, "decode_message",
+                   lambda *a, **k: decoded.append(a))
+        connection, transport = connect(self.node)
+        connection.dataReceived(dwr_with_group(1, 4))
+        self.assertEqual(decoded, [])
         self.assertTrue(transport.disconnecting)
 
     def test_cer_missing_origin_host(self):
@@ -264,11 +294,23 @@ class CapabilitiesExchangeTests(unittest.TestCase):
         second.connectionLost(DONE)
         self.assertIs(self.node.peer(PEER_HOST).connection, first)
 
-    def test_second_cer_on_open_connection_ignored(self):
+    def test_second_cer_on_open_connection_answered(self):
+        # RFC 6733 5.6, R-Open + R-Rcv-CER: R-Snd-CEA, stay open.
         connection, transport = open_connection(self.node)
-        connection.dataReceived(cer().encode())
-        self.assertEqual(transport.value(), b"")
+        connection.dataReceived(cer(hop_by_hop=77).encode())
+        (cea,) = read_messages(transport)
+        self.assertEqual((cea.command_code, cea.hop_by_hop), (CMD_CER, 77))
+        self.assertEqual(cea.get("Result-Code"), 2001)
         self.assertEqual(connection.state, OPEN)
+        self.assertIs(self.node.peer(PEER_HOST).connection, connection)
+
+    def test_second_cer_with_another_identity_refused(self):
+        connection, transport = open_connection(self.node)
+        connection.dataReceived(cer(origin_host="other.test.realm").encode())
+        (cea,) = read_messages(transport)
+        self.assertEqual(cea.get("Result-Code"), 3010)
+        self.assertTrue(transport.disconnecting)
+        self.assertIsNone(self.node.peer("other.test.realm"))
 
     def test_close_removes_peer(self):
         connection, transport = open_connection(self.node)

@@ -20,6 +20,7 @@ Value mapping (``Avp.value``):
 * Grouped: ``list`` of :class:`Avp`.
 """
 
+import re
 import socket
 
 from pyhss.protocols.dictionary import DICTIONARY, AvpType
@@ -40,7 +41,11 @@ _ZEROS = (b'', b'\0', b'\0\0', b'\0\0\0')
 _new_object = object.__new__
 
 # Decoding strategies.
-_RAW, _TEXT, _GROUPED, _FIXED, _ADDRESS = range(5)
+_RAW, _TEXT, _GROUPED, _FIXED, _ADDRESS, _IDENTITY = range(6)
+
+# A DiameterIdentity or DiameterURI is an FQDN or a URI (RFC 6733 4.3.1):
+# control characters or spaces there would only split log lines.
+_NOT_IN_IDENTITY = re.compile('[\x00-\x20\x7f-\x9f]')
 
 
 def _table_entry(defn, repeats=False):
@@ -49,9 +54,12 @@ def _table_entry(defn, repeats=False):
     kind = defn.type
     if kind in _STRUCTS:
         return (defn, _FIXED, _STRUCTS[kind].size, _STRUCTS[kind], repeats)
-    if kind in (AvpType.UTF8String, AvpType.DiameterIdentity,
-                AvpType.DiameterURI):
+    if kind == AvpType.UTF8String:
         return (defn, _TEXT, 0, None, repeats)
+    if kind in (AvpType.DiameterIdentity, AvpType.DiameterURI):
+        # Decoded off the inline path: identities are repeating AVPs, so
+        # a peer's are checked once and then found in the cache.
+        return (defn, _IDENTITY, 0, None, repeats)
     if kind == AvpType.Grouped:
         return (defn, _GROUPED, 0, None, repeats)
     if kind == AvpType.Address:
@@ -82,8 +90,44 @@ def _decode_table():
 
 
 _DECODE = _decode_table()
+# The cache is shared by every connection, including peers that have not
+# sent a CER yet, so what one peer can make it hold is bounded three ways:
+# entries, their estimated memory, and the size of one cached AVP (the
+# repeating AVPs of real peers are tens of bytes; a Grouped of many small
+# unknown AVPs costs about 16 bytes of objects per byte received).
 _REPEAT_CACHE_SIZE = 4096
-# max_depth -> {AVP bytes -> Avp}: a Grouped AVP decoded under one nesting
+_REPEAT_CACHE_BUDGET = 1 << 20      # estimated bytes of keys and Avp objects
+_REPEAT_MAX_AVP = 256               # bytes on the wire, padding included
+_AVP_COST = 128                     # an Avp object, its value and list slot
+
+
+class _RepeatCache(dict):
+    """AVP bytes -> Avp, with the estimated memory it holds."""
+
+    __slots__ = ('cost',)
+
+    def __init__(self):
+        dict.__init__(self)
+        self.cost = 0
+
+    def remember(self, key, avp):
+        cost = len(key) + _AVP_COST * _count_avps(avp)
+        if len(self) >= _REPEAT_CACHE_SIZE \
+                or self.cost + cost > _REPEAT_CACHE_BUDGET:
+            self.clear()
+            self.cost = 0
+        self[key] = avp
+        self.cost += cost
+
+
+def _count_avps(avp):
+    value = avp.value
+    if type(value) is list:
+        return 1 + sum(map(_count_avps, value))
+    return 1
+
+
+# max_depth -> _RepeatCache: a Grouped AVP decoded under one nesting
 # limit is only reused under the same limit.
 _REPEAT_CACHES = {}
 
@@ -146,7 +190,7 @@ def decode_message(data, max_size=DEFAULT_MAX_SIZE,
     else:
         cache = _REPEAT_CACHES.get(max_depth)
         if cache is None:
-            cache = _REPEAT_CACHES[max_depth] = {}
+            cache = _REPEAT_CACHES[max_depth] = _RepeatCache()
         try:
             header.avps = _decode_avps(data, HEADER_LENGTH, length, 1,
                                        max_depth, cache)
@@ -252,11 +296,9 @@ def _decode_avps(data, offset, end, depth, max_depth, repeats=None):
                 raise InvalidPadding('AVP %d: nonzero padding' % (code,),
                                      failed_avp=data[avp_end - length:avp_end])
         if repeats is not None and entry is not None and entry[4] \
-                and offset <= end:
+                and offset <= end and offset - avp_start <= _REPEAT_MAX_AVP:
             # Checked whole, padding included: cache it.
-            if len(repeats) >= _REPEAT_CACHE_SIZE:
-                repeats.clear()
-            repeats[data[avp_start:offset]] = avp
+            repeats.remember(data[avp_start:offset], avp)
     return avps
 
 
@@ -273,6 +315,16 @@ def _decode_value(entry, data, start, end, raw, depth, max_depth):
         except UnicodeDecodeError:
             raise InvalidAvpValue('%s: not UTF-8' % (defn.name,),
                                   failed_avp=raw)
+    if kind == _IDENTITY:
+        try:
+            value = data[start:end].decode('utf-8')
+        except UnicodeDecodeError:
+            raise InvalidAvpValue('%s: not UTF-8' % (defn.name,),
+                                  failed_avp=raw)
+        if _NOT_IN_IDENTITY.search(value):
+            raise InvalidAvpValue('%s: control character or space'
+                                  % (defn.name,), failed_avp=raw)
+        return value
     if kind == _GROUPED:
         if depth > max_depth:
             raise NestingTooDeep('%s: Grouped nesting deeper than %d' % (

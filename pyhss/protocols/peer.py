@@ -244,6 +244,10 @@ class DiameterProtocol(protocol.Protocol):
     def _message_received(self, data):
         node = self.node
         self.counters["messages_received"] += 1
+        state = self.state
+        if state != OPEN and state != CLOSING:
+            self._unopened_message_received(data)
+            return
         try:
             message = codec.decode_message(
                 data, node.max_message_size, node.max_avp_depth)
@@ -252,62 +256,92 @@ class DiameterProtocol(protocol.Protocol):
             return
         if node.debug:
             self._debug_received(message)
-        state = self.state
-        if state == OPEN or state == CLOSING:
-            if message.flags & FLAG_REQUEST:
-                if message.application_id == APP_BASE:
-                    command = message.command_code
-                    if command == CMD_DWR:
-                        self._dwr_received(message)
-                        return
-                    if command == CMD_DPR:
-                        self._dpr_received(message)
-                        return
-                    if command == CMD_CER:
-                        self._unexpected(message)
-                        return
-                self.counters["requests_received"] += 1
-                node.dispatch(self, message)
-            else:
-                if message.application_id == APP_BASE:
-                    command = message.command_code
-                    if command == CMD_DWR:
-                        self._dwa_received(message)
-                        return
-                    if command == CMD_DPR:
-                        self._dpa_received(message)
-                        return
-                    if command == CMD_CER:
-                        self._unexpected(message)
-                        return
-                self.counters["answers_received"] += 1
-                node.answer_received(self, message)
-        elif state == WAIT_CER:
-            if (message.flags & FLAG_REQUEST and message.command_code == CMD_CER
-                    and message.application_id == APP_BASE):
-                self._cer_received(message)
-            else:
+        if message.flags & FLAG_REQUEST:
+            if message.application_id == APP_BASE:
+                command = message.command_code
+                if command == CMD_DWR:
+                    self._dwr_received(message)
+                    return
+                if command == CMD_DPR:
+                    self._dpr_received(message)
+                    return
+                if command == CMD_CER:
+                    self._cer_received_while_open(message)
+                    return
+            self.counters["requests_received"] += 1
+            node.dispatch(self, message)
+        else:
+            if message.application_id == APP_BASE:
+                command = message.command_code
+                if command == CMD_DWR:
+                    self._dwa_received(message)
+                    return
+                if command == CMD_DPR:
+                    self._dpa_received(message)
+                    return
+                if command == CMD_CER:
+                    self._unexpected(message)
+                    return
+            self.counters["answers_received"] += 1
+            node.answer_received(self, message)
+
+    def _unopened_message_received(self, data):
+        """
+        Before the capabilities exchange only a CER (responder) or a CEA
+        (initiator) is decoded: anything else is judged by its header alone,
+        so that an unknown peer cannot make us decode (and cache) more.
+        """
+        if self.state not in (WAIT_CER, WAIT_CEA):
+            return
+        header = _HEADER.unpack_from(data, 0)
+        command = header[1] & 0xFFFFFF
+        is_request = bool((header[1] >> 24) & FLAG_REQUEST)
+        expected = command == CMD_CER and header[2] == APP_BASE and (
+            is_request == (self.state == WAIT_CER))
+        if not expected:
+            name = _describe_header(header)
+            if self.state == WAIT_CER:
                 self.log.warn(
                     "closing connection from {remote}: first message is"
-                    " {name}, not a CER", remote=self.remote,
-                    name=_describe(message))
+                    " {name}, not a CER", remote=self.remote, name=name)
                 self.close()
-        elif state == WAIT_CEA:
-            if (not message.flags & FLAG_REQUEST
-                    and message.command_code == CMD_CER
-                    and message.application_id == APP_BASE):
-                self._cea_received(message)
-            else:
+            elif self.state == WAIT_CEA:
                 self.log.warn(
                     "closing connection to {remote}: expected a CEA, got"
-                    " {name}", remote=self.remote, name=_describe(message))
-                self._capabilities_failed(None, "expected a CEA, got %s"
-                                          % (_describe(message),))
+                    " {name}", remote=self.remote, name=name)
+                self._capabilities_failed(
+                    None, "expected a CEA, got %s" % (name,))
+            return
+        node = self.node
+        try:
+            message = codec.decode_message(
+                data, node.max_message_size, node.max_avp_depth)
+        except DecodeError as e:
+            self._decode_failed(data, e)
+            return
+        if node.debug:
+            self._debug_received(message)
+        if self.state == WAIT_CER:
+            self._cer_received(message)
+        else:
+            self._cea_received(message)
 
     def _decode_failed(self, data, error):
         """A framed message whose content did not decode."""
         header = _HEADER.unpack_from(data, 0) if len(data) >= 20 else None
         is_request = header is not None and (header[1] >> 24) & FLAG_REQUEST
+        if is_request and self.state == WAIT_CER \
+                and error.result_code is not None:
+            # A CER we cannot read is answered (RFC 6733 5.3.2: a CEA with
+            # the error) before the connection is closed.
+            self.log.warn(
+                "rejected undecodable CER from {remote}: {code} {error}",
+                remote=self.remote, code=error.result_code, error=error)
+            self._send(self.node.error_answer_for_header(
+                header, error.result_code, error.failed_avp,
+                session_id_avp(data), str(error.reason)))
+            self.close()
+            return
         if error.result_code is None or (
                 is_request and self.state not in (OPEN, CLOSING)):
             self.log.warn(
@@ -362,6 +396,35 @@ class DiameterProtocol(protocol.Protocol):
             self.close()
             return
         self._opened(peer)
+
+    def _cer_received_while_open(self, message):
+        """
+        RFC 6733 5.6 (R-Open/I-Open, Rcv-CER): answer with a CEA.  The same
+        peer may announce new applications; another identity on this
+        connection is refused and the connection closed.
+        """
+        node = self.node
+        origin_host = message.get("Origin-Host")
+        if origin_host is not None and \
+                origin_host.lower() != self.peer.origin_host.lower():
+            code, peer, reason = (
+                results.DIAMETER_UNKNOWN_PEER, None,
+                "CER for %s on the open connection of %s" % (
+                    origin_host, self.peer.origin_host))
+        else:
+            code, peer, reason = node.check_capabilities(self, message)
+        self._send(node.capabilities_answer(self, message, code, reason)
+                   .encode())
+        if code != results.DIAMETER_SUCCESS:
+            self.log.warn("{peer}: rejected CER on an open connection: {code}"
+                          " {reason}", peer=self._peer_name(), code=code,
+                          reason=reason)
+            self.close()
+            return
+        self.log.info("{peer}: capabilities exchanged again on an open"
+                      " connection", peer=self._peer_name())
+        self.peer = peer
+        node.peer_opened(self, peer)
 
     def _cea_received(self, message):
         node = self.node
@@ -565,6 +628,13 @@ class DiameterProtocol(protocol.Protocol):
     def __repr__(self):
         return "<DiameterProtocol %s %s %s>" % (
             self.role, self._peer_name(), self.state)
+
+
+def _describe_header(header):
+    """A message named from its unpacked header alone."""
+    return "command %d (application %d, %s)" % (
+        header[1] & 0xFFFFFF, header[2],
+        "request" if (header[1] >> 24) & FLAG_REQUEST else "answer")
 
 
 def _describe(message):
