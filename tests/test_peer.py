@@ -83,6 +83,23 @@ class FramingTests(unittest.TestCase):
             self.connection.dataReceived(data[index:index + 1])
         self.assertEqual(self._dwas(), [3])
 
+    def test_partial_message_held_in_one_buffer(self):
+        # 60 kB held one byte at a time costs about a byte per byte, not
+        # a list of 60,000 small bytes objects (~19 bytes per byte).
+        import tracemalloc
+        big = dwr(hop_by_hop=3)
+        big.append(codec.Avp(99999, 0, 0, b"x" * 60000))
+        data = big.encode()[:-1]
+        reads = [data[index:index + 1] for index in range(len(data))]
+        tracemalloc.start()
+        self.addCleanup(tracemalloc.stop)
+        before = tracemalloc.get_traced_memory()[0]
+        for read in reads:
+            self.connection.dataReceived(read)
+        held = tracemalloc.get_traced_memory()[0] - before
+        self.assertLess(held, 2 * len(data))
+        self.assertEqual(self._dwas(), [])
+
     def test_oversized_message_closes_connection(self):
         header = struct.pack("!IIIII", 0x01000000 | 70000, 0x80000118, 0, 1, 1)
         self.connection.dataReceived(header)
