@@ -129,6 +129,16 @@ def ip_address(value, base):
         raise _Invalid(f"not an IP address: {value!r}") from None
 
 
+def ip_network(value, base):
+    """An IP address or a network in CIDR notation."""
+    if not isinstance(value, str):
+        raise _Invalid(f"must be an IP address or network string, got {_describe(value)}")
+    try:
+        return ipaddress.ip_network(value)
+    except ValueError as e:
+        raise _Invalid(f"not an IP address or network: {e}") from None
+
+
 def path(value, base):
     """A file path; relative to the configuration file's directory."""
     value = text(value, base)
@@ -212,10 +222,29 @@ class AllowedPeer:
                                    doc="peer Origin-Host allowed (case-insensitive)")
     origin_realm: str | None = _key("origin_realm", diameter_identity, None,
                                     doc="peer Origin-Realm allowed (case-insensitive)")
+    addresses: tuple = _key("addresses", list_of(ip_network, non_empty=False), (),
+                            doc="source addresses or networks (CIDR) the peer may connect from; "
+                                "with origin_host, that host is refused from anywhere else")
 
-    def matches(self, origin_host, origin_realm):
+    def matches(self, origin_host, origin_realm, address=None):
         return ((self.origin_host is None or self.origin_host.lower() == origin_host.lower())
-                and (self.origin_realm is None or self.origin_realm.lower() == origin_realm.lower()))
+                and (self.origin_realm is None or self.origin_realm.lower() == origin_realm.lower())
+                and (not self.addresses or _address_in(address, self.addresses)))
+
+    def pins(self, origin_host):
+        """True when this entry ties ``origin_host`` to its addresses."""
+        return bool(self.addresses) and self.origin_host is not None \
+            and self.origin_host.lower() == origin_host.lower()
+
+
+def _address_in(address, networks):
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False    # no address (a UNIX socket) or an unknown form
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped     # an IPv4 peer seen by a dual-stack listener
+    return any(ip in network for network in networks)
 
 
 def _allowed_peer(value, base):
@@ -248,11 +277,21 @@ class HssConfig:
     vendor_id: int = _key("VendorId", integer(0, 0xFFFFFFFF), 0,
                           doc="Vendor-Id in CER/CEA (0: none)")
     allowed_peers: tuple = _key("allowed_peers", list_of(_allowed_peer, non_empty=False, unique=False), (),
-                                doc="peers allowed to connect, each {origin_host, origin_realm}; empty allows all")
+                                doc="peers allowed to connect, each {origin_host, origin_realm, addresses}; "
+                                    "empty allows all")
 
-    def peer_allowed(self, origin_host, origin_realm):
-        """True when the allow-list is empty or one entry matches."""
-        return not self.allowed_peers or any(p.matches(origin_host, origin_realm) for p in self.allowed_peers)
+    def peer_allowed(self, origin_host, origin_realm, address=None):
+        """
+        True when the allow-list is empty or one entry matches.  An entry
+        naming ``origin_host`` with addresses pins that host: then only
+        such entries are consulted, so a wider entry (a realm) cannot let
+        the same identity in from elsewhere.
+        """
+        if not self.allowed_peers:
+            return True
+        pinned = [p for p in self.allowed_peers if p.pins(origin_host)]
+        return any(p.matches(origin_host, origin_realm, address)
+                   for p in (pinned or self.allowed_peers))
 
 
 @dataclass(frozen=True)
@@ -279,6 +318,20 @@ class LimitsConfig:
                                 doc="connections accepted at once")
     max_pending_requests: int = _key("max_pending_requests", integer(1, 1_000_000), 4096,
                                      doc="requests processed at once per connection")
+    max_unopened_connections: int = _key(
+        "max_unopened_connections", integer(1, 1_000_000), 256,
+        doc="accepted connections at once that have not completed the CER/CEA exchange; "
+            "past it (or max_connections) the oldest of them is closed for a new one")
+    max_unopened_per_address: int = _key(
+        "max_unopened_per_address", integer(1, 1_000_000), 64,
+        doc="the same, per source address")
+    max_write_buffer: int = _key(
+        "max_write_buffer", integer(4096, 1 << 30), 1 << 20,
+        doc="bytes of answers queued for one peer before we stop reading its requests "
+            "(resumed once it reads them)")
+    write_stall_timeout: float = _key(
+        "write_stall_timeout", seconds(0, 3600), 30.0,
+        doc="seconds a peer may leave max_write_buffer full before it is dropped")
 
 
 @dataclass(frozen=True)

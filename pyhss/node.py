@@ -40,7 +40,8 @@ from twisted.python import failure
 from pyhss.protocols import codec, results
 from pyhss.protocols.dictionary import (
     APP_BASE, APP_RELAY, CMD_CER, CMD_DPR, CMD_DWR, VENDOR_3GPP)
-from pyhss.protocols.peer import OPEN, CLOSING
+from pyhss.protocols.admission import Admission
+from pyhss.protocols.peer import OPEN, CLOSING, ROLE_RESPONDER
 
 _HEADER = struct.Struct("!IIIII")
 _DEFAULT_WATCHDOG_JITTER = 2.0
@@ -116,7 +117,7 @@ class DiameterNode(object):
 
     @param clock: an L{IReactorTime} (the reactor, or L{task.Clock} in tests).
     @param allowed_peers: C{None}/empty for everyone, else a callable
-        C{(origin_host, origin_realm) -> bool}.
+        C{(origin_host, origin_realm, source_address) -> bool}.
     @param watchdog_jitter: RFC 3539 jitter amplitude in seconds, capped at
         a tenth of Tw (0 makes the watchdog exact, for tests).
     """
@@ -126,7 +127,9 @@ class DiameterNode(object):
     def __init__(self, origin_host, origin_realm, clock, product_name="pyhss",
                  vendor_id=0, timers=None, max_message_size=65536,
                  max_avp_depth=16, max_pending_requests=4096,
-                 max_connections=1024, allowed_peers=None,
+                 max_connections=1024, max_unopened_connections=256,
+                 max_unopened_per_address=64, max_write_buffer=1 << 20,
+                 write_stall_timeout=30.0, allowed_peers=None,
                  origin_state_id=None, watchdog_jitter=_DEFAULT_WATCHDOG_JITTER,
                  debug=False, rng=None):
         self.origin_host = origin_host
@@ -139,6 +142,10 @@ class DiameterNode(object):
         self.max_avp_depth = max_avp_depth
         self.max_pending_requests = max_pending_requests
         self.max_connections = max_connections
+        self.admission = Admission(max_connections, max_unopened_connections,
+                                   max_unopened_per_address)
+        self.max_write_buffer = max_write_buffer
+        self.write_stall_timeout = write_stall_timeout
         self.allowed_peers = allowed_peers
         self.origin_state_id = (int(time.time()) if origin_state_id is None
                                 else origin_state_id)
@@ -176,6 +183,10 @@ class DiameterNode(object):
             max_avp_depth=limits.max_avp_depth,
             max_pending_requests=limits.max_pending_requests,
             max_connections=limits.max_connections,
+            max_unopened_connections=limits.max_unopened_connections,
+            max_unopened_per_address=limits.max_unopened_per_address,
+            max_write_buffer=limits.max_write_buffer,
+            write_stall_timeout=limits.write_stall_timeout,
             allowed_peers=(hss.peer_allowed if hss.allowed_peers else None),
             debug=config.logging.level == "debug")
         arguments.update(overrides)
@@ -353,10 +364,10 @@ class DiameterNode(object):
         origin_host = message.get("Origin-Host")
         origin_realm = message.get("Origin-Realm")
         if self.allowed_peers is not None and not self.allowed_peers(
-                origin_host, origin_realm):
+                origin_host, origin_realm, connection.remote_host):
             return (results.DIAMETER_UNKNOWN_PEER, None,
-                    "peer %s (realm %s) is not allowed" % (
-                        origin_host, origin_realm))
+                    "peer %s (realm %s) is not allowed from %s" % (
+                        origin_host, origin_realm, connection.remote_host))
         announced = set()
         for name in ("Auth-Application-Id", "Acct-Application-Id"):
             for avp in message.find_all(name):
@@ -394,11 +405,14 @@ class DiameterNode(object):
 
     def connection_made(self, connection):
         self.connections.add(connection)
+        if connection.role == ROLE_RESPONDER:
+            self.admission.added(connection, connection.remote_host)
         if self._stopping:
             connection.close()
 
     def peer_opened(self, connection, peer):
         self.peers[peer.origin_host.lower()] = peer
+        self.admission.opened(connection)
         self.log.info("peer {host} ({realm}) open on {remote}, applications"
                       " {apps}", host=peer.origin_host, realm=peer.origin_realm,
                       remote=connection.remote, apps=sorted(peer.applications))
@@ -408,6 +422,8 @@ class DiameterNode(object):
 
     def connection_lost(self, connection, reason):
         self.connections.discard(connection)
+        if connection.role == ROLE_RESPONDER:
+            self.admission.removed(connection)
         peer = connection.peer
         if peer is not None:
             key = peer.origin_host.lower()

@@ -5,6 +5,7 @@ and a reader for what we wrote.
 """
 
 from twisted.internet import task
+from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
 from pyhss.node import DiameterNode, Timers
@@ -35,9 +36,14 @@ def make_node(clock=None, applications=((APP_S6A, VENDOR_3GPP),), **kwargs):
     return node
 
 
-def connect(node, role=ROLE_RESPONDER):
+def connect(node, role=ROLE_RESPONDER, peer=None):
+    """A connection on a StringTransport; ``peer``: the (host, port) it
+    comes from."""
     connection = DiameterProtocol(node, role)
-    transport = StringTransport()
+    if peer is None:
+        transport = StringTransport()
+    else:
+        transport = StringTransport(peerAddress=IPv4Address("TCP", *peer))
     connection.makeConnection(transport)
     return connection, transport
 

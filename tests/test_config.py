@@ -206,6 +206,24 @@ class ConfigErrorTests(unittest.TestCase):
         self.assertError(self.with_hss(allowed_peers=[{"host": "x"}]), "hss.allowed_peers", "item 0", "host",
                          "unknown key")
 
+    def test_allowed_peers_pinned_to_addresses(self):
+        config = load_config(self.write(self.with_hss(allowed_peers=[
+            {"origin_host": "mme.example.org", "addresses": ["192.0.2.10", "2001:db8::/64"]},
+            {"origin_realm": "example.org"}])))
+        allowed = config.hss.peer_allowed
+        self.assertTrue(allowed("mme.example.org", "example.org", "192.0.2.10"))
+        self.assertTrue(allowed("MME.example.org", "example.org", "2001:db8::7"))
+        self.assertTrue(allowed("mme.example.org", "example.org", "::ffff:192.0.2.10"))
+        # The pinned host is refused from elsewhere, although its realm is
+        # allowed: the realm entry does not let the same identity in.
+        self.assertFalse(allowed("mme.example.org", "example.org", "198.51.100.1"))
+        self.assertFalse(allowed("mme.example.org", "example.org", None))
+        self.assertTrue(allowed("other.example.org", "example.org", "198.51.100.1"))
+        self.assertError(self.with_hss(allowed_peers=[{"origin_host": "m.example", "addresses": ["10.0.0.5/24"]}]),
+                         "hss.allowed_peers", "item 0", "addresses", "host bits set")
+        self.assertError(self.with_hss(allowed_peers=[{"origin_host": "m.example", "addresses": ["mme"]}]),
+                         "hss.allowed_peers", "item 0", "addresses", "not an IP address")
+
     def test_paths_relative_to_file(self):
         path = self.write({"hss": MINIMAL_HSS, "database": {"sqlite": {"path": "db/x.sqlite3"}},
                            "logging": {"file": "log/pyhss.log"}})

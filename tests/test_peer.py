@@ -3,6 +3,7 @@ Tests for L{pyhss.protocols.peer}: framing, capabilities exchange, watchdog
 and disconnect, on a StringTransport and a task.Clock.
 """
 
+import ipaddress
 import struct
 
 from twisted.internet import defer, task
@@ -21,7 +22,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
 
 from tests.peer_helpers import (
-    OUR_HOST, OUR_REALM, PEER_HOST, cer, connect, dpr, dwr, make_node,
+    OUR_HOST, OUR_REALM, PEER_HOST, PEER_REALM, cer, connect, dpr, dwr, make_node,
     open_connection, read_messages)
 
 DONE = Failure(ConnectionDone())
@@ -271,7 +272,7 @@ class CapabilitiesExchangeTests(unittest.TestCase):
 
     def test_allow_list_by_host_and_realm(self):
         self.node.allowed_peers = (
-            lambda host, realm: host == PEER_HOST or realm == "good.realm")
+            lambda host, realm, address: host == PEER_HOST or realm == "good.realm")
         connection, transport = connect(self.node)
         connection.dataReceived(cer().encode())
         self.assertEqual(read_messages(transport)[0].get("Result-Code"), 2001)
@@ -287,6 +288,25 @@ class CapabilitiesExchangeTests(unittest.TestCase):
         self.assertTrue(cea.is_error)
         self.assertTrue(transport.disconnecting)
         self.assertIsNone(self.node.peer("evil.bad.realm"))
+
+    def test_identity_pinned_to_its_address(self):
+        # A peer holding an MME's Origin-Host from another address cannot
+        # take its place (issue 10, item 6).
+        from pyhss.config import AllowedPeer, HssConfig
+        hss = HssConfig(origin_host=OUR_HOST, origin_realm=OUR_REALM, mcc="001", mnc="01",
+                        allowed_peers=(AllowedPeer(PEER_HOST, addresses=(ipaddress.ip_network("192.0.2.10"),)),
+                                       AllowedPeer(None, PEER_REALM)))
+        self.node.allowed_peers = hss.peer_allowed
+        impostor, transport = connect(self.node, peer=("198.51.100.66", 40000))
+        impostor.dataReceived(cer().encode())
+        (cea,) = read_messages(transport)
+        self.assertEqual(cea.get("Result-Code"), 3010)
+        self.assertIn("198.51.100.66", cea.get("Error-Message"))
+        self.assertTrue(transport.disconnecting)
+        mme, transport = connect(self.node, peer=("192.0.2.10", 40001))
+        mme.dataReceived(cer().encode())
+        self.assertEqual(read_messages(transport)[0].get("Result-Code"), 2001)
+        self.assertIs(self.node.peer(PEER_HOST).connection, mme)
 
     def test_cer_timeout(self):
         connection, transport = connect(self.node)

@@ -108,6 +108,10 @@ class DiameterProtocol(protocol.Protocol):
             "dwr_received", "dwa_sent", "dwr_sent", "dwa_received",
             "requests_sent", "answers_received"), 0)
         self.remote = "?"
+        self.remote_host = None       # source address, for admission
+        self.connected_at = None
+        self._paused = False          # flow control: not reading the peer
+        self._stall_call = None
         self.local_address = None
         self.capabilities = None      # Deferred of an initiator's exchange
         self._close_waiters = []      # Deferreds fired by connectionLost
@@ -129,10 +133,16 @@ class DiameterProtocol(protocol.Protocol):
     def connectionMade(self):
         node = self.node
         peer_address = self.transport.getPeer()
-        self.remote = "%s:%s" % (getattr(peer_address, "host", "?"),
+        self.remote_host = getattr(peer_address, "host", None)
+        self.remote = "%s:%s" % (self.remote_host or "?",
                                  getattr(peer_address, "port", "?"))
         self.local_address = getattr(self.transport.getHost(), "host", None)
-        self._last_received = node.clock.seconds()
+        self.connected_at = self._last_received = node.clock.seconds()
+        # Flow control: the transport pauses us (we stop reading this peer's
+        # requests) while more than max_write_buffer bytes of our answers
+        # wait for it to read them, and resumes us once it has.
+        self.transport.bufferSize = node.max_write_buffer
+        self.transport.registerProducer(self, True)
         node.connection_made(self)
         if self.role == ROLE_RESPONDER:
             self._state_call = node.clock.callLater(
@@ -149,10 +159,12 @@ class DiameterProtocol(protocol.Protocol):
         previous = self.state
         self.state = CLOSED
         self._disconnecting = True
-        for call in (self._state_call, self._watchdog_call, self._abort_call):
+        for call in (self._state_call, self._watchdog_call, self._abort_call,
+                     self._stall_call):
             if call is not None and call.active():
                 call.cancel()
         self._state_call = self._watchdog_call = self._abort_call = None
+        self._stall_call = None
         self._partial = bytearray()
         if previous != CLOSED:
             self.node.connection_lost(self, reason)
@@ -172,6 +184,38 @@ class DiameterProtocol(protocol.Protocol):
         else:
             self._close_waiters.append(d)
         return d
+
+    # --- flow control (IPushProducer, registered with the transport) -----------
+
+    def pauseProducing(self):
+        if self._paused or self.state == CLOSED:
+            return
+        self._paused = True
+        self.transport.pauseProducing()
+        self._stall_call = self.node.clock.callLater(
+            self.node.write_stall_timeout, self._write_stalled)
+
+    def resumeProducing(self):
+        if not self._paused:
+            return
+        self._paused = False
+        if self._stall_call is not None and self._stall_call.active():
+            self._stall_call.cancel()
+        self._stall_call = None
+        if self.state != CLOSED:
+            self.transport.resumeProducing()
+
+    def stopProducing(self):
+        pass
+
+    def _write_stalled(self):
+        self._stall_call = None
+        self.log.warn(
+            "dropping {peer} ({remote}): it read none of our last {n} bytes"
+            " of answers in {t}s (limits.write_stall_timeout)",
+            peer=self._peer_name(), remote=self.remote,
+            n=self.node.max_write_buffer, t=self.node.write_stall_timeout)
+        self.abort()
 
     # --- framing -----------------------------------------------------------------
 

@@ -35,12 +35,20 @@ class DiameterServerFactory(protocol.Factory):
         self.node = node
 
     def buildProtocol(self, addr):
-        if len(self.node.connections) >= self.node.max_connections:
-            self.log.warn("refusing connection from {addr}: {n} connections"
-                          " open (limits.max_connections)", addr=addr,
-                          n=len(self.node.connections))
+        node = self.node
+        accept, evict = node.admission.admit(getattr(addr, "host", None))
+        for unopened in evict:
+            self.log.info("closing {remote}, not open after {t:.1f}s, to admit"
+                          " a new connection from {addr}",
+                          remote=unopened.remote, addr=addr,
+                          t=node.clock.seconds() - unopened.connected_at)
+            unopened.abort()
+        if not accept:
+            self.log.warn("refusing connection from {addr}: {n} peers open"
+                          " (limits.max_connections)", addr=addr,
+                          n=len(node.connections))
             return None
-        connection = DiameterProtocol(self.node, ROLE_RESPONDER)
+        connection = DiameterProtocol(node, ROLE_RESPONDER)
         connection.factory = self
         return connection
 
