@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import csv
 import json
+import re
 import sys
 
 from twisted.internet import defer, task
@@ -339,34 +340,64 @@ def cmd_apn_delete(store, options, out):
 
 
 def read_csv(path):
-    """Subscribers from a CSV file; ValidationError names the file and line."""
+    """[(line, Subscriber)] from a CSV file; every ValidationError starts
+    with ``FILE:LINE:`` (a header problem is line 1)."""
     try:
-        handle = open(path, newline="", encoding="utf-8")
+        # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte order mark.
+        # surrogateescape: bytes that are not UTF-8 reach the row that has
+        # them (_utf8), which names its line; a decoding error would not.
+        handle = open(path, newline="", encoding="utf-8-sig", errors="surrogateescape")
     except OSError as e:
         raise ValidationError(f"{path}: cannot read: {e.strerror or e}") from None
+    rows = []
+    first_line = {}
     with handle:
         reader = csv.reader(handle)
         try:
-            header = [name.strip().lower() for name in next(reader)]
-        except StopIteration:
-            raise ValidationError(f"{path}: empty file, expected a header row") from None
-        unknown = [name for name in header if name not in CSV_COLUMNS]
-        if unknown or "imsi" not in header or "k" not in header or len(set(header)) != len(header):
-            raise ValidationError(f"{path}:1: header must name distinct columns among {','.join(CSV_COLUMNS)}"
-                                  f" including imsi and k" + (f"; unknown: {','.join(unknown)}" if unknown else ""))
-        subscribers = []
-        try:
+            try:
+                header = [name.strip().lower() for name in _utf8(next(reader), 1)]
+            except StopIteration:
+                raise ValidationError(f"{path}: empty file, expected a header row") from None
+            unknown = [name for name in header if name not in CSV_COLUMNS]
+            if unknown or "imsi" not in header or "k" not in header or len(set(header)) != len(header):
+                raise ValidationError(f"{path}:1: header must name distinct columns among {','.join(CSV_COLUMNS)}"
+                                      f" including imsi and k" + (f"; unknown: {','.join(unknown)}" if unknown else ""))
             for row in reader:
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
+                line = reader.line_num
+                _utf8(row, line)
                 if len(row) != len(header):
-                    raise ValidationError(f"{len(row)} fields, header has {len(header)}")
-                subscribers.append(_csv_subscriber(dict(zip(header, (v.strip() for v in row)))))
-        except ValidationError as e:
-            raise ValidationError(f"{path}:{reader.line_num}: {e}") from None
-        except (csv.Error, UnicodeDecodeError) as e:
+                    raise _RowError(line, f"{len(row)} fields, header has {len(header)}")
+                try:
+                    subscriber = _csv_subscriber(dict(zip(header, (v.strip() for v in row))))
+                except ValidationError as e:
+                    raise _RowError(line, e) from None
+                if subscriber.imsi in first_line:
+                    raise _RowError(line, f"IMSI {subscriber.imsi} already on line {first_line[subscriber.imsi]}")
+                first_line[subscriber.imsi] = line
+                rows.append((line, subscriber))
+        except _RowError as e:
+            raise ValidationError(f"{path}:{e.line}: {e.problem}") from None
+        except csv.Error as e:
             raise ValidationError(f"{path}:{reader.line_num}: not valid CSV: {e}") from None
-    return subscribers
+    return rows
+
+
+def _utf8(row, line):
+    for value in row:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _RowError(line, "not UTF-8 text") from None
+    return row
+
+
+class _RowError(Exception):
+    def __init__(self, line, problem):
+        Exception.__init__(self, line, problem)
+        self.line = line
+        self.problem = problem
 
 
 def _csv_subscriber(row):
@@ -390,11 +421,31 @@ def _csv_subscriber(row):
 
 @defer.inlineCallbacks
 def cmd_import(store, options, out):
-    subscribers = read_csv(options.file)
-    added = yield store.add_subscribers(subscribers, skip_existing=options.skip_existing)
+    rows = read_csv(options.file)
+    known = {profile.name for profile in (yield store.list_apns())}
+    for line, subscriber in rows:
+        for name in subscriber.apns:
+            if name not in known:
+                raise ValidationError(f"{options.file}:{line}: unknown APN {name!r} "
+                                      f"(provision it with 'apn add')")
+    subscribers = [subscriber for _, subscriber in rows]
+    try:
+        added = yield store.add_subscribers(subscribers, skip_existing=options.skip_existing)
+    except (DuplicateError, ValidationError) as e:
+        # The store names the IMSI (already stored; an APN deleted meanwhile).
+        raise type(e)(_at_row(options.file, rows, str(e))) from None
     skipped = len(subscribers) - added
     out({"imported": added, "skipped": skipped},
         f"imported {added} subscribers from {options.file}" + (f" ({skipped} already stored)" if skipped else ""))
+
+
+def _at_row(path, rows, problem):
+    """``problem`` prefixed with the file and the line of the IMSI it names."""
+    lines = {subscriber.imsi: line for line, subscriber in rows}
+    for imsi in re.findall(r"(?<!\d)\d{14,15}(?!\d)", problem):
+        if imsi in lines:
+            return f"{path}:{lines[imsi]}: {problem}"
+    return f"{path}: {problem}"
 
 
 COMMANDS = {

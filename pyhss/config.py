@@ -486,13 +486,50 @@ def _replace_path(config, source):
     return config
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader refusing a key given twice in one mapping.
+
+    PyYAML keeps the last value silently, so a second ``port:`` further
+    down would override the first without a word.
+    """
+
+    def get_single_data(self):
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _refuse_duplicate_keys(node, "", set())
+        return self.construct_document(node)
+
+
+def _refuse_duplicate_keys(node, prefix, seen):
+    if id(node) in seen:   # an alias of a node already checked
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _refuse_duplicate_keys(item, f"{prefix}[{index}]", seen)
+    elif isinstance(node, yaml.MappingNode):
+        first = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                continue   # not a name; the schema refuses it
+            name = f"{prefix}.{key.value}" if prefix else key.value
+            line = key.start_mark.line + 1
+            if (key.tag, key.value) in first:
+                raise _KeyedInvalid(name, f"given twice, on line {first[key.tag, key.value]} and line {line}")
+            first[key.tag, key.value] = line
+            _refuse_duplicate_keys(value, name, seen)
+
+
 def load_config(path):
     """Read and validate the YAML file at ``path``."""
     try:
         with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+            data = yaml.load(handle, Loader=_UniqueKeyLoader)
     except OSError as e:
         raise ConfigError(path, None, f"cannot read: {e.strerror or e}") from None
+    except _KeyedInvalid as e:
+        raise ConfigError(path, e.key, e.problem) from None
     except UnicodeDecodeError as e:
         raise ConfigError(path, None, f"not UTF-8 text: {e.reason} at byte {e.start}") from None
     except yaml.YAMLError as e:
@@ -501,6 +538,23 @@ def load_config(path):
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(path, None, f"not valid YAML: {where}{problem}") from None
     return load_config_data(data, path, os.path.dirname(os.path.abspath(path)))
+
+
+def check_log_file(config):
+    """ConfigError unless ``logging.file`` can be opened for appending.
+
+    The server calls this at start-up, so that a log file it cannot write is
+    one line instead of a traceback from twistd (pyhss-admin never writes
+    it).  Creates the file, as logging would a moment later.
+    """
+    target = config.logging.file
+    if target == "-":
+        return
+    try:
+        with open(target, "a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        raise ConfigError(config.path, "logging.file", f"cannot write {target!r}: {e.strerror or e}") from None
 
 
 def describe_keys(cls=Config, prefix=""):

@@ -54,7 +54,7 @@ class UnknownSubscriber(ControlError):
 
 
 class InvalidImsi(ControlError):
-    """The IMSI is not 14-15 digits."""
+    """The IMSI is missing, not UTF-8 text or not 14-15 digits."""
 
 
 class NotServed(ControlError):
@@ -89,6 +89,33 @@ _ERRORS = {
     StoreFailed: b"STORE_FAILED",
 }
 
+class _Text(amp.Unicode):
+    """amp.Unicode whose missing or undecodable value is answered with the
+    typed error ``error``.
+
+    amp.Unicode raises KeyError or UnicodeDecodeError while the arguments
+    are parsed, before the command's errors apply: AMP logs a traceback,
+    answers "Unknown Error" and drops the connection.  A RemoteAmpError
+    raised there is sent as it is.
+    """
+
+    def __init__(self, error, optional=False):
+        amp.Unicode.__init__(self, optional)
+        self.error = error
+
+    def fromBox(self, name, strings, objects, proto):
+        label = name.decode("ascii", "replace")
+        if not self.optional and strings.get(name) is None:
+            raise self._refuse(f"no {label} given")
+        try:
+            amp.Unicode.fromBox(self, name, strings, objects, proto)
+        except UnicodeDecodeError as e:
+            raise self._refuse(f"{label} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+    def _refuse(self, problem):
+        return amp.RemoteAmpError(_ERRORS[self.error], problem)
+
+
 _OUTCOME = [
     (b"sent", amp.Boolean()),
     (b"mme", amp.Unicode(optional=True)),
@@ -99,14 +126,14 @@ _OUTCOME = [
 
 class ProfileChanged(amp.Command):
     """IDR with the subscriber's new Subscription-Data to its serving MME."""
-    arguments = [(b"imsi", amp.Unicode())]
+    arguments = [(b"imsi", _Text(InvalidImsi))]
     response = _OUTCOME
     errors = _ERRORS
 
 
 class CancelSubscription(amp.Command):
     """CLR (Cancellation-Type SUBSCRIPTION_WITHDRAWAL) to the serving MME."""
-    arguments = [(b"imsi", amp.Unicode())]
+    arguments = [(b"imsi", _Text(InvalidImsi))]
     response = _OUTCOME
     errors = _ERRORS
 

@@ -37,6 +37,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python import failure
 
+from pyhss import logsetup
 from pyhss.protocols import codec, results
 from pyhss.protocols.dictionary import (
     APP_BASE, APP_RELAY, CMD_CER, CMD_DPR, CMD_DWR, VENDOR_3GPP)
@@ -161,6 +162,7 @@ class DiameterNode(object):
         self._end_to_end = itertools.count(
             ((int(time.time()) & 0xFFF) << 20) | self._random.getrandbits(20))
         self._stopping = False
+        self._summaries = {}            # log namespace -> LogSummariser
         self._origin_avps = (None, None)
         self._dwa_body = b"".join(avp.encode() for avp in (
             codec.Avp.new("Result-Code", results.DIAMETER_SUCCESS),
@@ -502,12 +504,26 @@ class DiameterNode(object):
             self._handler_failed(failure.Failure(), connection, request,
                                  counted=False)
 
+    def log_summary(self, log):
+        """
+        The L{logsetup.LogSummariser} for C{log} (by namespace) on this
+        node's clock: a flood of one warning or failure, from this node or
+        its connections, is counted, not logged each time.
+        """
+        summary = self._summaries.get(log.namespace)
+        if summary is None:
+            summary = self._summaries[log.namespace] = \
+                logsetup.LogSummariser(log, self.clock)
+        return summary
+
     def _handler_failed(self, reason, connection, request, counted=True):
         if counted:
             connection.pending -= 1
-        self.log.failure(
-            "handler for {name} from {peer} failed",
-            failure=reason, name=request.name, peer=connection._peer_name())
+        # One traceback per command and cause (a full disk fails every request).
+        self.log_summary(self.log).failure(
+            "handler for {name} from {peer} failed", reason,
+            key=(request.name,) + logsetup.failure_key(reason),
+            name=request.name, peer=connection._peer_name())
         connection.send_answer(self.error_answer(
             request, results.DIAMETER_UNABLE_TO_COMPLY))
 
@@ -566,9 +582,11 @@ class DiameterNode(object):
         """An answer that is not CEA/DWA/DPA: match it to our request."""
         entry = self._pending.get(answer.hop_by_hop)
         if entry is None or entry[1] is not connection:
-            self.log.warn("{peer}: dropping {name} with unknown hop-by-hop"
-                          " {hbh:#x}", peer=connection._peer_name(),
-                          name=answer.name, hbh=answer.hop_by_hop)
+            peer = connection._peer_name()
+            self.log_summary(self.log).warn(
+                ("unknown hop-by-hop", peer),
+                "{peer}: dropping {name} with unknown hop-by-hop {hbh:#x}",
+                peer=peer, name=answer.name, hbh=answer.hop_by_hop)
             return
         del self._pending[answer.hop_by_hop]
         d, _, call = entry
@@ -591,6 +609,8 @@ class DiameterNode(object):
             waits at most dpa_timeout for the DPA, then the close).
         """
         self._stopping = True
+        for summary in self._summaries.values():
+            summary.flush()
         waits = []
         for connection in list(self.connections):
             if connection.state == CLOSING:

@@ -230,6 +230,46 @@ class AdminTests(AdminFixture, unittest.TestCase):
         self.assertEqual(len((yield self.json("subscriber", "list"))), 1)   # nothing half-imported
 
     @defer.inlineCallbacks
+    def test_import_row_errors_name_file_and_line(self):
+        yield self.add_apn()
+        yield self.add()
+        header = "imsi,k,opc,apns\n"
+        row = "{imsi},%s,%s,{apns}\n" % (K, OPC)
+        for text, line, fragment in [
+            (header + row.format(imsi="001010000000002", apns="internet")
+             + row.format(imsi="001010000000003", apns="internet;nope"), 3, "unknown APN 'nope'"),
+            (header + row.format(imsi="001010000000002", apns="") + "\n"
+             + row.format(imsi="001010000000002", apns="internet"), 4,
+             "IMSI 001010000000002 already on line 2"),
+            (header + row.format(imsi="001010000000002", apns="") + row.format(imsi=IMSI, apns=""), 3,
+             f"subscriber {IMSI} already exists"),
+            (header + row.format(imsi="0010100000000", apns=""), 2, "IMSI must be"),
+            (header.encode() + row.format(imsi="001010000000002", apns="").encode()
+             + b"001010000000003,\xff\n", 3, "not UTF-8 text"),
+        ]:
+            path = os.path.join(self.directory, "subs.csv")
+            with open(path, "wb") as handle:
+                handle.write(text if isinstance(text, bytes) else text.encode())
+            error = yield self.admin("import", path, status=2)
+            self.assertTrue(error.startswith(f"pyhss-admin: error: {path}:{line}: "), error)
+            self.assertIn(fragment, error)
+        path = self.write_csv(header + row.format(imsi="001010000000002", apns="")
+                              + row.format(imsi="001010000000002", apns=""))
+        error = yield self.admin("import", path, "--skip-existing", status=2)   # ambiguous, not "existing"
+        self.assertIn(f"{path}:3: IMSI 001010000000002 already on line 2", error)
+        self.assertEqual(len((yield self.json("subscriber", "list"))), 1)   # nothing half-imported
+
+    @defer.inlineCallbacks
+    def test_import_accepts_a_byte_order_mark(self):
+        # Spreadsheets save "CSV UTF-8" with a BOM before the header.
+        path = os.path.join(self.directory, "bom.csv")
+        with open(path, "w", encoding="utf-8-sig") as handle:
+            handle.write(f"imsi,k,opc\n{IMSI},{K},{OPC}\n")
+        with open(path, "rb") as handle:
+            self.assertTrue(handle.read().startswith(b"\xef\xbb\xbfimsi,"))
+        self.assertEqual((yield self.json("import", path)), {"imported": 1, "skipped": 0})
+
+    @defer.inlineCallbacks
     def test_console_script(self):
         """main() through task.react in a real process: exit statuses and streams."""
         env = dict(os.environ, PYTHONPATH=ROOT)

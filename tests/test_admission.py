@@ -10,7 +10,14 @@ from pyhss.protocols.admission import Admission
 from pyhss.protocols.peer import OPEN
 from pyhss.protocols.transport import DiameterServerFactory
 
-from tests.peer_helpers import cer, make_node, read_messages
+from twisted.logger import LogLevel, globalLogPublisher
+
+from tests.peer_helpers import cer, dwr, make_node, read_messages
+
+
+def logged_and_counted(events):
+    """Events logged in full, plus those the summaries counted."""
+    return sum(event.get("repeats", 1) for event in events)
 
 
 class AdmissionTests(unittest.TestCase):
@@ -109,3 +116,39 @@ class FactoryAdmissionTests(unittest.TestCase):
         self.assertEqual(connection.state, OPEN)
         self.assertEqual(self.connect("192.0.2.11", 3868), (None, None))
         self.flushLoggedErrors()
+
+    def test_connection_floods_are_summarised(self):
+        # 7,067 refusal warnings in 30 s were logged before (issue 10,
+        # item 3): one line per kind and source per interval now.
+        events = []
+
+        def observe(event):
+            if event.get("log_namespace", "").startswith("pyhss.") \
+                    and event["log_level"] >= LogLevel.info:
+                events.append(event)
+        globalLogPublisher.addObserver(observe)
+        self.addCleanup(globalLogPublisher.removeObserver, observe)
+        node = make_node(self.clock, max_connections=1)
+        self.factory = DiameterServerFactory(node)
+        mme, _ = self.connect("192.0.2.10", 3868)
+        mme.dataReceived(cer().encode())
+        del events[:]
+        for n in range(3000):
+            self.connect("198.51.100.1", 20000 + n)
+            self.clock.advance(0.01)
+        self.clock.advance(10)
+        refused = [e for e in events if "refusing" in e.get("summary", e["log_format"])]
+        self.assertLessEqual(len(refused), 5)
+        self.assertEqual(logged_and_counted(refused), 3000)
+        # Connections that send something else than a CER first.
+        node = make_node(self.clock, max_connections=5000)
+        self.factory = DiameterServerFactory(node)
+        del events[:]
+        for n in range(3000):
+            connection, _ = self.connect("198.51.100.2", 30000 + n)
+            connection.dataReceived(dwr().encode())
+            self.clock.advance(0.01)
+        self.clock.advance(10)
+        not_cer = [e for e in events if "not a CER" in e.get("summary", e["log_format"])]
+        self.assertLessEqual(len(not_cer), 5)
+        self.assertEqual(logged_and_counted(not_cer), 3000)

@@ -6,7 +6,7 @@ import yaml
 from twisted.trial import unittest
 
 from pyhss.config import (
-    AllowedPeer, Config, ConfigError, HssConfig, describe_keys, load_config, load_config_data,
+    AllowedPeer, Config, ConfigError, HssConfig, check_log_file, describe_keys, load_config, load_config_data,
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,6 +102,40 @@ class ConfigErrorTests(unittest.TestCase):
 
     def test_bad_yaml(self):
         self.assertError(None, None, "not valid YAML", "line 2 column 10", text="hss:\n  port: 3: 4\n")
+
+    def test_duplicate_keys_refused(self):
+        # PyYAML keeps the last one silently; a second "port:" is a mistake.
+        hss = "hss:\n  OriginHost: h.example\n  OriginRealm: example\n  MCC: '001'\n  MNC: '01'\n"
+        self.assertError(None, "hss.port", "given twice, on line 6 and line 8",
+                         text=hss + "  port: 1\n  VendorId: 0\n  port: 2\n")
+        self.assertError(None, "hss.OriginHost", "on line 2 and line 6", text=hss + "  'OriginHost': x.example\n")
+        self.assertError(None, "timers", "on line 6 and line 8",
+                         text=hss + "timers: {watchdog: 1}\nlimits: {}\ntimers: {watchdog: 2}\n")
+        self.assertError(None, "hss.allowed_peers[1].origin_host", "line 8 and line 9",
+                         text=hss + "  allowed_peers:\n  - {origin_host: a.example}\n  - origin_host: b.example\n"
+                                    "    origin_host: c.example\n")
+        # The same key in different mappings, and anchors, are fine.
+        config = load_config(self.write(None, text=hss + "  allowed_peers:\n  - &p {origin_host: a.example}\n"
+                                                         "  - *p\ntimers: {watchdog: 1}\n"))
+        self.assertEqual(config.hss.allowed_peers, (AllowedPeer("a.example"), AllowedPeer("a.example")))
+
+    def test_log_file_must_be_writable(self):
+        base = os.path.abspath(self.mktemp())
+        os.makedirs(base)
+        path = self.write({"hss": MINIMAL_HSS, "logging": {"file": os.path.join(base, "missing", "x.log")}})
+        with self.assertRaises(ConfigError) as caught:
+            check_log_file(load_config(path))
+        self.assertEqual(str(caught.exception), f"{path}: logging.file: cannot write "
+                         f"{os.path.join(base, 'missing', 'x.log')!r}: No such file or directory")
+        path = self.write({"hss": MINIMAL_HSS, "logging": {"file": base}})
+        with self.assertRaises(ConfigError) as caught:
+            check_log_file(load_config(path))
+        self.assertIn("logging.file: cannot write", str(caught.exception))
+        self.assertIn("Is a directory", str(caught.exception))
+        good = os.path.join(base, "pyhss.log")
+        check_log_file(load_config(self.write({"hss": MINIMAL_HSS, "logging": {"file": good}})))
+        self.assertTrue(os.path.exists(good))
+        check_log_file(load_config(self.write({"hss": MINIMAL_HSS})))   # "-": standard output
 
     def test_top_level_not_mapping(self):
         self.assertError(None, "(top level)", "mapping", text="- 1\n- 2\n")

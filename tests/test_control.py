@@ -13,8 +13,9 @@ import stat
 
 import socket
 
-from twisted.internet import defer, reactor, task
+from twisted.internet import defer, endpoints, reactor, task
 from twisted.internet.error import ConnectionDone
+from twisted.logger import globalLogPublisher
 from twisted.python import failure
 from twisted.protocols import amp
 from twisted.test import iosim
@@ -43,6 +44,35 @@ def add_subscribers(test, store):
     test.successResultOf(store.add_subscriber(Subscriber(IMSI, K, opc=OPC, msisdn="3361234567",
                                                          apns=("internet",))))
     test.successResultOf(store.add_subscriber(Subscriber(OTHER, K, opc=OPC)))
+
+
+class RawProfileChanged(amp.Command):
+    """ProfileChanged as a client that sends any bytes as the IMSI."""
+    commandName = b"ProfileChanged"
+    arguments = [(b"imsi", amp.String())]
+    response = control.ProfileChanged.response
+    errors = control.ProfileChanged.errors
+
+
+class RawCancelSubscription(RawProfileChanged):
+    commandName = b"CancelSubscription"
+
+
+class NoImsiProfileChanged(RawProfileChanged):
+    commandName = b"ProfileChanged"
+    arguments = []
+
+
+def capture_failures(test):
+    """Log events carrying a failure (a traceback) from now on."""
+    events = []
+
+    def observe(event):
+        if "log_failure" in event:
+            events.append(event)
+    globalLogPublisher.addObserver(observe)
+    test.addCleanup(globalLogPublisher.removeObserver, observe)
+    return events
 
 
 class AnsweringConnection:
@@ -170,6 +200,23 @@ class CommandTests(Fixture, unittest.TestCase):
         self.locator.s6a = None
         self.failureResultOf(self.command(control.ProfileChanged), control.NotServed)
 
+    def test_malformed_imsi_argument_is_a_typed_error(self):
+        # Invalid UTF-8, or no IMSI at all: InvalidImsi, no logged
+        # traceback, and the connection goes on serving.
+        events = capture_failures(self)
+        for command, imsi, fragment in [(RawProfileChanged, b"00101\xff\xfe0000001", "not UTF-8"),
+                                        (RawCancelSubscription, b"\xc3", "not UTF-8"),
+                                        (NoImsiProfileChanged, None, "no imsi given")]:
+            arguments = {} if imsi is None else {"imsi": imsi}
+            result = defer.Deferred()
+            self.client.callRemote(command, **arguments).addCallbacks(result.callback, result.errback)
+            self.pump.flush()
+            error = self.failureResultOf(result, control.InvalidImsi)
+            self.assertIn(fragment, str(error.value))
+        self.assertEqual(events, [])
+        self.assertEqual(self.successResultOf(self.command(control.ProfileChanged, OTHER)),
+                         control.outcome(False, reason=control.NO_SERVING_MME))
+
     def test_store_failure(self):
         def broken(imsi):
             return defer.fail(StoreError("database is locked"))
@@ -215,6 +262,22 @@ class UnixSocketTests(unittest.TestCase):
         self.assertEqual(mme.received[0].get("Cancellation-Type"), SUBSCRIPTION_WITHDRAWAL)
         yield self.assertFailure(control.call(reactor, self.path, control.ProfileChanged, 5, imsi="1"),
                                  control.InvalidImsi)
+
+    @defer.inlineCallbacks
+    def test_malformed_request_over_the_socket(self):
+        self.listen()
+        events = capture_failures(self)
+        endpoint = endpoints.UNIXClientEndpoint(reactor, self.path)
+        client = yield endpoints.connectProtocol(endpoint, amp.AMP())
+        self.addCleanup(client.transport.loseConnection)
+        error = yield self.assertFailure(client.callRemote(RawCancelSubscription, imsi=b"\xff" * 15),
+                                         control.InvalidImsi)
+        self.assertIn("imsi is not UTF-8 text", str(error))
+        yield self.assertFailure(client.callRemote(NoImsiProfileChanged), control.InvalidImsi)
+        # Same connection: still answering.
+        yield self.assertFailure(client.callRemote(control.ProfileChanged, imsi="001019999999999"),
+                                 control.UnknownSubscriber)
+        self.assertEqual(events, [])
 
     @defer.inlineCallbacks
     def test_unreachable(self):

@@ -7,6 +7,7 @@ import struct
 
 from twisted.internet import defer, reactor, task
 from twisted.internet.error import ConnectionDone
+from twisted.logger import LogLevel, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial import unittest
 
@@ -19,6 +20,7 @@ from pyhss.protocols.peer import CLOSED, OPEN
 from pyhss.protocols.transport import (
     DiameterServerFactory, TransportUnavailable, connect_peer, listen,
     sctp_unavailable_reason)
+from pyhss.storage.errors import StoreError
 
 from tests.peer_helpers import (
     OUR_HOST, OUR_REALM, PEER_HOST, make_node, open_connection,
@@ -50,6 +52,18 @@ def handler_answering(node, code=2001):
 
 def _from_node(event):
     return event.get("log_namespace", "").startswith("pyhss.node")
+
+
+def capture_node_events(test):
+    """The node's log events (warnings and above) from now on."""
+    events = []
+
+    def observe(event):
+        if _from_node(event) and event["log_level"] >= LogLevel.warn:
+            events.append(event)
+    globalLogPublisher.addObserver(observe)
+    test.addCleanup(globalLogPublisher.removeObserver, observe)
+    return events
 
 
 class DispatchTests(unittest.TestCase):
@@ -165,6 +179,31 @@ class DispatchTests(unittest.TestCase):
         self.assertEqual(self._answer().get("Result-Code"), 5012)
         self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
         self.assertEqual(self.connection.pending, 0)
+
+    def test_failing_store_logs_one_traceback_per_cause(self):
+        # A full disk fails every request: each is answered 5012, but the
+        # traceback is logged once per cause, the rest counted.
+        events = capture_node_events(self)
+
+        def handler(request, peer):
+            raise StoreError("disk I/O error at page %d" % (request.hop_by_hop,))
+        self._register(handler)
+        self.connection.dataReceived(b"".join(
+            air(n, "s;%d" % n).encode() for n in range(1, 3601)))
+        answers = read_messages(self.transport)
+        self.assertEqual([a.get("Result-Code") for a in answers], [5012] * 3600)
+        self.assertEqual(len(self.flushLoggedErrors(StoreError)), 1)
+        self.clock.advance(10)
+        (summary,) = [e for e in events if "repeats" in e]
+        self.assertEqual(summary["repeats"], 3599)
+        self.assertIn("disk I/O error", summary["summary"])
+        self.assertLessEqual(len(events), 3)
+        # Another cause gets its own traceback.
+        self.connection.dataReceived(air(1).encode())
+        self._register(lambda request, peer: 1 / 0)
+        self.connection.dataReceived(air(2).encode())
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.assertEqual(len(self.flushLoggedErrors(StoreError)), 0)
 
     def test_handler_returns_non_answer_5012(self):
         self._register(lambda request, peer: "nonsense")
@@ -293,6 +332,23 @@ class SendRequestTests(unittest.TestCase):
         self.connection.dataReceived(stray.encode())
         self.assertNoResult(d)
         self.assertEqual(self.transport.value(), b"")
+        self.assertEqual(self.connection.state, OPEN)
+
+    def test_unknown_hop_by_hop_flood_is_summarised(self):
+        # 100,000 stray answers over 30 s: a bounded number of lines whose
+        # counts add up to every answer dropped.
+        events = capture_node_events(self)
+        stray = self._clr().answer(2001)
+        stray.hop_by_hop = 0x5151
+        chunk = stray.encode() * 1000
+        for _ in range(100):
+            self.connection.dataReceived(chunk)
+            self.clock.advance(0.3)
+        self.clock.advance(10)
+        self.assertLessEqual(len(events), 5)
+        self.assertEqual(len(events) - len([e for e in events if "repeats" in e])
+                         + sum(e.get("repeats", 0) for e in events), 100000)
+        self.assertIn("unknown hop-by-hop 0x5151", events[0]["log_format"].format(**events[0]))
         self.assertEqual(self.connection.state, OPEN)
 
     def test_unknown_peer(self):

@@ -26,7 +26,7 @@ message; debug lines are formatted only when the node logs at debug level.
 import struct
 
 from twisted.internet import protocol
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.python import failure
 
 from pyhss.protocols import codec, results
@@ -279,7 +279,7 @@ class DiameterProtocol(protocol.Protocol):
             self._needed = needed
 
     def _framing_failed(self, why):
-        self.log.warn("closing connection from {remote} ({peer}): {why}",
+        self._warn_repeatable("closing connection from {remote} ({peer}): {why}",
                       remote=self.remote, peer=self._peer_name(), why=why)
         self.close()
 
@@ -345,7 +345,7 @@ class DiameterProtocol(protocol.Protocol):
         if not expected:
             name = _describe_header(header)
             if self.state == WAIT_CER:
-                self.log.warn(
+                self._warn_repeatable(
                     "closing connection from {remote}: first message is"
                     " {name}, not a CER", remote=self.remote, name=name)
                 self.close()
@@ -378,7 +378,7 @@ class DiameterProtocol(protocol.Protocol):
                 and error.result_code is not None:
             # A CER we cannot read is answered (RFC 6733 5.3.2: a CEA with
             # the error) before the connection is closed.
-            self.log.warn(
+            self._warn_repeatable(
                 "rejected undecodable CER from {remote}: {code} {error}",
                 remote=self.remote, code=error.result_code, error=error)
             self._send(self.node.error_answer_for_header(
@@ -388,19 +388,19 @@ class DiameterProtocol(protocol.Protocol):
             return
         if error.result_code is None or (
                 is_request and self.state not in (OPEN, CLOSING)):
-            self.log.warn(
+            self._warn_repeatable(
                 "closing connection from {remote} ({peer}): undecodable"
                 " message: {error}", remote=self.remote,
                 peer=self._peer_name(), error=error)
             self.close()
             return
         if not is_request:
-            self.log.warn(
+            self._warn_repeatable(
                 "{peer}: dropping undecodable answer (application {app},"
                 " command {command}): {error}", peer=self._peer_name(),
                 app=header[2], command=header[1] & 0xFFFFFF, error=error)
             return
-        self.log.info(
+        self._info_repeatable(
             "{peer}: answering undecodable request (application {app},"
             " command {command}) with {code}: {error}",
             peer=self._peer_name(), app=header[2],
@@ -421,7 +421,7 @@ class DiameterProtocol(protocol.Protocol):
                            code=message.get("Result-Code"))
 
     def _unexpected(self, message):
-        self.log.warn("{peer}: ignoring unexpected {name} in state {state}",
+        self._warn_repeatable("{peer}: ignoring unexpected {name} in state {state}",
                       peer=self._peer_name(), name=_describe(message),
                       state=self.state)
 
@@ -434,7 +434,7 @@ class DiameterProtocol(protocol.Protocol):
         cea = node.capabilities_answer(self, message, code, reason)
         self._send(cea.encode())
         if code != results.DIAMETER_SUCCESS:
-            self.log.warn("rejected CER from {remote} ({host}): {code} {reason}",
+            self._warn_repeatable("rejected CER from {remote} ({host}): {code} {reason}",
                           remote=self.remote, host=message.get("Origin-Host"),
                           code=code, reason=reason)
             self.close()
@@ -488,7 +488,7 @@ class DiameterProtocol(protocol.Protocol):
             self.capabilities.callback(peer)
 
     def _capabilities_failed(self, code, reason):
-        self.log.warn("capabilities exchange with {remote} failed: {reason}",
+        self._warn_repeatable("capabilities exchange with {remote} failed: {reason}",
                       remote=self.remote, reason=reason)
         if self.capabilities is not None and not self.capabilities.called:
             self.capabilities.errback(failure.Failure(
@@ -664,6 +664,17 @@ class DiameterProtocol(protocol.Protocol):
         """Write a request we originate (identifiers already set)."""
         self.counters["requests_sent"] += 1
         self._send(request.encode())
+
+    # A warning that a peer can cause at will, per message or per connection:
+    # past the first, counted per kind and source address (logsetup).
+
+    def _warn_repeatable(self, format, **fields):
+        self.node.log_summary(self.log).emit(
+            LogLevel.warn, (format, self.remote_host), format, **fields)
+
+    def _info_repeatable(self, format, **fields):
+        self.node.log_summary(self.log).emit(
+            LogLevel.info, (format, self.remote_host), format, **fields)
 
     def _peer_name(self):
         peer = self.peer

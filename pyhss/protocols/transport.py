@@ -36,17 +36,21 @@ class DiameterServerFactory(protocol.Factory):
 
     def buildProtocol(self, addr):
         node = self.node
-        accept, evict = node.admission.admit(getattr(addr, "host", None))
+        host = getattr(addr, "host", None)
+        accept, evict = node.admission.admit(host)
+        summary = node.log_summary(self.log)
         for unopened in evict:
-            self.log.info("closing {remote}, not open after {t:.1f}s, to admit"
-                          " a new connection from {addr}",
-                          remote=unopened.remote, addr=addr,
-                          t=node.clock.seconds() - unopened.connected_at)
+            summary.info(("evicted", unopened.remote_host),
+                         "closing {remote}, not open after {t:.1f}s, to admit"
+                         " a new connection from {host}",
+                         remote=unopened.remote, host=host,
+                         t=node.clock.seconds() - unopened.connected_at)
             unopened.abort()
         if not accept:
-            self.log.warn("refusing connection from {addr}: {n} peers open"
-                          " (limits.max_connections)", addr=addr,
-                          n=len(node.connections))
+            summary.warn(("refused",),
+                         "refusing connection from {host}: {n} peers open"
+                         " (limits.max_connections)", host=host,
+                         n=len(node.connections))
             return None
         connection = DiameterProtocol(node, ROLE_RESPONDER)
         connection.factory = self
