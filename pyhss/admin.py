@@ -515,7 +515,13 @@ def run(reactor, argv, stdout=None, stderr=None):
     except StoreError as e:
         return fail(EXIT_FAILED, e)
     try:
-        yield store.opened
+        try:
+            yield store.opened
+        finally:
+            # The store made a database file that other users could read
+            # private (it holds K and OPc): say so; the command still runs.
+            for warning in getattr(store, "warnings", ()):
+                stderr.write(f"{PROG}: warning: {warning}\n")
         command = COMMANDS[(options.command, getattr(options, "action", None))]
         yield command(store, options, out)
     except REFUSED as e:

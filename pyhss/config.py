@@ -363,18 +363,36 @@ class ControlConfig:
         return self.socket if self.enabled else None
 
 
+def seconds_or_zero(high):
+    """Seconds from 0 to ``high``; 0 usually means "no limit"."""
+    def check(value, base):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _Invalid(f"must be a number of seconds, got {_describe(value)}")
+        if not 0 <= value <= high:
+            raise _Invalid(f"must be a number from 0 to {high}, got {value}")
+        return float(value)
+    return check
+
+
 @dataclass(frozen=True)
 class SqliteConfig:
     path: str = _key("path", path, "var/pyhss.sqlite3", check_default=True,
-                     doc="SQLite database file (':memory:' for a private in-memory one)")
+                     doc="SQLite database file, created mode 0600 as it holds K and OPc "
+                         "(':memory:' for a private in-memory one)")
     busy_timeout: float = _key("busy_timeout", seconds(0, 3600), 5.0,
                                doc="seconds to wait for another process's write lock")
+    wal_limit: int = _key("wal_limit", integer(65536, 1 << 40), 64 * 1024 * 1024,
+                          doc="bytes the write-ahead log (the -wal file) is kept under: the writer "
+                              "checkpoints at half of it, a TRUNCATE checkpoint empties it at three quarters")
 
 
 @dataclass(frozen=True)
 class DatabaseConfig:
     backend: str = _key("backend", choice(BACKENDS), "sqlite",
                         doc="store: sqlite (embedded) or memory (lost on exit)")
+    start_timeout: float = _key("start_timeout", seconds_or_zero(86400), 60.0,
+                                doc="seconds twistd pyhss keeps retrying a store that does not open at start-up "
+                                    "(answering 5012 meanwhile) before it stops with exit status 1; 0: for ever")
     sqlite: SqliteConfig = _section("sqlite", SqliteConfig)
 
 

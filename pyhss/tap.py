@@ -9,10 +9,19 @@ configured address and transport, and on the control socket
 IDR/CLR.  Stopping (SIGTERM, Ctrl-C) stops the listeners (the control
 socket file is removed), sends DPR (Disconnect-Cause REBOOTING) to every peer and waits
 for the DPAs (at most timers.dpa_timeout), then closes the store.
+
+A store that does not open at start-up (locked, a directory where the
+file should be) is tried again with backoff while Diameter is served
+(requests that need it are answered 5012); after
+C{database.start_timeout} seconds the server stops with one line and
+exit status 1.
 """
 
+import atexit
 import dataclasses
 import gc
+import os
+import sys
 
 from twisted.application import service
 from twisted.internet import defer
@@ -21,10 +30,26 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from pyhss import apps, control, logsetup
-from pyhss.config import ConfigError, load_config
+from pyhss.config import ConfigError, check_log_file, load_config
 from pyhss.node import DiameterNode
 from pyhss.protocols import transport
 from pyhss.storage import open_store
+from pyhss.storage.errors import StoreError
+
+
+class ConfigRefused(SystemExit):
+    """
+    The configuration stops start-up; C{str()} is one line naming the file,
+    the key and the problem, which the interpreter prints to standard error
+    (exit status 1).  Not a L{usage.UsageError}: twistd prints nine lines of
+    usage text before those.
+
+    @ivar error: the L{ConfigError}.
+    """
+
+    def __init__(self, error):
+        SystemExit.__init__(self, str(error))
+        self.error = error
 
 
 class Options(usage.Options):
@@ -42,7 +67,7 @@ class Options(usage.Options):
         try:
             config = load_config(self["config"])
         except ConfigError as e:
-            raise usage.UsageError(str(e))
+            raise ConfigRefused(e) from None
         if self["port"] is not None:
             if not 0 <= self["port"] <= 65535:
                 raise usage.UsageError("--port must be between 0 and 65535")
@@ -53,9 +78,13 @@ class Options(usage.Options):
             if name == "sctp":
                 reason = transport.sctp_unavailable_reason() or (
                     "the SCTP listener is not part of this version of pyhss")
-                raise usage.UsageError(
-                    "%s: hss.transports: sctp requested but %s" % (
-                        self["config"], reason))
+                raise ConfigRefused(ConfigError(
+                    self["config"], "hss.transports",
+                    "sctp requested but %s" % (reason,)))
+        try:
+            check_log_file(config)
+        except ConfigError as e:
+            raise ConfigRefused(e) from None
         self.loaded = config
 
 
@@ -98,16 +127,29 @@ class HSSService(service.MultiService):
     @ivar ports: the listening ports once started.
     @ivar control_port: the control socket's listening port, or None.
     @ivar s6a: the S6a application (what the control socket drives).
+    @ivar clock: what times the store's retries at start-up (the reactor).
+    @ivar store_attempt: the Deferred of the store's latest open attempt
+        (fires None when it failed), once started.
     """
 
     log = Logger(namespace="pyhss.tap")
 
-    def __init__(self, config, reactor=None, store=None):
+    def __init__(self, config, reactor=None, store=None, clock=None):
         service.MultiService.__init__(self)
         if reactor is None:
             from twisted.internet import reactor
         self.config = config
         self.reactor = reactor
+        self.clock = clock if clock is not None else reactor   # store retries
+        self.store_attempt = None
+        self._store_open = False
+        self._store_waiters = []
+        self._store_cause = None        # the last open failure logged
+        self._store_attempts = 0
+        self._store_since = None
+        self._store_retry = None
+        self._store_deadline = None
+        self._store_stopped = False     # stopping, or given up: no more retries
         self.store = store if store is not None else open_store(
             config.database, reactor)
         self.node = DiameterNode.from_config(config, reactor)
@@ -156,6 +198,7 @@ class HSSService(service.MultiService):
     def startService(self):
         self._listen()
         service.MultiService.startService(self)
+        self._follow_store()
         if self.tune_gc:
             # After the store, node and applications exist: they are what
             # the process keeps for its lifetime.
@@ -172,6 +215,7 @@ class HSSService(service.MultiService):
 
     @defer.inlineCallbacks
     def stopService(self):
+        self._stop_store_retries()
         ports, self.ports = self.ports, []
         if self.control_port is not None:
             ports.append(self.control_port)
@@ -183,6 +227,108 @@ class HSSService(service.MultiService):
         yield defer.maybeDeferred(service.MultiService.stopService, self)
         yield defer.maybeDeferred(self.store.close)
         self.log.info("{host} stopped", host=self.node.origin_host)
+
+
+    # --- the store at start-up ---------------------------------------------------------
+
+    def when_store_open(self):
+        """A Deferred firing with the store once it is open (after retries)."""
+        if self._store_open:
+            return defer.succeed(self.store)
+        d = defer.Deferred()
+        self._store_waiters.append(d)
+        return d
+
+    def _follow_store(self):
+        if self.store_attempt is not None:
+            return
+        self._store_since = self.clock.seconds()
+        timeout = self.config.database.start_timeout
+        if timeout:
+            self._store_deadline = self.clock.callLater(timeout, self._store_timed_out)
+        self._store_attempt(self.store.opened)
+
+    def _store_attempt(self, d):
+        self._store_attempts += 1
+        self.store_attempt = d.addCallbacks(self._store_opened, self._store_failed)
+
+    def _store_opened(self, store):
+        if self._store_deadline is not None and self._store_deadline.active():
+            self._store_deadline.cancel()
+        self._store_deadline = None
+        if self._store_cause is not None:
+            self.log.info("store open after {attempts} attempts in {seconds:.1f} s",
+                          attempts=self._store_attempts, seconds=self.clock.seconds() - self._store_since)
+        self._store_cause = None
+        self._store_open = True
+        waiters, self._store_waiters = self._store_waiters, []
+        for waiter in waiters:
+            waiter.callback(store)
+        return store
+
+    def _store_failed(self, reason):
+        if self._store_stopped:
+            return None
+        cause = reason.getErrorMessage()
+        if cause != self._store_cause:
+            # One line per cause, not per attempt nor per request.
+            self._store_cause = cause
+            timeout = self.config.database.start_timeout
+            until = f"for up to {timeout:g} s, database.start_timeout" if timeout else "for ever"
+            if reason.check(StoreError):
+                self.log.error("store not open: {cause}; requests that need it are answered 5012 while it is "
+                               "tried again ({until})", cause=cause, until=until)
+            else:   # not a store's error: a bug, keep its traceback
+                self.log.failure("store not open; tried again ({until})", reason, until=until)
+        if not hasattr(self.store, "reopen"):
+            return None
+        delay = min(STORE_RETRY_MAX, STORE_RETRY_FIRST * 2 ** min(self._store_attempts - 1, 32))
+        self._store_retry = self.clock.callLater(delay, self._retry_store)
+        return None
+
+    def _retry_store(self):
+        self._store_retry = None
+        self._store_attempt(self.store.reopen())
+
+    def _stop_store_retries(self):
+        self._store_stopped = True
+        for call in (self._store_retry, self._store_deadline):
+            if call is not None and call.active():
+                call.cancel()
+        self._store_retry = self._store_deadline = None
+
+    def _store_timed_out(self):
+        self._store_deadline = None
+        self._stop_store_retries()
+        message = (f"{self.config.path}: database.start_timeout: the store did not open within "
+                   f"{self.config.database.start_timeout:g} s: {self._store_cause or 'still opening'}")
+        self.log.critical("{line}", line=message)
+        for waiter in self._store_waiters:
+            waiter.errback(StoreError(message))
+        self._store_waiters = []
+        self.give_up(message)
+
+    def give_up(self, message):
+        """Stop the server, exit status 1 (tests replace this)."""
+        # twistd exits 0 once its reactor has run: a supervisor must see
+        # that start-up failed.
+        atexit.register(_exit_failed)
+        self.reactor.stop()
+
+
+# Store retries at start-up: the first after half a second, each later one
+# twice as late, then every 10 s.
+STORE_RETRY_FIRST = 0.5
+STORE_RETRY_MAX = 10.0
+
+
+def _exit_failed():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(1)
 
 
 def makeService(options):

@@ -7,12 +7,13 @@ import os
 import shutil
 import socket
 import stat
+import sys
 import tempfile
 
 import yaml
 
 from twisted.application.service import Application
-from twisted.internet import defer, reactor
+from twisted.internet import defer, reactor, utils
 from twisted.internet.protocol import Factory
 from twisted.logger import ILogObserver
 from twisted.python import usage
@@ -24,8 +25,8 @@ from pyhss.protocols.dictionary import APP_RELAY, APP_S6A
 from pyhss.protocols.peer import CLOSED
 from pyhss.protocols.transport import connect_peer
 
-SHIPPED_CONFIG = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config.yaml")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHIPPED_CONFIG = os.path.join(ROOT, "config.yaml")
 
 
 class OptionsTests(unittest.TestCase):
@@ -58,18 +59,33 @@ class OptionsTests(unittest.TestCase):
                           ["--config", SHIPPED_CONFIG, "--port", "70000"])
 
     def test_config_error_is_one_line(self):
+        # ConfigRefused, not usage.UsageError: twistd prints its usage text
+        # before a UsageError.
         path = self._write("hss: {OriginHost: 'not a host!'}\n")
-        error = self.assertRaises(usage.UsageError,
+        error = self.assertRaises(tap.ConfigRefused,
                                   tap.Options().parseOptions,
                                   ["--config", path])
-        self.assertIn("OriginHost", str(error))
+        self.assertIsInstance(error, SystemExit)
+        self.assertTrue(str(error).startswith(path + ": hss.OriginHost: "), str(error))
         self.assertNotIn("\n", str(error))
+        self.assertEqual(error.code, str(error))
 
     def test_missing_file(self):
         error = self.assertRaises(
-            usage.UsageError, tap.Options().parseOptions,
+            tap.ConfigRefused, tap.Options().parseOptions,
             ["--config", os.path.join(self.directory, "absent.yaml")])
         self.assertIn("cannot read", str(error))
+
+    def test_unwritable_log_file(self):
+        with open(SHIPPED_CONFIG) as handle:
+            text = handle.read()
+        target = os.path.abspath(os.path.join(self.directory, "no-such-dir", "pyhss.log"))
+        path = self._write(text.replace('file: "-"', "file: %s" % (target,)).replace(
+            "socket: var/pyhss.control", "socket: ''"))
+        error = self.assertRaises(tap.ConfigRefused, tap.Options().parseOptions,
+                                  ["--config", path])
+        self.assertEqual(str(error), "%s: logging.file: cannot write %r: No such file or directory"
+                         % (path, target))
 
     def test_sctp_refused_clearly(self):
         with open(SHIPPED_CONFIG) as handle:
@@ -77,10 +93,59 @@ class OptionsTests(unittest.TestCase):
         path = self._write(text.replace("transports: [tcp]",
                                         "transports: [tcp, sctp]").replace(
             "socket: var/pyhss.control", "socket: ''"))
-        error = self.assertRaises(usage.UsageError,
+        error = self.assertRaises(tap.ConfigRefused,
                                   tap.Options().parseOptions,
                                   ["--config", path])
-        self.assertIn("sctp", str(error))
+        self.assertIn(": hss.transports: sctp requested but", str(error))
+
+
+class TwistdConfigErrorTests(unittest.TestCase):
+    """C{twistd -n pyhss} with a bad configuration: exit status 1 and one
+    line on standard error naming the file, the key and the problem."""
+
+    timeout = 60
+
+    def setUp(self):
+        self.directory = os.path.abspath(self.mktemp())
+        os.makedirs(self.directory)
+        with open(SHIPPED_CONFIG) as handle:
+            self.shipped = handle.read().replace(
+                "socket: var/pyhss.control", "socket: ''").replace(
+                "backend: sqlite", "backend: memory")
+
+    @defer.inlineCallbacks
+    def twistd(self, text):
+        path = os.path.join(self.directory, "bad.yaml")
+        with open(path, "w") as handle:
+            handle.write(text)
+        twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
+        if not os.path.exists(twistd):
+            raise unittest.SkipTest("no twistd script beside %s" % (sys.executable,))
+        out, err, code = yield utils.getProcessOutputAndValue(
+            twistd, ["-n", "pyhss", "--config", "bad.yaml", "--port", "0"],
+            env=dict(os.environ, PYTHONPATH=ROOT), path=self.directory)
+        self.assertEqual((code, out), (1, b""), err)
+        self.assertEqual(err.count(b"\n"), 1, err)
+        return err.decode().rstrip("\n")
+
+    @defer.inlineCallbacks
+    def test_bad_value(self):
+        err = yield self.twistd(self.shipped.replace('MCC: "001"', 'MCC: "1"'))
+        self.assertEqual(err, "bad.yaml: hss.MCC: must be a string of 3 digits, got '1'")
+
+    @defer.inlineCallbacks
+    def test_duplicate_key(self):
+        # Before: the last one won silently (here, out of range).
+        text = self.shipped.replace("  port: 3868\n", "  port: 3868\n  port: 70000\n")
+        err = yield self.twistd(text)
+        line = text.splitlines().index("  port: 3868") + 1
+        self.assertEqual(err, "bad.yaml: hss.port: given twice, on line %d and line %d" % (line, line + 1))
+
+    @defer.inlineCallbacks
+    def test_unwritable_log_file(self):
+        err = yield self.twistd(self.shipped.replace('file: "-"', "file: missing/pyhss.log"))
+        self.assertEqual(err, "bad.yaml: logging.file: cannot write %r: No such file or directory"
+                         % (os.path.join(self.directory, "missing", "pyhss.log"),))
 
 
 def short_directory(test):

@@ -23,7 +23,7 @@ def _open_memory(database_config, reactor):
 def _open_sqlite(database_config, reactor):
     from pyhss.storage.sqlite import SqliteStore
     sqlite = database_config.sqlite
-    return SqliteStore(sqlite.path, reactor, busy_timeout=sqlite.busy_timeout)
+    return SqliteStore(sqlite.path, reactor, busy_timeout=sqlite.busy_timeout, wal_limit=sqlite.wal_limit)
 
 
 ADAPTERS = {

@@ -19,3 +19,7 @@ class InUseError(StoreError):
 
 class ValidationError(StoreError, ValueError):
     """A record or a change has a bad value (wrong length, range, unknown APN...)."""
+
+
+class StoreUnavailable(StoreError):
+    """The store is not open (it failed to open, or is being reopened)."""

@@ -7,7 +7,7 @@ line message naming the field.
 """
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from pyhss.storage.errors import ValidationError
 
@@ -40,7 +40,9 @@ def parse_hex(value, length, name):
     if text[:2].lower() == "0x":
         text = text[2:]
     if not _HEX.match(text) or len(text) % 2:
-        raise ValidationError(f"{name} must be hexadecimal, got {value!r}")
+        # Not the value: a mistyped K or OPc is still nearly all of it.
+        raise ValidationError(f"{name} must be hexadecimal, an even number of 0-9 and A-F, "
+                              f"got {len(text)} characters")
     if len(text) != 2 * length:
         raise ValidationError(f"{name} must be {length} bytes ({2 * length} hex digits), got {len(text) // 2}")
     return bytes.fromhex(text)
@@ -77,7 +79,9 @@ def _check_bytes(name, value, length, optional=False):
     if value is None and optional:
         return
     if not isinstance(value, bytes) or len(value) != length:
-        raise ValidationError(f"{name} must be {length} bytes, got {value!r:.60}")
+        # Not the value: it may be most of a key, and errors get logged.
+        got = f"{len(value)} bytes" if isinstance(value, bytes) else type(value).__name__
+        raise ValidationError(f"{name} must be {length} bytes, got {got}")
 
 
 def _check_int(name, value, low, high, optional=False):
@@ -95,9 +99,9 @@ def _check_bool(name, value):
 @dataclass(frozen=True, slots=True)
 class Subscriber:
     imsi: str
-    k: bytes
-    opc: bytes | None = None
-    op: bytes | None = None
+    k: bytes = field(repr=False)     # key material never in a repr (logs)
+    opc: bytes | None = field(default=None, repr=False)
+    op: bytes | None = field(default=None, repr=False)
     amf: bytes = b"\x80\x00"
     sqn: int = 0
     msisdn: str | None = None

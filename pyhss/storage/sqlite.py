@@ -18,20 +18,33 @@ p99 latency (55 ms against a p50 of 18 ms; 23 ms without it).
 ``reserve_sqns`` reads and
 writes the SQN inside one such transaction: no two callers, in this
 process or another, ever see the same current value.
+
+The database holds K and OPc: the file is created 0600 before SQLite
+opens it (SQLite gives ``-wal``/``-shm`` the main file's mode), and an
+existing file open to other users is narrowed at open with a warning.
+A failed open can be tried again (L{SqliteStore.reopen}); until one
+succeeds every call fails at once with L{StoreUnavailable}.  The WAL is
+kept under ``wal_limit`` (L{pyhss.storage.checkpoints}).
 """
 
+import contextlib
 import os
 import queue
 import sqlite3
+import stat
 import threading
 import time
 
 from twisted.internet import defer
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from pyhss.storage.checkpoints import Checkpointer
-from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
+from pyhss.storage import checkpoints
+from pyhss.storage.checkpoints import Checkpointer, WalBound, wal_size
+from pyhss.storage.errors import (
+    DuplicateError, InUseError, NotFoundError, StoreError, StoreUnavailable, ValidationError,
+)
 from pyhss.storage.interface import IStore
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, allocated_sqn, changed, normalise_apn
 from pyhss.storage.sqlite_rows import (
@@ -84,6 +97,53 @@ CREATE TABLE IF NOT EXISTS serving_node (
 """
 
 _STOP = object()
+_CONTROL = object()    # a job of its own, never in a write group (open)
+
+DEFAULT_WAL_LIMIT = 64 * 1024 * 1024   # database.sqlite.wal_limit's default
+# A TRUNCATE checkpoint blocks writers while it waits for readers: wait
+# this long at most (milliseconds), and try again a checkpoint interval later.
+TRUNCATE_BUSY_MS = 250
+# At most one line per this many seconds about WAL truncations under load.
+WAL_LOG_INTERVAL = 60.0
+PRIVATE_MODE = 0o600
+# Files SQLite keeps next to the database; it creates them with its mode.
+COMPANIONS = ("-wal", "-shm", "-journal")
+
+log = Logger(namespace="pyhss.storage.sqlite")
+
+
+def private_files(path):
+    """Create the database file ``path`` 0600 if it is missing, and take
+    group and other permissions off it and its companions.
+
+    Returns one warning line per file changed or left open to others.
+    Raises OSError, or StoreError when ``path`` is a directory.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_MODE)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)
+    warnings = []
+    for name in (path,) + tuple(path + suffix for suffix in COMPANIONS):
+        try:
+            info = os.stat(name)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and name == path:
+            raise StoreError("a directory, not a database file")
+        mode = stat.S_IMODE(info.st_mode)
+        if not stat.S_ISREG(info.st_mode) or not mode & 0o077:
+            continue
+        try:
+            os.chmod(name, mode & 0o700)
+        except OSError as e:
+            warnings.append(f"{name} is mode {mode:04o}, readable by other users, and could not be "
+                            f"changed: {e.strerror or e}")
+            continue
+        warnings.append(f"{name} was mode {mode:04o}, readable by other users: changed to {mode & 0o700:04o}")
+    return warnings
 
 
 def _set_wal(conn, busy_timeout):
@@ -109,21 +169,32 @@ def _set_wal(conn, busy_timeout):
 class SqliteStore:
     """The IStore on one SQLite file (or ``:memory:``)."""
 
-    def __init__(self, path, reactor=None, busy_timeout=5.0, checkpoint_interval=1.0):
+    def __init__(self, path, reactor=None, busy_timeout=5.0, checkpoint_interval=1.0,
+                 wal_limit=DEFAULT_WAL_LIMIT):
         if reactor is None:
             from twisted.internet import reactor
         self.path = path
+        self.warnings = []                  # file-mode warnings of the opens, as logged
+        self.wal_truncations = 0            # TRUNCATE checkpoints done (limit, disk full)
+        self.wal_catch_ups = 0              # PASSIVE checkpoints on the worker (counted there)
         self._reactor = reactor
         self._queue = queue.SimpleQueue()   # lists of jobs
         self._outbox = []                   # jobs of this reactor iteration
         self._conn = None
         self._open_failure = None
         self._closed = None
+        self._busy_timeout = busy_timeout
         self._checkpoint_interval = checkpoint_interval
+        self._wal_limit = wal_limit
         self._checkpointer = None
+        self._wal_bound = None              # worker thread only, as the next one
+        self._disk_full = False
+        self._wal_busy_logged = False
+        self._wal_quiet_until = None
+        self._wal_unlogged = 0
+        self._new_warnings = []             # set by an open on the worker, logged by the reactor
         self._thread = threading.Thread(target=self._work, name=f"pyhss-sqlite {path}", daemon=True)
-        self.opened = self._submit(self._open, path, busy_timeout)
-        self.opened.addCallback(lambda _: self)
+        self.opened = self._open_job()
         # twistd builds the service, then forks to daemonise, then runs the
         # reactor: a thread started before the fork would not exist in the
         # daemon.  Jobs queue up until the reactor runs.
@@ -136,9 +207,46 @@ class SqliteStore:
     def _submit(self, function, *args, write=False):
         if self._closed is not None:
             return defer.fail(StoreError("store is closed"))
+        if self._conn is None and self._open_failure is not None:
+            # Fail at once rather than queue behind an open that may wait
+            # busy_timeout for a lock.
+            return defer.fail(self._unavailable())
         d = defer.Deferred()
         self._enqueue((write, function, args, d))
         return d
+
+    def _open_job(self):
+        d = defer.Deferred()
+        self._enqueue((_CONTROL, self._open, (self.path, self._busy_timeout), d))
+        return d.addBoth(self._opened)
+
+    def _unavailable(self):
+        return StoreUnavailable(f"SQLite store {self.path} is not open: {self._open_failure}")
+
+    def reopen(self):
+        """Open again after a failed open (the cause may be gone).
+
+        Fires with the store, or fails with StoreError; calls made while
+        no open has succeeded fail with StoreUnavailable.
+        """
+        if self._closed is not None:
+            return defer.fail(StoreError("store is closed"))
+        return self._open_job()
+
+    def _opened(self, result):
+        # Logged even when the open failed after changing a file's mode:
+        # the next attempt finds nothing to change.
+        warnings, self._new_warnings = self._new_warnings, []
+        for line in warnings:
+            log.warn("{problem}", problem=line)
+        self.warnings.extend(warnings)
+        return result if isinstance(result, Failure) else self
+
+    def wal_size(self):
+        """Bytes in the ``-wal`` file when last measured (after every group
+        of writes), or None when nothing measures it (``:memory:``, not open)."""
+        bound = self._wal_bound
+        return None if bound is None else bound.size
 
     def _enqueue(self, job):
         # Jobs submitted during one reactor iteration go to the worker
@@ -170,6 +278,7 @@ class SqliteStore:
             results = []
             stop = None
             writes = []
+            wrote = False
             for job in batch:
                 if job[0] is True or (writes and job[0] is False):
                     # A read queued after a write runs in the write's
@@ -179,14 +288,18 @@ class SqliteStore:
                     writes.append(job)
                     continue
                 # A control job sees every write queued before it.
-                self._commit_writes(writes, results)
-                writes = []
+                if writes:
+                    wrote = True
+                    self._commit_writes(writes, results)
+                    writes = []
                 if job[0] is _STOP:
                     stop = job[3]
                     continue
                 _, function, args, d = job
                 results.append(self._run(d, function, args))
-            self._commit_writes(writes, results)
+            if writes:
+                wrote = True
+                self._commit_writes(writes, results)
             if stop is not None:
                 if self._checkpointer is not None:
                     self._checkpointer.stop()
@@ -198,15 +311,23 @@ class SqliteStore:
             self._reactor.callFromThread(self._deliver, results)
             if stop is not None:
                 return
+            if wrote and self._wal_bound is not None:
+                # After the results went out: this batch's callers do not
+                # wait for a checkpoint, the next batch does.
+                self._after_writes()
 
-    @staticmethod
-    def _run(d, function, args):
+    def _run(self, d, function, args):
         try:
             return d, function(*args), None
         except sqlite3.Error as e:
+            self._note_error(e)
             return d, None, Failure(StoreError(f"sqlite: {e}"))
         except BaseException:
             return d, None, Failure()
+
+    def _note_error(self, error):
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL:
+            self._disk_full = True
 
     def _commit_writes(self, writes, results):
         """Run queued write jobs in one transaction, one savepoint each.
@@ -257,6 +378,8 @@ class SqliteStore:
         except BaseException as e:
             if self._conn is not None and self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
+            if isinstance(e, sqlite3.Error):
+                self._note_error(e)
             error = StoreError(f"sqlite: {e}") if isinstance(e, sqlite3.Error) else e
             results.extend((d, None, Failure(error)) for _, _, _, d in writes)
             return
@@ -272,45 +395,124 @@ class SqliteStore:
 
     def _connection(self):
         if self._conn is None:
-            raise StoreError(f"SQLite store {self.path} did not open: {self._open_failure}")
+            raise self._unavailable()
         return self._conn
 
     def _open(self, path, busy_timeout):
+        """On the worker: open the connection (unless open); the file-mode
+        warnings go to ``_new_warnings`` for the reactor to log."""
+        if self._conn is not None:
+            return
+        conn = None
         try:
             if path != ":memory:":
                 directory = os.path.dirname(os.path.abspath(path))
-                os.makedirs(directory, exist_ok=True)
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+                self._new_warnings = private_files(path)
             conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, cached_statements=64)
             _set_wal(conn, busy_timeout)
             conn.execute("PRAGMA synchronous=NORMAL")
             if path != ":memory:":
                 conn.execute("PRAGMA wal_autocheckpoint=0")   # the checkpoint thread's job
+                # When the WAL starts over, cut the file back (checkpoints.py).
+                conn.execute(f"PRAGMA journal_size_limit={checkpoints.catch_up_size(self._wal_limit)}")
             conn.execute("BEGIN IMMEDIATE")
-            try:
-                # Statement by statement: executescript() would COMMIT first.
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-                if row[0] is None:
-                    conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-                elif row[0] > SCHEMA_VERSION:
-                    raise StoreError(f"database schema version {row[0]} is newer than this pyhss "
-                                     f"understands ({SCHEMA_VERSION})")
-                conn.execute("COMMIT")
-            except BaseException:
+            # Statement by statement: executescript() would COMMIT first.
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+            if row[0] is None:
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif row[0] > SCHEMA_VERSION:
+                raise StoreError(f"database schema version {row[0]} is newer than this pyhss "
+                                 f"understands ({SCHEMA_VERSION})")
+            conn.execute("COMMIT")
+        except BaseException as e:
+            if conn is not None:
                 conn.close()
+            if not isinstance(e, (OSError, sqlite3.Error, StoreError)):
                 raise
-        except (OSError, sqlite3.Error, StoreError) as e:
             self._open_failure = e
             raise StoreError(f"cannot open SQLite store {path}: {e}") from None
         self._conn = conn
+        self._open_failure = None
         if path != ":memory:":
+            self._wal_bound = WalBound(path, self._wal_limit, self._checkpoint_interval)
             try:
-                self._checkpointer = Checkpointer(path, busy_timeout, self._checkpoint_interval)
+                self._checkpointer = Checkpointer(path, busy_timeout, self._checkpoint_interval,
+                                                  self._wal_limit)
             except (OSError, RuntimeError, sqlite3.Error):
                 conn.execute("PRAGMA wal_autocheckpoint=1000")   # SQLite's default, then
-        return None
+
+    # --- WAL size ----------------------------------------------------------------------
+    def _after_writes(self):
+        """On the worker, between transactions: keep the WAL under the limit
+        (checkpoints.py).  The worker is the writer: it waits for no write
+        lock, and nothing is written while it copies the last frames."""
+        if self._disk_full:
+            # What the failed writes left in the WAL takes the space the
+            # next ones need.
+            self._disk_full = False
+            self._checkpoint_wal("truncate", "full")
+            return
+        what = self._wal_bound.after_writes()
+        if what is not None:
+            self._checkpoint_wal(what, "limit")
+
+    def _checkpoint_wal(self, what, reason):
+        conn = self._conn
+        result = after = None
+        before = self._wal_bound.size
+        elapsed = 0.0
+        started = time.monotonic()
+        try:
+            before = wal_size(self.path)
+            with self._checkpointer.lock if self._checkpointer is not None else contextlib.nullcontext():
+                if what == "catch-up":
+                    result = checkpoints.checkpoint(conn)
+                else:
+                    conn.execute(f"PRAGMA busy_timeout={TRUNCATE_BUSY_MS}")
+                    try:
+                        result = checkpoints.truncate(conn)
+                    finally:
+                        conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
+            elapsed = time.monotonic() - started
+            after = wal_size(self.path)
+        except (OSError, sqlite3.Error):
+            pass
+        busy = result is None or result[0] != 0 or result[1] != result[2]
+        if what == "catch-up":
+            self._wal_bound.done(after)
+            self.wal_catch_ups += not busy
+            return
+        self._wal_bound.done(after, truncate_busy=busy)
+        self._reactor.callFromThread(self._wal_truncated, reason, before, after, elapsed, busy)
+
+    def _wal_truncated(self, reason, before, after, elapsed, busy):
+        """On the reactor: one log line per truncation episode, not per tick."""
+        limit = self._wal_limit
+        why = ("a write failed, the disk is full" if reason == "full"
+               else f"past {checkpoints.TRUNCATE_AT:.0%} of database.sqlite.wal_limit ({limit} bytes)")
+        if busy:
+            if not self._wal_busy_logged:
+                self._wal_busy_logged = True
+                log.warn("WAL {path}-wal is {before} bytes, {cause}; the TRUNCATE checkpoint could not finish "
+                         "(another connection is reading or writing): trying again",
+                         path=self.path, before=before, cause=why)
+            return
+        self._wal_busy_logged = False
+        self.wal_truncations += 1
+        now = self._reactor.seconds()
+        if reason != "full" and self._wal_quiet_until is not None and now < self._wal_quiet_until:
+            self._wal_unlogged += 1
+            return
+        more = f" ({self._wal_unlogged} more since the last such line)" if self._wal_unlogged else ""
+        emit = log.warn if reason == "full" else log.info
+        emit("WAL {path}-wal was {before} bytes, {cause}: truncated to {after} bytes in {ms:.0f} ms{more}",
+             path=self.path, before=before, cause=why, after=after, ms=elapsed * 1000, more=more)
+        self._wal_unlogged = 0
+        self._wal_quiet_until = now + WAL_LOG_INTERVAL
 
     def _transaction(self, function, *args):
         """Run ``function(conn, *args)`` in one write transaction."""
