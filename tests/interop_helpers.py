@@ -9,6 +9,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import tempfile
 
 from twisted.internet import defer, protocol, task
 
@@ -218,13 +219,15 @@ TSHARK_FIELDS = (
 )
 
 
-def _tshark_environment():
-    env = dict(os.environ)
-    # Keep tshark away from a user profile that might change dissection.
-    env["WIRESHARK_CONFIG_DIR"] = os.path.join(
-        env.get("TMPDIR", "/tmp"), "pyhss-tshark-empty-profile")
-    os.makedirs(env["WIRESHARK_CONFIG_DIR"], exist_ok=True)
-    return env
+def _run_tshark(command, check):
+    """Run tshark with an empty configuration directory of its own (kept
+    away from a user profile that might change dissection), removed when
+    tshark is done: nothing is left in the system temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="pyhss-tshark-profile-") as empty:
+        env = dict(os.environ, WIRESHARK_CONFIG_DIR=empty)
+        return subprocess.run(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env, timeout=60, check=check)
 
 
 def tshark_fields(pcap_path, display_filter=None, decode_port=3868,
@@ -249,9 +252,7 @@ def tshark_fields(pcap_path, display_filter=None, decode_port=3868,
         command += ["-e", field]
     if display_filter:
         command += ["-Y", display_filter]
-    output = subprocess.run(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=_tshark_environment(), timeout=60, check=True).stdout
+    output = _run_tshark(command, check=True).stdout
     frames = []
     for line in output.decode("utf-8", "replace").splitlines():
         columns = line.split("\t")
@@ -270,11 +271,7 @@ def tshark_verbose(pcap_path, decode_port=3868, frames=None):
     if frames:
         command += ["-Y", "frame.number in {%s}" % (
             " ".join(str(number) for number in frames),)]
-    return subprocess.run(
-        command,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=_tshark_environment(), timeout=60,
-    ).stdout.decode("utf-8", "replace")
+    return _run_tshark(command, check=False).stdout.decode("utf-8", "replace")
 
 
 # --- freeDiameter ------------------------------------------------------------
@@ -402,6 +399,13 @@ def write_transcript_pcap(path, transcript, server_port=3868):
     return writer.packets
 
 
+# freeDiameter logs this (at -dd) once a peer's state machine moved to
+# STATE_WAITCEA: after it wrote its CER *and* pointed the connection's
+# receiver at the peer's event queue (p_ce.c to_waitcea: set_peer_cnx, then
+# fd_psm_change_state, which logs).
+FREEDIAMETER_WAITCEA = "-> 'STATE_WAITCEA'"
+
+
 class FreeDiameterProcess(protocol.ProcessProtocol):
     """
     freeDiameterd run by the reactor, with its (merged) output kept for
@@ -411,6 +415,7 @@ class FreeDiameterProcess(protocol.ProcessProtocol):
     def __init__(self):
         self.output = bytearray()
         self.ended = defer.Deferred()
+        self._waiters = []
 
     @classmethod
     def spawn(cls, reactor, config_path, executable=None):
@@ -424,9 +429,63 @@ class FreeDiameterProcess(protocol.ProcessProtocol):
 
     def childDataReceived(self, fd, data):
         self.output.extend(data)
+        if self._waiters:
+            for waiter in list(self._waiters):
+                predicate, d = waiter
+                if predicate():
+                    self._waiters.remove(waiter)
+                    d.callback(True)
 
     def processEnded(self, reason):
+        waiters, self._waiters = self._waiters, []
+        for _, d in waiters:
+            d.callback(False)
         self.ended.callback(reason.value.exitCode)
+
+    def when_output(self, predicate):
+        """
+        A Deferred that fires with True once C{predicate()} holds, tested
+        now and after each piece of output (no polling, no timer), or with
+        False if freeDiameterd ends first.  Cancelling it forgets it.
+        """
+        if predicate():
+            return defer.succeed(True)
+        if not self.running:
+            return defer.succeed(False)
+
+        def forget(d):
+            self._waiters[:] = [w for w in self._waiters if w[1] is not d]
+
+        d = defer.Deferred(forget)
+        self._waiters.append((predicate, d))
+        return d
+
+    def cea_gate(self, host):
+        """
+        For L{tests.interop_nodes.start_node}'s C{hold_cer}: the CER on the
+        n-th connection freeDiameterd opens to our node C{host} is handled
+        (and answered) only once freeDiameterd has logged its n-th move to
+        STATE_WAITCEA for C{host}.
+
+        freeDiameter 1.2.1 can lose a CEA that arrives before that move:
+        its receiver thread picks the queue to post the CEA to
+        (cnxctx.c fd_cnx_target_queue: the connection's own incoming queue
+        while no alternate queue is set) and posts it a moment later; if the
+        state machine thread runs set_peer_cnx in between (fd_fifo_move of
+        that queue into the peer's event queue, then cc_alt set), the CEA
+        lands in a queue nobody reads any more.  The peer then sits in
+        STATE_WAITCEA until "Timeout while waiting for remote peer" (10 s)
+        although we answered at once.  A node on the same host answers
+        within a millisecond or two of the CER, so a loaded machine that
+        delays freeDiameter's state machine thread that long opens the
+        window; waiting for the log line closes it.
+        """
+        fragment = "'%s'" % (host,)
+
+        def gate(index):
+            return self.when_output(
+                lambda: self.count(FREEDIAMETER_WAITCEA, fragment) >= index)
+        return gate
 
     @property
     def running(self):

@@ -13,6 +13,11 @@ freeDiameter watchdog period, not two:
  - "fast": our Tw is 1 s, so we probe freeDiameter and it answers DWAs;
  - "slow": our Tw is far above freeDiameter's (6 s, its minimum, +-2 s of
    jitter), so freeDiameter probes us and we answer.
+
+Each node answers freeDiameterd's CER only once freeDiameterd has logged
+its move to STATE_WAITCEA (FreeDiameterProcess.cea_gate): freeDiameter
+1.2.1 can lose a CEA that comes sooner, a race of its own that a loaded
+machine makes likely enough to fail a test run.
 """
 
 import os
@@ -52,9 +57,11 @@ class FreeDiameterInteropTests(unittest.TestCase):
     @defer.inlineCallbacks
     def setUp(self):
         self.fast = yield start_node(
-            self, origin_host=FAST_HOST, origin_realm=REALM, watchdog=1.0)
+            self, origin_host=FAST_HOST, origin_realm=REALM, watchdog=1.0,
+            hold_cer=self._cea_gate(FAST_HOST))
         self.slow = yield start_node(
-            self, origin_host=SLOW_HOST, origin_realm=REALM, watchdog=120.0)
+            self, origin_host=SLOW_HOST, origin_realm=REALM, watchdog=120.0,
+            hold_cer=self._cea_gate(SLOW_HOST))
         directory = self.mktemp()
         os.makedirs(directory)
         config = os.path.join(directory, "freeDiameter.conf")
@@ -65,6 +72,11 @@ class FreeDiameterInteropTests(unittest.TestCase):
                        (SLOW_HOST, "127.0.0.1", self.slow.port)]))
         self.freediameter = helpers.FreeDiameterProcess.spawn(reactor, config)
         self.addCleanup(self.freediameter.stop, reactor)
+
+    def _cea_gate(self, host):
+        """start_node's hold_cer for our node C{host}: its CEA goes out
+        once freeDiameterd (started after the nodes) is ready for it."""
+        return lambda index: self.freediameter.cea_gate(host)(index)
 
     def _explain(self):
         return "freeDiameterd output:\n" + self.freediameter.text()[-6000:]
@@ -133,7 +145,9 @@ class FreeDiameterNoCommonApplicationTests(unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_cea_no_common_application(self):
-        node = yield start_node(self, origin_host=FAST_HOST, origin_realm=REALM)
+        node = yield start_node(
+            self, origin_host=FAST_HOST, origin_realm=REALM,
+            hold_cer=lambda index: fd.cea_gate(FAST_HOST)(index))
         directory = self.mktemp()
         os.makedirs(directory)
         config = os.path.join(directory, "freeDiameter.conf")

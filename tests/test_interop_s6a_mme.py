@@ -94,7 +94,11 @@ class FreeDiameterMmeTests(unittest.TestCase):
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
         extension = fd_mme_build.build_extension(directory)
-        self.hss = yield start_node(self, origin_host=HSS_HOST, origin_realm=REALM)
+        # The CEA goes out once freeDiameterd is ready for it: freeDiameter
+        # 1.2.1 can lose one that comes sooner (FreeDiameterProcess.cea_gate).
+        self.hss = yield start_node(
+            self, origin_host=HSS_HOST, origin_realm=REALM,
+            hold_cer=lambda index: self.freediameter.cea_gate(HSS_HOST)(index))
         self.store = MemoryStore()
         yield self.store.add_apn(ApnProfile("internet", qci=9, arp_priority=8, ambr_ul=50000000,
                                             ambr_dl=100000000))
