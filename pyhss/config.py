@@ -316,8 +316,9 @@ class LimitsConfig:
                               doc="Grouped AVP nesting depth")
     max_connections: int = _key("max_connections", integer(1, 1_000_000), 1024,
                                 doc="connections accepted at once")
-    max_pending_requests: int = _key("max_pending_requests", integer(1, 1_000_000), 4096,
-                                     doc="requests processed at once per connection")
+    max_pending_requests: int = _key("max_pending_requests", integer(1, 1_000_000), 1024,
+                                     doc="requests of one connection in handlers at once; at it we stop "
+                                         "reading that peer until half are answered")
     max_unopened_connections: int = _key(
         "max_unopened_connections", integer(1, 1_000_000), 256,
         doc="accepted connections at once that have not completed the CER/CEA exchange; "
@@ -326,9 +327,9 @@ class LimitsConfig:
         "max_unopened_per_address", integer(1, 1_000_000), 64,
         doc="the same, per source address")
     max_write_buffer: int = _key(
-        "max_write_buffer", integer(4096, 1 << 30), 1 << 20,
+        "max_write_buffer", integer(4096, 1 << 30), 65536,
         doc="bytes of answers queued for one peer before we stop reading its requests "
-            "(resumed once it reads them)")
+            "(resumed once it reads them); also the most read from a peer at once")
     write_stall_timeout: float = _key(
         "write_stall_timeout", seconds(0, 3600), 30.0,
         doc="seconds a peer may leave max_write_buffer full before it is dropped")

@@ -6,7 +6,7 @@ connections that never send a CER cannot lock new peers out.
 from twisted.internet import address, task
 from twisted.trial import unittest
 
-from pyhss.protocols.admission import Admission
+from pyhss.node.admission import Admission
 from pyhss.protocols.peer import OPEN
 from pyhss.protocols.transport import DiameterServerFactory
 

@@ -90,8 +90,7 @@ class AnsweringConnection:
         self.received.append(codec.decode_message(message.encode()))
         reactor.callLater(0, self.node.answer_received, self, message.answer(self.code))
 
-    def _peer_name(self):
-        return "answering"
+    name = "answering"
 
 
 def connect_answering_mme(node, host=PEER_HOST, code=results.DIAMETER_SUCCESS):

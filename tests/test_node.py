@@ -166,7 +166,7 @@ class DispatchTests(unittest.TestCase):
         self.assertEqual(answer.get("Result-Code"), 5012)
         self.assertEqual(answer.hop_by_hop, 10)
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
-        self.assertEqual(self.connection.pending, 0)
+        self.assertEqual(self.node.dispatcher.pending(self.connection), 0)
         self.assertEqual(self.connection.state, OPEN)
 
     def test_handler_fails_later_5012(self):
@@ -174,11 +174,11 @@ class DispatchTests(unittest.TestCase):
         self._register(lambda request, peer: d)
         self.connection.dataReceived(air().encode())
         self.assertEqual(self.transport.value(), b"")
-        self.assertEqual(self.connection.pending, 1)
+        self.assertEqual(self.node.dispatcher.pending(self.connection), 1)
         d.errback(ValueError("store down"))
         self.assertEqual(self._answer().get("Result-Code"), 5012)
         self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
-        self.assertEqual(self.connection.pending, 0)
+        self.assertEqual(self.node.dispatcher.pending(self.connection), 0)
 
     def test_failing_store_logs_one_traceback_per_cause(self):
         # A full disk fails every request: each is answered 5012, but the
@@ -210,7 +210,7 @@ class DispatchTests(unittest.TestCase):
         self.connection.dataReceived(air().encode())
         self.assertEqual(self._answer().get("Result-Code"), 5012)
         self.assertEqual(len(self.flushLoggedErrors(TypeError)), 1)
-        self.assertEqual(self.connection.pending, 0)
+        self.assertEqual(self.node.dispatcher.pending(self.connection), 0)
 
     def test_concurrent_requests_answer_in_completion_order(self):
         waiting = {}
@@ -223,17 +223,17 @@ class DispatchTests(unittest.TestCase):
             air(1, "s;1").encode() + air(2, "s;2").encode()
             + air(3, "s;3").encode())
         self.assertEqual(sorted(waiting), [1, 2, 3])
-        self.assertEqual(self.connection.pending, 3)
+        self.assertEqual(self.node.dispatcher.pending(self.connection), 3)
         for hop_by_hop in (3, 1, 2):
             waiting[hop_by_hop].callback(None)
         answers = read_messages(self.transport)
         self.assertEqual([a.hop_by_hop for a in answers], [3, 1, 2])
         self.assertEqual([a.get("Session-Id") for a in answers],
                          ["s;3", "s;1", "s;2"])
-        self.assertEqual(self.connection.pending, 0)
+        self.assertEqual(self.node.dispatcher.pending(self.connection), 0)
 
     def test_too_busy_3004(self):
-        self.node.max_pending_requests = 2
+        self.node.dispatcher.max_pending = 2
         self._register(lambda request, peer: defer.Deferred())
         self.connection.dataReceived(b"".join(
             air(n, "s;%d" % n).encode() for n in (1, 2, 3)))
@@ -241,6 +241,23 @@ class DispatchTests(unittest.TestCase):
         self.assertEqual(answer.hop_by_hop, 3)
         self.assertEqual(answer.get("Result-Code"), 3004)
         self.assertTrue(answer.is_error)
+
+    def test_reading_stops_while_handlers_hold_the_limit(self):
+        # A peer cannot have more than max_pending_requests answers made for
+        # it before it reads some: we stop reading it until half are answered.
+        self.node.dispatcher.max_pending = 4
+        waiting = []
+        self._register(lambda request, peer: waiting.append(defer.Deferred()) or waiting[-1])
+        self.connection.dataReceived(b"".join(
+            air(n, "s;%d" % n).encode() for n in range(1, 5)))
+        self.assertEqual(self.transport.producerState, "paused")
+        self.assertFalse(self.connection.reading)
+        waiting[0].callback(self.node.answer(air(1, "s;1"), 2001))
+        self.assertEqual(self.transport.producerState, "paused")
+        waiting[1].callback(self.node.answer(air(2, "s;2"), 2001))
+        self.assertEqual(self.transport.producerState, "producing")
+        self.assertTrue(self.connection.reading)
+        self.assertEqual(len(read_messages(self.transport)), 2)
 
     def test_bad_avp_length_answered_and_connection_kept(self):
         self._register(handler_answering(self.node))
@@ -282,7 +299,7 @@ class DispatchTests(unittest.TestCase):
         self._register(handler_answering(self.node))
         self.connection.dataReceived(air().encode())
         self.assertEqual([e for e in events if _from_node(e)], [])
-        self.node.debug = True
+        self.node.settings.debug = True
         self.connection.dataReceived(air().encode())
         lines = [e["log_format"] for e in events if _from_node(e)]
         self.assertEqual(len(lines), 2)
@@ -311,7 +328,7 @@ class SendRequestTests(unittest.TestCase):
         self.assertEqual(answer.hop_by_hop, requests[1].hop_by_hop)
         self.connection.dataReceived(requests[0].answer(5012).encode())
         self.assertEqual(self.successResultOf(first).get("Result-Code"), 5012)
-        self.assertEqual(self.node._pending, {})
+        self.assertEqual(len(self.node.pending), 0)
         self.assertEqual(self.clock.getDelayedCalls()[0].func.__name__,
                          "_watchdog")
 
@@ -359,7 +376,7 @@ class SendRequestTests(unittest.TestCase):
         d = self.node.send_request(PEER_HOST, self._clr())
         self.connection.connectionLost(DONE)
         self.failureResultOf(d, PeerDisconnected)
-        self.assertEqual(self.node._pending, {})
+        self.assertEqual(len(self.node.pending), 0)
 
 
 class TransportTests(unittest.TestCase):

@@ -101,6 +101,22 @@ class FramingTests(unittest.TestCase):
         self.assertLess(held, 2 * len(data))
         self.assertEqual(self._dwas(), [])
 
+    def test_closed_connection_freed_without_the_collector(self):
+        # A dropped peer's connection (and the answers its transport still
+        # holds) must not wait for a full collection: no reference cycle.
+        import gc
+        import weakref
+        gc.collect()
+        gc.disable()
+        self.addCleanup(gc.enable)
+        connection, transport = open_connection(make_node())
+        transport.write(b"x" * 100000)
+        alive = weakref.ref(connection)
+        connection.connectionLost(DONE)
+        transport.unregisterProducer()      # as Twisted's transports do
+        del connection, transport
+        self.assertIsNone(alive())
+
     def test_oversized_message_closes_connection(self):
         header = struct.pack("!IIIII", 0x01000000 | 70000, 0x80000118, 0, 1, 1)
         self.connection.dataReceived(header)
@@ -245,6 +261,23 @@ class CapabilitiesExchangeTests(unittest.TestCase):
         self.assertIn(b"mme.test\nforged", cea)
         self.assertTrue(transport.disconnecting)
         self.assertEqual(self.node.peers, {})
+
+    def test_first_message_judged_by_its_header_alone(self):
+        # Before the CER a message is refused once its header is in, not
+        # once the peer has sent all of its 60 kB.
+        connection, transport = connect(self.node)
+        header = struct.pack("!IIIII", 0x01000000 | 60000, 0x80000118, 0, 1, 1)
+        connection.dataReceived(header + b"\0" * 100)
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(connection.framer.buffered, 120)
+
+    def test_cer_arriving_slowly_is_waited_for(self):
+        connection, transport = connect(self.node)
+        data = cer().encode()
+        connection.dataReceived(data[:30])
+        self.assertFalse(transport.disconnecting)
+        connection.dataReceived(data[30:])
+        self.assertEqual(read_messages(transport)[0].get("Result-Code"), 2001)
 
     def test_first_message_not_cer_is_not_decoded(self):
         # Before the CER only the header is read: a flood of distinct
@@ -391,7 +424,7 @@ class InitiatorTests(unittest.TestCase):
     def test_cea_failure(self):
         connection, transport = self._dial()
         (our_cer,) = read_messages(transport)
-        cea = self.node.capabilities_answer(connection, our_cer, 5010, "no")
+        cea = self.node.messages.capabilities_answer(our_cer, 5010, "no", connection.local_address)
         connection.dataReceived(cea.encode())
         failure = self.failureResultOf(connection.capabilities,
                                        CapabilitiesExchangeFailed)
@@ -485,8 +518,8 @@ class WatchdogTests(unittest.TestCase):
 
     def test_jitter_bounds(self):
         node = make_node(task.Clock())
-        node._jitter = 2.0
-        values = [node.watchdog_interval() for _ in range(200)]
+        node.settings.jitter = 2.0
+        values = [node.settings.watchdog_interval() for _ in range(200)]
         self.assertTrue(all(28.0 <= v <= 32.0 for v in values))
         self.assertGreater(len(set(values)), 1)
 

@@ -28,6 +28,12 @@ class FlowControlUnitTests(unittest.TestCase):
         self.assertTrue(self.transport.streaming)
         self.assertEqual(self.transport.bufferSize, 4096)
 
+    def test_default_limit_is_also_a_read_size(self):
+        # Twisted reads bufferSize bytes at a time: a larger write limit
+        # would let one flooding peer hold the reactor for a whole read.
+        connection, transport = open_connection(make_node(self.clock))
+        self.assertEqual(transport.bufferSize, 65536)
+
     def test_pause_stops_reading_and_resume_reads_again(self):
         self.connection.pauseProducing()
         self.assertEqual(self.transport.producerState, "paused")
@@ -100,10 +106,10 @@ class FlowControlTCPTests(unittest.TestCase):
         client.transport.write(requests)
         # Wait until the server stops reading.
         for _ in range(500):
-            if server._paused:
+            if not server.reading:
                 break
             yield task.deferLater(reactor, 0.01, lambda: None)
-        self.assertTrue(server._paused)
+        self.assertFalse(server.reading)
         transport = server.transport
         queued = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
         # At most the limit plus the answers to one read: Twisted reads 64 kB
@@ -119,4 +125,4 @@ class FlowControlTCPTests(unittest.TestCase):
                 break
             yield task.deferLater(reactor, 0.01, lambda: None)
         self.assertEqual(server.counters["dwa_sent"], count)
-        self.assertFalse(server._paused)
+        self.assertTrue(server.reading)

@@ -110,7 +110,7 @@ class PeerFuzzTests(unittest.TestCase):
             if message.is_request:
                 # The only requests we originate here: DWR, DPR.
                 self.assertIn(message.command_code, (280, 282))
-        if connection.state == CLOSED or connection._partial:
+        if connection.state == CLOSED or connection.framer.buffered:
             # Closed, or a partial message is waiting for more bytes (a
             # DWR now would be read as its continuation).
             return

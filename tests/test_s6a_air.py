@@ -267,8 +267,7 @@ class FakeConnection:
     def send_answer(self, answer):
         self.sent.append(answer)
 
-    def _peer_name(self):
-        return "fake"
+    name = "fake"
 
 
 class DispatchTests(unittest.TestCase):

@@ -56,8 +56,7 @@ class FakeConnection:
     def send_request(self, message):
         self.sent.append(message)
 
-    def _peer_name(self):
-        return "fake"
+    name = "fake"
 
 
 class S6aFixture:
@@ -196,7 +195,7 @@ class LocationTests(S6aFixture, unittest.TestCase):
         self.assertEqual(codec.validate(clr), [])
         # The CLA is matched and logged; nothing is left pending.
         self.node.answer_received(old, old.sent[0].answer(results.DIAMETER_SUCCESS))
-        self.assertEqual(self.node._pending, {})
+        self.assertEqual(len(self.node.pending), 0)
         serving = self.successResultOf(self.store.get_serving_node(IMSI))
         self.assertEqual(serving.mme_host, "mme2.test")
 

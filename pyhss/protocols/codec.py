@@ -30,7 +30,7 @@ from pyhss.protocols.errors import (
 from pyhss.protocols.message import (  # noqa: F401 (re-exported)
     AVP_MANDATORY, AVP_PROTECTED, AVP_VENDOR, DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_SIZE, FLAG_ERROR, FLAG_PROXIABLE, FLAG_REQUEST,
-    FLAG_RETRANSMIT, HEADER_LENGTH, MAX_LENGTH, Avp, ConstantAvp, Message,
+    FLAG_RETRANSMIT, HEADER, HEADER_LENGTH, AVP_HEADER, MAX_LENGTH, Avp, ConstantAvp, Message,
     constant_avp, result_code_avp,
     datetime_to_time, next_end_to_end, next_hop_by_hop, time_to_datetime,
     unix_to_time)

@@ -31,8 +31,10 @@ DEFAULT_MAX_SIZE = 65536
 DEFAULT_MAX_DEPTH = 16
 MAX_LENGTH = 0xFFFFFF
 
-_HEADER = struct.Struct('!IIIII')
-_AVP_HEADER = struct.Struct('!II')
+# The one definition of the header: version and length, flags and command
+# code, application id, hop-by-hop, end-to-end.
+HEADER = _HEADER = struct.Struct('!IIIII')
+AVP_HEADER = _AVP_HEADER = struct.Struct('!II')
 _AVP_HEADER_V = struct.Struct('!III')
 _U32 = struct.Struct('!I')
 _STRUCTS = {
