@@ -570,8 +570,7 @@ def check_log_file(config):
     if target == "-":
         return
     try:
-        with open(target, "a", encoding="utf-8"):
-            pass
+        os.close(os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
     except OSError as e:
         raise ConfigError(config.path, "logging.file", f"cannot write {target!r}: {e.strerror or e}") from None
 

@@ -19,6 +19,7 @@ are counted and logged as one summary line.
 """
 
 import io
+import os
 import re
 import sys
 
@@ -43,10 +44,18 @@ def level_predicate(level_name):
 
 
 def open_log_file(logging_config, stdout=None):
-    """The text stream log lines go to: ``stdout`` for "-", else the file (appended)."""
+    """The text stream log lines go to: ``stdout`` for "-", else the file
+    (appended; created 0600, as the database is: no key is logged, but a
+    log says who is served where)."""
     if logging_config.file == "-":
         return stdout if stdout is not None else sys.stdout
-    return io.open(logging_config.file, "a", encoding="utf-8", buffering=1)
+    return io.open(private_append(logging_config.file), "a", encoding="utf-8", buffering=1,
+                   closefd=True)
+
+
+def private_append(path):
+    """A file descriptor of ``path`` open for appending, created 0600."""
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
 
 def make_observer(logging_config, stdout=None):

@@ -113,3 +113,22 @@ class SummariserTests(SummariserFixture, unittest.TestCase):
         self.clock.advance(10)
         self.assertTrue(summary.warn(("imsi", 5000), "unknown IMSI {n}", n=5000))
         self.assertIn(("imsi", 5000), summary._kinds)
+
+
+class LogFileModeTests(unittest.TestCase):
+    """The log file is created 0600, like the database (issue 10, item 7)."""
+
+    def test_created_private(self):
+        import os
+        import stat
+        from pyhss import logsetup
+        from pyhss.config import Config, check_log_file
+        path = os.path.abspath(self.mktemp())
+        config = Config.default(logging={"file": path})
+        check_log_file(config)
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        os.remove(path)
+        stream = logsetup.open_log_file(config.logging)
+        stream.write("x\n")
+        stream.close()
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
