@@ -20,7 +20,11 @@ from dataclasses import MISSING, dataclass, field, fields
 
 import yaml
 
-TRANSPORTS = ("tcp", "sctp")
+from pyhss.protocols.transport import LISTENERS
+
+# The choices are the registries' own names: a transport or a backend added
+# there is accepted here.
+TRANSPORTS = tuple(LISTENERS)
 BACKENDS = ("sqlite", "memory")
 LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
 # RFC 6733 4.3: the Diameter header length field is 24 bits.
@@ -271,7 +275,7 @@ class HssConfig:
     port: int = _key("port", integer(0, 65535), 3868,
                      doc="Diameter port (0: any free port)")
     transports: tuple = _key("transports", list_of(choice(TRANSPORTS)), ("tcp",),
-                             doc="transports to listen on: tcp, sctp")
+                             doc="transports to listen on: " + ", ".join(TRANSPORTS))
     product_name: str = _key("ProductName", text, "pyhss",
                              doc="Product-Name in CER/CEA")
     vendor_id: int = _key("VendorId", integer(0, 0xFFFFFFFF), 0,

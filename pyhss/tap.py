@@ -75,12 +75,11 @@ class Options(usage.Options):
                 config, hss=dataclasses.replace(config.hss, port=self["port"]))
             config = _keep_path(config, self["config"])
         for name in config.hss.transports:
-            if name == "sctp":
-                reason = transport.sctp_unavailable_reason() or (
-                    "the SCTP listener is not part of this version of pyhss")
+            reason = transport.unavailable(name)
+            if reason is not None:
                 raise ConfigRefused(ConfigError(
                     self["config"], "hss.transports",
-                    "sctp requested but %s" % (reason,)))
+                    "%s requested but %s" % (name, reason)))
         try:
             check_log_file(config)
         except ConfigError as e:

@@ -18,8 +18,8 @@ from pyhss.protocols.dictionary import (
     APP_BASE, APP_CX, APP_S6A, CMD_AIR, CMD_CLR, CMD_ULR, VENDOR_3GPP)
 from pyhss.protocols.peer import CLOSED, OPEN
 from pyhss.protocols.transport import (
-    DiameterServerFactory, TransportUnavailable, connect_peer, listen,
-    sctp_unavailable_reason)
+    DiameterServerFactory, TransportUnavailable, connect_peer, listen)
+from pyhss.sctp import unavailable_reason as sctp_unavailable_reason
 from pyhss.storage.errors import StoreError
 
 from tests.peer_helpers import (

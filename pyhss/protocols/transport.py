@@ -9,15 +9,12 @@ start-up with a message that says why (no kernel support, no pysctp, or not
 implemented yet) instead of silently serving TCP only.
 """
 
-import socket
-
 from twisted.internet import defer, protocol
 from twisted.logger import Logger
 
+from pyhss import sctp
 from pyhss.protocols.peer import (
     DiameterProtocol, ROLE_INITIATOR, ROLE_RESPONDER)
-
-IPPROTO_SCTP = getattr(socket, "IPPROTO_SCTP", 132)
 
 
 class TransportUnavailable(Exception):
@@ -103,35 +100,28 @@ def listen_tcp(node, address, port, reactor):
                              interface=address)
 
 
-def sctp_unavailable_reason():
-    """Why SCTP cannot be used here, or C{None} when the kernel and pysctp
-    both support it."""
-    try:
-        probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM, IPPROTO_SCTP)
-    except OSError as e:
-        return ("the kernel has no SCTP support (%s); load the sctp module"
-                " or use transports: [tcp]" % (e.strerror or e,))
-    probe.close()
-    try:
-        import sctp  # noqa: F401  (pysctp)
-    except ImportError:
-        return "pysctp is not installed (pip install pysctp)"
-    return None
-
-
 def listen_sctp(node, address, port, reactor):
-    reason = sctp_unavailable_reason()
-    if reason is None:
-        reason = ("the SCTP listener is not part of this version of pyhss;"
-                  " use transports: [tcp]")
     raise TransportUnavailable(
-        "cannot listen on SCTP %s:%d: %s" % (address, port, reason))
+        "cannot listen on SCTP %s:%d: %s" % (address, port, unavailable("sctp")))
 
 
 LISTENERS = {
     "tcp": listen_tcp,
     "sctp": listen_sctp,
 }
+
+
+def unavailable(name):
+    """Why transport C{name} cannot serve here, or C{None}: the one place a
+    transport is refused, for start-up checks and listeners alike."""
+    if name not in LISTENERS:
+        return "unknown transport %r (expected one of %s)" % (
+            name, ", ".join(sorted(LISTENERS)))
+    if name == "sctp":
+        return sctp.unavailable_reason() or (
+            "the SCTP listener is not part of this version of pyhss;"
+            " use transports: [tcp]")
+    return None
 
 
 def listen(node, addresses, port, transports, reactor):
@@ -144,12 +134,9 @@ def listen(node, addresses, port, transports, reactor):
     ports = []
     try:
         for transport in transports:
-            try:
-                listener = LISTENERS[transport]
-            except KeyError:
-                raise TransportUnavailable(
-                    "unknown transport %r (expected one of %s)" % (
-                        transport, ", ".join(sorted(LISTENERS))))
+            listener = LISTENERS.get(transport)
+            if listener is None:
+                raise TransportUnavailable(unavailable(transport))
             for address in addresses:
                 ports.append(listener(node, address, port, reactor))
     except BaseException:
