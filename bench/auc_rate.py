@@ -31,6 +31,7 @@ from pyhss.auc import milenage as milenage_module  # noqa: E402
 from pyhss.auc.centre import AuthenticationCentre  # noqa: E402
 from pyhss.auc.kdf import encode_plmn_id  # noqa: E402
 from pyhss.auc.milenage import Milenage  # noqa: E402
+from pyhss.auc.sqn import advance  # noqa: E402
 from pyhss.auc.vectors import eutran_vector  # noqa: E402
 
 PLMN = encode_plmn_id("001", "01")
@@ -62,10 +63,10 @@ class InstantStore:
     def __init__(self):
         self.sqn = {}
 
-    def reserve_sqns(self, imsi, allocate):
-        new, result = allocate(self.sqn.get(imsi, 0))
+    def reserve_sqns(self, imsi, request):
+        new, sqns = advance(self.sqn.get(imsi, 0), request)
         self.sqn[imsi] = new
-        return defer.succeed(result)
+        return defer.succeed((imsi, sqns))
 
 
 class Subscriber:

@@ -99,10 +99,10 @@ def result_code(data):
     return answer.result_code
 
 
-def profile_worker(store_class, path):
+def profile_worker(worker_class, path):
     """Run the SQLite worker thread under cProfile, stats to ``path``."""
     import cProfile
-    work = store_class._work
+    work = worker_class._work
 
     def profiled(self):
         profiler = cProfile.Profile()
@@ -112,7 +112,7 @@ def profile_worker(store_class, path):
         finally:
             profiler.disable()
             profiler.dump_stats(path)
-    store_class._work = profiled
+    worker_class._work = profiled
 
 
 @defer.inlineCallbacks
@@ -126,8 +126,8 @@ def run(reactor, options, out):
     if not os.path.exists(options.db):
         yield provision.provision(reactor, options.db, options.imsi_first, options.subscribers)
     if options.profile:
-        from pyhss.storage.sqlite import SqliteStore
-        profile_worker(SqliteStore, options.profile + ".sqlite")
+        from pyhss.storage.sqlite_worker import SqliteWorker
+        profile_worker(SqliteWorker, options.profile + ".sqlite")
     service = HSSService(config, reactor)
     yield service.store.opened
     tune_collector()

@@ -23,6 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from pyhss import admin  # noqa: E402
+from pyhss.auc.sqn import SqnRequest  # noqa: E402
 from pyhss.storage.sqlite import SqliteStore  # noqa: E402
 
 K = "465B5CE8B199B49FAA5F0A2EE238A6BC"
@@ -42,8 +43,8 @@ def write_inputs(directory, rows):
     return config, path
 
 
-def allocate(current):
-    return current + 1, current + 1
+# One SQN per reservation, as an AIR asking for one vector.
+ONE = SqnRequest(1)
 
 
 @defer.inlineCallbacks
@@ -66,7 +67,7 @@ def main(reactor, options):
         imsi = "001010000000000"
         started = time.perf_counter()
         for _ in range(options.calls):
-            yield store.reserve_sqns(imsi, allocate)
+            yield store.reserve_sqns(imsi, ONE)
         elapsed = time.perf_counter() - started
         print(f"{options.calls} sequential reserve_sqns: {elapsed:.2f} s "
               f"({options.calls / elapsed:,.0f}/s, {elapsed / options.calls * 1e6:.0f} us each)")
@@ -78,7 +79,7 @@ def main(reactor, options):
             # One of options.concurrency loops taking IMSIs from a shared iterator.
             for imsi in imsis:
                 sub = yield store.get_subscriber(imsi)
-                yield store.reserve_sqns(sub.imsi, allocate)
+                yield store.reserve_sqns(sub.imsi, ONE)
         started = time.perf_counter()
         yield defer.gatherResults([air_like_loop() for _ in range(options.concurrency)], consumeErrors=True)
         elapsed = time.perf_counter() - started

@@ -5,7 +5,7 @@
 
 Provisions subscribers in a temporary SQLite file through the store API,
 then keeps ``--concurrency`` SQN reservations in flight for ``--duration``
-seconds, each on a random subscriber, as AIRs do (``reserve_sqns_for``:
+seconds, each on a random subscriber, as AIRs do (``reserve_sqns``:
 read the subscriber, move its SQN on, one transaction).  The size of the
 ``-wal`` file is sampled every 0.1 s; every ``--report-every`` seconds and
 at the end it prints the reservations done, their rate and the WAL size
@@ -32,6 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from bench.provision import bench_subscriber  # noqa: E402
+from pyhss.auc.sqn import SqnRequest  # noqa: E402
 from pyhss.config import SqliteConfig  # noqa: E402
 from pyhss.storage.records import ApnProfile  # noqa: E402
 from pyhss.storage.sqlite import SqliteStore  # noqa: E402
@@ -47,10 +48,8 @@ def wal_size(path):
         return 0
 
 
-def plan(subscriber):
-    if subscriber is None:
-        return None
-    return lambda current: (current + VECTORS, current + VECTORS)
+# What an AIR asking for 32 vectors asks of the store.
+RESERVATION = SqnRequest(VECTORS)
 
 
 @defer.inlineCallbacks
@@ -99,7 +98,7 @@ def main(reactor, options):
             while time.monotonic() < deadline:
                 sent = time.perf_counter()
                 try:
-                    yield store.reserve_sqns_for(rng.choice(imsis), plan)
+                    yield store.reserve_sqns(rng.choice(imsis), RESERVATION)
                     latencies.append(time.perf_counter() - sent)
                     state["done"] += 1
                 except Exception as e:

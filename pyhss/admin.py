@@ -29,6 +29,7 @@ import sys
 from twisted.internet import defer, task
 
 from pyhss import control
+from pyhss.apps import s6a_control
 from pyhss.config import ConfigError, load_config
 from pyhss.protocols.results import DIAMETER_SUCCESS
 from pyhss.storage import open_store
@@ -229,7 +230,7 @@ def cmd_subscriber_update(store, options, out):
     if any(name in changes for name in PROFILE_FIELDS):
         idr = yield _profile_changed(options.server, sub.imsi)
     else:
-        idr = dict(control.outcome(False, reason="not-needed"),
+        idr = dict(s6a_control.outcome(False, reason="not-needed"),
                    message="Subscription-Data unchanged: no IDR needed")
     out(dict(subscriber_view(sub, keys=False), idr=idr), f"updated subscriber {sub.imsi}\n{idr['message']}")
 
@@ -238,18 +239,18 @@ def cmd_subscriber_update(store, options, out):
 def _profile_changed(server, imsi):
     """Ask the server for an IDR; the store is updated whatever happens here."""
     try:
-        result = yield server.call(control.ProfileChanged, imsi)
+        result = yield server.call(s6a_control.ProfileChanged, imsi)
     except control.ServerUnreachable as e:
-        return dict(control.outcome(False, reason="server-unreachable"),
+        return dict(s6a_control.outcome(False, reason="server-unreachable"),
                     message=f"{e}: store updated, no IDR sent")
     except defer.TimeoutError:
-        return dict(control.outcome(False, reason="timeout"),
+        return dict(s6a_control.outcome(False, reason="timeout"),
                     message=f"no answer from the server within {server.timeout:g}s: store updated, "
                             f"IDR outcome unknown")
     except control.ControlError as e:
-        return dict(control.outcome(False, reason="server-error"),
+        return dict(s6a_control.outcome(False, reason="server-error"),
                     message=f"server error: {e}: store updated, no IDR sent")
-    return dict(result, message=control.describe("IDR", result))
+    return dict(result, message=s6a_control.describe("IDR", result))
 
 
 @defer.inlineCallbacks
@@ -257,7 +258,7 @@ def cmd_subscriber_cancel(store, options, out):
     imsi = check_imsi(options.imsi)
     what = "CLR (subscription withdrawal)"
     try:
-        result = yield options.server.call(control.CancelSubscription, imsi)
+        result = yield options.server.call(s6a_control.CancelSubscription, imsi)
     except control.ServerUnreachable as e:
         raise OperationFailed(f"{e}: no CLR sent") from None
     except defer.TimeoutError:
@@ -269,11 +270,11 @@ def cmd_subscriber_cancel(store, options, out):
         raise ValidationError(str(e)) from None
     except control.ControlError as e:
         raise OperationFailed(f"server error: {e}: no CLR sent") from None
-    message = control.describe(what, result)
+    message = s6a_control.describe(what, result)
     # Nothing to withdraw (no MME holds the UE) is done; an MME that could
     # not be reached or did not accept it is not.
     done = (result["result_code"] == DIAMETER_SUCCESS if result["sent"]
-            else result["reason"] in (control.NO_SERVING_MME, control.PURGED))
+            else result["reason"] in (s6a_control.NO_SERVING_MME, s6a_control.PURGED))
     if not done:
         raise OperationFailed(message)
     out({"imsi": imsi, "clr": dict(result, message=message)}, message)

@@ -21,11 +21,12 @@ from dataclasses import MISSING, dataclass, field, fields
 import yaml
 
 from pyhss.protocols.transport import LISTENERS
+from pyhss.storage import ADAPTERS
 
 # The choices are the registries' own names: a transport or a backend added
 # there is accepted here.
 TRANSPORTS = tuple(LISTENERS)
-BACKENDS = ("sqlite", "memory")
+BACKENDS = tuple(ADAPTERS)
 LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
 # RFC 6733 4.3: the Diameter header length field is 24 bits.
 MAX_DIAMETER_MESSAGE = (1 << 24) - 1

@@ -4,21 +4,17 @@ pyhss-admin only writes the store; the MME serving a subscriber only
 learns of a change when the server tells it.  The server therefore
 listens on a local UNIX socket (``control.socket`` in config.yaml, mode
 0600 so only its own user may connect) and speaks AMP there
-(:mod:`twisted.protocols.amp`):
+(:mod:`twisted.protocols.amp`).
 
-- :class:`ProfileChanged` ``(imsi)``: the subscriber's profile changed in
-  the store; send Insert-Subscriber-Data-Request with the new
-  Subscription-Data to its serving MME.
-- :class:`CancelSubscription` ``(imsi)``: send Cancel-Location-Request with
-  Cancellation-Type SUBSCRIPTION_WITHDRAWAL to its serving MME.
-
-Both answer ``sent`` (a request went out), ``mme`` (the serving MME),
-``result_code`` (the answer's Result-Code or Experimental-Result-Code; none
-when nothing or no answer came back) and ``reason`` when nothing was sent
-(:data:`NO_SERVING_MME`, :data:`PURGED`, :data:`NOT_CONNECTED`) or no answer
-came (:data:`NO_ANSWER`).  Errors are typed: :class:`UnknownSubscriber`,
-:class:`InvalidImsi`, :class:`NotServed`, :class:`StoreFailed`; the client
-helper :func:`call` adds :class:`ServerUnreachable` (nothing listens) and
+This module knows no application: each one declares the AMP commands it
+serves (``IApplication.control_commands``, e.g. S6a's ProfileChanged and
+CancelSubscription in :mod:`pyhss.apps.s6a_control`, made of the pieces
+of :mod:`pyhss.apps.commands`) and :class:`ControlLocator` serves those
+of every application it is given; a command none serves fails with
+:class:`NotServed`.  Every command's typed errors (:data:`COMMAND_ERRORS`:
+:class:`UnknownSubscriber`, :class:`InvalidImsi`, :class:`NotServed`,
+:class:`StoreFailed`) are importable from here; the client helper
+:func:`call` adds :class:`ServerUnreachable` (nothing listens) and
 :class:`ServerFailed` (anything else on the way).
 """
 
@@ -30,39 +26,20 @@ import stat
 from twisted.internet import defer, endpoints
 from twisted.internet import error as net_error
 from twisted.internet.protocol import Factory
-from twisted.logger import Logger
 from twisted.protocols import amp
 
-from pyhss.storage.errors import StoreError, ValidationError
-from pyhss.storage.records import check_imsi
+from pyhss.apps.commands import (
+    COMMAND_ERRORS, ControlError, DuplicateCommand, InvalidImsi, NotServed, StoreFailed, TextArgument,
+    UnknownSubscriber,
+)
+
+__all__ = [
+    "COMMAND_ERRORS", "ControlError", "ControlFactory", "ControlLocator", "DuplicateCommand", "InvalidImsi",
+    "NotServed", "ServerFailed", "ServerUnreachable", "StoreFailed", "TextArgument", "UnknownSubscriber",
+    "call", "clear_stale_socket", "listen",
+]
 
 SOCKET_MODE = 0o600
-
-# Why nothing was sent, or why no result code came back.
-NO_SERVING_MME = "no-serving-mme"
-PURGED = "purged"
-NOT_CONNECTED = "not-connected"
-NO_ANSWER = "no-answer"
-
-
-class ControlError(Exception):
-    """Base class of what a control command can fail with."""
-
-
-class UnknownSubscriber(ControlError):
-    """No subscriber with this IMSI in the store."""
-
-
-class InvalidImsi(ControlError):
-    """The IMSI is missing, not UTF-8 text or not 14-15 digits."""
-
-
-class NotServed(ControlError):
-    """The server does not run the application the command needs (S6a)."""
-
-
-class StoreFailed(ControlError):
-    """The server could not read the store."""
 
 
 class ServerFailed(ControlError):
@@ -82,132 +59,52 @@ class ServerUnreachable(ControlError):
         return self.why
 
 
-_ERRORS = {
-    UnknownSubscriber: b"UNKNOWN_SUBSCRIBER",
-    InvalidImsi: b"INVALID_IMSI",
-    NotServed: b"NOT_SERVED",
-    StoreFailed: b"STORE_FAILED",
-}
-
-class _Text(amp.Unicode):
-    """amp.Unicode whose missing or undecodable value is answered with the
-    typed error ``error``.
-
-    amp.Unicode raises KeyError or UnicodeDecodeError while the arguments
-    are parsed, before the command's errors apply: AMP logs a traceback,
-    answers "Unknown Error" and drops the connection.  A RemoteAmpError
-    raised there is sent as it is.
-    """
-
-    def __init__(self, error, optional=False):
-        amp.Unicode.__init__(self, optional)
-        self.error = error
-
-    def fromBox(self, name, strings, objects, proto):
-        label = name.decode("ascii", "replace")
-        if not self.optional and strings.get(name) is None:
-            raise self._refuse(f"no {label} given")
-        try:
-            amp.Unicode.fromBox(self, name, strings, objects, proto)
-        except UnicodeDecodeError as e:
-            raise self._refuse(f"{label} is not UTF-8 text ({e.reason} at byte {e.start})") from None
-
-    def _refuse(self, problem):
-        return amp.RemoteAmpError(_ERRORS[self.error], problem)
-
-
-_OUTCOME = [
-    (b"sent", amp.Boolean()),
-    (b"mme", amp.Unicode(optional=True)),
-    (b"result_code", amp.Integer(optional=True)),
-    (b"reason", amp.Unicode(optional=True)),
-]
-
-
-class ProfileChanged(amp.Command):
-    """IDR with the subscriber's new Subscription-Data to its serving MME."""
-    arguments = [(b"imsi", _Text(InvalidImsi))]
-    response = _OUTCOME
-    errors = _ERRORS
-
-
-class CancelSubscription(amp.Command):
-    """CLR (Cancellation-Type SUBSCRIPTION_WITHDRAWAL) to the serving MME."""
-    arguments = [(b"imsi", _Text(InvalidImsi))]
-    response = _OUTCOME
-    errors = _ERRORS
-
-
-def outcome(sent, mme=None, result_code=None, reason=None):
-    return {"sent": sent, "mme": mme, "result_code": result_code, "reason": reason}
-
-
-def describe(what, result):
-    """One line for a command's outcome, e.g. ``IDR sent to mme1.example.net: 2001``."""
-    mme, reason = result.get("mme"), result.get("reason")
-    if result.get("sent"):
-        if result.get("result_code") is not None:
-            return f"{what} sent to {mme}: {result['result_code']}"
-        return f"{what} sent to {mme}: no answer (timeout or disconnect)"
-    if reason == PURGED:
-        return f"no {what} sent: the UE was purged from {mme}"
-    if reason == NOT_CONNECTED:
-        return f"no {what} sent: serving MME {mme} is not connected"
-    return f"no {what} sent: no serving MME registered"
-
-
 # --- server side --------------------------------------------------------------------------
 
 class ControlLocator(amp.CommandLocator):
-    """The responders, over an :class:`pyhss.apps.s6a.S6aApplication` (or None)."""
+    """The responders of every application's control commands.
 
-    log = Logger(namespace="pyhss.control")
+    ``applications`` provide ``IApplication``; a command no application
+    serves fails with :class:`NotServed`.  ``commands`` maps each served
+    command's wire name to ``(command class, responder)``.
+    """
 
-    def __init__(self, s6a):
-        self.s6a = s6a
+    def __init__(self, applications):
+        self.commands = {}
+        for application in applications:
+            for command, responder in application.control_commands().items():
+                name = command.commandName
+                if name in self.commands:
+                    raise DuplicateCommand(f"control command {name.decode()} declared by two applications")
+                self.commands[name] = (command, responder)
 
-    @ProfileChanged.responder
-    def profile_changed(self, imsi):
-        return self._push("IDR", imsi, lambda: self.s6a.insert_subscriber_data(imsi))
+    def locateResponder(self, name):
+        # Responders declared on the class (a subclass's) come first.
+        responder = amp.CommandLocator.locateResponder(self, name)
+        if responder is not None:
+            return responder
+        served = self.commands.get(name)
+        if served is None:
+            return self._not_served(name)
+        command, function = served
+        return self._wrapWithSerialization(function, command)
 
-    @CancelSubscription.responder
-    def cancel_subscription(self, imsi):
-        return self._push("CLR", imsi, lambda: self.s6a.withdraw_subscription(imsi))
+    @staticmethod
+    def _not_served(name):
+        # The error box needs no command class: the client maps NOT_SERVED
+        # through its own command's errors (COMMAND_ERRORS).
+        def refuse(box):
+            raise amp.RemoteAmpError(COMMAND_ERRORS[NotServed],
+                                     f"this server does not serve {name.decode('ascii', 'replace')}")
+        return refuse
 
-    @defer.inlineCallbacks
-    def _push(self, what, imsi, send):
-        if self.s6a is None:
-            raise NotServed("this server does not serve S6a")
-        try:
-            check_imsi(imsi)
-        except ValidationError as e:
-            raise InvalidImsi(str(e)) from None
-        store, node = self.s6a.store, self.s6a.node
-        try:
-            subscriber = yield store.get_subscriber(imsi)
-            serving = yield store.get_serving_node(imsi)
-        except StoreError as e:
-            raise StoreFailed(f"store: {e}") from None
-        if subscriber is None:
-            raise UnknownSubscriber(f"no subscriber {imsi}")
-        # The checks S6aApplication makes before sending, done here too so
-        # the answer can say why nothing went out.
-        if serving is None:
-            result = outcome(False, reason=NO_SERVING_MME)
-        elif serving.purged:
-            result = outcome(False, serving.mme_host, reason=PURGED)
-        elif node.peer(serving.peer or serving.mme_host) is None:
-            result = outcome(False, serving.mme_host, reason=NOT_CONNECTED)
-        else:
-            try:
-                code = yield send()
-            except StoreError as e:
-                raise StoreFailed(f"store: {e}") from None
-            # None here: timeout, or the MME went away meanwhile.
-            result = outcome(True, serving.mme_host, code, None if code is not None else NO_ANSWER)
-        self.log.info("control: {what} for {imsi}: {text}", what=what, imsi=imsi,
-                      text=describe(what, result))
-        return result
+    def respond(self, command, **arguments):
+        """Run ``command``'s responder in-process; a Deferred of its response
+        dict, failing as over the socket (NotServed when nobody serves it)."""
+        served = self.commands.get(command.commandName)
+        if served is None:
+            return defer.fail(NotServed(f"this server does not serve {command.commandName.decode()}"))
+        return defer.maybeDeferred(served[1], **arguments)
 
 
 class ControlFactory(Factory):

@@ -2,11 +2,11 @@
 C{twistd pyhss}: the HSS as a Twisted application.
 
 C{twistd -n pyhss --config config.yaml} loads the configuration, opens the
-store, builds the L{DiameterNode}, lets every application module in
-L{pyhss.apps.APP_MODULES} register its handlers and listens on every
-configured address and transport, and on the control socket
-(C{control.socket}, L{pyhss.control}) through which pyhss-admin asks for
-IDR/CLR.  Stopping (SIGTERM, Ctrl-C) stops the listeners (the control
+store, builds the L{DiameterNode}, builds and registers every application
+of L{pyhss.apps.APPLICATIONS} and listens on every configured address and
+transport, and on the control socket (C{control.socket}, L{pyhss.control})
+serving the commands the applications declare (pyhss-admin asks S6a for
+IDR/CLR there).  Stopping (SIGTERM, Ctrl-C) stops the listeners (the control
 socket file is removed), sends DPR (Disconnect-Cause REBOOTING) to every peer and waits
 for the DPAs (at most timers.dpa_timeout), then closes the store.
 
@@ -125,7 +125,7 @@ class HSSService(service.MultiService):
         twistd server by L{makeService}; tests leave the process alone).
     @ivar ports: the listening ports once started.
     @ivar control_port: the control socket's listening port, or None.
-    @ivar s6a: the S6a application (what the control socket drives).
+    @ivar applications: the applications served, by Auth-Application-Id.
     @ivar clock: what times the store's retries at start-up (the reactor).
     @ivar store_attempt: the Deferred of the store's latest open attempt
         (fires None when it failed), once started.
@@ -152,10 +152,7 @@ class HSSService(service.MultiService):
         self.store = store if store is not None else open_store(
             config.database, reactor)
         self.node = DiameterNode.from_config(config, reactor)
-        registered = {}
-        self.applications = apps.load_applications(
-            self.node, self.store, config, registered=registered)
-        self.s6a = registered.get("pyhss.apps.s6a")
+        self.applications = apps.load_applications(self.node, self.store, config)
         self.ports = []
         self.control_port = None
         self.tune_gc = False
@@ -186,7 +183,8 @@ class HSSService(service.MultiService):
         if path is not None and self.control_port is None:
             try:
                 self.control_port = control.listen(
-                    self.reactor, path, control.ControlLocator(self.s6a))
+                    self.reactor, path,
+                    control.ControlLocator(self.applications.values()))
             except CannotListenError:
                 # Start-up stops here: release the Diameter ports too.
                 ports, self.ports = self.ports, []

@@ -1,15 +1,19 @@
-"""The IStore contract as tests, run against every adapter.
+"""The store's contract as tests, one mixin per role of
+``pyhss.storage.interface``, run against every adapter.
 
-Subclass ``StoreContractMixin`` together with ``twisted.trial.unittest.TestCase``
-and define ``make_store()`` (returning the store, or a Deferred of it).
-The adapter's ``close()`` is called after each test.
+Subclass ``StoreContractMixin`` (every role) or the role mixins an adapter
+provides together with ``twisted.trial.unittest.TestCase`` and define
+``make_store()`` (returning the store, or a Deferred of it).  The adapter's
+``close()`` is called after each test.  The SQN and serving-node mixins set
+their subscribers up through ``ISubscribers``.
 """
 
 from twisted.internet import defer
 from zope.interface.verify import verifyObject
 
+from pyhss.auc.sqn import SqnRequest
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
-from pyhss.storage.interface import IStore
+from pyhss.storage.interface import IServingNodes, ISqnReservation, IStore, ISubscribers, RequiredState
 from pyhss.storage.records import SQN_MAX, ApnProfile, ServingNode, Subscriber
 
 IMSI = "001010000000001"
@@ -24,7 +28,9 @@ def subscriber(imsi=IMSI, **fields):
     return Subscriber(imsi, **values)
 
 
-class StoreContractMixin:
+class StoreFixture:
+    """``self.store`` from ``make_store()``, open, closed after the test."""
+
     def make_store(self):
         raise NotImplementedError
 
@@ -47,10 +53,13 @@ class StoreContractMixin:
         yield self.store.add_apn(ApnProfile("internet", ambr_ul=50_000_000, ambr_dl=100_000_000,
                                             pdn_type="ipv4v6"))
 
-    def test_provides_interface(self):
-        self.assertTrue(verifyObject(IStore, self.store))
 
-    # --- subscribers ------------------------------------------------------------------
+class SubscriberContract(StoreFixture):
+    """ISubscribers: subscribers and APN profiles."""
+
+    def test_provides_subscribers_role(self):
+        self.assertTrue(verifyObject(ISubscribers, self.store))
+
     @defer.inlineCallbacks
     def test_add_and_get_round_trips_every_field(self):
         yield self.add_internet()
@@ -113,15 +122,6 @@ class StoreContractMixin:
         yield self.assertFails(self.store.update_subscriber("001010000000002", msisdn="1"), NotFoundError)
         self.assertEqual((yield self.store.get_subscriber(IMSI)), subscriber())
 
-    @defer.inlineCallbacks
-    def test_delete(self):
-        yield self.store.add_subscriber(subscriber())
-        yield self.store.set_serving_node(ServingNode(IMSI, "mme1", "realm", "mme1", 1.0))
-        yield self.store.delete_subscriber(IMSI)
-        self.assertIsNone((yield self.store.get_subscriber(IMSI)))
-        self.assertIsNone((yield self.store.get_serving_node(IMSI)))
-        yield self.assertFails(self.store.delete_subscriber(IMSI), NotFoundError)
-
     # --- bulk -------------------------------------------------------------------------
     @defer.inlineCallbacks
     def test_add_subscribers(self):
@@ -150,109 +150,6 @@ class StoreContractMixin:
         batch = [subscriber(f"00101{i:010d}") for i in range(10)]
         self.assertEqual((yield self.store.add_subscribers(batch, skip_existing=True)), 9)
         self.assertEqual((yield self.store.get_subscriber("001010000000005")).sqn, 77)
-
-    # --- SQN --------------------------------------------------------------------------
-    @defer.inlineCallbacks
-    def test_reserve_sqns(self):
-        yield self.store.add_subscriber(subscriber(sqn=10))
-        seen = []
-
-        def allocate(current):
-            seen.append(current)
-            return current + 3, [current + 1, current + 2, current + 3]
-        self.assertEqual((yield self.store.reserve_sqns(IMSI, allocate)), [11, 12, 13])
-        self.assertEqual((yield self.store.reserve_sqns(IMSI, allocate)), [14, 15, 16])
-        self.assertEqual(seen, [10, 13])
-        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 16)
-
-    @defer.inlineCallbacks
-    def test_reserve_sqns_concurrent_never_share(self):
-        yield self.store.add_subscriber(subscriber(sqn=0))
-        yield self.store.add_subscriber(subscriber("001010000000002", sqn=1000))
-
-        def allocate(current):
-            return current + 2, (current + 1, current + 2)
-        calls = [self.store.reserve_sqns(IMSI if i % 4 else "001010000000002", allocate) for i in range(400)]
-        results = yield defer.gatherResults(calls, consumeErrors=True)
-        mine = [sqn for i, pair in enumerate(results) if i % 4 for sqn in pair]
-        self.assertEqual(len(mine), len(set(mine)))
-        self.assertEqual(sorted(mine), list(range(1, 601)))
-        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 600)
-        self.assertEqual((yield self.store.get_subscriber("001010000000002")).sqn, 1200)
-
-    @defer.inlineCallbacks
-    def test_reserve_sqns_failure_keeps_sqn(self):
-        yield self.store.add_subscriber(subscriber(sqn=10))
-
-        def broken(current):
-            raise ZeroDivisionError("allocator bug")
-        yield self.assertFails(self.store.reserve_sqns(IMSI, broken), ZeroDivisionError)
-        yield self.assertFails(self.store.reserve_sqns(IMSI, lambda c: (SQN_MAX + 1, None)), ValidationError)
-        yield self.assertFails(self.store.reserve_sqns(IMSI, lambda c: ("11", None)), ValidationError)
-        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 10)
-
-    @defer.inlineCallbacks
-    def test_concurrent_writes_fail_independently(self):
-        # Adapters may commit queued writes together; one failing must not undo the others.
-        yield self.store.add_subscriber(subscriber(sqn=0))
-
-        def broken(current):
-            raise ZeroDivisionError("allocator bug")
-
-        def step(current):
-            return current + 1, current + 1
-        calls = [
-            self.store.reserve_sqns(IMSI, step),
-            self.store.reserve_sqns(IMSI, broken),
-            self.store.add_subscriber(subscriber()),
-            self.store.reserve_sqns(IMSI, step),
-            self.store.add_subscriber(subscriber("001010000000002")),
-            self.store.update_subscriber(IMSI, k=b"short"),
-            self.store.get_subscriber("001010000000002"),
-        ]
-        results = yield defer.DeferredList(calls, consumeErrors=True)
-        self.assertEqual([ok for ok, _ in results], [True, False, False, True, True, False, True])
-        self.assertTrue(results[1][1].check(ZeroDivisionError))
-        self.assertTrue(results[2][1].check(DuplicateError))
-        self.assertTrue(results[5][1].check(ValidationError))
-        self.assertEqual((results[0][1], results[3][1]), (1, 2))
-        self.assertEqual(results[6][1].imsi, "001010000000002")   # a read sees the writes queued before it
-        self.assertEqual((yield self.store.get_subscriber(IMSI)), subscriber(sqn=2))
-
-    @defer.inlineCallbacks
-    def test_reserve_sqns_unknown_imsi(self):
-        yield self.assertFails(self.store.reserve_sqns(IMSI, lambda c: (c + 1, c + 1)), NotFoundError)
-
-    @defer.inlineCallbacks
-    def test_reserve_sqns_for(self):
-        yield self.store.add_subscriber(subscriber(sqn=10))
-        planned = []
-
-        def plan(current):
-            planned.append(current)
-            return lambda sqn: (sqn + 2, [sqn + 1, sqn + 2])
-        found, sqns = yield self.store.reserve_sqns_for(IMSI, plan)
-        self.assertEqual((found, sqns), (subscriber(sqn=10), [11, 12]))
-        self.assertEqual(planned, [subscriber(sqn=10)])
-        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 12)
-        # No allocate: nothing reserved, the subscriber (or None) still fires.
-        self.assertEqual((yield self.store.reserve_sqns_for(IMSI, lambda current: None)),
-                         (subscriber(sqn=12), None))
-        self.assertEqual((yield self.store.reserve_sqns_for("001010000000002", planned.append)), (None, None))
-        self.assertEqual(planned[-1], None)
-        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 12)
-
-    @defer.inlineCallbacks
-    def test_reserve_sqns_for_failure_keeps_sqn(self):
-        yield self.store.add_subscriber(subscriber(sqn=10))
-
-        def broken(current):
-            raise ZeroDivisionError("plan bug")
-        yield self.assertFails(self.store.reserve_sqns_for(IMSI, broken), ZeroDivisionError)
-        yield self.assertFails(self.store.reserve_sqns_for(IMSI, lambda c: lambda sqn: 1 / 0), ZeroDivisionError)
-        yield self.assertFails(self.store.reserve_sqns_for(IMSI, lambda c: lambda sqn: (-1, None)),
-                               ValidationError)
-        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 10)
 
     # --- APNs -------------------------------------------------------------------------
     @defer.inlineCallbacks
@@ -286,7 +183,120 @@ class StoreContractMixin:
         yield self.store.delete_apn("internet")
         self.assertIsNone((yield self.store.get_apn("internet")))
 
-    # --- serving node -----------------------------------------------------------------
+
+def sqns(count, ind_bits=0):
+    """A SqnRequest for ``count`` SQNs with ``ind_bits`` of IND (0: SQNs
+    count up by one, which keeps the numbers below readable)."""
+    return SqnRequest(count, ind_bits)
+
+
+class SqnReservationContract(StoreFixture):
+    """ISqnReservation: SQNs reserved atomically, from plain requests."""
+
+    def test_provides_sqn_reservation_role(self):
+        self.assertTrue(verifyObject(ISqnReservation, self.store))
+
+    @defer.inlineCallbacks
+    def test_reserve_sqns(self):
+        yield self.store.add_subscriber(subscriber(sqn=10))
+        seen = []
+        for expected in ([11, 12, 13], [14, 15, 16]):
+            found, reserved = yield self.store.reserve_sqns(IMSI, sqns(3))
+            seen.append(found.sqn)
+            self.assertEqual(reserved, expected)
+        self.assertEqual(seen, [10, 13])
+        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 16)
+
+    @defer.inlineCallbacks
+    def test_reserve_sqns_with_ind(self):
+        # The stored SQN_HE moves as pyhss.auc.sqn.advance says: SEQ + 1,
+        # IND + 1 modulo 2**ind_bits per SQN.
+        yield self.store.add_subscriber(subscriber(sqn=(7 << 5) | 30))
+        found, reserved = yield self.store.reserve_sqns(IMSI, SqnRequest(3, 5))
+        self.assertEqual(reserved, [(8 << 5) | 31, 9 << 5, (10 << 5) | 1])
+        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, (10 << 5) | 1)
+
+    @defer.inlineCallbacks
+    def test_reserve_sqns_after_resync(self):
+        yield self.store.add_subscriber(subscriber(sqn=10 << 5))
+        found, reserved = yield self.store.reserve_sqns(IMSI, SqnRequest(2, 5, resync_sqn=(500 << 5) | 4))
+        self.assertEqual(reserved, [(501 << 5) | 5, (502 << 5) | 6])
+        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, (502 << 5) | 6)
+
+    @defer.inlineCallbacks
+    def test_reserve_sqns_concurrent_never_share(self):
+        yield self.store.add_subscriber(subscriber(sqn=0))
+        yield self.store.add_subscriber(subscriber("001010000000002", sqn=1000))
+        calls = [self.store.reserve_sqns(IMSI if i % 4 else "001010000000002", sqns(2)) for i in range(400)]
+        results = yield defer.gatherResults(calls, consumeErrors=True)
+        mine = [sqn for i, (_, pair) in enumerate(results) if i % 4 for sqn in pair]
+        self.assertEqual(len(mine), len(set(mine)))
+        self.assertEqual(sorted(mine), list(range(1, 601)))
+        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 600)
+        self.assertEqual((yield self.store.get_subscriber("001010000000002")).sqn, 1200)
+
+    @defer.inlineCallbacks
+    def test_reserve_sqns_refuses_what_is_not_a_request(self):
+        # Data, not code: an allocator callable (what the store used to
+        # run in its transaction) is refused, and the SQN stays.
+        yield self.store.add_subscriber(subscriber(sqn=10))
+
+        def allocator(current):
+            return current + 1, [current + 1]
+        yield self.assertFails(self.store.reserve_sqns(IMSI, allocator), ValidationError)
+        yield self.assertFails(self.store.reserve_sqns(IMSI, (3, 5)), ValidationError)
+        yield self.assertFails(self.store.reserve_sqns(IMSI, None), ValidationError)
+        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 10)
+
+    @defer.inlineCallbacks
+    def test_concurrent_writes_fail_independently(self):
+        # Adapters may commit queued writes together; one failing must not undo the others.
+        yield self.store.add_subscriber(subscriber(sqn=0))
+        calls = [
+            self.store.reserve_sqns(IMSI, sqns(1)),
+            self.store.reserve_sqns(IMSI, lambda current: (current + 1, current + 1)),
+            self.store.add_subscriber(subscriber()),
+            self.store.reserve_sqns(IMSI, sqns(1)),
+            self.store.add_subscriber(subscriber("001010000000002")),
+            self.store.update_subscriber(IMSI, k=b"short"),
+            self.store.get_subscriber("001010000000002"),
+        ]
+        results = yield defer.DeferredList(calls, consumeErrors=True)
+        self.assertEqual([ok for ok, _ in results], [True, False, False, True, True, False, True])
+        self.assertTrue(results[1][1].check(ValidationError))
+        self.assertTrue(results[2][1].check(DuplicateError))
+        self.assertTrue(results[5][1].check(ValidationError))
+        self.assertEqual((results[0][1][1], results[3][1][1]), ([1], [2]))
+        self.assertEqual(results[6][1].imsi, "001010000000002")   # a read sees the writes queued before it
+        self.assertEqual((yield self.store.get_subscriber(IMSI)), subscriber(sqn=2))
+
+    @defer.inlineCallbacks
+    def test_reserve_sqns_unknown_imsi(self):
+        self.assertEqual((yield self.store.reserve_sqns(IMSI, sqns(1))), (None, None))
+        self.assertIsNone((yield self.store.get_subscriber(IMSI)))
+
+    @defer.inlineCallbacks
+    def test_reserve_sqns_only_in_the_required_state(self):
+        yield self.store.add_subscriber(subscriber(sqn=10))
+        # Nothing asked: the subscriber still fires, nothing is written.
+        self.assertEqual((yield self.store.reserve_sqns(IMSI, sqns(0))), (subscriber(sqn=10), []))
+        yield self.store.update_subscriber(IMSI, enabled=False)
+        found, reserved = yield self.store.reserve_sqns(IMSI, sqns(2), RequiredState())
+        self.assertEqual((found.sqn, found.enabled, reserved), (10, False, None))
+        # A disabled subscriber may still be asked for with no requirement.
+        self.assertEqual((yield self.store.reserve_sqns(IMSI, sqns(1)))[1], [11])
+        yield self.store.update_subscriber(IMSI, enabled=True, roaming_allowed=False)
+        self.assertEqual((yield self.store.reserve_sqns(IMSI, sqns(2), RequiredState(roaming=True)))[1], None)
+        self.assertEqual((yield self.store.reserve_sqns(IMSI, sqns(2), RequiredState()))[1], [12, 13])
+        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 13)
+
+
+class ServingNodeContract(StoreFixture):
+    """IServingNodes: the serving MME, swapped atomically on ULR."""
+
+    def test_provides_serving_nodes_role(self):
+        self.assertTrue(verifyObject(IServingNodes, self.store))
+
     @defer.inlineCallbacks
     def test_serving_node(self):
         yield self.store.add_subscriber(subscriber())
@@ -304,51 +314,66 @@ class StoreContractMixin:
         self.assertFalse((yield self.store.mark_purged("001010000000009", "mme2.epc")))
 
     @defer.inlineCallbacks
-    def test_register_location(self):
+    def test_swap_serving_node(self):
         yield self.store.add_apn(ApnProfile("internet", qci=7))
         yield self.store.add_apn(ApnProfile("ims", qci=5))
         yield self.store.add_subscriber(subscriber(apns=("ims", "internet")))
         first = ServingNode(IMSI, "mme1.epc", "epc", "mme1.epc", 1700000000.0)
-        seen = []
-
-        def plan(found):
-            seen.append(found)
-            return first
-        found, old, profiles = yield self.store.register_location(IMSI, plan)
-        self.assertEqual(seen, [subscriber(apns=("ims", "internet"))])
-        self.assertEqual(found, seen[0])
+        found, old, profiles = yield self.store.swap_serving_node(first, RequiredState())
+        self.assertEqual(found, subscriber(apns=("ims", "internet")))
         self.assertIsNone(old)
         self.assertEqual([p.qci for p in profiles], [5, 7])
         self.assertEqual((yield self.store.get_serving_node(IMSI)), first)
         second = ServingNode(IMSI, "mme2.epc", "epc", None, 1700000001.0)
-        found, old, profiles = yield self.store.register_location(IMSI, lambda found: second)
+        found, old, profiles = yield self.store.swap_serving_node(second)
         self.assertEqual(old, first)
         self.assertEqual((yield self.store.get_serving_node(IMSI)), second)
 
     @defer.inlineCallbacks
-    def test_register_location_refused_stores_nothing(self):
-        yield self.store.add_subscriber(subscriber())
-        found, old, profiles = yield self.store.register_location(IMSI, lambda found: None)
-        self.assertEqual(found, subscriber())
+    def test_swap_refused_stores_nothing(self):
+        yield self.store.add_subscriber(subscriber(enabled=False))
+        node = ServingNode(IMSI, "mme1.epc", "epc")
+        found, old, profiles = yield self.store.swap_serving_node(node, RequiredState())
+        self.assertEqual(found, subscriber(enabled=False))
         self.assertIsNone(profiles)
         self.assertIsNone((yield self.store.get_serving_node(IMSI)))
-        unknown = yield self.store.register_location("001010000000009", lambda found: None)
+        yield self.store.update_subscriber(IMSI, enabled=True, access_restriction_data=0x10)
+        refused = yield self.store.swap_serving_node(node, RequiredState(restrictions=0x10))
+        self.assertIsNone(refused[2])
+        yield self.store.update_subscriber(IMSI, roaming_allowed=False, access_restriction_data=0)
+        refused = yield self.store.swap_serving_node(node, RequiredState(roaming=True))
+        self.assertIsNone(refused[2])
+        self.assertIsNone((yield self.store.get_serving_node(IMSI)))
+        unknown = yield self.store.swap_serving_node(ServingNode("001010000000009", "m", "r"))
         self.assertEqual(unknown, (None, None, None))
+        self.assertIsNone((yield self.store.get_serving_node("001010000000009")))
 
     @defer.inlineCallbacks
-    def test_register_location_failures_store_nothing(self):
-        yield self.assertFails(self.store.register_location(
-            "001010000000009", lambda found: ServingNode("001010000000009", "m", "r")), NotFoundError)
+    def test_swap_failures_store_nothing(self):
         yield self.store.add_subscriber(subscriber())
-
-        def broken(found):
-            raise ValueError("plan failed")
-        yield self.assertFails(self.store.register_location(IMSI, broken), ValueError)
+        yield self.assertFails(self.store.swap_serving_node({"imsi": IMSI, "mme_host": "m"}), ValidationError)
+        yield self.assertFails(self.store.swap_serving_node(lambda found: None), ValidationError)
         self.assertIsNone((yield self.store.get_serving_node(IMSI)))
 
     @defer.inlineCallbacks
     def test_serving_node_needs_subscriber(self):
         yield self.assertFails(self.store.set_serving_node(ServingNode(IMSI, "m", "r")), NotFoundError)
+
+
+class StoreContractMixin(SubscriberContract, SqnReservationContract, ServingNodeContract):
+    """Every role, and the life cycle: what ``open_store`` returns."""
+
+    def test_provides_interface(self):
+        self.assertTrue(verifyObject(IStore, self.store))
+
+    @defer.inlineCallbacks
+    def test_delete(self):
+        yield self.store.add_subscriber(subscriber())
+        yield self.store.set_serving_node(ServingNode(IMSI, "mme1", "realm", "mme1", 1.0))
+        yield self.store.delete_subscriber(IMSI)
+        self.assertIsNone((yield self.store.get_subscriber(IMSI)))
+        self.assertIsNone((yield self.store.get_serving_node(IMSI)))
+        yield self.assertFails(self.store.delete_subscriber(IMSI), NotFoundError)
 
     @defer.inlineCallbacks
     def test_closed_store_refuses(self):

@@ -297,7 +297,7 @@ class ServerNotificationTests(AdminFixture, unittest.TestCase):
         yield store.opened
         node = DiameterNode(config.hss.origin_host, config.hss.origin_realm, task.Clock())
         self.s6a = S6aApplication(node, store, "001", "01")
-        port = control.listen(reactor, self.control_socket, control.ControlLocator(self.s6a))
+        port = control.listen(reactor, self.control_socket, control.ControlLocator([self.s6a]))
         self.addCleanup(port.stopListening)
         self.mme = connect_answering_mme(node)
 

@@ -10,9 +10,10 @@ from pyhss.auc.errors import InvalidKeyMaterial
 from pyhss.auc.sqn import (
     DEFAULT_IND_BITS,
     SQN_MASK,
+    SqnRequest,
+    advance,
     allocate,
     allocate_after_resync,
-    allocator,
     join,
     split,
 )
@@ -77,7 +78,9 @@ class AllocateTests(unittest.TestCase):
     def test_rejects_bad_input(self):
         self.assertRaises(InvalidKeyMaterial, allocate, 0, -1)
         self.assertRaises(InvalidKeyMaterial, allocate, 1 << 48, 1)
-        self.assertRaises(InvalidKeyMaterial, allocator, 1, 40)
+        self.assertRaises(InvalidKeyMaterial, SqnRequest, 1, 40)
+        self.assertRaises(InvalidKeyMaterial, SqnRequest, 1, resync_sqn=1 << 48)
+        self.assertRaises(InvalidKeyMaterial, SqnRequest, "3")
 
     def test_never_repeats_across_many_calls(self):
         stored = 0
@@ -110,19 +113,19 @@ class AllocateTests(unittest.TestCase):
 
 
 class SimulatedConcurrencyTests(unittest.TestCase):
-    """Many AIRs for one IMSI from many connections: the store runs the
-    allocator of each in one transaction, in whatever order they commit.
-    Chaining ``allocator(n)`` over a shuffled order must hand out every SQN
+    """Many AIRs for one IMSI from many connections: the store applies
+    each one's request in one transaction, in whatever order they commit.
+    Chaining ``advance`` over a shuffled order must hand out every SQN
     once and leave the store at the highest one."""
 
     def test_shuffled_callers(self):
         rng = random.Random(11)
-        callers = [allocator(rng.randint(1, 32)) for _ in range(2000)]
+        callers = [SqnRequest(rng.randint(1, 32)) for _ in range(2000)]
         rng.shuffle(callers)
         stored = join(10, 20)
         handed_out = []
-        for reserve in callers:
-            stored, sqns = reserve(stored)
+        for request in callers:
+            stored, sqns = advance(stored, request)
             handed_out.extend(sqns)
         self.assertEqual(len(set(handed_out)), len(handed_out))
         self.assertEqual(stored, handed_out[-1])
@@ -131,11 +134,11 @@ class SimulatedConcurrencyTests(unittest.TestCase):
 
     def test_resync_between_callers(self):
         stored = join(50, 0)
-        stored, first = allocator(5)(stored)
+        stored, first = advance(stored, SqnRequest(5))
         # USIM is at SEQ 1000: reset forward, later callers continue from there.
         stored, after = allocate_after_resync(stored, join(1000, 0), 2)
         self.assertEqual([split(s)[0] for s in after], [1001, 1002])
-        stored, later = allocator(2)(stored)
+        stored, later = advance(stored, SqnRequest(2))
         self.assertEqual([split(s)[0] for s in later], [1003, 1004])
         self.assertEqual(len(set(first + after + later)), 9)
 
@@ -144,6 +147,12 @@ class SimulatedConcurrencyTests(unittest.TestCase):
         stored, after = allocate_after_resync(stored, join(2003, 0), 3)
         self.assertFalse(set(first) & set(after))
         self.assertEqual(split(after[0])[0], 2011)
+
+    def test_request_with_resync_point(self):
+        # The request a store applies after a verified AUTS: the same policy.
+        for stored, sqn_ms in ((join(50, 0), join(1000, 0)), (join(2010, 3), join(2003, 0))):
+            self.assertEqual(advance(stored, SqnRequest(3, resync_sqn=sqn_ms)),
+                             allocate_after_resync(stored, sqn_ms, 3))
 
     def test_resync_when_auc_equals_usim(self):
         stored = join(3000, 4)

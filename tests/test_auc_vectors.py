@@ -21,11 +21,12 @@ from pyhss.auc.errors import (
     MalformedResyncInfo,
     ResyncError,
     ResyncMacMismatch,
+    UnknownSubscriber,
 )
 from pyhss.auc.kdf import decode_plmn_id, derive_kasme, encode_plmn_id, kdf
 from pyhss.auc.milenage import Milenage
 from pyhss.auc.resync import compute_auts, resynchronise
-from pyhss.auc.sqn import split
+from pyhss.auc.sqn import advance, split
 from pyhss.auc.vectors import eutran_amf, eutran_vector, geran_vector, utran_vector
 
 h = bytes.fromhex
@@ -222,7 +223,7 @@ class ResyncTests(unittest.TestCase):
         result = resynchronise(self.m, RESYNC_RAND + auts)
         self.assertEqual(result.sqn_ms, sqn_ms)
         # The AuC was behind (SEQ_HE = 10): reset to SQN_MS and continue.
-        new_stored, sqns = result.allocator(3)(10 << 5)
+        new_stored, sqns = advance(10 << 5, result.request(3))
         self.assertEqual([split(s) for s in sqns], [(123457, 8), (123458, 9), (123459, 10)])
         self.assertEqual(new_stored, sqns[-1])
 
@@ -230,10 +231,10 @@ class ResyncTests(unittest.TestCase):
         sqn_ms = 1000 << 5
         result = resynchronise(self.m, RESYNC_RAND + compute_auts(self.m, RESYNC_RAND, sqn_ms))
         current = (1005 << 5) | 3
-        new_stored, sqns = result.allocator(1)(current)
+        new_stored, sqns = advance(current, result.request(1))
         self.assertEqual(split(sqns[0]), (1006, 4))
         # ... unless it is further ahead than the USIM accepts (delta).
-        _, sqns = result.allocator(1, delta=4)(current)
+        _, sqns = advance(current, result.request(1, delta=4))
         self.assertEqual(split(sqns[0]), (1001, 1))
 
     def test_forged_auts_every_mac_bit(self):
@@ -261,10 +262,10 @@ class ResyncTests(unittest.TestCase):
 
 
 class SerialisingStore:
-    """Just enough of IStore for the AuC: reserve_sqns runs the allocator
-    on the stored value; ``deferred=True`` queues calls to release them
-    later in any order, like concurrent transactions that commit one at
-    a time."""
+    """Just enough of IStore for the AuC: reserve_sqns applies the request
+    to the stored value (pyhss.auc.sqn.advance); ``deferred=True`` queues
+    calls to release them later in any order, like concurrent transactions
+    that commit one at a time."""
 
     def __init__(self, sqn=0, deferred=False):
         self.sqn = {}
@@ -273,24 +274,24 @@ class SerialisingStore:
         self.pending = []
         self.calls = 0
 
-    def reserve_sqns(self, imsi, allocate):
+    def reserve_sqns(self, imsi, request):
         self.calls += 1
         if not self.deferred:
-            return defer.maybeDeferred(self._run, imsi, allocate)
+            return defer.maybeDeferred(self._run, imsi, request)
         d = defer.Deferred()
-        self.pending.append((d, imsi, allocate))
+        self.pending.append((d, imsi, request))
         return d
 
-    def _run(self, imsi, allocate):
-        new, result = allocate(self.sqn.get(imsi, self.initial))
+    def _run(self, imsi, request):
+        new, sqns = advance(self.sqn.get(imsi, self.initial), request)
         self.sqn[imsi] = new
-        return result
+        return imsi, sqns
 
     def release(self, order):
         pending, self.pending = self.pending, []
         for index in order:
-            d, imsi, allocate = pending[index]
-            d.callback(self._run(imsi, allocate))
+            d, imsi, request = pending[index]
+            d.callback(self._run(imsi, request))
 
 
 class Subscriber:
@@ -351,6 +352,22 @@ class CentreTests(unittest.TestCase):
         self.failureResultOf(self.centre.generate(Subscriber("1", b"short", op=OAI_OP), utran=1),
                              InvalidKeyMaterial)
         self.assertEqual(self.store.calls, 0)
+
+    def test_sqn_requests_are_plain_and_shared(self):
+        # One per count, built once: an AIR allocates none.
+        request = self.centre.sqn_request(2)
+        self.assertIs(self.centre.sqn_request(2), request)
+        self.assertEqual((request.count, request.ind_bits, request.resync_sqn), (2, 5, None))
+        resync = self.centre.sqn_request(1, resync_sqn=500 << 5)
+        self.assertEqual((resync.count, resync.resync_sqn), (1, 500 << 5))
+        self.assertIsNot(self.centre.sqn_request(1, resync_sqn=500 << 5), resync)
+
+    def test_unknown_subscriber(self):
+        class Gone:
+            def reserve_sqns(self, imsi, request):
+                return defer.succeed((None, None))
+        centre = AuthenticationCentre(Gone())
+        self.failureResultOf(centre.generate(self.sub, eutran=1, serving_network_id=OAI_PLMN), UnknownSubscriber)
 
     def test_geran_only_needs_no_sqn(self):
         vs = self.result(self.centre.generate(self.sub, geran=3))

@@ -22,6 +22,7 @@ from twisted.test import iosim
 from twisted.trial import unittest
 
 from pyhss import admin, control, tap
+from pyhss.apps import s6a_control
 from pyhss.apps.s6a import SUBSCRIPTION_WITHDRAWAL, S6aApplication, encode_msisdn
 from pyhss.node import DiameterNode, Peer
 from pyhss.protocols import codec, results
@@ -50,8 +51,8 @@ class RawProfileChanged(amp.Command):
     """ProfileChanged as a client that sends any bytes as the IMSI."""
     commandName = b"ProfileChanged"
     arguments = [(b"imsi", amp.String())]
-    response = control.ProfileChanged.response
-    errors = control.ProfileChanged.errors
+    response = s6a_control.ProfileChanged.response
+    errors = s6a_control.ProfileChanged.errors
 
 
 class RawCancelSubscription(RawProfileChanged):
@@ -112,7 +113,7 @@ class Fixture:
         self.app.register()
         add_subscribers(self, self.store)
         self.mme, self.mme_transport = open_connection(self.node)
-        self.locator = control.ControlLocator(self.app)
+        self.locator = control.ControlLocator([self.app])
         self.client, _, self.pump = iosim.connectedServerAndClient(
             lambda: amp.AMP(locator=self.locator), amp.AMP)
 
@@ -140,7 +141,7 @@ class CommandTests(Fixture, unittest.TestCase):
     def test_profile_changed_sends_idr_with_new_profile(self):
         self.attach()
         self.successResultOf(self.store.update_subscriber(IMSI, msisdn="4915112345678"))
-        d = self.command(control.ProfileChanged)
+        d = self.command(s6a_control.ProfileChanged)
         self.assertNoResult(d)  # waits for the IDA
         (idr,) = read_messages(self.mme_transport)
         self.assertEqual((idr.command_code, idr.is_request), (CMD_IDR, True))
@@ -151,11 +152,11 @@ class CommandTests(Fixture, unittest.TestCase):
         self.assertEqual(idr.get("Subscription-Data/APN-Configuration-Profile/APN-Configuration/"
                                  "Service-Selection"), "internet")
         self.mme_answers(idr, result_code=results.DIAMETER_SUCCESS)
-        self.assertEqual(self.successResultOf(d), control.outcome(True, PEER_HOST, 2001))
+        self.assertEqual(self.successResultOf(d), s6a_control.outcome(True, PEER_HOST, 2001))
 
     def test_cancel_sends_subscription_withdrawal(self):
         self.attach()
-        d = self.command(control.CancelSubscription)
+        d = self.command(s6a_control.CancelSubscription)
         (clr,) = read_messages(self.mme_transport)
         self.assertEqual((clr.command_code, clr.is_request), (CMD_CLR, True))
         self.assertEqual(clr.get("Cancellation-Type"), SUBSCRIPTION_WITHDRAWAL)
@@ -165,39 +166,39 @@ class CommandTests(Fixture, unittest.TestCase):
 
     def test_experimental_result_reported(self):
         self.attach()
-        d = self.command(control.ProfileChanged)
+        d = self.command(s6a_control.ProfileChanged)
         (idr,) = read_messages(self.mme_transport)
         self.mme_answers(idr, experimental_result=results.DIAMETER_ERROR_USER_UNKNOWN)
         self.assertEqual(self.successResultOf(d)["result_code"], results.DIAMETER_ERROR_USER_UNKNOWN)
 
     def test_no_answer(self):
         self.attach()
-        d = self.command(control.CancelSubscription)
+        d = self.command(s6a_control.CancelSubscription)
         self.clock.advance(self.node.timers.request_timeout + 1)
         self.pump.flush()
-        self.assertEqual(self.successResultOf(d), control.outcome(True, PEER_HOST, None, control.NO_ANSWER))
+        self.assertEqual(self.successResultOf(d), s6a_control.outcome(True, PEER_HOST, None, s6a_control.NO_ANSWER))
 
     def test_nothing_sent_and_why(self):
-        for command in (control.ProfileChanged, control.CancelSubscription):
+        for command in (s6a_control.ProfileChanged, s6a_control.CancelSubscription):
             self.assertEqual(self.successResultOf(self.command(command, OTHER)),
-                             control.outcome(False, reason=control.NO_SERVING_MME))
+                             s6a_control.outcome(False, reason=s6a_control.NO_SERVING_MME))
         self.attach()
         self.mme.connectionLost(failure.Failure(ConnectionDone()))
-        for command in (control.ProfileChanged, control.CancelSubscription):
+        for command in (s6a_control.ProfileChanged, s6a_control.CancelSubscription):
             self.assertEqual(self.successResultOf(self.command(command)),
-                             control.outcome(False, PEER_HOST, reason=control.NOT_CONNECTED))
+                             s6a_control.outcome(False, PEER_HOST, reason=s6a_control.NOT_CONNECTED))
         self.successResultOf(self.store.mark_purged(IMSI, PEER_HOST))
-        for command in (control.ProfileChanged, control.CancelSubscription):
+        for command in (s6a_control.ProfileChanged, s6a_control.CancelSubscription):
             self.assertEqual(self.successResultOf(self.command(command)),
-                             control.outcome(False, PEER_HOST, reason=control.PURGED))
+                             s6a_control.outcome(False, PEER_HOST, reason=s6a_control.PURGED))
         self.assertEqual(read_messages(self.mme_transport), [])
 
     def test_typed_errors(self):
-        self.failureResultOf(self.command(control.ProfileChanged, "001019999999999"), control.UnknownSubscriber)
-        failure = self.failureResultOf(self.command(control.CancelSubscription, "12"), control.InvalidImsi)
+        self.failureResultOf(self.command(s6a_control.ProfileChanged, "001019999999999"), control.UnknownSubscriber)
+        failure = self.failureResultOf(self.command(s6a_control.CancelSubscription, "12"), control.InvalidImsi)
         self.assertIn("IMSI must be", str(failure.value))
-        self.locator.s6a = None
-        self.failureResultOf(self.command(control.ProfileChanged), control.NotServed)
+        self.locator.commands.clear()   # a server without S6a
+        self.failureResultOf(self.command(s6a_control.ProfileChanged), control.NotServed)
 
     def test_malformed_imsi_argument_is_a_typed_error(self):
         # Invalid UTF-8, or no IMSI at all: InvalidImsi, no logged
@@ -213,25 +214,66 @@ class CommandTests(Fixture, unittest.TestCase):
             error = self.failureResultOf(result, control.InvalidImsi)
             self.assertIn(fragment, str(error.value))
         self.assertEqual(events, [])
-        self.assertEqual(self.successResultOf(self.command(control.ProfileChanged, OTHER)),
-                         control.outcome(False, reason=control.NO_SERVING_MME))
+        self.assertEqual(self.successResultOf(self.command(s6a_control.ProfileChanged, OTHER)),
+                         s6a_control.outcome(False, reason=s6a_control.NO_SERVING_MME))
 
     def test_store_failure(self):
         def broken(imsi):
             return defer.fail(StoreError("database is locked"))
         self.store.get_serving_node = broken
-        failure = self.failureResultOf(self.command(control.ProfileChanged), control.StoreFailed)
+        failure = self.failureResultOf(self.command(s6a_control.ProfileChanged), control.StoreFailed)
         self.assertIn("database is locked", str(failure.value))
 
     def test_describe(self):
-        self.assertEqual(control.describe("IDR", control.outcome(True, "mme.example.net", 2001)),
+        self.assertEqual(s6a_control.describe("IDR", s6a_control.outcome(True, "mme.example.net", 2001)),
                          "IDR sent to mme.example.net: 2001")
-        self.assertIn("no answer", control.describe("IDR", control.outcome(True, "m", None, control.NO_ANSWER)))
-        self.assertEqual(control.describe("CLR", control.outcome(False, reason=control.NO_SERVING_MME)),
+        self.assertIn("no answer",
+                      s6a_control.describe("IDR", s6a_control.outcome(True, "m", None, s6a_control.NO_ANSWER)))
+        self.assertEqual(s6a_control.describe("CLR", s6a_control.outcome(False, reason=s6a_control.NO_SERVING_MME)),
                          "no CLR sent: no serving MME registered")
-        self.assertIn("purged from m", control.describe("IDR", control.outcome(False, "m", reason=control.PURGED)))
+        self.assertIn("purged from m",
+                      s6a_control.describe("IDR", s6a_control.outcome(False, "m", reason=s6a_control.PURGED)))
         self.assertIn("m is not connected",
-                      control.describe("IDR", control.outcome(False, "m", reason=control.NOT_CONNECTED)))
+                      s6a_control.describe("IDR", s6a_control.outcome(False, "m", reason=s6a_control.NOT_CONNECTED)))
+
+
+class Ping(amp.Command):
+    """A command of another application (as Cx's would be)."""
+    arguments = [(b"imsi", control.TextArgument(control.InvalidImsi))]
+    response = [(b"pong", amp.Unicode())]
+    errors = control.COMMAND_ERRORS
+
+
+class PingApplication:
+    def control_commands(self):
+        return {Ping: lambda imsi: {"pong": imsi}}
+
+
+class LocatorTests(Fixture, unittest.TestCase):
+    """The locator serves what each application declares, and only that."""
+
+    def serve(self, *applications):
+        locator = control.ControlLocator(applications)
+        client, _, pump = iosim.connectedServerAndClient(lambda: amp.AMP(locator=locator), amp.AMP)
+        result = defer.Deferred()
+        client.callRemote(Ping, imsi=IMSI).addCallbacks(result.callback, result.errback)
+        pump.flush()
+        return locator, result
+
+    def test_every_application_served(self):
+        locator, pong = self.serve(self.app, PingApplication())
+        self.assertEqual(self.successResultOf(pong), {"pong": IMSI})
+        self.assertEqual(sorted(locator.commands), [b"CancelSubscription", b"Ping", b"ProfileChanged"])
+        self.assertEqual(self.successResultOf(locator.respond(s6a_control.ProfileChanged, imsi=OTHER)),
+                         s6a_control.outcome(False, reason=s6a_control.NO_SERVING_MME))
+
+    def test_a_command_nobody_serves(self):
+        locator, pong = self.serve(self.app)
+        self.failureResultOf(pong, control.NotServed)
+        self.failureResultOf(locator.respond(Ping, imsi=IMSI), control.NotServed)
+
+    def test_two_applications_one_command(self):
+        self.assertRaises(control.DuplicateCommand, control.ControlLocator, [PingApplication(), PingApplication()])
 
 
 class UnixSocketTests(unittest.TestCase):
@@ -245,7 +287,7 @@ class UnixSocketTests(unittest.TestCase):
         add_subscribers(self, self.store)
 
     def listen(self, locator=None):
-        port = control.listen(reactor, self.path, locator or control.ControlLocator(self.app))
+        port = control.listen(reactor, self.path, locator or control.ControlLocator([self.app]))
         self.addCleanup(port.stopListening)
         return port
 
@@ -256,10 +298,10 @@ class UnixSocketTests(unittest.TestCase):
         self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(self.path)).st_mode), 0o700)
         mme = connect_answering_mme(self.node)
         self.successResultOf(self.app.update_location(ulr(mme=PEER_HOST), None))
-        result = yield control.call(reactor, self.path, control.CancelSubscription, 5, imsi=IMSI)
-        self.assertEqual(result, control.outcome(True, PEER_HOST, 2001))
+        result = yield control.call(reactor, self.path, s6a_control.CancelSubscription, 5, imsi=IMSI)
+        self.assertEqual(result, s6a_control.outcome(True, PEER_HOST, 2001))
         self.assertEqual(mme.received[0].get("Cancellation-Type"), SUBSCRIPTION_WITHDRAWAL)
-        yield self.assertFailure(control.call(reactor, self.path, control.ProfileChanged, 5, imsi="1"),
+        yield self.assertFailure(control.call(reactor, self.path, s6a_control.ProfileChanged, 5, imsi="1"),
                                  control.InvalidImsi)
 
     @defer.inlineCallbacks
@@ -274,13 +316,13 @@ class UnixSocketTests(unittest.TestCase):
         self.assertIn("imsi is not UTF-8 text", str(error))
         yield self.assertFailure(client.callRemote(NoImsiProfileChanged), control.InvalidImsi)
         # Same connection: still answering.
-        yield self.assertFailure(client.callRemote(control.ProfileChanged, imsi="001019999999999"),
+        yield self.assertFailure(client.callRemote(s6a_control.ProfileChanged, imsi="001019999999999"),
                                  control.UnknownSubscriber)
         self.assertEqual(events, [])
 
     @defer.inlineCallbacks
     def test_unreachable(self):
-        error = yield self.assertFailure(control.call(reactor, self.path, control.ProfileChanged, 5, imsi=IMSI),
+        error = yield self.assertFailure(control.call(reactor, self.path, s6a_control.ProfileChanged, 5, imsi=IMSI),
                                          control.ServerUnreachable)
         self.assertEqual(str(error), f"server not running (no control socket at {self.path})")
         port = self.listen()
@@ -289,29 +331,29 @@ class UnixSocketTests(unittest.TestCase):
         stale = socket.socket(socket.AF_UNIX)
         stale.bind(self.path)
         stale.close()
-        error = yield self.assertFailure(control.call(reactor, self.path, control.ProfileChanged, 5, imsi=IMSI),
+        error = yield self.assertFailure(control.call(reactor, self.path, s6a_control.ProfileChanged, 5, imsi=IMSI),
                                          control.ServerUnreachable)
         self.assertIn("nothing listens on control socket", str(error))
 
     @defer.inlineCallbacks
     def test_unexpected_server_error(self):
         class Broken(control.ControlLocator):
-            @control.CancelSubscription.responder
+            @s6a_control.CancelSubscription.responder
             def cancel_subscription(self, imsi):
                 raise RuntimeError("bug")
-        self.listen(Broken(self.app))
-        yield self.assertFailure(control.call(reactor, self.path, control.CancelSubscription, 5, imsi=IMSI),
+        self.listen(Broken([self.app]))
+        yield self.assertFailure(control.call(reactor, self.path, s6a_control.CancelSubscription, 5, imsi=IMSI),
                                  control.ServerFailed)
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
 
     @defer.inlineCallbacks
     def test_timeout(self):
         class Silent(control.ControlLocator):
-            @control.ProfileChanged.responder
+            @s6a_control.ProfileChanged.responder
             def profile_changed(self, imsi):
                 return defer.Deferred()
-        self.listen(Silent(self.app))
-        yield self.assertFailure(control.call(reactor, self.path, control.ProfileChanged, 0.05, imsi=IMSI),
+        self.listen(Silent([self.app]))
+        yield self.assertFailure(control.call(reactor, self.path, s6a_control.ProfileChanged, 0.05, imsi=IMSI),
                                  defer.TimeoutError)
 
 

@@ -21,6 +21,7 @@ from twisted.internet import defer, reactor
 from twisted.trial import unittest
 
 from pyhss.apps.s6a import SUBSCRIPTION_WITHDRAWAL, S6aApplication, encode_msisdn
+from pyhss.apps.s6a_control import CancelSubscription, ProfileChanged
 from pyhss.auc.kdf import derive_kasme, encode_plmn_id
 from pyhss.auc.milenage import Milenage
 from pyhss.control import ControlLocator
@@ -215,12 +216,12 @@ class FreeDiameterMmeTests(unittest.TestCase):
 
         # HSS-initiated: IDR after a profile change, then CLR, as the
         # control socket's ProfileChanged and CancelSubscription do.
-        locator = ControlLocator(self.app)
+        locator = ControlLocator([self.app])
         yield self.store.update_subscriber(IMSI, msisdn=NEW_MSISDN)
-        idr_outcome = yield locator.profile_changed(IMSI)
+        idr_outcome = yield locator.respond(ProfileChanged, imsi=IMSI)
         self.assertEqual((idr_outcome["sent"], idr_outcome["mme"], idr_outcome["result_code"]),
                          (True, MME_HOST, results.DIAMETER_SUCCESS), self.explain())
-        clr_outcome = yield locator.cancel_subscription(IMSI)
+        clr_outcome = yield locator.respond(CancelSubscription, imsi=IMSI)
         self.assertEqual((clr_outcome["sent"], clr_outcome["result_code"]),
                          (True, results.DIAMETER_SUCCESS), self.explain())
         idr = mme.one("request", "idr")

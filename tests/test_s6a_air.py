@@ -4,7 +4,8 @@
 from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
 
-from pyhss.apps.s6a import S6aApplication, register
+from pyhss.apps.s6a import S6aApplication
+from pyhss.apps.s6a_messages import authentication_information_answer
 from pyhss.apps.s6a_plans import AirPlan
 from pyhss.config import Config
 from pyhss.auc.conversions import c2, c3
@@ -121,7 +122,8 @@ class AirTests(unittest.TestCase):
         request = codec.decode_message(air().encode())
         vectors = VectorSet((EutranVector(b"\x01" * 16, b"\x02" * 8, b"\x03" * 16, b"\x04" * 32, 1),
                              EutranVector(b"\x05" * 16, b"\x06" * 4, b"\x07" * 16, b"\x08" * 32, 2)), (), (), False)
-        answer = self.app._aia(vectors, AirPlan(self.app, request))
+        answer = authentication_information_answer(AirPlan(self.app.policy, request), vectors,
+                                                   self.node.origin_avps())
         expected = codec.Avp.new("Authentication-Info", [
             ("E-UTRAN-Vector", [("Item-Number", number), ("RAND", v.rand), ("XRES", v.xres), ("AUTN", v.autn),
                                 ("KASME", v.kasme)])
@@ -169,7 +171,7 @@ class AirTests(unittest.TestCase):
         self.assertEqual(info.find("UTRAN-Vector").get("AUTN")[6:8], b"\x00\x00")
 
     def test_geran_triplets(self):
-        self.app.utran_geran_vectors = "geran"
+        self.app.policy.utran_geran_vectors = "geran"
         answer = self.ask(air(eutran=None, utran_geran=2))
         triplets = answer.find("Authentication-Info").find_all("GERAN-Vector")
         self.assertEqual(len(triplets), 2)
@@ -274,8 +276,9 @@ class DispatchTests(unittest.TestCase):
     def test_register_from_config(self):
         config = Config.default()
         node = DiameterNode.from_config(config, task.Clock())
-        app = register(node, MemoryStore(), config)
-        self.assertEqual(app.home_plmn, encode_plmn_id("001", "01"))
+        app = S6aApplication.from_config(node, MemoryStore(), config)
+        app.register()
+        self.assertEqual(app.policy.home_plmn, encode_plmn_id("001", "01"))
         self.assertIn((APP_S6A, CMD_AIR), node.handlers)
 
     def test_missing_user_name_is_5005(self):

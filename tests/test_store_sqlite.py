@@ -7,10 +7,12 @@ import threading
 from twisted.internet import defer, reactor
 from twisted.trial import unittest
 
+from pyhss.auc.sqn import SqnRequest
 from pyhss.config import Config
 from pyhss.storage import open_store
 from pyhss.storage.errors import StoreError, ValidationError
 from pyhss.storage import checkpoints
+from pyhss.storage import sqlite as sqlite_module
 from pyhss.storage.records import SUBSCRIBER_FIELDS, ApnProfile, ServingNode, stored_subscriber
 from pyhss.storage.sqlite import SCHEMA_VERSION, SqliteStore
 from pyhss.storage.sqlite_rows import encode_subscriber
@@ -74,14 +76,14 @@ class SqliteStoreTests(unittest.TestCase):
         name, (busy, frames, checkpointed) = ran[0]
         self.assertIn("checkpoint", name)
         self.assertEqual((busy, checkpointed), (0, frames))
-        thread = store._checkpointer.thread
+        thread = store._wal.checkpointer.thread
         yield store.close()
         self.assertFalse(thread.is_alive())
-        self.assertIsNone(store._checkpointer)
+        self.assertIsNone(store._wal.checkpointer)
 
     def test_memory_store_has_no_checkpoint_thread(self):
         store = self.open(":memory:")
-        return store.opened.addCallback(lambda _: self.assertIsNone(store._checkpointer))
+        return store.opened.addCallback(lambda _: self.assertIsNone(store._wal))
 
     @defer.inlineCallbacks
     def test_two_connections_never_share_an_sqn(self):
@@ -92,10 +94,9 @@ class SqliteStoreTests(unittest.TestCase):
         second = self.open(path)
         yield second.opened
 
-        def allocate(current):
-            return current + 1, current + 1
-        calls = [(first if i % 2 else second).reserve_sqns(IMSI, allocate) for i in range(300)]
-        sqns = yield defer.gatherResults(calls, consumeErrors=True)
+        one = SqnRequest(1, ind_bits=0)
+        calls = [(first if i % 2 else second).reserve_sqns(IMSI, one) for i in range(300)]
+        sqns = [sqn for _, (sqn,) in (yield defer.gatherResults(calls, consumeErrors=True))]
         self.assertEqual(sorted(sqns), list(range(1, 301)))
 
     @defer.inlineCallbacks
@@ -119,11 +120,13 @@ class SqliteStoreTests(unittest.TestCase):
         store = self.open(self.mktemp())
         yield store.add_subscriber(subscriber())
         threads = []
+        policy = sqlite_module.advance
 
-        def allocate(current):
+        def advance(current, request):
             threads.append(threading.current_thread())
-            return current + 1, None
-        yield store.reserve_sqns(IMSI, allocate)
+            return policy(current, request)
+        self.patch(sqlite_module, "advance", advance)
+        yield store.reserve_sqns(IMSI, SqnRequest(1))
         self.assertIsNot(threads[0], threading.main_thread())
 
     @defer.inlineCallbacks
@@ -131,43 +134,47 @@ class SqliteStoreTests(unittest.TestCase):
         store = self.open(self.mktemp())
         yield store.add_subscriber(subscriber())
         handed_over = []
-        flush = store._flush
+        worker = store._worker
+        flush = worker._flush
 
         def recording():
-            handed_over.append(len(store._outbox))
+            handed_over.append(len(worker._outbox))
             return flush()
-        store._flush = recording
+        worker._flush = recording
         calls = [store.get_subscriber(IMSI) for _ in range(5)]
-        calls.append(store.reserve_sqns(IMSI, lambda c: (c + 1, c + 1)))
+        calls.append(store.reserve_sqns(IMSI, SqnRequest(1, ind_bits=0)))
         self.assertEqual(handed_over, [])   # not before the iteration ends
         results = yield defer.gatherResults(calls)
         self.assertEqual(handed_over, [6])
         self.assertEqual(results[0], subscriber())
-        self.assertEqual(results[5], 1)
+        self.assertEqual(results[5][1], [1])
 
     @defer.inlineCallbacks
     def test_queued_writes_commit_as_one_group(self):
         store = self.open(self.mktemp())
         yield store.add_subscriber(subscriber())
         groups = []
-        commit_writes = store._commit_writes
+        worker = store._worker
+        commit_writes = worker._commit_writes
 
         def recording(writes, results):
             if writes:
                 groups.append(len(writes))
             return commit_writes(writes, results)
-        store._commit_writes = recording
+        worker._commit_writes = recording
         release = threading.Event()
         blocked = store._submit(release.wait, 30)   # holds the worker while writes queue up
 
-        def broken(current):
-            raise ZeroDivisionError("allocator bug")
-        calls = [store.reserve_sqns(IMSI, broken if i == 3 else (lambda c: (c + 1, c + 1))) for i in range(10)]
+        def broken(conn):
+            conn.execute("UPDATE subscriber SET sqn = 1000 WHERE imsi = ?", (IMSI,))
+            raise ZeroDivisionError("a job's bug")
+        one = SqnRequest(1, ind_bits=0)
+        calls = [store._submit(broken, write=True) if i == 3 else store.reserve_sqns(IMSI, one) for i in range(10)]
         release.set()
         yield blocked
         results = yield defer.DeferredList(calls, consumeErrors=True)
         self.assertEqual(groups, [10])
-        self.assertEqual([value for ok, value in results if ok], list(range(1, 10)))
+        self.assertEqual([value[1][0] for ok, value in results if ok], list(range(1, 10)))
         self.assertTrue(results[3][1].check(ZeroDivisionError))
         self.assertEqual((yield store.get_subscriber(IMSI)).sqn, 9)
 
@@ -179,13 +186,14 @@ class SqliteStoreTests(unittest.TestCase):
         yield store.add_subscriber(subscriber())
         yield store.add_subscriber(subscriber("001010000000002"))
         groups = []
-        commit_writes = store._commit_writes
+        worker = store._worker
+        commit_writes = worker._commit_writes
 
         def recording(writes, results):
             if writes:
                 groups.append([write for write, _, _, _ in writes])
             return commit_writes(writes, results)
-        store._commit_writes = recording
+        worker._commit_writes = recording
         release = threading.Event()
         blocked = store._submit(release.wait, 30)
         calls = []
@@ -209,20 +217,20 @@ class SqliteStoreTests(unittest.TestCase):
         release = threading.Event()
         blocked = store._submit(release.wait, 30)
 
-        def aborts_transaction(current):
+        def aborts_transaction(conn):
             # As SQLite does on some I/O errors: the whole transaction under
             # the savepoints is gone, so the group cannot commit.
-            store._conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
             raise OSError("disk I/O error")
-        calls = [store.reserve_sqns("001010000000002", lambda c: (c + 5, c + 5)),
-                 store.reserve_sqns(IMSI, aborts_transaction)]
+        calls = [store.reserve_sqns("001010000000002", SqnRequest(5, ind_bits=0)),
+                 store._submit(aborts_transaction, write=True)]
         release.set()
         yield blocked
         results = yield defer.DeferredList(calls, consumeErrors=True)
         self.assertEqual([ok for ok, _ in results], [False, False])
         self.assertTrue(results[0][1].check(StoreError))
         self.assertEqual((yield store.get_subscriber("001010000000002")).sqn, 0)
-        self.assertEqual((yield store.reserve_sqns(IMSI, lambda c: (c + 1, c + 1))), 1)
+        self.assertEqual((yield store.reserve_sqns(IMSI, SqnRequest(1, ind_bits=0)))[1], [1])
 
     @defer.inlineCallbacks
     def test_worker_starts_when_the_reactor_runs(self):
@@ -239,7 +247,7 @@ class SqliteStoreTests(unittest.TestCase):
         fake = NotYetRunning()
         store = SqliteStore(self.mktemp(), fake)
         added = store.add_subscriber(subscriber())
-        self.assertFalse(store._thread.is_alive())
+        self.assertFalse(store._worker.thread.is_alive())
         self.assertNoResult(store.opened)
         fake.started()
         yield added

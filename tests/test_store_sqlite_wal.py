@@ -11,12 +11,15 @@ from twisted.internet import defer, reactor
 from twisted.logger import globalLogPublisher
 from twisted.trial import unittest
 
+from pyhss.auc.sqn import SqnRequest
 from pyhss.storage import checkpoints
 from pyhss.storage.errors import StoreError
 from pyhss.storage.sqlite import SqliteStore
 from tests.store_contract import subscriber
 
 LIMIT = 256 * 1024
+# An AIR asking for 32 vectors moves the stored SQN on by 32.
+THIRTY_TWO = SqnRequest(32, ind_bits=0)
 
 
 def imsi(index):
@@ -143,7 +146,7 @@ class WalLimitTests(unittest.TestCase):
         rng = random.Random(7)
         largest = 0
         for _ in range(1500):
-            yield store.reserve_sqns(imsi(rng.randrange(2000)), lambda sqn: (sqn + 32, sqn + 32))
+            yield store.reserve_sqns(imsi(rng.randrange(2000)), THIRTY_TWO)
             largest = max(largest, wal_file(self.path))
         self.assertLessEqual(largest, LIMIT)
         self.assertGreater(store.wal_catch_ups, catch_ups)
@@ -178,7 +181,7 @@ class WalLimitTests(unittest.TestCase):
         yield store.count_subscribers()
         self.assertEqual(store.wal_truncations, 3)
         self.assertEqual(len(self.events), 1)
-        store._wal_quiet_until = reactor.seconds()   # a minute later
+        store._wal.quiet_until = reactor.seconds()   # a minute later
         logged = self.next_wal_line()
         yield store.add_subscribers([subscriber(imsi(9000 + i)) for i in range(3000)])
         event = yield logged

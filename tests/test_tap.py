@@ -229,8 +229,9 @@ class ServiceTests(unittest.TestCase):
     def test_serves_s6a(self):
         self.addCleanup(self.service.store.close)
         self.assertIn(APP_S6A, self.service.node.applications)
-        self.assertEqual([module.__name__ for module in self.service.applications],
-                         ["pyhss.apps.s6a"])
+        self.assertEqual([(application_id, type(application).__module__)
+                          for application_id, application in self.service.applications.items()],
+                         [(APP_S6A, "pyhss.apps.s6a")])
 
     @defer.inlineCallbacks
     def test_start_serve_stop(self):

@@ -1,36 +1,45 @@
 """
 Diameter applications served by pyhss.
 
-Each application module exposes C{register(node, store, config)}, which calls
-C{node.register_application(application_id, vendor_id, handlers={command:
-handler})}; a handler is C{handler(request, peer)} returning an answer
-Message or a Deferred of one (C{node.answer(request, result_code)} builds the
-answer with our Origin-Host/Origin-Realm).  The node validates requests
-against the dictionary before calling a handler and turns exceptions into
-DIAMETER_UNABLE_TO_COMPLY, so handlers only implement their procedure.
+L{APPLICATIONS} lists the application classes C{twistd pyhss} loads, in
+order, by dotted name (importing this package imports none of them).
+Each provides L{pyhss.apps.base.IApplication}, usually as a subclass of
+L{pyhss.apps.base.DiameterApplication}, and builds itself with
+C{from_config(node, store, config)}.  Serving Cx or S13 is one more line
+here; L{pyhss.tap} and L{pyhss.control} need no change.
 
-L{APP_MODULES} lists the modules C{twistd pyhss} loads, in order (Cx and
-S13 join S6a here when they are built).
+The node validates requests against the dictionary before calling a
+handler and turns exceptions into DIAMETER_UNABLE_TO_COMPLY, so handlers
+only implement their procedure.
 """
 
 import importlib
 
-APP_MODULES = ("pyhss.apps.s6a",)
+from pyhss.apps.errors import ApplicationConfigError
+
+APPLICATIONS = (
+    "pyhss.apps.s6a.S6aApplication",
+)
 
 
-def load_applications(node, store, config, modules=None, registered=None):
-    """Import every application module and let it register with C{node}.
+def application_class(dotted_name):
+    """The class named ``module.Class``."""
+    module, _, name = dotted_name.rpartition(".")
+    return getattr(importlib.import_module(module), name)
 
-    @param registered: a dict to fill with what each module's C{register}
-        returned (the application object), by module name; the control
-        socket reaches the S6a application through it.
-    @return: the imported modules.
+
+def load_applications(node, store, config, names=APPLICATIONS):
+    """Build every application of ``names`` from ``config`` and register it
+    with ``node``.
+
+    @return: the applications, by Auth-Application-Id, in order.
     """
-    loaded = []
-    for name in APP_MODULES if modules is None else modules:
-        module = importlib.import_module(name)
-        application = module.register(node, store, config)
-        if registered is not None:
-            registered[name] = application
-        loaded.append(module)
-    return loaded
+    applications = {}
+    for dotted_name in names:
+        application = application_class(dotted_name).from_config(node, store, config)
+        if application.application_id in applications:
+            raise ApplicationConfigError(f"{dotted_name}: application {application.application_id} "
+                                         f"is loaded twice")
+        application.register()
+        applications[application.application_id] = application
+    return applications

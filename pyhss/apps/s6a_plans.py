@@ -1,16 +1,12 @@
-"""The per-request plans of S6a AIR and ULR (see L{pyhss.apps.s6a}).
+"""AIR and ULR read once, on the reactor, into plain values (see
+L{pyhss.apps.s6a}).
 
-A plan reads its request once, on the reactor, into plain values; the
-store calls it with the subscriber inside one transaction, possibly on the
-store's thread, where it touches only those values; its ``answer`` then
-builds the answer on the reactor.
+A plan is what the handler needs of its request between asking the store
+and answering: the store itself only gets records and
+L{pyhss.storage.interface.RequiredState}.
 """
 
-from twisted.python.failure import Failure
-
-from pyhss.auc.errors import AucError
 from pyhss.protocols.dictionary import DICTIONARY
-from pyhss.storage.records import ServingNode
 
 # TS 29.272 7.3.7 ULR-Flags bit 2
 ULR_SKIP_SUBSCRIBER_DATA = 1 << 2
@@ -41,24 +37,21 @@ def requested_vectors(group, max_vectors):
 
 
 class AirPlan:
-    """One AIR's ``plan`` for ``IStore.reserve_sqns_for``.
+    """One AIR: its Session-Id, Proxy-Infos, IMSI, Visited-PLMN-Id and the
+    vectors it asks for, as counts by kind (``policy``, an
+    L{pyhss.apps.s6a_policy.S6aPolicy}, caps them and says whether the
+    UTRAN/GERAN group gets quintuplets or triplets) and the
+    Re-Synchronization-Info, if any (the E-UTRAN group's first)."""
 
-    The request is read once, on the reactor, into plain values; the plan
-    is then called with the subscriber inside the store's transaction
-    (possibly on the store's thread) and touches only those values: it
-    refuses by reserving nothing, else asks the AuC what to reserve.
-    :meth:`answer` then builds the AIA on the reactor.
-    """
+    __slots__ = ("request", "session_id", "proxy_infos", "imsi", "visited_plmn", "visited_plmn_avp",
+                 "eutran", "utran", "geran", "resync_info")
 
-    __slots__ = ("app", "request", "session_id", "proxy_infos", "imsi", "visited_plmn", "visited_plmn_avp",
-                 "eutran", "utran_geran", "build")
-
-    def __init__(self, app, request):
-        self.app = app
+    def __init__(self, policy, request):
         self.request = request
-        self.imsi = self.visited_plmn = self.visited_plmn_avp = self.eutran = self.utran_geran = None
-        self.session_id = self.build = None
+        self.imsi = self.visited_plmn = self.visited_plmn_avp = self.session_id = None
         self.proxy_infos = []
+        eutran = utran_geran = None
+        max_vectors = policy.max_vectors
         # One pass over the top-level AVPs instead of a search per name;
         # decoded AVPs carry their definition (one object per code/vendor),
         # as node validation, which already ran, relies on.
@@ -78,45 +71,30 @@ class AirPlan:
                     self.visited_plmn_avp = avp
                     self.visited_plmn = avp.value
             elif field == _REQUESTED_EUTRAN:
-                if self.eutran is None:
-                    self.eutran = requested_vectors(avp, app.max_vectors)
+                if eutran is None:
+                    eutran = requested_vectors(avp, max_vectors)
             elif field == _PROXY_INFO:
                 self.proxy_infos.append(avp)
             elif field == _REQUESTED_UTRAN_GERAN:
-                if self.utran_geran is None:
-                    self.utran_geran = requested_vectors(avp, app.max_vectors)
-
-    def __call__(self, subscriber):
-        if self.app._air_refusal(subscriber, self.visited_plmn) is not None:
-            return None
-        allocate, self.build = self.app._prepare_vectors(subscriber, self)
-        return allocate
-
-    def answer(self, found):
-        subscriber, sqns = found
-        app, request = self.app, self.request
-        if self.build is None:
-            code, message = app._air_refusal(subscriber, self.visited_plmn)
-            return app.experimental_answer(request, code, message)
-        try:
-            vectors = self.build(sqns if sqns is not None else [])
-        except AucError:
-            return app._air_failed(Failure(), request, self.imsi)
-        return app._aia(vectors, self)
+                if utran_geran is None:
+                    utran_geran = requested_vectors(avp, max_vectors)
+        eutran_count, self.resync_info = eutran if eutran else (0, None)
+        if utran_geran:
+            if self.resync_info is None:
+                self.resync_info = utran_geran[1]
+            self.eutran, self.utran, self.geran = policy.vector_counts(eutran_count, utran_geran[0])
+        else:
+            self.eutran, self.utran, self.geran = eutran_count, 0, 0
 
 
 class UlrPlan:
-    """One ULR's ``plan`` for ``IStore.register_location``: the request read
-    on the reactor; called with the subscriber inside the store's
-    transaction (possibly on the store's thread), it returns the new
-    serving node or refuses by returning None.  :meth:`answer` then builds
-    the ULA (and sends CLR to the old MME) on the reactor."""
+    """One ULR: the IMSI, ULR-Flags, Visited-PLMN-Id, RAT-Type, the MME
+    (Origin-Host, Origin-Realm, the peer it came over) and the time."""
 
-    __slots__ = ("app", "request", "imsi", "flags", "visited_plmn", "visited_plmn_avp", "rat_type", "mme_host",
-                 "mme_realm", "peer_host", "now", "refusal")
+    __slots__ = ("request", "imsi", "flags", "visited_plmn", "visited_plmn_avp", "rat_type", "mme_host",
+                 "mme_realm", "peer_host", "now")
 
-    def __init__(self, app, request, peer):
-        self.app = app
+    def __init__(self, request, peer, now):
         self.request = request
         self.imsi = request.get("User-Name")
         self.flags = request.get("ULR-Flags", 0)
@@ -126,22 +104,4 @@ class UlrPlan:
         self.mme_host = request.get("Origin-Host")
         self.mme_realm = request.get("Origin-Realm")
         self.peer_host = peer.origin_host if peer is not None else None
-        self.now = app.node.clock.seconds()
-        self.refusal = None
-
-    def __call__(self, subscriber):
-        self.refusal = self.app._ulr_refusal(subscriber, self.visited_plmn, self.rat_type)
-        if self.refusal is not None:
-            return None
-        return ServingNode(subscriber.imsi, self.mme_host, self.mme_realm, self.peer_host, self.now, False)
-
-    def answer(self, found):
-        subscriber, old, profiles = found
-        app, request = self.app, self.request
-        if self.refusal is not None:
-            code, message = self.refusal
-            return app.experimental_answer(request, code, message)
-        app._cancel_old_mme(old, self.mme_host, self.flags)
-        if self.flags & ULR_SKIP_SUBSCRIBER_DATA:
-            profiles = None
-        return app._ula(profiles, request, subscriber)
+        self.now = now

@@ -1,7 +1,9 @@
 """Authentication centre: MILENAGE, the EPS/UMTS/GSM vectors, SQN handling.
 
-Pure computation, no I/O: the S6a handlers fetch the subscriber, reserve
-SQNs through the store (``IStore.reserve_sqns``) and call in here.
+Pure computation, no I/O, and nothing of the rest of pyhss imported: the
+S6a handlers reserve SQNs through the store with a plain
+:class:`~pyhss.auc.sqn.SqnRequest` (the store applies
+:func:`~pyhss.auc.sqn.advance`, the SQN policy) and call in here.
 """
 
 from pyhss.auc.errors import (
@@ -11,10 +13,11 @@ from pyhss.auc.errors import (
     MalformedResyncInfo,
     ResyncError,
     ResyncMacMismatch,
+    UnknownSubscriber,
 )
 from pyhss.auc.kdf import derive_kasme, encode_plmn_id, kdf
 from pyhss.auc.milenage import Milenage, compute_opc
-from pyhss.auc.sqn import DEFAULT_IND_BITS, allocate, allocator
+from pyhss.auc.sqn import DEFAULT_IND_BITS, SqnRequest, advance, allocate
 from pyhss.auc.vectors import (
     EutranVector,
     GeranVector,
@@ -35,9 +38,11 @@ __all__ = [
     "Milenage",
     "ResyncError",
     "ResyncMacMismatch",
+    "SqnRequest",
+    "UnknownSubscriber",
     "UtranVector",
+    "advance",
     "allocate",
-    "allocator",
     "compute_opc",
     "derive_kasme",
     "encode_plmn_id",

@@ -23,6 +23,10 @@ class InvalidVectorRequest(AucError, ValueError):
     E-UTRAN vectors asked for without a 3-octet serving network id."""
 
 
+class UnknownSubscriber(AucError, LookupError):
+    """The store has no such subscriber (``AuthenticationCentre.generate``)."""
+
+
 class ResyncError(AucError):
     """Re-Synchronization-Info could not be used; SQN stays unchanged.
 

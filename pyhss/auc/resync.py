@@ -5,16 +5,16 @@ AUTS = (SQN_MS xor AK*) || MAC-S, AK* = f5*(RAND), MAC-S =
 f1*(SQN_MS || RAND || AMF*) and AMF* = 0x0000 (the dummy AMF of 6.3.3).
 
 The AuC recovers SQN_MS, verifies MAC-S, and only then lets the store
-move SQN_HE (:func:`pyhss.auc.sqn.allocate_after_resync`).  A MAC-S that
-does not verify raises :class:`ResyncMacMismatch` before anything is
-written.
+move SQN_HE (a :class:`pyhss.auc.sqn.SqnRequest` with SQN_MS as its resync
+point).  A MAC-S that does not verify raises :class:`ResyncMacMismatch`
+before anything is written.
 """
 
 import hmac
 from dataclasses import dataclass
 
 from pyhss.auc.errors import MalformedResyncInfo, ResyncMacMismatch
-from pyhss.auc.sqn import DEFAULT_DELTA, DEFAULT_IND_BITS, resync_allocator
+from pyhss.auc.sqn import DEFAULT_DELTA, DEFAULT_IND_BITS, SqnRequest
 
 RESYNC_INFO_LENGTH = 30
 AUTS_LENGTH = 14
@@ -28,11 +28,10 @@ class Resynchronisation:
     rand: bytes
     sqn_ms: int
 
-    def allocator(self, count, ind_bits=DEFAULT_IND_BITS, delta=DEFAULT_DELTA):
-        """``IStore.reserve_sqns`` callable giving ``count`` fresh SQNs
-        continuing from SQN_MS (or from SQN_HE when that is still
-        acceptable to the USIM)."""
-        return resync_allocator(self.sqn_ms, count, ind_bits, delta)
+    def request(self, count, ind_bits=DEFAULT_IND_BITS, delta=DEFAULT_DELTA):
+        """The :class:`SqnRequest` for ``count`` fresh SQNs continuing from
+        SQN_MS (or from SQN_HE when that is still acceptable to the USIM)."""
+        return SqnRequest(count, ind_bits, self.sqn_ms, delta)
 
     def __repr__(self):
         return f"Resynchronisation(sqn_ms={self.sqn_ms})"

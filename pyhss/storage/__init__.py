@@ -1,17 +1,22 @@
-"""Subscriber store: one interface (``IStore``), several adapters.
+"""Subscriber store: role interfaces (``pyhss.storage.interface``), several adapters.
 
 ``open_store(config.database, reactor)`` picks the adapter named by
 ``database.backend``.  Adapters are registered in ``ADAPTERS`` by name; the
-storage-backends issue adds MySQL and MongoDB there.
+storage-backends issue adds MySQL and MongoDB there.  A new backend is a
+module here providing ``IStore`` (every role), an opener in ``ADAPTERS``,
+and a test module running ``tests/store_contract.py``'s mixins against it.
 """
 
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
-from pyhss.storage.interface import IStore
+from pyhss.storage.interface import (
+    ANY_STATE, IServingNodes, ISqnReservation, IStore, ISubscribers, RequiredState,
+)
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber
 
 __all__ = [
-    "ADAPTERS", "ApnProfile", "DuplicateError", "IStore", "InUseError", "NotFoundError", "ServingNode",
-    "StoreError", "Subscriber", "ValidationError", "open_store",
+    "ADAPTERS", "ANY_STATE", "ApnProfile", "DuplicateError", "IServingNodes", "ISqnReservation", "IStore",
+    "ISubscribers", "InUseError", "NotFoundError", "RequiredState", "ServingNode", "StoreError", "Subscriber",
+    "ValidationError", "open_store",
 ]
 
 

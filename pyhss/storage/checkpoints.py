@@ -22,12 +22,18 @@ between two transactions:
 - past L{TRUNCATE_AT} of the limit anyway (a reader kept the log from
   starting over, another process wrote), runs a TRUNCATE checkpoint, which
   empties the file.
+
+L{WalKeeper} is all of it for one store: the checkpoint thread, the bound,
+the worker's checkpoints and their log lines.
 """
 
+import contextlib
 import os
 import sqlite3
 import threading
 import time
+
+from twisted.logger import Logger
 
 # Catch up at half the limit: each catch-up holds the writer up for a few
 # milliseconds, so not more often than needed.
@@ -41,6 +47,14 @@ TRUNCATE_AT = 0.75
 EAGER_AT = 0.25
 EAGER_INTERVAL = 0.05
 FRAME_HEADER = 24
+# A TRUNCATE checkpoint blocks writers while it waits for readers: wait
+# this long at most (milliseconds), and try again a checkpoint interval later.
+TRUNCATE_BUSY_MS = 250
+# At most one line per this many seconds about WAL truncations under load.
+WAL_LOG_INTERVAL = 60.0
+
+# The store's namespace: operators filter on it.
+log = Logger(namespace="pyhss.storage.sqlite")
 
 
 def catch_up_size(wal_limit):
@@ -173,3 +187,107 @@ class Checkpointer:
                     return
         finally:
             conn.close()
+
+
+class WalKeeper:
+    """The WAL of one store's file: a L{Checkpointer} thread, and what the
+    store's worker does between transactions (L{after_writes}), with one
+    log line per truncation episode.
+
+    Built on the worker once the store's connection ``conn`` is open; if no
+    checkpoint thread can start, ``conn`` checkpoints by itself again.
+    """
+
+    def __init__(self, conn, path, reactor, busy_timeout, interval, wal_limit):
+        self.path = path
+        self.truncations = 0            # TRUNCATE checkpoints done (limit, disk full)
+        self.catch_ups = 0              # PASSIVE checkpoints on the worker
+        self.disk_full = False          # a write failed for space: truncate next
+        self.quiet_until = None         # no routine truncation line before this time
+        self._reactor = reactor
+        self._busy_timeout = busy_timeout
+        self._wal_limit = wal_limit
+        self._busy_logged = False
+        self._unlogged = 0
+        self.bound = WalBound(path, wal_limit, interval)
+        try:
+            self.checkpointer = Checkpointer(path, busy_timeout, interval, wal_limit)
+        except (OSError, RuntimeError, sqlite3.Error):
+            self.checkpointer = None
+            conn.execute("PRAGMA wal_autocheckpoint=1000")   # SQLite's default, then
+
+    def written(self):
+        """A COMMIT is coming (on the worker)."""
+        if self.checkpointer is not None:
+            self.checkpointer.written()
+
+    def stop(self):
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+            self.checkpointer = None
+
+    def after_writes(self, conn):
+        """On the worker, between transactions: keep the WAL under the limit.
+        The worker is the writer: it waits for no write lock, and nothing is
+        written while it copies the last frames."""
+        if self.disk_full:
+            # What the failed writes left in the WAL takes the space the
+            # next ones need.
+            self.disk_full = False
+            self._checkpoint(conn, "truncate", "full")
+            return
+        what = self.bound.after_writes()
+        if what is not None:
+            self._checkpoint(conn, what, "limit")
+
+    def _checkpoint(self, conn, what, reason):
+        result = after = None
+        before = self.bound.size
+        elapsed = 0.0
+        started = time.monotonic()
+        try:
+            before = wal_size(self.path)
+            with self.checkpointer.lock if self.checkpointer is not None else contextlib.nullcontext():
+                if what == "catch-up":
+                    result = checkpoint(conn)
+                else:
+                    conn.execute(f"PRAGMA busy_timeout={TRUNCATE_BUSY_MS}")
+                    try:
+                        result = truncate(conn)
+                    finally:
+                        conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
+            elapsed = time.monotonic() - started
+            after = wal_size(self.path)
+        except (OSError, sqlite3.Error):
+            pass
+        busy = result is None or result[0] != 0 or result[1] != result[2]
+        if what == "catch-up":
+            self.bound.done(after)
+            self.catch_ups += not busy
+            return
+        self.bound.done(after, truncate_busy=busy)
+        self._reactor.callFromThread(self._truncated, reason, before, after, elapsed, busy)
+
+    def _truncated(self, reason, before, after, elapsed, busy):
+        """On the reactor: one log line per truncation episode, not per tick."""
+        why = ("a write failed, the disk is full" if reason == "full"
+               else f"past {TRUNCATE_AT:.0%} of database.sqlite.wal_limit ({self._wal_limit} bytes)")
+        if busy:
+            if not self._busy_logged:
+                self._busy_logged = True
+                log.warn("WAL {path}-wal is {before} bytes, {cause}; the TRUNCATE checkpoint could not finish "
+                         "(another connection is reading or writing): trying again",
+                         path=self.path, before=before, cause=why)
+            return
+        self._busy_logged = False
+        self.truncations += 1
+        now = self._reactor.seconds()
+        if reason != "full" and self.quiet_until is not None and now < self.quiet_until:
+            self._unlogged += 1
+            return
+        more = f" ({self._unlogged} more since the last such line)" if self._unlogged else ""
+        emit = log.warn if reason == "full" else log.info
+        emit("WAL {path}-wal was {before} bytes, {cause}: truncated to {after} bytes in {ms:.0f} ms{more}",
+             path=self.path, before=before, cause=why, after=after, ms=elapsed * 1000, more=more)
+        self._unlogged = 0
+        self.quiet_until = now + WAL_LOG_INTERVAL

@@ -1,4 +1,4 @@
-"""In-process store: dictionaries behind the IStore interface.
+"""In-process store: dictionaries behind every role of the IStore interface.
 
 Used by tests and by ``database.backend: memory``.  Results still arrive
 through Deferreds (already fired), so callers cannot tell it from the
@@ -8,9 +8,10 @@ SQLite adapter; records are immutable, so sharing them is safe.
 from twisted.internet import defer
 from zope.interface import implementer
 
+from pyhss.auc.sqn import SqnRequest, advance
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
-from pyhss.storage.interface import IStore
-from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, allocated_sqn, changed, normalise_apn
+from pyhss.storage.interface import ANY_STATE, IStore
+from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
 
 
 def _deferred(method):
@@ -105,26 +106,18 @@ class MemoryStore:
             raise NotFoundError(f"no subscriber {imsi}")
         self._serving.pop(imsi, None)
 
+    # --- SQN reservation --------------------------------------------------------------
     @_deferred
-    def reserve_sqns(self, imsi, allocate):
+    def reserve_sqns(self, imsi, request, required=ANY_STATE):
         self._check_open()
+        self._check_type(request, SqnRequest)
         current = self._subscribers.get(imsi)
-        if current is None:
-            raise NotFoundError(f"no subscriber {imsi}")
-        new_sqn, result = allocated_sqn(allocate(current.sqn))
-        self._subscribers[imsi] = changed(current, {"sqn": new_sqn})
-        return result
-
-    @_deferred
-    def reserve_sqns_for(self, imsi, plan):
-        self._check_open()
-        current = self._subscribers.get(imsi)
-        allocate = plan(current)
-        if allocate is None:
+        if not required.met_by(current):
             return current, None
-        new_sqn, result = allocated_sqn(allocate(current.sqn))
-        self._subscribers[imsi] = changed(current, {"sqn": new_sqn})
-        return current, result
+        new_sqn, sqns = advance(current.sqn, request)
+        if new_sqn != current.sqn:
+            self._subscribers[imsi] = changed(current, {"sqn": new_sqn})
+        return current, sqns
 
     # --- APN profiles -----------------------------------------------------------------
     @_deferred
@@ -181,17 +174,14 @@ class MemoryStore:
         self._serving[node.imsi] = node
 
     @_deferred
-    def register_location(self, imsi, plan):
+    def swap_serving_node(self, node, required=ANY_STATE):
         self._check_open()
-        subscriber = self._subscribers.get(imsi)
-        old = self._serving.get(imsi)
-        node = plan(subscriber)
-        if node is None:
-            return subscriber, old, None
         self._check_type(node, ServingNode)
-        if subscriber is None or node.imsi != imsi:
-            raise NotFoundError(f"no subscriber {node.imsi}")
-        self._serving[imsi] = node
+        subscriber = self._subscribers.get(node.imsi)
+        old = self._serving.get(node.imsi)
+        if not required.met_by(subscriber):
+            return subscriber, old, None
+        self._serving[node.imsi] = node
         return subscriber, old, [self._apns.get(name) for name in subscriber.apns]
 
     @_deferred

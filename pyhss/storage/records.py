@@ -55,14 +55,6 @@ def check_imsi(imsi):
     return imsi
 
 
-def allocated_sqn(allocation):
-    """``(new_sqn, result)`` from a reserve_sqns allocator, its SQN checked."""
-    new_sqn, result = allocation
-    if type(new_sqn) is not int or not 0 <= new_sqn <= SQN_MAX:
-        raise ValidationError(f"allocate returned SQN {new_sqn!r}, outside 0..2**48-1")
-    return new_sqn, result
-
-
 def normalise_apn(name):
     """APN network identifier (TS 23.003 9.1.1) in lower case; '*' is the wildcard."""
     if not isinstance(name, str):
