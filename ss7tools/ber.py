@@ -6,9 +6,7 @@ the wire.  Every length is checked against the enclosing end; malformed input
 raises a :class:`BerError` subclass, never an ``IndexError``.
 """
 
-
-class BerError(ValueError):
-    """Base class of BER decoding errors."""
+from .errors import BerError
 
 
 class BerTruncated(BerError):

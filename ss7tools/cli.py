@@ -12,36 +12,11 @@ import sys
 
 from . import io as rowio
 from .pcapio import CaptureError
-from .rows import iter_rows
+from .pipeline import write_rows_file
 from .stats import ParseStats
 
 EXTENSION_MODULES = ("split", "sort", "flatten", "simulate")
 PROGRESS_EVERY = 2000
-
-
-def _progress(rows, stream):
-    """Wrap ``rows`` in a tqdm bar on ``stream`` when it is a terminal."""
-    if not (hasattr(stream, "isatty") and stream.isatty()):
-        return rows
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        return rows
-
-    def counted():
-        bar = tqdm(unit=" rows", file=stream, mininterval=0.5, unit_scale=True)
-        pending = 0
-        try:
-            for row in rows:
-                yield row
-                pending += 1
-                if pending >= PROGRESS_EVERY:
-                    bar.update(pending)
-                    pending = 0
-        finally:
-            bar.update(pending)
-            bar.close()
-    return counted()
 
 
 def default_jobs():
@@ -59,22 +34,40 @@ def _progress_callback(stream):
     return bar.update, bar.close
 
 
+def _progress(rows, stream):
+    """``rows`` (an iterable, e.g. :func:`ss7tools.rows.iter_rows`) counted by
+    the bar of :func:`_progress_callback`; ``parse`` itself counts its
+    output with the callback."""
+    update, close = _progress_callback(stream)
+    if update is None:
+        return rows
+
+    def counted():
+        pending = 0
+        try:
+            for row in rows:
+                yield row
+                pending += 1
+                if pending >= PROGRESS_EVERY:
+                    update(pending)
+                    pending = 0
+        finally:
+            update(pending)
+            close()
+    return counted()
+
+
 def run_parse(args, stderr=None):
     stderr = stderr if stderr is not None else sys.stderr
     stats = ParseStats()
     jobs = args.jobs if args.jobs is not None else default_jobs()
     fmt = rowio.format_for(args.output, args.format)
     try:
-        if jobs > 1:
-            from .parallel import write_parallel
-            update, close = _progress_callback(stderr)
-            try:
-                write_parallel(args.input, args.output, fmt, jobs, stats, on_rows=update)
-            finally:
-                close()
-        else:
-            rows = _progress(iter_rows(args.input, stats), stderr)
-            rowio.write_rows(args.output, rows, fmt=fmt)
+        update, close = _progress_callback(stderr)
+        try:
+            write_rows_file(args.input, args.output, fmt, jobs, stats, on_rows=update)
+        finally:
+            close()
     except (OSError, CaptureError) as exc:
         stderr.write("ss7tools parse: %s\n" % (exc,))
         if stats.frames:

@@ -1,185 +1,26 @@
-"""GSM MAP (3GPP TS 29.002) operation and application-context names, and the
-subscriber / node identities carried by each operation.
+"""GSM MAP (3GPP TS 29.002) decoding: operation and application-context
+names, and the subscriber / node identities carried by each operation.
 
-Identities are found by walking the BER of the operation's argument or result
-along tag paths declared once in :data:`IDENTITY_PATHS`; a step is a tag (its
-first occurrence among siblings) or ``(tag, n)`` for the n-th occurrence.
-The first step matches the parameter's own tag, so the different encodings
-of MAP v1/v2 and v3 are simply listed side by side.
+The vocabulary (codes, names, contexts, identity paths) is
+:mod:`ss7tools.map_catalogue`'s.  Identities are found by walking the BER of
+the operation's argument or result along the catalogue's tag paths, compiled
+here into one tree per operation and direction.
 """
 
 from .ber import BerError, find_path, read_tlv
+from .map_catalogue import (APPLICATION_CONTEXTS, APPLICATION_CONTEXTS_V1V2,
+                            CAP_AC_PREFIXES, CAP_OPERATION_NAMES, IDENTITY_FIELDS,
+                            MAP_AC_PREFIX, MAP_BY_CODE, MAP_OPERATION_NAMES)
 
-#: Local operation codes, named as in TS 29.002 (and as Wireshark shows them).
-OPERATIONS = {
-    2: "updateLocation", 3: "cancelLocation", 4: "provideRoamingNumber",
-    5: "noteSubscriberDataModified", 6: "resumeCallHandling",
-    7: "insertSubscriberData", 8: "deleteSubscriberData", 9: "sendParameters",
-    10: "registerSS", 11: "eraseSS", 12: "activateSS", 13: "deactivateSS",
-    14: "interrogateSS", 15: "authenticationFailureReport", 16: "notifySS",
-    17: "registerPassword", 18: "getPassword", 19: "processUnstructuredSS-Data",
-    20: "releaseResources", 21: "mt-ForwardSM-VGCS", 22: "sendRoutingInfo",
-    23: "updateGprsLocation", 24: "sendRoutingInfoForGprs", 25: "failureReport",
-    26: "noteMsPresentForGprs", 28: "performHandover", 29: "sendEndSignal",
-    30: "performSubsequentHandover", 31: "provideSIWFSNumber",
-    32: "sIWFSSignallingModify", 33: "processAccessSignalling",
-    34: "forwardAccessSignalling", 35: "noteInternalHandover",
-    36: "cancelVcsgLocation", 37: "reset", 38: "forwardCheckSS",
-    39: "prepareGroupCall", 40: "sendGroupCallEndSignal",
-    41: "processGroupCallSignalling", 42: "forwardGroupCallSignalling",
-    43: "checkIMEI", 44: "mt-forwardSM", 45: "sendRoutingInfoForSM",
-    46: "mo-forwardSM", 47: "reportSM-DeliveryStatus", 48: "noteSubscriberPresent",
-    49: "alertServiceCentreWithoutResult", 50: "activateTraceMode",
-    51: "deactivateTraceMode", 52: "traceSubscriberActivity",
-    53: "updateVcsgLocation", 54: "beginSubscriberActivity",
-    55: "sendIdentification", 56: "sendAuthenticationInfo", 57: "restoreData",
-    58: "sendIMSI", 59: "processUnstructuredSS-Request",
-    60: "unstructuredSS-Request", 61: "unstructuredSS-Notify",
-    62: "anyTimeSubscriptionInterrogation", 63: "informServiceCentre",
-    64: "alertServiceCentre", 65: "anyTimeModification", 66: "readyForSM",
-    67: "purgeMS", 68: "prepareHandover", 69: "prepareSubsequentHandover",
-    70: "provideSubscriberInfo", 71: "anyTimeInterrogation",
-    72: "ss-InvocationNotification", 73: "setReportingState", 74: "statusReport",
-    75: "remoteUserFree", 76: "registerCC-Entry", 77: "eraseCC-Entry",
-    78: "secureTransportClass1", 79: "secureTransportClass2",
-    80: "secureTransportClass3", 81: "secureTransportClass4",
-    83: "provideSubscriberLocation", 84: "sendGroupCallInfo",
-    85: "sendRoutingInfoForLCS", 86: "subscriberLocationReport",
-    87: "ist-Alert", 88: "ist-Command", 89: "noteMM-Event",
-    109: "lcs-PeriodicLocationCancellation", 110: "lcs-LocationUpdate",
-    111: "lcs-PeriodicLocationRequest", 112: "lcs-AreaEventCancellation",
-    113: "lcs-AreaEventReport", 114: "lcs-AreaEventRequest", 115: "lcs-MOLR",
-    116: "lcs-LocationNotification", 117: "callDeflection",
-    118: "userUserService", 119: "accessRegisterCCEntry", 120: "forwardCUG-Info",
-    121: "splitMPTY", 122: "retrieveMPTY", 123: "holdMPTY", 124: "buildMPTY",
-    125: "forwardChargeAdvice", 126: "explicitCT",
-}
-
-#: CAMEL (TS 29.078) operation codes, used when the dialogue is CAP.
-CAP_OPERATIONS = {
-    0: "initialDP", 16: "assistRequestInstructions",
-    17: "establishTemporaryConnection", 18: "disconnectForwardConnection",
-    19: "connectToResource", 20: "connect", 22: "releaseCall",
-    23: "requestReportBCSMEvent", 24: "eventReportBCSM", 31: "continue",
-    32: "initiateCallAttempt", 33: "resetTimer", 34: "furnishChargingInformation",
-    35: "applyCharging", 36: "applyChargingReport", 41: "callGap",
-    44: "callInformationReport", 45: "callInformationRequest",
-    46: "sendChargingInformation", 47: "playAnnouncement",
-    48: "promptAndCollectUserInformation", 49: "specializedResourceReport",
-    53: "cancel", 55: "activityTest", 56: "continueWithArgument",
-    60: "initialDPSMS", 61: "furnishChargingInformationSMS", 62: "connectSMS",
-    63: "requestReportSMSEvent", 64: "eventReportSMS", 65: "continueSMS",
-    66: "releaseSMS", 67: "resetTimerSMS", 70: "activityTestGPRS",
-    71: "applyChargingGPRS", 72: "applyChargingReportGPRS", 73: "cancelGPRS",
-    74: "connectGPRS", 75: "continueGPRS", 76: "entityReleasedGPRS",
-    77: "furnishChargingInformationGPRS", 78: "initialDPGPRS", 79: "releaseGPRS",
-    80: "eventReportGPRS", 81: "requestReportGPRSEvent", 82: "resetTimerGPRS",
-    83: "sendChargingInformationGPRS", 86: "dFCWithArgument",
-    88: "disconnectLeg", 90: "moveLeg", 93: "splitLeg", 96: "playTone",
-}
-
-#: MAP application contexts 0.4.0.0.1.0.<id>.<version> (TS 29.002 17.3.2).
-APPLICATION_CONTEXTS = {
-    1: "networkLocUpContext", 2: "locationCancellationContext",
-    3: "roamingNumberEnquiryContext", 4: "istAlertingContext",
-    5: "locationInfoRetrievalContext", 6: "callControlTransferContext",
-    7: "reportingContext", 8: "callCompletionContext",
-    9: "serviceTerminationContext", 10: "resetContext",
-    11: "handoverControlContext", 12: "sIWFSAllocationContext",
-    13: "equipmentMngtContext", 14: "infoRetrievalContext",
-    15: "interVlrInfoRetrievalContext", 16: "subscriberDataMngtContext",
-    17: "tracingContext", 18: "networkFunctionalSsContext",
-    19: "networkUnstructuredSsContext", 20: "shortMsgGatewayContext",
-    21: "shortMsgMO-RelayContext", 22: "subscriberDataModificationNotificationContext",
-    23: "shortMsgAlertContext", 24: "mwdMngtContext",
-    25: "shortMsgMT-RelayContext", 26: "imsiRetrievalContext",
-    27: "msPurgingContext", 28: "subscriberInfoEnquiryContext",
-    29: "anyTimeInfoEnquiryContext", 31: "groupCallControlContext",
-    32: "gprsLocationUpdateContext", 33: "gprsLocationInfoRetrievalContext",
-    34: "failureReportContext", 35: "gprsNotifyContext",
-    36: "ss-InvocationNotificationContext", 37: "locationSvcGatewayContext",
-    38: "locationSvcEnquiryContext", 39: "authenticationFailureReportContext",
-    40: "secureTransportHandlingContext", 41: "shortMsgMT-Relay-VGCS-Context",
-    42: "mm-EventReportingContext", 43: "anyTimeInfoHandlingContext",
-    44: "resourceManagementContext", 45: "groupCallInfoRetrievalContext",
-    46: "vcsgLocationUpdateContext", 47: "vcsgLocationCancellationContext",
-}
-#: In MAP v1 and v2 context 21 is the (single) short message relay context.
-_AC_V1V2_NAMES = {21: "shortMsgRelayContext"}
-
-MAP_AC_PREFIX = "0.4.0.0.1.0."
-CAP_AC_PREFIXES = ("0.4.0.0.1.0.50.", "0.4.0.0.1.0.51.", "0.4.0.0.1.0.52.",
-                   "0.4.0.0.1.21.3.", "0.4.0.0.1.22.3.", "0.4.0.0.1.23.3.")
+#: local code -> name (MAP; CAP when the dialogue is CAMEL)
+OPERATIONS = MAP_OPERATION_NAMES
+CAP_OPERATIONS = CAP_OPERATION_NAMES
 SSN_CAP = 146
 
-S = 0x30
-IDENTITY_FIELDS = ("imsi", "msisdn", "msc", "vlr", "hlr", "sgsn", "smsc")
-_SM_RP = [((S, 0x80), "imsi"), ((S, 0x84), "smsc"), ((S, 0x82), "msisdn"),
-          ((S, (0x04, 1)), "imsi")]
-_USSD = [((S, 0x80), "msisdn")]
-_SUBSCRIBER_IDENTITY = [((S, 0xA0, 0x80), "imsi"), ((S, 0xA0, 0x81), "msisdn")]
-_LOCATION_INFO = [((S, S, 0xA0, 0x81), "vlr"), ((S, S, 0xA0, 0x86), "msc")]
-_IMSI_0 = [((S, 0x80), "imsi")]
-
-#: op code -> (argument paths, result paths); each path -> identity field.
-IDENTITY_PATHS = {
-    2: ([((S, 0x04), "imsi"), ((S, 0x81), "msc"), ((S, (0x04, 1)), "vlr")],
-        [((S, 0x04), "hlr")]),
-    3: ([((0xA3, 0x04), "imsi"), ((0xA3, S, 0x04), "imsi"), ((0x04,), "imsi"),
-         ((S, 0x04), "imsi")], []),
-    4: ([((S, 0x80), "imsi"), ((S, 0x81), "msc"), ((S, 0x82), "msisdn")], []),
-    5: ([((S, 0x04), "imsi"), ((S, (0x04, 1)), "msisdn")], []),
-    6: ([((S, 0x83), "imsi")], []),
-    7: ([((S, 0x80), "imsi"), ((S, 0x81), "msisdn")], []),
-    8: (_IMSI_0, []),
-    9: (_IMSI_0, []),
-    15: ([((S, 0x04), "imsi")], []),
-    22: ([((S, 0x80), "msisdn"), ((S, 0x86), "msc")],
-         [((0xA3, 0x89), "imsi"), ((0xA3, 0x82), "msc"), ((S, 0x04), "imsi")]),
-    23: ([((S, 0x04), "imsi"), ((S, (0x04, 1)), "sgsn")], [((S, 0x04), "hlr")]),
-    24: (_IMSI_0, []),
-    25: (_IMSI_0, []),
-    26: (_IMSI_0, []),
-    36: ([((S, 0x04), "imsi")], []),
-    37: ([((S, 0x04), "hlr")], []),
-    44: (_SM_RP, []),
-    45: ([((S, 0x80), "msisdn"), ((S, 0x82), "smsc")],
-         [((S, 0x04), "imsi"), ((S, 0xA0, 0x81), "msc")]),
-    46: (_SM_RP, []),
-    47: ([((S, 0x04), "msisdn"), ((S, (0x04, 1)), "smsc")], [((S, 0x04), "msisdn")]),
-    48: ([((0x04,), "imsi")], []),
-    49: ([((S, 0x04), "msisdn"), ((S, (0x04, 1)), "smsc")], []),
-    50: (_IMSI_0, []),
-    51: (_IMSI_0, []),
-    53: ([((S, 0x04), "imsi")], []),
-    54: ([((S, 0x04), "imsi")], []),
-    55: ([], [((S, 0x04), "imsi"), ((0xA3, 0x04), "imsi")]),  # v3 Res is [3] SEQUENCE
-    56: ([((S, 0x80), "imsi"), ((0x04,), "imsi")], []),
-    57: ([((S, 0x04), "imsi")], [((S, 0x04), "hlr")]),
-    58: ([((0x04,), "msisdn")], [((0x04,), "imsi")]),
-    59: (_USSD, []),
-    60: (_USSD, []),
-    61: (_USSD, []),
-    62: (_SUBSCRIBER_IDENTITY, []),
-    63: ([((S, 0x04), "msisdn")], []),
-    64: ([((S, 0x04), "msisdn"), ((S, (0x04, 1)), "smsc")], []),
-    65: (_SUBSCRIBER_IDENTITY, []),
-    66: (_IMSI_0, []),
-    67: ([((0xA3, 0x04), "imsi"), ((0xA3, 0x80), "vlr"), ((0xA3, 0x81), "sgsn"),
-          ((S, 0x04), "imsi"), ((S, (0x04, 1)), "vlr")], []),
-    70: (_IMSI_0, _LOCATION_INFO),
-    71: (_SUBSCRIBER_IDENTITY, _LOCATION_INFO),
-    73: (_IMSI_0, []),
-    74: (_IMSI_0, []),
-    75: (_IMSI_0, []),
-    83: ([((S, 0x82), "imsi"), ((S, 0x83), "msisdn")], []),
-    85: ([((S, 0xA1, 0x80), "imsi"), ((S, 0xA1, 0x81), "msisdn")],
-         [((S, 0xA0, 0x80), "imsi"), ((S, 0xA0, 0x81), "msisdn")]),
-    86: ([((S, 0x82), "msisdn"), ((S, 0x83), "imsi")], []),
-    87: (_IMSI_0, []),
-    88: (_IMSI_0, []),
-    89: ([((S, 0x81), "imsi"), ((S, 0x82), "msisdn")], []),
-}
+#: op code -> (argument paths, result paths), from the catalogue
+IDENTITY_PATHS = {op.code: (op.argument_identities, op.result_identities)
+                  for op in MAP_BY_CODE.values()
+                  if op.argument_identities or op.result_identities}
 
 # TBCD is BCD with the low nibble first: swapping the nibbles makes it hex
 # text, where a..e stand for * # a b c and f is the filler that ends it
@@ -220,20 +61,21 @@ def application_context_name(oid):
     if name is None:
         return None
     if version < 3:
-        name = _AC_V1V2_NAMES.get(ac, name)
+        name = APPLICATION_CONTEXTS_V1V2.get(ac, name)
     return "%s-v%d" % (name, version)
 
 
-_AC_DISPLAY = {}
+_AC_INFO = {}
 
 
-def application_context(oid):
-    """``(display, is_cap)`` for an AC OID: the MAP name when known, else the OID."""
-    hit = _AC_DISPLAY.get(oid)
+def application_context_info(oid):
+    """``(name, is_cap)`` for an AC OID: its MAP name or None, and whether it
+    is a CAMEL context; memoised (a capture has few)."""
+    hit = _AC_INFO.get(oid)
     if hit is None:
-        hit = (application_context_name(oid) or oid, is_cap_context(oid))
-        if len(_AC_DISPLAY) < 4096:
-            _AC_DISPLAY[oid] = hit
+        hit = (application_context_name(oid), is_cap_context(oid))
+        if len(_AC_INFO) < 4096:
+            _AC_INFO[oid] = hit
     return hit
 
 

@@ -17,15 +17,10 @@ import csv
 
 import msgpack
 
-from .rowformat import CsvFormatter, MsgpackFormatter
+from .errors import RowFormatError
+from .rowformat import MSGPACK_FORMAT, CsvFormatter, MsgpackFormatter, file_header
 from .rows import COLUMNS
-
-MSGPACK_FORMAT = "ss7tools-rows"
 BATCH_ROWS = 20000
-
-
-class RowFormatError(ValueError):
-    """The file is not a rows file this module wrote."""
 
 
 def format_for(path, fmt=None):
@@ -97,8 +92,7 @@ def _write_msgpack(path, rows, columns):
 
 def msgpack_header(columns=COLUMNS):
     """The header object that starts a msgpack rows file."""
-    return msgpack.packb({"format": MSGPACK_FORMAT, "version": 1, "columns": list(columns)},
-                         use_bin_type=True)
+    return file_header("msgpack", columns)
 
 
 def read_rows(path, fmt=None):

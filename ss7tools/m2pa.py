@@ -6,16 +6,14 @@ link status messages and otherwise ``(si, ni, opc, dpc, sls, user_data)``.
 
 import struct
 
+from .errors import M2paError
+
 MESSAGE_CLASS_M2PA = 11
 TYPE_USER_DATA = 1
 TYPE_LINK_STATUS = 2
 TYPE_NAMES = {TYPE_USER_DATA: "User Data", TYPE_LINK_STATUS: "Link Status"}
 
 _HEADER = struct.Struct("!BBBBI")
-
-
-class M2paError(ValueError):
-    """The M2PA message or its MTP3 payload is malformed."""
 
 
 def decode_mtp3(data, pos=0):

@@ -8,6 +8,8 @@ Class and type names are the RFC's abbreviations (class ``Transfer``, type
 
 import struct
 
+from .errors import M3uaError
+
 CLASS_MGMT = 0
 CLASS_TRANSFER = 1
 CLASS_SSNM = 2
@@ -53,10 +55,6 @@ PARAMETER_NAMES = {
 
 _HEADER = struct.Struct("!BBBBI")
 _PROTOCOL_DATA = struct.Struct("!IIBBBB")
-
-
-class M3uaError(ValueError):
-    """The M3UA message is malformed."""
 
 
 def class_name(msg_class):
@@ -135,20 +133,29 @@ def decode(data):
     return msg
 
 
+# (class << 8 | type) -> names: an int key, no tuple to build per message
 _NAMES = {}
 for _c, _types in TYPE_NAMES.items():
     for _t, _n in _types.items():
-        _NAMES[(_c, _t)] = (CLASS_NAMES[_c], _n)
+        _NAMES[_c << 8 | _t] = (CLASS_NAMES[_c], _n)
 del _c, _t, _n, _types
 _HEADER_UNPACK = _HEADER.unpack_from
 _PD_UNPACK = _PROTOCOL_DATA.unpack_from
 
 
 def decode_fields(data):
-    """Row-oriented decode without building objects (the parse hot path).
+    """:func:`decode_label`'s values in one tuple: ``(class_name, type_name,
+    opc, dpc, si, ni, sls, network_appearance, routing_context, user_data,
+    error)``."""
+    label, user_data, error = decode_label(data)
+    return label + (user_data, error)
 
-    Returns ``(class_name, type_name, opc, dpc, si, ni, sls,
-    network_appearance, routing_context, user_data, error)``; raises
+
+def decode_label(data):
+    """What the parse hot path needs, without building objects:
+    ``(label, user_data, error)`` with ``label`` the values of a
+    :class:`~ss7tools.model.RoutingLabel`, ``(class_name, type_name, opc,
+    dpc, si, ni, sls, network_appearance, routing_context)``.  Raises
     :class:`M3uaError` for a bad common header, like :func:`decode`.
     """
     size = len(data)
@@ -159,7 +166,7 @@ def decode_fields(data):
         raise M3uaError("m3ua: version %d" % version)
     if length < 8 or length > size:
         raise M3uaError("m3ua: message length %d for %d octets" % (length, size))
-    names = _NAMES.get((msg_class, msg_type))
+    names = _NAMES.get(msg_class << 8 | msg_type)
     if names is None:
         names = (class_name(msg_class), type_name(msg_class, msg_type))
     opc = dpc = si = ni = sls = na = rc = user_data = error = None
@@ -185,4 +192,4 @@ def decode_fields(data):
         pos += (plen + 3) & ~3
     if user_data is None and error is None and msg_class == CLASS_TRANSFER and msg_type == 1:
         error = "m3ua: DATA without protocol data"
-    return names[0], names[1], opc, dpc, si, ni, sls, na, rc, user_data, error
+    return (names[0], names[1], opc, dpc, si, ni, sls, na, rc), user_data, error

@@ -1,15 +1,20 @@
-"""``ss7tools parse --jobs N``: decoding and formatting in worker processes.
+"""``ss7tools parse --jobs N``: decoding and a function of the decoded
+messages (formatting rows; later detection) in worker processes.
 
 The parent reads the capture (frames, IP, SCTP reassembly: all the ordered
-state) and sends batches of messages to N workers, which decode them and
-return the formatted CSV text or msgpack bytes.  Results are written in
-capture order; segmented SCCP messages come back undecoded and are decoded
-by the parent, the only place that sees all their segments in order.  The
-output is byte-for-byte that of the serial path.
+state) and sends batches of messages to N workers, which decode them into
+:class:`~ss7tools.model.Ss7Message` objects and run a *task* on them: a
+function of a list of messages, made in each worker by ``task(stats)``, whose
+results (text, bytes, anything picklable) come back to the parent in
+capture order.  Segmented SCCP messages come back undecoded; the parent,
+the only place that sees all their segments in order, decodes them and runs
+its own ``task(stats)`` on them.  So a task's results, and what it and the
+decoders count (``rows``, ``undecodable``, ``counters``), are those of the
+serial path.
 
 What crosses a process boundary is kept cheap: a batch is one pickled tuple
 of columns (the address strings shared, the payloads as bytes), a result
-the formatted text.  The workers are plain processes on pipes: no pool
+the task's value.  The workers are plain processes on pipes: no pool
 threads compete with the reader for the GIL.  Batch ``k`` goes to worker
 ``k % N``; each worker has at most :data:`WINDOW` batches in flight.  From
 the command line the workers are forked (see :func:`_context`).
@@ -22,10 +27,9 @@ import signal
 import threading
 from collections import deque
 
-from .io import msgpack_header
-from .rowformat import formatter
-from .rows import (COLUMNS, Deferred, MessageDecoder, error_rows, guarded_rows,
-                   iter_messages)
+from .capture import DECODED_FIELDS, iter_messages
+from .decoder import Deferred, MessageDecoder, failed_message, guarded_decode
+from .errors import ParallelError
 from .stats import ParseStats
 
 # messages per batch: WINDOW batches of messages of usual size (200 octets)
@@ -36,14 +40,9 @@ PIPE_SIZE = 1024 * 1024
 # the other workers still have work queued
 WINDOW = 3
 START_METHOD = None      # "fork" or "forkserver"; None: see _context
-_FIELDS = 10              # Message fields a worker needs: frame .. payload
 
 
-class ParallelError(RuntimeError):
-    """A worker process failed or went away."""
-
-
-def _worker_main(tasks, results, fmt, parent_ends):
+def _worker_main(tasks, results, task, chunk, parent_ends):
     # A parent running a Twisted reactor has its own SIGTERM/SIGINT
     # handlers; a worker keeping them would not end when terminated.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -52,7 +51,11 @@ def _worker_main(tasks, results, fmt, parent_ends):
     # so that a worker sees the end of its tasks when the parent goes away
     for connection in parent_ends:
         connection.close()
-    encode = formatter(fmt).text
+    # one decoder and one task function for all batches: their caches
+    # (routing labels, CSV text of repeated columns) carry over
+    stats = ParseStats()
+    decode = MessageDecoder(stats, defer_segments=True).decode
+    run = task(stats)
     while True:
         try:
             data = tasks.recv_bytes()
@@ -61,7 +64,7 @@ def _worker_main(tasks, results, fmt, parent_ends):
         if not data:
             return
         try:
-            reply = _decode_batch(pickle.loads(data), encode)
+            reply = _run_batch(pickle.loads(data), decode, run, stats, chunk)
         except Exception as exc:  # reported to the parent, which stops the run
             reply = ("error", "%s: %s" % (type(exc).__name__, exc))
         try:
@@ -70,27 +73,33 @@ def _worker_main(tasks, results, fmt, parent_ends):
             return
 
 
-def _decode_batch(columns, encode):
-    stats = ParseStats()
-    decode = MessageDecoder(stats, defer_segments=True).rows
+def _run_batch(columns, decode, run, stats, chunk):
+    """``(pieces, rows, undecodable, counters)`` of one batch: ``pieces`` the
+    task's results and the deferred messages, as ``(deferred, value)`` in
+    capture order; the rest what the decoder and the task counted in
+    ``stats`` for this batch."""
+    stats.rows, stats.undecodable, stats.counters = 0, {}, {}
     pieces = []
-    rows = []
-    extend = rows.extend
+    decoded = []
+    append = decoded.append
     for msg in zip(*columns):
         try:
-            extend(decode(msg))
+            append(decode(msg))
         except Deferred:
-            if rows:
-                pieces.append(encode(rows))
-                stats.rows += len(rows)
-                rows = []
-                extend = rows.extend
-            pieces.append(msg)
+            if decoded:
+                pieces.append((False, run(decoded)))
+                decoded = []
+                append = decoded.append
+            pieces.append((True, msg))
+            continue
         except Exception as exc:  # a decoder bug must not end the run
-            extend(error_rows(msg, exc, stats))
-    if rows:
-        pieces.append(encode(rows))
-        stats.rows += len(rows)
+            append(failed_message(msg, exc, stats))
+        if len(decoded) >= chunk:
+            pieces.append((False, run(decoded)))
+            decoded = []
+            append = decoded.append
+    if decoded:
+        pieces.append((False, run(decoded)))
     return pieces, stats.rows, stats.undecodable, stats.counters
 
 
@@ -136,7 +145,7 @@ class _Workers:
     the parent to read its result.
     """
 
-    def __init__(self, jobs, fmt, on_result):
+    def __init__(self, jobs, task, chunk, on_result):
         ctx = _context()
         self._on_result = on_result
         self._procs = []
@@ -151,7 +160,8 @@ class _Workers:
             _pipe_capacity(result_write)
             parent_ends = self._tasks + self._results + [task_write, result_read]
             proc = ctx.Process(target=_worker_main,
-                               args=(task_read, result_write, fmt, parent_ends), daemon=True)
+                               args=(task_read, result_write, task, chunk, parent_ends),
+                               daemon=True)
             proc.start()
             task_read.close()
             result_write.close()
@@ -208,49 +218,41 @@ class _Workers:
             results.close()
 
 
-def write_parallel(in_path, out_path, fmt, jobs, stats, on_rows=None):
-    """Parse ``in_path`` into ``out_path`` with ``jobs`` workers; return rows written."""
-    encode = formatter(fmt).text
-    decode = MessageDecoder(stats).rows
-    written = 0
-    mode = "wb" if fmt == "msgpack" else "w"
-    batch_limit = BATCH
-    with open(out_path, mode, **({} if fmt == "msgpack" else {"newline": ""})) as out:
-        out.write(msgpack_header() if fmt == "msgpack" else ",".join(COLUMNS) + "\n")
+def map_in_workers(in_path, jobs, stats, task, on_result, chunk):
+    """Decode the messages of ``in_path`` in ``jobs`` worker processes and run
+    ``task(stats)`` on lists of up to ``chunk`` of them there;
+    ``on_result(value)`` gets its results in capture order, ``stats`` the
+    counts (the reader's, the decoders' and the task's).  See
+    :func:`ss7tools.pipeline.map_messages`."""
+    decode = MessageDecoder(stats).decode
+    run = task(stats)
 
-        def write_result(pieces, rows, undecodable, counters):
-            nonlocal written
-            for piece in pieces:
-                if isinstance(piece, tuple):
-                    decoded = guarded_rows(decode, piece, stats)
-                    out.write(encode(decoded))
-                    rows += len(decoded)
-                else:
-                    out.write(piece)
-            for table, delta in ((stats.undecodable, undecodable), (stats.counters, counters)):
-                for key, value in delta.items():
-                    table[key] = table.get(key, 0) + value
-            stats.rows += rows
-            written += rows
-            if on_rows is not None:
-                on_rows(rows)
+    def merge(pieces, rows, undecodable, counters):
+        for table, delta in ((stats.undecodable, undecodable), (stats.counters, counters)):
+            for key, count in delta.items():
+                table[key] = table.get(key, 0) + count
+        stats.rows += rows
+        for deferred, value in pieces:
+            if deferred:
+                value = run([guarded_decode(decode, value, stats)])
+            on_result(value)
 
-        workers = _Workers(jobs, fmt, write_result)
-        try:
-            batch = []
-            append = batch.append
-            for msg in iter_messages(in_path, stats):
-                append(msg)
-                if len(batch) >= batch_limit:
-                    # one tuple per column: the Message fields up to the payload
-                    workers.submit(tuple(zip(*batch))[:_FIELDS])
-                    batch = []
-                    append = batch.append
-            if batch:
-                workers.submit(tuple(zip(*batch))[:_FIELDS])
-            workers.finish()
-        except BaseException:
-            workers.close(wait=False)
-            raise
-        workers.close()
-    return written
+    workers = _Workers(jobs, task, chunk, merge)
+    try:
+        batch = []
+        append = batch.append
+        for msg in iter_messages(in_path, stats):
+            append(msg)
+            if len(batch) >= BATCH:
+                # one tuple per column: the message fields the decoder reads
+                workers.submit(tuple(zip(*batch))[:DECODED_FIELDS])
+                batch = []
+                append = batch.append
+        if batch:
+            workers.submit(tuple(zip(*batch))[:DECODED_FIELDS])
+        workers.finish()
+    except BaseException:
+        workers.close(wait=False)
+        raise
+    workers.close()
+

@@ -9,6 +9,8 @@ and the IP header and returns ``(src_ip, dst_ip, protocol, payload)``.
 import socket
 import struct
 
+from .errors import CaptureError
+
 LINKTYPE_ETHERNET = 1
 LINKTYPE_RAW = 101
 LINKTYPE_LINUX_SLL = 113
@@ -32,10 +34,6 @@ PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
 MAX_FRAME = 16 * 1024 * 1024
 READ_SIZE = 1024 * 1024
 MAX_BLOCK = 64 * 1024 * 1024
-
-
-class CaptureError(ValueError):
-    """The file is not a capture this reader understands, or is corrupt."""
 
 
 class SkipPacket(Exception):

@@ -18,6 +18,8 @@ import io
 
 import msgpack
 
+MSGPACK_FORMAT = "ss7tools-rows"
+
 # column groups of rows.COLUMNS whose values repeat from message to message
 _LINK = slice(3, 25)        # src_ip .. routing_context, sccp_type .. calling_pc
 _OPERATION = slice(28, 34)  # app_context .. error_code
@@ -148,3 +150,13 @@ class MsgpackFormatter:
 def formatter(fmt):
     """The row formatter for ``fmt`` (``"csv"`` or ``"msgpack"``)."""
     return MsgpackFormatter() if fmt == "msgpack" else CsvFormatter()
+
+
+def file_header(fmt, columns):
+    """What starts a rows file: the CSV header line, or the msgpack header map
+    ``{"format": "ss7tools-rows", "version": 1, "columns": [...]}``."""
+    if fmt == "msgpack":
+        return msgpack.packb({"format": MSGPACK_FORMAT, "version": 1, "columns": list(columns)},
+                             use_bin_type=True)
+    return ",".join(columns) + "\n"
+

@@ -1,4 +1,5 @@
-"""From a capture to rows: one row per SS7 message (per TCAP component).
+"""The row: one projection of an :class:`~ss7tools.model.Ss7Message`, one
+row per TCAP component (one row for a message without components).
 
 Row schema (:data:`COLUMNS`, in this order) and value formats:
 
@@ -17,19 +18,19 @@ Row schema (:data:`COLUMNS`, in this order) and value formats:
 - ``tcap_type``: begin / continue / end / abort / unidirectional;
   ``component``: invoke / returnResultLast / returnResultNotLast /
   returnError / reject.
-- ``error``: what could not be decoded (``layer: reason``); the row keeps the
-  fields decoded before the fault.  None everywhere a value is absent.
+- ``error``: what could not be decoded (``layer: reason``; the message's
+  faults, then the component's); the row keeps the fields decoded before the
+  fault.  None everywhere a value is absent.
 
 Rows are tuples aligned with :data:`COLUMNS` (:data:`COLUMN_INDEX` gives the
 position of a name); :func:`row_dict` turns one into a dict.
 """
 
-from collections import namedtuple
-
-from . import gsmmap, m2pa, m3ua, sccp, tcap
-from .ber import BerError
-from .pcapio import IPPROTO_SCTP, Ipv4Reassembler, SkipPacket, decode_ip, iter_frames
-from .sctp import PPID_M2PA, PPID_M3UA, SctpError, SctpReader
+from .capture import iter_messages
+from .decoder import MessageDecoder, failed_message
+from .model import Component, RoutingLabel, SccpHeader, Transaction
+from .rowformat import CsvFormatter, MsgpackFormatter
+from .sccp_address import SccpAddress
 from .stats import ParseStats
 
 COLUMNS = (
@@ -42,262 +43,113 @@ COLUMNS = (
     "sgsn", "smsc", "error",
 )
 COLUMN_INDEX = {name: i for i, name in enumerate(COLUMNS)}
-
-#: One reassembled SS7 message of a capture.  ``payload`` is the M3UA or M2PA
-#: message; ``frame_data``/``linktype`` the frame that completed it;
-#: ``sctp_packet`` that frame's SCTP packet and ``chunk_span`` the
-#: ``(start, end)`` offsets in it of the DATA chunk that ended the message.
-Message = namedtuple("Message", (
-    "frame", "chunk", "time_stamp", "src_ip", "dst_ip", "src_port", "dst_port",
-    "stream", "ppid", "payload", "linktype", "frame_data", "sctp_packet",
-    "chunk_span"))
-
-new_tuple = tuple.__new__  # builds a Message without namedtuple's Python-level __new__
-SI_SCCP = 3
-SSN_SCMG = sccp.SSN_SCMG
-SSN_CAP = gsmmap.SSN_CAP
-MAP_OPERATIONS = gsmmap.OPERATIONS
-CAP_OPERATIONS = gsmmap.CAP_OPERATIONS
-application_context = gsmmap.application_context
-identity_row = gsmmap.identity_row
-m3ua_fields = m3ua.decode_fields
-sccp_head = sccp.decode_head
-tcap_fields = tcap.decode_fields
+# messages decoded before their rows are yielded (as pipeline.CHUNK: a long
+# list of live messages costs the garbage collector)
+ITER_BATCH = 64
 
 
-#: Well-known ports (RFC 4666, RFC 4165) that identify the protocol of a
-#: DATA chunk whose PPID is 0 (unspecified), as Wireshark does.
-PORT_M3UA = 2905
-PORT_M2PA = 3565
+def message_rows(m):
+    """The rows of message ``m`` (see :data:`COLUMNS`)."""
+    return messages_rows((m,))
 
 
-def protocol_by_port(sport, dport):
-    """PPID implied by the ports when a chunk's PPID is 0, or None."""
-    if sport == PORT_M3UA or dport == PORT_M3UA:
-        return PPID_M3UA
-    if sport == PORT_M2PA or dport == PORT_M2PA:
-        return PPID_M2PA
-    return None
+def messages_rows(messages):
+    """The rows of a batch of messages, in order.  This is the projection from
+    :class:`~ss7tools.model.Ss7Message` to rows, the one place it is made."""
+    rows = []
+    append = rows.append
+    # a part a message lacks projects as its empty stand-in (every column
+    # None): one tuple display per row, no branch per column
+    for m in messages:
+        label = m.label
+        if label is None:
+            label = _NO_LABEL
+        header = m.sccp
+        if header is None:
+            header = _NO_HEADER
+        called, calling = header.called, header.calling
+        if called is None:
+            called = calling = _NO_ADDRESS
+        transaction = m.tcap
+        if transaction is None:
+            transaction = _NO_TRANSACTION
+        error = m.error
+        for c in m.components or _NO_COMPONENTS:
+            fault = c.error
+            if fault is None:
+                fault = error
+            elif error is not None:
+                fault = error + "; " + fault
+            imsi, msisdn, msc, vlr, hlr, sgsn, smsc = c.identities
+            append((m.frame, m.chunk, m.time_stamp, m.src_ip, m.dst_ip, m.src_port,
+                    m.dst_port, m.stream, m.ppid, label.m3ua_class, label.m3ua_type,
+                    label.opc, label.dpc, label.si, label.ni, label.sls,
+                    label.network_appearance, label.routing_context, header.type_name,
+                    called.digits, called.ssn, called.pc, calling.digits, calling.ssn,
+                    calling.pc, transaction.type_name, transaction.otid, transaction.dtid,
+                    transaction.context_name or transaction.app_context, c.type_name,
+                    c.invoke_id, c.op_code, c.op_name, c.error_code, imsi, msisdn, msc, vlr,
+                    hlr, sgsn, smsc, fault))
+    return rows
+
+
+_NO_LABEL = RoutingLabel(None, None, None, None, None, None, None, None, None)
+_NO_HEADER = SccpHeader(None)
+_NO_ADDRESS = SccpAddress(None, None, None, None, None, None, None, None, None)
+_NO_TRANSACTION = Transaction(None, None, None, None, None, None, (), None)
+_NO_COMPONENTS = (Component(None, None, None, None, None, None, None),)
 
 
 def row_dict(row):
     return dict(zip(COLUMNS, row))
 
 
-def iter_messages(path, stats=None, dedup=True):
-    """Yield a :class:`Message` per SS7 (M3UA / M2PA) message of a capture."""
-    if stats is None:
-        stats = ParseStats()
-    reader = SctpReader(stats, dedup=dedup)
-    fragments = Ipv4Reassembler(stats=stats)
-    skip = stats.skip
-    for frame, time_stamp, linktype, data in iter_frames(path):
-        stats.frames += 1
-        try:
-            src, dst, proto, payload = decode_ip(linktype, data, fragments)
-        except SkipPacket as exc:
-            skip(exc.reason)
-            continue
-        except (IndexError, ValueError) as exc:  # defensive: never stop a run
-            skip("bad_ip_%s" % type(exc).__name__)
-            continue
-        if proto != IPPROTO_SCTP:
-            skip("not_sctp")
-            continue
-        found = []
-        try:
-            sport, dport = reader.packet(src, dst, payload, found)
-        except SctpError as exc:
-            skip("sctp_%s" % exc)
-            if not found:
-                continue
-            sport = (payload[0] << 8) | payload[1]
-            dport = (payload[2] << 8) | payload[3]
-        chunk = 0
-        for stream, ppid, message, span in found:
-            if ppid != PPID_M3UA and ppid != PPID_M2PA and not (
-                    ppid == 0 and protocol_by_port(sport, dport) is not None):
-                skip("ppid_%d" % ppid)
-                continue
-            stats.messages += 1
-            yield new_tuple(Message, (frame, chunk, time_stamp, src, dst, sport, dport,
-                                      stream, ppid, message, linktype, data, payload, span))
-            chunk += 1
-
-
-class MessageDecoder:
-    """Decodes :class:`Message` objects into rows; holds SCCP reassembly state."""
-
-    def __init__(self, stats=None, defer_segments=False):
-        self.stats = stats if stats is not None else ParseStats()
-        self._segments = sccp.SegmentReassembler()
-        # a stateless worker hands segmented SCCP messages back (Deferred)
-        # to the one decoder that sees them all in capture order
-        self._defer_segments = defer_segments
-
-    def _sccp(self, user_data, opc, dpc, errors):
-        """``(head, errors)`` of SCCP user data that :func:`sccp.decode_head`
-        does not take: ``head`` as that gives it (with the user data or the
-        reassembled segments as TCAP, None when there is none), or None when
-        the message does not decode or carries no addresses."""
-        stats = self.stats
-        try:
-            s = sccp.decode(user_data)
-        except sccp.SccpError as exc:
-            stats.undecodable_message("sccp")
-            return None, (errors or []) + [str(exc)]
-        called, calling = s.called, s.calling
-        if called is None:
-            # a type this decoder does not open: only its name
-            return ((s.type_name, None, None, None, None, None, None, None, None), None), errors
-        tcap_data = s.data
-        segmentation = s.segmentation
-        if segmentation is not None and not (segmentation[0] and segmentation[2] == 0) \
-                and called.ssn != SSN_SCMG and calling.ssn != SSN_SCMG:
-            if self._defer_segments:
-                raise Deferred()
-            try:
-                tcap_data = self._segments.add(opc, dpc, s)
-            except sccp.SccpError as exc:
-                errors = (errors or []) + [str(exc)]
-                stats.undecodable_message("sccp_segment")
-                tcap_data = None
-            if tcap_data is None:
-                stats.count("sccp_segment")
-        head = (s.type_name, called, calling, called.pc, called.ssn, called.gt,
-                calling.pc, calling.ssn, calling.gt)
-        return (head, tcap_data), errors
-
-    def rows(self, msg):
-        """List of row tuples for one message (one per TCAP component)."""
-        if len(msg) != 10:
-            msg = msg[:10]
-        (frame, chunk, time_stamp, src_ip, dst_ip, src_port, dst_port, stream,
-         ppid, payload) = msg
-        stats = self.stats
-        errors = None
-        # each field is set on every path (no blanket initialisation: this
-        # runs once per message)
-        if ppid == PPID_M3UA or (ppid == 0 and protocol_by_port(src_port, dst_port) == PPID_M3UA):
-            try:
-                (m3ua_class, m3ua_type, opc, dpc, si, ni, sls, na, rc, user_data,
-                 m3ua_error) = m3ua_fields(payload)
-            except m3ua.M3uaError as exc:
-                m3ua_class = m3ua_type = opc = dpc = si = ni = sls = na = rc = user_data = None
-                errors = [str(exc)]
-                stats.undecodable_message("m3ua")
-            else:
-                if m3ua_error is not None:
-                    errors = [m3ua_error]
-                    stats.undecodable_message("m3ua")
-        else:
-            m3ua_class = m3ua_type = opc = dpc = si = ni = sls = na = rc = user_data = None
-            try:
-                _name, mtp3 = m2pa.decode(payload)
-            except m2pa.M2paError as exc:
-                errors = [str(exc)]
-                stats.undecodable_message("m2pa")
-            else:
-                if mtp3 is not None:
-                    si, ni, opc, dpc, sls, user_data = mtp3
-        head = None
-        if user_data is not None and si == SI_SCCP:
-            head = sccp_head(user_data)
-            if head is None:
-                head, errors = self._sccp(user_data, opc, dpc, errors)
-        if head is not None:
-            ((sccp_type, _called, _calling, called_pc, called_ssn, called_gt,
-              calling_pc, calling_ssn, calling_gt), tcap_data) = head
-            if called_ssn == SSN_SCMG or calling_ssn == SSN_SCMG:
-                tcap_data = None
-            cap = called_ssn == SSN_CAP or calling_ssn == SSN_CAP
-        else:
-            sccp_type = called_gt = called_ssn = called_pc = None
-            calling_gt = calling_ssn = calling_pc = tcap_data = None
-            cap = False
-        if tcap_data:
-            try:
-                (tcap_type, otid, dtid, _pdu, ac, _abort, components,
-                 tcap_error) = tcap_fields(tcap_data)
-            except tcap.TcapError as exc:
-                tcap_type = otid = dtid = ac = None
-                components = ()
-                errors = (errors or []) + [str(exc)]
-                stats.undecodable_message("tcap")
-            else:
-                if ac is not None:
-                    ac, cap = application_context(ac)
-                if tcap_error:
-                    errors = (errors or []) + [tcap_error]
-                    stats.undecodable_message("tcap")
-        else:
-            tcap_type = otid = dtid = ac = None
-            components = ()
-        base_error = "; ".join(errors) if errors else None
-        if not components:
-            return [(frame, chunk, time_stamp, src_ip, dst_ip, src_port, dst_port, stream,
-                     ppid, m3ua_class, m3ua_type, opc, dpc, si, ni, sls, na, rc,
-                     sccp_type, called_gt, called_ssn, called_pc, calling_gt, calling_ssn,
-                     calling_pc, tcap_type, otid, dtid, ac, None, None, None, None, None,
-                     None, None, None, None, None, None, None, base_error)]
-        rows = []
-        names = CAP_OPERATIONS if cap else MAP_OPERATIONS
-        for comp in components:
-            comp_type, invoke_id, _linked, op_code, error_code, _problem, parameter = comp
-            op_name = None
-            imsi = msisdn = msc = vlr = hlr = sgsn = smsc = None
-            comp_error = base_error
-            if op_code.__class__ is int:
-                op_name = names.get(op_code)
-                if parameter is not None and not cap:
-                    try:
-                        imsi, msisdn, msc, vlr, hlr, sgsn, smsc = identity_row(
-                            op_code, comp_type != "invoke", tcap_data,
-                            parameter[0], parameter[1])
-                    except BerError as exc:
-                        stats.undecodable_message("gsm_map")
-                        text = "gsm_map: %s" % exc
-                        comp_error = text if comp_error is None else comp_error + "; " + text
-            rows.append((frame, chunk, time_stamp, src_ip, dst_ip, src_port, dst_port, stream,
-                         ppid, m3ua_class, m3ua_type, opc, dpc, si, ni, sls, na, rc,
-                         sccp_type, called_gt, called_ssn, called_pc, calling_gt, calling_ssn,
-                         calling_pc, tcap_type, otid, dtid, ac, comp_type, invoke_id,
-                         op_code, op_name, error_code, imsi, msisdn, msc, vlr, hlr, sgsn,
-                         smsc, comp_error))
-        return rows
-
-
-class Deferred(Exception):
-    """Raised by a ``defer_segments`` decoder for a segmented SCCP message."""
-
-
-def guarded_rows(decode, msg, stats):
-    """``decode(msg)``, turning an unexpected exception into an error row."""
-    try:
-        return decode(msg)
-    except Deferred:
-        raise
-    except Exception as exc:  # a decoder bug must not end the run: keep the message
-        return error_rows(msg, exc, stats)
-
-
-def error_rows(msg, exc, stats):
-    """The row of a message whose decoding raised ``exc`` unexpectedly."""
-    stats.undecodable_message("internal_%s" % type(exc).__name__)
-    return [tuple(msg[:9]) + (None,) * 32
-            + ("internal error: %s: %s" % (type(exc).__name__, exc),)]
-
-
 def iter_rows(path, stats=None):
     """Yield row tuples (see :data:`COLUMNS`) for every SS7 message of a capture."""
     if stats is None:
         stats = ParseStats()
-    decode = MessageDecoder(stats).rows
+    decode = MessageDecoder(stats).decode
+    batch = []
+    append = batch.append
     for msg in iter_messages(path, stats):
-        # guarded_rows inline: this loop runs once per message
+        # guarded_decode inline: this loop runs once per message
         try:
-            rows = decode(msg)
+            append(decode(msg))
         except Exception as exc:  # a decoder bug must not end the run
-            rows = error_rows(msg, exc, stats)
+            append(failed_message(msg, exc, stats))
+        if len(batch) >= ITER_BATCH:
+            rows = messages_rows(batch)
+            stats.rows += len(rows)
+            batch.clear()
+            yield from rows
+    rows = messages_rows(batch)
+    stats.rows += len(rows)
+    yield from rows
+
+
+def format_task(fmt):
+    """The task (see :mod:`ss7tools.pipeline`) that writes messages as ``fmt``
+    rows: ``task(stats)`` is ``format_csv`` or ``format_msgpack``, a function
+    of a list of messages giving their rows' CSV text or msgpack bytes, which
+    counts the rows in ``stats.rows``."""
+    return _msgpack_task if fmt == "msgpack" else _csv_task
+
+
+def _csv_task(stats):
+    text = CsvFormatter().text
+
+    def format_csv(messages):
+        rows = messages_rows(messages)
         stats.rows += len(rows)
-        yield from rows
+        return text(rows)
+    return format_csv
+
+
+def _msgpack_task(stats):
+    text = MsgpackFormatter().text
+
+    def format_msgpack(messages):
+        rows = messages_rows(messages)
+        stats.rows += len(rows)
+        return text(rows)
+    return format_msgpack

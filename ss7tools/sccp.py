@@ -1,6 +1,10 @@
 """SCCP (ITU Q.713) connectionless messages, addresses and XUDT reassembly."""
 
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
+
+from .errors import SccpError
+from .model import SccpHeader
+from .sccp_address import cached_address, decode_address  # noqa: F401  (this layer's API)
 
 UDT, UDTS, XUDT, XUDTS, LUDT, LUDTS = 0x09, 0x0A, 0x11, 0x12, 0x13, 0x14
 
@@ -28,101 +32,10 @@ OPT_IMPORTANCE = 0x12
 
 SSN_SCMG = 1
 
-#: A called/calling party address.  ``gt`` is the digit string or None.
-SccpAddress = namedtuple("SccpAddress", (
-    "indicator", "route_on_ssn", "gti", "pc", "ssn", "tt", "np", "es", "nai", "gt"))
-
-_DIGITS = "0123456789abcdef"
-_BCD_PAIRS = [(_DIGITS[b & 0x0F] + _DIGITS[b >> 4]) for b in range(256)]
-
-
-class SccpError(ValueError):
-    """The SCCP message is malformed."""
-
-
-def bcd_digits(raw, odd=None):
-    """Decode BCD digits (low nibble first).
-
-    ``odd`` True drops the last (filler) nibble; None drops a trailing 0xF.
-    """
-    text = "".join([_BCD_PAIRS[b] for b in raw])
-    if odd or (odd is None and text.endswith("f")):
-        return text[:-1]
-    return text
-
-
-def decode_address(raw):
-    """Decode the contents of a called/calling party address (ITU format)."""
-    if not raw:
-        raise SccpError("sccp: empty address")
-    ind = raw[0]
-    pos = 1
-    pc = ssn = tt = np = es = nai = gt = None
-    if ind & 0x01:
-        if len(raw) < pos + 2:
-            raise SccpError("sccp: address point code truncated")
-        pc = (raw[pos] | (raw[pos + 1] << 8)) & 0x3FFF
-        pos += 2
-    if ind & 0x02:
-        if len(raw) < pos + 1:
-            raise SccpError("sccp: address SSN truncated")
-        ssn = raw[pos]
-        pos += 1
-    gti = (ind >> 2) & 0x0F
-    if gti:
-        odd = None
-        if gti == 1:
-            if len(raw) < pos + 1:
-                raise SccpError("sccp: GT truncated")
-            odd = bool(raw[pos] & 0x80)
-            nai = raw[pos] & 0x7F
-            pos += 1
-        elif gti == 2:
-            if len(raw) < pos + 1:
-                raise SccpError("sccp: GT truncated")
-            tt = raw[pos]
-            pos += 1
-        elif gti == 3 or gti == 4:
-            need = 2 if gti == 3 else 3
-            if len(raw) < pos + need:
-                raise SccpError("sccp: GT truncated")
-            tt = raw[pos]
-            np = raw[pos + 1] >> 4
-            es = raw[pos + 1] & 0x0F
-            if gti == 4:
-                nai = raw[pos + 2] & 0x7F
-            pos += need
-            if es == 1:
-                odd = True
-            elif es == 2:
-                odd = False
-        else:
-            raise SccpError("sccp: global title indicator %d" % gti)
-        if es is None or es in (1, 2):
-            gt = bcd_digits(raw[pos:], odd)
-        else:
-            gt = raw[pos:].hex()
-    return SccpAddress(ind, bool(ind & 0x40), gti, pc, ssn, tt, np, es, nai, gt)
-
-
-_ADDRESS_CACHE = {}
-_ADDRESS_CACHE_MAX = 65536
-
-
-def cached_address(raw):
-    """:func:`decode_address` memoised on the raw octets (captures carry few
-    distinct addresses, and the result is an immutable tuple)."""
-    address = _ADDRESS_CACHE.get(raw)
-    if address is None:
-        address = decode_address(raw)
-        if len(_ADDRESS_CACHE) >= _ADDRESS_CACHE_MAX:
-            _ADDRESS_CACHE.clear()
-        _ADDRESS_CACHE[raw] = address
-    return address
-
 
 class SccpMessage:
-    """One SCCP message; ``data`` is None for types this module does not open."""
+    """One SCCP message as this layer decodes it (the decoded message keeps
+    its :func:`header`); ``data`` is None for types this module does not open."""
 
     __slots__ = ("msg_type", "type_name", "protocol_class", "return_cause",
                  "hop_counter", "called", "calling", "data", "segmentation",
@@ -223,14 +136,20 @@ _HEAD_CACHE = {}
 _HEAD_CACHE_MAX = 16384
 
 
-def decode_head(data):
-    """``(head, user_data)`` of an unsegmented UDT/UDTS/XUDT/XUDTS, or None
-    when :func:`decode` must run (other types, optional parameters, anything
-    malformed).  ``head`` is ``(type_name, called, calling, called.pc,
-    called.ssn, called.gt, calling.pc, calling.ssn, calling.gt)``.
+def header(msg):
+    """The :class:`~ss7tools.model.SccpHeader` of a decoded message."""
+    return SccpHeader(msg.type_name, msg.called, msg.calling, msg.protocol_class,
+                      msg.return_cause, msg.hop_counter, msg.segmentation, msg.importance)
 
-    The part before the data parameter (type, pointers, both addresses)
-    repeats between a pair of peers: its decoding is memoised on its octets.
+
+def decode_head(data):
+    """``(header, user_data)`` of an unsegmented UDT/UDTS/XUDT/XUDTS, or None
+    when :func:`decode` must run (other types, optional parameters, anything
+    malformed); ``header`` is a :class:`~ss7tools.model.SccpHeader`.
+
+    The part before the data parameter (type, class or cause, pointers, both
+    addresses) repeats between a pair of peers: its header is memoised on
+    those octets, one object for all the messages that carry them.
     """
     size = len(data)
     if size < 7:
@@ -271,9 +190,7 @@ def _head(data, data_pos):
         pos = ptr + data[ptr]
         if pos + 1 + data[pos] > data_pos:
             return None
-    called, calling = msg.called, msg.calling
-    return (msg.type_name, called, calling, called.pc, called.ssn, called.gt,
-            calling.pc, calling.ssn, calling.gt)
+    return header(msg)
 
 
 def _optional(msg, data, pos, size):
@@ -311,7 +228,7 @@ class SegmentReassembler:
         """
         first, _class1, remaining, local_ref = msg.segmentation
         calling = msg.calling
-        key = (opc, dpc, local_ref, calling.gt if calling else None,
+        key = (opc, dpc, local_ref, calling.digits if calling else None,
                calling.ssn if calling else None, calling.pc if calling else None)
         if first:
             if len(self._pending) >= self._max_pending:

@@ -9,6 +9,8 @@ Retransmitted TSNs are counted and skipped.  All state is bounded.
 import struct
 from collections import OrderedDict
 
+from .errors import SctpError
+
 CHUNK_DATA = 0
 CHUNK_INIT = 1
 CHUNK_INIT_ACK = 2
@@ -49,10 +51,6 @@ def _forget_oldest(tsns, ring):
 
 def chunk_name(ctype):
     return CHUNK_NAMES.get(ctype) or "chunk_%d" % ctype
-
-
-class SctpError(ValueError):
-    """The SCTP packet is malformed."""
 
 
 class SctpReader:

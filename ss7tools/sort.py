@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
+from ss7tools.errors import SortError
+
 BATCH_ROWS = 500000
 
 # Columns of the parse output holding integers; everything else but
@@ -25,10 +27,6 @@ INTEGER_COLUMNS = (
     "op_code", "error_code")
 FLOAT_COLUMNS = ("time_stamp", "time_diff")
 TIME_DIFF = "time_diff"
-
-
-class SortError(Exception):
-    """The input cannot be sorted as asked."""
 
 
 def _compact_integers(series):

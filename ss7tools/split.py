@@ -20,8 +20,11 @@ import sys
 from collections import OrderedDict
 
 from ss7tools import pcapio
+from ss7tools.errors import SplitError
 from ss7tools.flatten import cut_sctp, writer_factory
-from ss7tools.rows import COLUMN_INDEX, MessageDecoder, iter_messages
+from ss7tools.capture import iter_messages
+from ss7tools.decoder import MessageDecoder
+from ss7tools.rows import COLUMN_INDEX, message_rows
 from ss7tools.stats import ParseStats
 
 PORT_KEYS = ("src_port", "dst_port")
@@ -35,10 +38,6 @@ MAX_PENDING_FRAGMENTS = 4096
 TSN_MEMORY = 65536
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
-
-
-class SplitError(ValueError):
-    """Bad arguments for split."""
 
 
 def safe_name(value):
@@ -92,7 +91,7 @@ def _message_value(key, decoder, msg):
     """The first non-empty value of ``key`` over the message's rows."""
     column = COLUMN_INDEX[key]
     try:
-        rows = decoder.rows(msg)
+        rows = message_rows(decoder.decode(msg))
     except Exception:  # a decoder fault must not stop a split: no value
         return None
     for row in rows:

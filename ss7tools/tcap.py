@@ -1,8 +1,10 @@
 """TCAP (ITU Q.773) transaction, dialogue and component decoding."""
 
-from collections import namedtuple
-
 from .ber import BerError, decode_integer, decode_oid, read_tlv
+from .errors import TcapError
+from .model import NO_IDENTITIES, Component, Transaction
+
+new_object = object.__new__
 
 MESSAGE_TYPES = {
     0x61: "unidirectional",
@@ -36,29 +38,6 @@ P_ABORT_CAUSES = {
 }
 
 
-class TcapError(ValueError):
-    """The TCAP message is malformed."""
-
-
-#: One component.  ``op_code`` is an int (local) or dotted OID (global);
-#: ``parameter`` is ``(start, end)`` of the parameter TLV in the message, or None.
-Component = namedtuple("Component", ("type_name", "invoke_id", "linked_id", "op_code",
-                                     "error_code", "problem", "parameter"))
-_new_component = tuple.__new__  # without namedtuple's Python-level __new__
-
-
-class TcapMessage:
-    __slots__ = ("type_name", "otid", "dtid", "app_context", "dialogue_pdu",
-                 "abort_cause", "components", "error")
-
-    def __init__(self, type_name):
-        self.type_name = type_name
-        self.otid = self.dtid = self.app_context = self.dialogue_pdu = None
-        self.abort_cause = None
-        self.components = []
-        self.error = None
-
-
 def _code(buf, tag, vstart, vend):
     if tag == 0x02:
         return decode_integer(buf, vstart, vend)
@@ -68,24 +47,12 @@ def _code(buf, tag, vstart, vend):
 
 
 def decode(data):
-    """Decode a TCAP message.
+    """Decode a TCAP message into a :class:`~ss7tools.model.Transaction`.
 
     The transaction portion must parse or :class:`TcapError` is raised.  A
     fault later (dialogue, a component) keeps what was decoded before it and
     sets ``error``.
     """
-    (type_name, otid, dtid, dialogue_pdu, app_context, abort_cause, components,
-     error) = decode_fields(data)
-    msg = TcapMessage(type_name)
-    msg.otid, msg.dtid, msg.components, msg.error = otid, dtid, components, error
-    msg.dialogue_pdu, msg.app_context, msg.abort_cause = dialogue_pdu, app_context, abort_cause
-    return msg
-
-
-def decode_fields(data):
-    """:func:`decode` without building the message object (the parse hot path):
-    ``(type_name, otid, dtid, dialogue_pdu, app_context, abort_cause,
-    components, error)``."""
     overrun = None
     try:
         tag, pos, end, _next = read_tlv(data, 0, len(data))
@@ -101,31 +68,35 @@ def decode_fields(data):
     name = MESSAGE_TYPES.get(tag)
     if name is None:
         raise TcapError("tcap: unknown message type tag 0x%02x" % tag)
-    otid = dtid = abort_cause = error = None
-    dialogue = [None, None]  # PDU name, application context
-    components = []
+    # filled in as decoded, so that a fault keeps what came before it;
+    # object.__new__ and stores: cheaper than Transaction's __init__ call
+    transaction = new_object(Transaction)
+    transaction.type_name = name
+    transaction.otid = transaction.dtid = transaction.dialogue_pdu = None
+    transaction.app_context = transaction.abort_cause = transaction.context_name = None
+    transaction.components = components = []
+    error = None
     try:
         while pos < end:
             tag, vstart, vend, pos = read_tlv(data, pos, end)
             if tag == TAG_COMPONENTS:
                 _components(data, vstart, vend, components)
             elif tag == TAG_OTID:
-                otid = data[vstart:vend].hex()
+                transaction.otid = data[vstart:vend].hex()
             elif tag == TAG_DTID:
-                dtid = data[vstart:vend].hex()
+                transaction.dtid = data[vstart:vend].hex()
             elif tag == TAG_DIALOGUE:
-                _dialogue(data, vstart, vend, dialogue)
+                _dialogue(data, vstart, vend, transaction)
             elif tag == TAG_P_ABORT:
                 if vend > vstart:
-                    abort_cause = data[vstart]
+                    transaction.abort_cause = data[vstart]
             # else an unknown transaction-portion element: skipped, as Q.773
             # extensibility allows
     except (BerError, TcapError) as exc:
         text = str(exc)
         error = text if text.startswith("tcap") else "tcap: %s" % text
-    if overrun is not None and error is None:
-        error = overrun
-    return name, otid, dtid, dialogue[0], dialogue[1], abort_cause, components, error
+    transaction.error = overrun if error is None else error
+    return transaction
 
 
 def _outer_header(data):
@@ -145,23 +116,23 @@ _DIALOGUE_CACHE = {}
 _DIALOGUE_CACHE_MAX = 16384
 
 
-def _dialogue(data, pos, end, dialogue):
-    """Set ``dialogue`` (PDU name, application context); dialogue portions
-    repeat (same PDU, same context): memoised on their octets."""
+def _dialogue(data, pos, end, transaction):
+    """Set the transaction's ``dialogue_pdu`` and ``app_context``; dialogue
+    portions repeat (same PDU, same context): memoised on their octets."""
     raw = data[pos:end]
     hit = _DIALOGUE_CACHE.get(raw)
     if hit is None:
-        _dialogue_decode(raw, 0, len(raw), dialogue)
+        _dialogue_decode(raw, 0, len(raw), transaction)
         if len(_DIALOGUE_CACHE) >= _DIALOGUE_CACHE_MAX:
             _DIALOGUE_CACHE.clear()
-        _DIALOGUE_CACHE[raw] = tuple(dialogue)
+        _DIALOGUE_CACHE[raw] = (transaction.dialogue_pdu, transaction.app_context)
     else:
-        dialogue[:] = hit
+        transaction.dialogue_pdu, transaction.app_context = hit
 
 
-def _dialogue_decode(data, pos, end, dialogue):
+def _dialogue_decode(data, pos, end, transaction):
     # EXTERNAL { direct-reference OID, single-ASN1-type [0] { AARQ/AARE/ABRT/AUDT } };
-    # what is found before a fault stays in ``dialogue``
+    # what is found before a fault stays set
     tag, pos, end, _n = read_tlv(data, pos, end)
     if tag != 0x28:
         raise TcapError("tcap: dialogue portion without EXTERNAL")
@@ -170,13 +141,13 @@ def _dialogue_decode(data, pos, end, dialogue):
         if tag != 0xA0:
             continue
         ptag, ppos, pend, _n = read_tlv(data, vstart, vend)
-        dialogue[0] = DIALOGUE_PDUS.get(ptag, "0x%02x" % ptag)
+        transaction.dialogue_pdu = DIALOGUE_PDUS.get(ptag, "0x%02x" % ptag)
         while ppos < pend:
             tag, s, e, ppos = read_tlv(data, ppos, pend)
             if tag == 0xA1:
                 otag, os_, oe, _n = read_tlv(data, s, e)
                 if otag == 0x06:
-                    dialogue[1] = decode_oid(data, os_, oe)
+                    transaction.app_context = decode_oid(data, os_, oe)
                 break
         break
 
@@ -202,8 +173,7 @@ def _components(data, pos, end, comps):
         ctag, cpos, cend, pos = read_tlv(data, pos, end)
         name = COMPONENT_TYPES.get(ctag)
         if name is None:
-            comps.append(_new_component(Component, ("component_0x%02x" % ctag, None, None,
-                                                    None, None, None, None)))
+            comps.append(Component("component_0x%02x" % ctag, None, None, None, None, None, None))
             continue
         invoke_id = linked_id = op_code = error_code = problem = parameter = None
         try:
@@ -244,5 +214,10 @@ def _components(data, pos, end, comps):
                     tag, s, e, cpos = read_tlv(data, cpos, cend)
                     problem = ((tag & 0x1F), decode_integer(data, s, e) if e > s else None)
         finally:
-            comps.append(_new_component(Component, (name, invoke_id, linked_id, op_code,
-                                                    error_code, problem, parameter)))
+            # object.__new__ and stores: cheaper than Component's __init__ call
+            comp = new_object(Component)
+            comp.type_name, comp.invoke_id, comp.linked_id = name, invoke_id, linked_id
+            comp.op_code, comp.error_code, comp.problem = op_code, error_code, problem
+            comp.parameter, comp.op_name, comp.identities = parameter, None, NO_IDENTITIES
+            comp.error = None
+            comps.append(comp)

@@ -10,7 +10,8 @@ from twisted.trial import unittest
 
 from ss7tools import pcapio
 from ss7tools.encode.crc32c import sctp_checksum
-from ss7tools.rows import COLUMN_INDEX, iter_messages
+from ss7tools.capture import iter_messages
+from ss7tools.rows import COLUMN_INDEX
 from ss7tools.sort import sort_file
 from ss7tools.stats import ParseStats
 from tests.bench_helpers import load_bench

@@ -134,6 +134,27 @@ class SccpTests(unittest.TestCase):
                                   bytes(3000)))
 
 
+class CatalogueTests(unittest.TestCase):
+    """One MAP catalogue for the encoder and the decoder."""
+
+    def test_encoder_and_decoder_share_it(self):
+        from ss7tools import gsmmap as decoder_map
+        from ss7tools.map_catalogue import MAP_BY_CODE, MAP_BY_NAME, context_oid
+        for name, op in OPERATIONS.items():
+            spec = MAP_BY_NAME[name]
+            self.assertEqual((op.code, op.context, op.version), (spec.code, spec.context,
+                                                                 spec.version))
+            self.assertIn(op.arg_type, (None, spec.argument_type))
+            self.assertIn(op.res_type, (None, spec.result_type))
+            self.assertEqual(MapBuilder().context(op), context_oid(op.context, op.version))
+            self.assertEqual(decoder_map.operation_name(op.code), name)
+            oid = ".".join(map(str, context_oid(op.context, op.version)))
+            self.assertEqual(decoder_map.application_context_name(oid),
+                             "%s-v%d" % (op.context, op.version))
+        for code, spec in MAP_BY_CODE.items():
+            self.assertEqual(decoder_map.operation_name(code), spec.name)
+
+
 class TcapMapTests(unittest.TestCase):
     def decode(self, data):
         _MESSAGE.from_ber(data)

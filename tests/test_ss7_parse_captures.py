@@ -1,7 +1,7 @@
 """ss7tools parse against the public captures in ../shared/ss7-captures."""
 
 import os
-import tempfile
+import shutil
 
 from twisted.trial import unittest
 
@@ -20,6 +20,15 @@ ARKIME = os.path.join(CAPTURES, "arkime", "m3ua_synthetic.pcap")
 def capture(path):
     if not os.path.exists(path):
         raise unittest.SkipTest("capture %s is absent (shared/ss7-captures not checked out)" % path)
+    return path
+
+
+def temp_dir(test):
+    """A new directory of C{test}'s own, under trial's _trial_temp (never
+    the system temporary directory), removed when the test ends."""
+    path = test.mktemp()
+    os.makedirs(path)
+    test.addCleanup(shutil.rmtree, path, True)
     return path
 
 
@@ -130,7 +139,7 @@ class CliTests(unittest.TestCase):
 
     def test_parse_csv_and_msgpack(self):
         path = capture(PCAPR)
-        tmp = tempfile.mkdtemp()
+        tmp = temp_dir(self)
         csv_path = os.path.join(tmp, "out.csv")
         mp_path = os.path.join(tmp, "out.msgpack")
         self.assertEqual(main(["parse", path, "-o", csv_path, "-q"]), 0)
@@ -151,13 +160,12 @@ class CliTests(unittest.TestCase):
 class PcapngTests(unittest.TestCase):
 
     def test_pcapng_copy_gives_the_same_rows(self):
-        import shutil
         import subprocess
         path = capture(PCAPR)
         editcap = shutil.which("editcap")
         if editcap is None:
             raise unittest.SkipTest("editcap (Wireshark) is not installed")
-        out = os.path.join(tempfile.mkdtemp(), "pcapr.pcapng")
+        out = os.path.join(temp_dir(self), "pcapr.pcapng")
         subprocess.run([editcap, "-F", "pcapng", path, out], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.assertEqual(list(iter_rows(out)), list(iter_rows(path)))
@@ -169,7 +177,7 @@ class SummaryTests(unittest.TestCase):
         import io
         from ss7tools.cli import build_parser, run_parse
         path = capture(PCAPR)
-        out = os.path.join(tempfile.mkdtemp(), "o.csv")
+        out = os.path.join(temp_dir(self), "o.csv")
         args = build_parser(()).parse_args(["parse", path, "-o", out])
         err = io.StringIO()
         self.assertEqual(run_parse(args, stderr=err), 0)
@@ -183,7 +191,7 @@ class SummaryTests(unittest.TestCase):
     def test_bad_input_file(self):
         import io
         from ss7tools.cli import build_parser, run_parse
-        bad = os.path.join(tempfile.mkdtemp(), "bad.pcap")
+        bad = os.path.join(temp_dir(self), "bad.pcap")
         with open(bad, "wb") as handle:
             handle.write(b"not a capture at all")
         args = build_parser(()).parse_args(["parse", bad, "-o", bad + ".csv"])
@@ -210,11 +218,21 @@ class ProgressTests(unittest.TestCase):
         self.assertIn("5.00k", term.getvalue())
 
 
+def operation_names(stats):
+    """A task other than formatting (see ss7tools.pipeline): the operation
+    names of the messages' components."""
+    def names(messages):
+        for _ in messages:
+            stats.count("task_messages")
+        return [c.op_name for m in messages for c in m.components]
+    return names
+
+
 class ParallelTests(unittest.TestCase):
 
     def test_jobs_give_the_same_bytes_and_stats(self):
-        from ss7tools.parallel import write_parallel
-        tmp = tempfile.mkdtemp()
+        from ss7tools.pipeline import write_rows_file
+        tmp = temp_dir(self)
         for path in (PCAPR, ARKIME):
             capture(path)
             for fmt in ("csv", "msgpack"):
@@ -222,7 +240,7 @@ class ParallelTests(unittest.TestCase):
                 serial = os.path.join(tmp, "serial." + fmt)
                 parallel = os.path.join(tmp, "parallel." + fmt)
                 rowio.write_rows(serial, iter_rows(path, serial_stats), fmt=fmt)
-                written = write_parallel(path, parallel, fmt, 2, parallel_stats)
+                written = write_rows_file(path, parallel, fmt, 2, parallel_stats)
                 with open(serial, "rb") as a, open(parallel, "rb") as b:
                     self.assertEqual(a.read(), b.read())
                 self.assertEqual(serial_stats.as_dict(), parallel_stats.as_dict())
@@ -231,9 +249,9 @@ class ParallelTests(unittest.TestCase):
     def test_both_start_methods_and_small_batches(self):
         # workers forked from this process and from the forkserver; batches
         # small enough for several in flight per worker
-        from ss7tools import parallel
+        from ss7tools import parallel, pipeline
         path = capture(PCAPR)
-        tmp = tempfile.mkdtemp()
+        tmp = temp_dir(self)
         serial = os.path.join(tmp, "serial.csv")
         rowio.write_rows(serial, iter_rows(path), fmt="csv")
         old = parallel.START_METHOD, parallel.BATCH
@@ -241,7 +259,7 @@ class ParallelTests(unittest.TestCase):
             for method in ("fork", "forkserver"):
                 parallel.START_METHOD, parallel.BATCH = method, 7
                 out = os.path.join(tmp, method + ".csv")
-                parallel.write_parallel(path, out, "csv", 3, ParseStats())
+                pipeline.write_rows_file(path, out, "csv", 3, ParseStats())
                 with open(serial, "rb") as a, open(out, "rb") as b:
                     self.assertEqual(a.read(), b.read(), method)
         finally:
@@ -249,22 +267,32 @@ class ParallelTests(unittest.TestCase):
 
     def test_segmented_messages_decoded_in_order(self):
         # small batches so that XUDT segments land in different workers
-        from ss7tools import parallel
+        from ss7tools import parallel, pipeline
         path = capture(PCAPR)
-        tmp = tempfile.mkdtemp()
+        tmp = temp_dir(self)
         old = parallel.BATCH
         parallel.BATCH = 3
         try:
             out = os.path.join(tmp, "p.msgpack")
-            parallel.write_parallel(path, out, "msgpack", 2, ParseStats())
+            pipeline.write_rows_file(path, out, "msgpack", 2, ParseStats())
         finally:
             parallel.BATCH = old
         rows = [r for r in rowio.read_rows(out) if r["frame"] == 34]
         self.assertEqual(rows[0]["op_name"], "mo-forwardSM")
 
+    def test_any_function_of_messages(self):
+        from ss7tools.pipeline import map_messages
+        path = capture(PCAPR)
+        expected = [r["op_name"] for r in rows_of(PCAPR) if r["component"] is not None]
+        for jobs in (1, 2):
+            found, stats = [], ParseStats()
+            map_messages(path, jobs, stats, operation_names, found.extend)
+            self.assertEqual(found, expected, jobs)
+            self.assertEqual(stats.counters["task_messages"], stats.messages)
+
     def test_cli_jobs_option(self):
         path = capture(PCAPR)
-        tmp = tempfile.mkdtemp()
+        tmp = temp_dir(self)
         one, two = os.path.join(tmp, "1.csv"), os.path.join(tmp, "2.csv")
         self.assertEqual(main(["parse", path, "-o", one, "-q", "-j", "1"]), 0)
         self.assertEqual(main(["parse", path, "-o", two, "-q", "--jobs", "2"]), 0)

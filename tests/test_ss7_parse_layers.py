@@ -2,13 +2,14 @@
 
 import os
 import struct
-import tempfile
 
 from twisted.trial import unittest
 
 from ss7tools import ber, gsmmap, m2pa, m3ua, sccp, tcap
 from ss7tools.pcapio import CaptureError, Ipv4Reassembler, SkipPacket, decode_ip, iter_frames
-from ss7tools.rows import COLUMNS, MessageDecoder, iter_messages, iter_rows, row_dict
+from ss7tools.capture import CapturedMessage, iter_messages
+from ss7tools.decoder import MessageDecoder
+from ss7tools.rows import COLUMNS, iter_rows, message_rows, row_dict
 from ss7tools.sctp import SctpError, SctpReader
 from ss7tools.stats import ParseStats
 
@@ -27,15 +28,19 @@ def map_message(component=None, otid=b"\x0a\x1b\x2c\x3d"):
     return b.m3ua_data(300, 400, s, rc=7, na=9)
 
 
-def write(data):
-    fd, path = tempfile.mkstemp(suffix=".pcap")
-    with os.fdopen(fd, "wb") as handle:
+def write(test, data):
+    """Write C{data} as a capture file in C{test}'s own temporary
+    directory (under trial's _trial_temp, never the system one); it is
+    removed when the test ends."""
+    path = test.mktemp() + ".pcap"
+    with open(path, "wb") as handle:
         handle.write(data)
+    test.addCleanup(os.remove, path)
     return path
 
 
-def rows(frames, **kw):
-    path = write(b.pcap_file(frames, **kw))
+def rows(test, frames, **kw):
+    path = write(test, b.pcap_file(frames, **kw))
     stats = ParseStats()
     return [row_dict(r) for r in iter_rows(path, stats)], stats
 
@@ -75,10 +80,28 @@ class BerTests(unittest.TestCase):
         self.assertIsNone(ber.find_path(UL_ARG, 0, len(UL_ARG), (0x30, 0x85)))
 
 
+class ErrorTreeTests(unittest.TestCase):
+
+    def test_one_root_and_the_old_bases(self):
+        from ss7tools import errors, io, parallel, pcapio, sctp, sort, split
+        from ss7tools.encode import sccp as encode_sccp, tcap as encode_tcap
+        from ss7tools.simulate import templates, world
+        value_errors = [ber.BerError, ber.BerTruncated, pcapio.CaptureError, sctp.SctpError,
+                        m3ua.M3uaError, m2pa.M2paError, sccp.SccpError, tcap.TcapError,
+                        io.RowFormatError, split.SplitError, world.WorldError,
+                        templates.TemplateError, encode_sccp.SccpEncodeError,
+                        encode_tcap.TcapEncodeError]
+        for error in value_errors + [sort.SortError, parallel.ParallelError]:
+            self.assertTrue(issubclass(error, errors.Ss7ToolsError), error)
+        for error in value_errors:
+            self.assertTrue(issubclass(error, ValueError), error)
+        self.assertTrue(issubclass(parallel.ParallelError, RuntimeError))
+
+
 class CaptureFileTests(unittest.TestCase):
 
     def frames_of(self, data):
-        return list(iter_frames(write(data)))
+        return list(iter_frames(write(self, data)))
 
     def test_pcap_usec_nsec_and_big_endian(self):
         frames = self.frames_of(b.pcap_file([b"ab", b"cd"]))
@@ -250,14 +273,14 @@ class SccpTests(unittest.TestCase):
     def test_global_title_indicators(self):
         for gti in (1, 2, 3, 4):
             addr = sccp.decode_address(b.gt_address("12345", 8, pc=99, gti=gti))
-            self.assertEqual((addr.gti, addr.gt, addr.ssn, addr.pc), (gti, "12345", 8, 99))
+            self.assertEqual((addr.gti, addr.digits, addr.ssn, addr.pc), (gti, "12345", 8, 99))
         addr = sccp.decode_address(b.gt_address("4477", 6))
         self.assertEqual((addr.tt, addr.np, addr.es, addr.nai), (0, 1, 2, 4))
 
     def test_udt_udts_and_return_cause(self):
         data = b.udt(b.gt_address("1", 6), b.gt_address("2", 7), b"tc")
         msg = sccp.decode(data)
-        self.assertEqual((msg.type_name, msg.data, msg.called.gt, msg.calling.ssn), ("UDT", b"tc", "1", 7))
+        self.assertEqual((msg.type_name, msg.data, msg.called.digits, msg.calling.ssn), ("UDT", b"tc", "1", 7))
         msg = sccp.decode(b"\x0a\x01" + data[2:])
         self.assertEqual((msg.type_name, msg.return_cause), ("UDTS", 1))
         msg = sccp.decode(b.xudt(b.gt_address("1", 6), b.gt_address("2", 7), b"tc", msg_type=0x12, first=0x0b))
@@ -372,10 +395,63 @@ class GsmMapTests(unittest.TestCase):
         self.assertEqual(gsmmap.identities(46, False, mo, 0, len(mo)), {"smsc": "4470", "msisdn": "4471"})
 
 
+class MessageModelTests(unittest.TestCase):
+    """The decoded message, as rules read it; the row is its projection."""
+
+    def decoded(self, payload, ppid=3):
+        return MessageDecoder().decode(CapturedMessage(
+            7, 1, 1000.5, "10.0.0.1", "10.0.0.2", 2905, 2905, 1, ppid, payload,
+            1, b"", b"", (0, 0)))
+
+    def test_parts_of_a_map_message(self):
+        m = self.decoded(map_message())
+        self.assertEqual((m.frame, m.chunk, m.src_ip, m.stream, m.ppid),
+                         (7, 1, "10.0.0.1", 1, 3))
+        label = m.label
+        self.assertEqual((label.m3ua_class, label.m3ua_type, label.opc, label.dpc, label.si,
+                          label.ni, label.sls, label.network_appearance,
+                          label.routing_context), ("Transfer", "DATA", 300, 400, 3, 2, 5, 9, 7))
+        called, calling = m.sccp.called, m.sccp.calling
+        self.assertEqual((m.sccp.type_name, m.sccp.protocol_class), ("UDT", 0))
+        self.assertEqual((called.digits, called.ssn, called.pc, called.gti, called.route_on_ssn,
+                          called.tt, called.np, called.nai), ("4477002", 6, None, 4, False, 0, 1, 4))
+        self.assertEqual((calling.digits, calling.ssn, calling.pc), ("4477001", 7, 300))
+        t = m.tcap
+        self.assertEqual((t.type_name, t.otid, t.dtid, t.dialogue_pdu, t.app_context,
+                          t.context_name), ("begin", "0a1b2c3d", None, "AARQ",
+                                            "0.4.0.0.1.0.1.3", "networkLocUpContext-v3"))
+        self.assertIs(m.components, t.components)
+        c, = m.components
+        self.assertEqual((c.type_name, c.invoke_id, c.op_code, c.op_name, c.error),
+                         ("invoke", 1, 2, "updateLocation", None))
+        self.assertEqual((c.imsi, c.msisdn, c.msc, c.vlr),
+                         ("001011234567890", None, "4477001", "4477002"))
+        self.assertIsNone(m.error)
+        row = row_dict(message_rows(m)[0])
+        self.assertEqual((row["opc"], row["called_gt"], row["app_context"], row["imsi"]),
+                         (300, "4477002", "networkLocUpContext-v3", "001011234567890"))
+
+    def test_absent_parts_are_none(self):
+        m = self.decoded(b.m3ua_message(3, 3))  # BEAT: no SCCP
+        self.assertEqual((m.label.m3ua_type, m.label.opc), ("BEAT", None))
+        self.assertEqual((m.sccp, m.tcap, tuple(m.components), m.error), (None, None, (), None))
+        self.assertEqual(message_rows(m), [(7, 1, 1000.5, "10.0.0.1", "10.0.0.2", 2905, 2905, 1,
+                                            3, "ASPSM", "BEAT") + (None,) * 31])
+        m = self.decoded(b"\x01\x00")
+        self.assertEqual((m.label, m.error), (None, "m3ua: truncated common header"))
+
+    def test_faults_stay_with_their_layer(self):
+        bad_arg = b.tlv(0x30, b"\x04\x05\x01")  # IMSI runs past its SEQUENCE
+        m = self.decoded(map_message(b.invoke(1, 2, bad_arg)))
+        self.assertIsNone(m.error)
+        self.assertTrue(m.components[0].error.startswith("gsm_map: "))
+        self.assertEqual(message_rows(m)[0][-1], m.components[0].error)
+
+
 class RowTests(unittest.TestCase):
 
     def test_full_row(self):
-        got, stats = rows([sctp_frame([b.data_chunk(1, map_message())])])
+        got, stats = rows(self, [sctp_frame([b.data_chunk(1, map_message())])])
         self.assertEqual(len(got), 1)
         row = got[0]
         self.assertEqual(list(row), list(COLUMNS))
@@ -398,7 +474,7 @@ class RowTests(unittest.TestCase):
         two = b.tcap_begin(b"\x01", [b.invoke(1, 2, UL_ARG), b.invoke(2, 7)], UL_AC)
         msg = b.m3ua_data(1, 2, b.udt(b.gt_address("1", 6), b.gt_address("2", 7), two))
         beat = b.m3ua_message(3, 3)
-        got, stats = rows([sctp_frame([b.data_chunk(1, beat), b.data_chunk(2, msg)])])
+        got, stats = rows(self, [sctp_frame([b.data_chunk(1, beat), b.data_chunk(2, msg)])])
         self.assertEqual([(r["chunk"], r["m3ua_type"], r["op_name"]) for r in got],
                          [(0, "BEAT", None), (1, "DATA", "updateLocation"), (1, "DATA", "insertSubscriberData")])
 
@@ -406,7 +482,7 @@ class RowTests(unittest.TestCase):
         bad_tcap = b.tlv(0x62, b.tlv(0x48, b"\x01")) + b""
         broken = b"\x62\x10\x48\x01\x01\x6c\x0b\xa1\x09\x02"
         msg = b.m3ua_data(1, 2, b.udt(b.gt_address("1", 6), b.gt_address("2", 7), broken))
-        got, stats = rows([sctp_frame([b.data_chunk(1, msg)])])
+        got, stats = rows(self, [sctp_frame([b.data_chunk(1, msg)])])
         self.assertEqual(got[0]["called_gt"], "1")
         self.assertTrue(got[0]["error"].startswith("tcap"))
         self.assertEqual(stats.undecodable, {"tcap": 1})
@@ -415,7 +491,7 @@ class RowTests(unittest.TestCase):
     def test_m2pa_message_and_other_ppid(self):
         tc = b.tcap_begin(b"\x01", [b.invoke(1, 45, b.tlv(0x30, b.tlv(0x80, b.isdn("4479"))))])
         msg = b.m2pa_user_data(3, 4536, 1, b.udt(b.gt_address("1", 6), b.gt_address("2", 8), tc))
-        got, stats = rows([sctp_frame([b.data_chunk(1, msg, ppid=5), b.data_chunk(2, b"x", ppid=46)])])
+        got, stats = rows(self, [sctp_frame([b.data_chunk(1, msg, ppid=5), b.data_chunk(2, b"x", ppid=46)])])
         self.assertEqual(len(got), 1)
         self.assertEqual((got[0]["opc"], got[0]["dpc"], got[0]["msisdn"]), (3, 4536, "4479"))
         self.assertEqual(stats.skipped, {"ppid_46": 1})
@@ -423,7 +499,7 @@ class RowTests(unittest.TestCase):
     def test_ppid_zero_on_a_well_known_port(self):
         m3ua_msg = map_message()
         m2pa_msg = b.m2pa_user_data(3, 4, 1, b"\x00")
-        got, stats = rows([sctp_frame([b.data_chunk(1, m3ua_msg, ppid=0)]),
+        got, stats = rows(self, [sctp_frame([b.data_chunk(1, m3ua_msg, ppid=0)]),
                            sctp_frame([b.data_chunk(1, m2pa_msg, ppid=0)], sport=3565, dport=3565, vtag=2),
                            sctp_frame([b.data_chunk(2, m3ua_msg, ppid=0)], sport=9999, dport=9999, vtag=3)])
         self.assertEqual([(r["frame"], r["ppid"], r["m3ua_type"], r["opc"]) for r in got],
@@ -431,11 +507,11 @@ class RowTests(unittest.TestCase):
         self.assertEqual(stats.skipped, {"ppid_0": 1})
 
     def test_iter_messages_api(self):
-        path = write(b.pcap_file([b"\x00" * 10, sctp_frame([b.data_chunk(1, b"m3ua?")])]))
+        path = write(self, b.pcap_file([b"\x00" * 10, sctp_frame([b.data_chunk(1, b"m3ua?")])]))
         msgs = list(iter_messages(path))
         self.assertEqual(len(msgs), 1)
         m = msgs[0]
         self.assertEqual((m.frame, m.chunk, m.ppid, m.stream, m.payload), (2, 0, 3, 1, b"m3ua?"))
         start, end = m.chunk_span
         self.assertEqual(m.sctp_packet[start:end][16:21], b"m3ua?")
-        self.assertTrue(MessageDecoder().rows(m)[0][-1].startswith("m3ua"))
+        self.assertTrue(message_rows(MessageDecoder().decode(m))[0][-1].startswith("m3ua"))

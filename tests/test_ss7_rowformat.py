@@ -81,8 +81,9 @@ class SccpHeadTests(unittest.TestCase):
                 if head is None:
                     continue
                 msg = sccp.decode(data)  # never raises where the head was found
-                fields, user_data = head
-                self.assertEqual(fields[:3], (msg.type_name, msg.called, msg.calling))
+                header, user_data = head
+                self.assertEqual((header.type_name, header.called, header.calling),
+                                 (msg.type_name, msg.called, msg.calling))
                 self.assertEqual(user_data, msg.data)
                 self.assertIsNone(msg.segmentation)
 

@@ -350,6 +350,33 @@ class TsharkTests(_Base):
         self.assertGreater(opcodes, sim.messages * 0.8)
 
 
+class VocabularyTests(unittest.TestCase):
+    """The attack families are declared once; the simulator reads them."""
+
+    def test_every_family_is_simulated_in_order(self):
+        from ss7tools.attack_families import ATTACK_FAMILIES
+        from ss7tools.map_catalogue import MAP_BY_NAME
+        from ss7tools.simulate.attacks import ATTACKS
+        self.assertEqual(tuple(ATTACKS), ATTACK_TYPES)
+        self.assertEqual(ATTACK_TYPES, tuple(f.name for f in ATTACK_FAMILIES))
+        for family in ATTACK_FAMILIES:
+            self.assertTrue(family.description and family.operations, family)
+            for op in family.operations:
+                self.assertIn(op, MAP_BY_NAME, family)
+            for method in ATTACKS[family.name][1]:
+                if method in MAP_BY_NAME:
+                    self.assertIn(method, family.operations, family)
+        self.assertEqual(set(World.load().attacks), set(ATTACK_TYPES))
+
+    def test_simulated_operations_are_catalogued(self):
+        from ss7tools.map_catalogue import MAP_BY_NAME
+        from ss7tools.simulate.messages import ARGUMENTS, RESULTS
+        for op in set(ARGUMENTS) | set(RESULTS):
+            spec = MAP_BY_NAME[op]
+            self.assertTrue(spec.context and spec.version, op)
+            self.assertTrue(spec.argument_type if op in ARGUMENTS else spec.result_type, op)
+
+
 class WorldValidationTests(unittest.TestCase):
     def mutated(self, change):
         import yaml

@@ -1,36 +1,23 @@
 """GSM MAP (3GPP TS 29.002) operations for the traffic builder.
 
-``OPERATIONS`` declares each operation once: code, application context,
-argument and result ASN.1 types and how to fill them from a subscriber's
-identities.  ``MapBuilder`` turns that into TCAP dialogues; pycrate's
-MAP ASN.1 module does the BER encoding.
+Codes, application contexts and ASN.1 type names are the catalogue's
+(:mod:`ss7tools.map_catalogue`); ``OPERATIONS`` adds, for the operations
+this builder makes, how to fill their argument and result from a
+subscriber's identities.  ``MapBuilder`` turns that into TCAP dialogues;
+pycrate's MAP ASN.1 module does the BER encoding.
 """
 
 from dataclasses import dataclass, field
 
 from ss7tools.encode import tcap
+from ss7tools.map_catalogue import CONTEXT_IDS, ERRORS, MAP_BY_NAME, context_oid
 
-MAP_AC_ROOT = (0, 4, 0, 0, 1, 0)
-
-# application context name -> (id in 0.4.0.0.1.0.id.version)
-APPLICATION_CONTEXTS = {
-    "networkLocUpContext": 1, "locationCancellationContext": 2,
-    "roamingNumberEnquiryContext": 3, "locationInfoRetrievalContext": 5,
-    "resetContext": 10, "equipmentMngtContext": 13,
-    "infoRetrievalContext": 14, "interVlrInfoRetrievalContext": 15,
-    "subscriberDataMngtContext": 16, "tracingContext": 17,
-    "networkFunctionalSsContext": 18, "networkUnstructuredSsContext": 19,
-    "shortMsgGatewayContext": 20, "shortMsgMO-RelayContext": 21,
-    "shortMsgAlertContext": 23, "mwdMngtContext": 24,
-    "shortMsgMT-RelayContext": 25, "imsiRetrievalContext": 26,
-    "msPurgingContext": 27, "subscriberInfoEnquiryContext": 28,
-    "anyTimeInfoEnquiryContext": 29, "gprsLocationUpdateContext": 32,
-    "gprsLocationInfoRetrievalContext": 33, "anyTimeInfoHandlingContext": 43,
-}
+#: application context name -> id in 0.4.0.0.1.0.id.version
+APPLICATION_CONTEXTS = CONTEXT_IDS
 
 
 def application_context(name, version):
-    return MAP_AC_ROOT + (APPLICATION_CONTEXTS[name], version)
+    return context_oid(name, version)
 
 
 def tbcd(digits):
@@ -68,6 +55,8 @@ _LOCATION_INFO = {"locationInformation": 0, "subscriberState": 0}
 
 @dataclass
 class Operation:
+    """A catalogue operation with the builders of its values; ``arg_type`` /
+    ``res_type`` are None where this builder makes no argument / result."""
     name: str
     code: int
     context: str
@@ -79,174 +68,153 @@ class Operation:
     carries: tuple = field(default=())   # identities the argument carries
 
 
-def _op(name, code, context, version, arg_type=None, arg=None, res_type=None,
-        res=None, carries=()):
-    return Operation(name, code, context, version, arg_type, arg, res_type,
-                     res, carries)
+def _op(name, arg=None, res=None, carries=()):
+    spec = MAP_BY_NAME[name]
+    return Operation(name, spec.code, spec.context, spec.version,
+                     spec.argument_type if arg is not None else None, arg,
+                     spec.result_type if res is not None else None, res, carries)
 
 
 OPERATIONS = {op.name: op for op in [
-    _op("updateLocation", 2, "networkLocUpContext", 3, "UpdateLocationArg",
+    _op("updateLocation",
         lambda s: {"imsi": tbcd(s.imsi), "msc-Number": s.addr("msc"),
                    "vlr-Number": s.addr("vlr")},
-        "UpdateLocationRes", lambda s: {"hlr-Number": s.addr("hlr")},
-        ("imsi", "msc", "vlr")),
-    _op("cancelLocation", 3, "locationCancellationContext", 3,
-        "CancelLocationArg",
+        lambda s: {"hlr-Number": s.addr("hlr")},
+        carries=("imsi", "msc", "vlr")),
+    _op("cancelLocation",
         lambda s: {"identity": ("imsi", tbcd(s.imsi)),
                    "cancellationType": "updateProcedure"},
-        "CancelLocationRes", lambda s: {}, ("imsi",)),
-    _op("provideRoamingNumber", 4, "roamingNumberEnquiryContext", 3,
-        "ProvideRoamingNumberArg",
+        lambda s: {},
+        carries=("imsi",)),
+    _op("provideRoamingNumber",
         lambda s: {"imsi": tbcd(s.imsi), "msc-Number": s.addr("msc"),
                    "msisdn": s.addr("msisdn")},
-        "ProvideRoamingNumberRes",
         lambda s: {"roamingNumber": isdn("491790000099")},
-        ("imsi", "msc", "msisdn")),
-    _op("insertSubscriberData", 7, "subscriberDataMngtContext", 3,
-        "InsertSubscriberDataArg",
+        carries=("imsi", "msc", "msisdn")),
+    _op("insertSubscriberData",
         lambda s: {"imsi": tbcd(s.imsi), "msisdn": s.addr("msisdn"),
                    "category": b"\x0a", "subscriberStatus": "serviceGranted"},
-        "InsertSubscriberDataRes", lambda s: {}, ("imsi", "msisdn")),
-    _op("deleteSubscriberData", 8, "subscriberDataMngtContext", 3,
-        "DeleteSubscriberDataArg",
+        lambda s: {},
+        carries=("imsi", "msisdn")),
+    _op("deleteSubscriberData",
         lambda s: {"imsi": tbcd(s.imsi), "ss-List": [b"\x21"]},
-        "DeleteSubscriberDataRes", lambda s: {}, ("imsi",)),
-    _op("registerSS", 10, "networkFunctionalSsContext", 2, "RegisterSS-Arg",
+        lambda s: {},
+        carries=("imsi",)),
+    _op("registerSS",
         lambda s: {"ss-Code": b"\x21",
                    "forwardedToNumber": isdn("491790000042")}),
-    _op("activateSS", 12, "networkFunctionalSsContext", 2, "SS-ForBS-Code",
+    _op("activateSS",
         lambda s: {"ss-Code": b"\x21"}),
-    _op("deactivateSS", 13, "networkFunctionalSsContext", 2, "SS-ForBS-Code",
+    _op("deactivateSS",
         lambda s: {"ss-Code": b"\x21"}),
-    _op("sendRoutingInfo", 22, "locationInfoRetrievalContext", 3,
-        "SendRoutingInfoArg",
+    _op("sendRoutingInfo",
         lambda s: {"msisdn": s.addr("msisdn"), "interrogationType": "basicCall",
                    "gmsc-OrGsmSCF-Address": s.addr("msc")},
-        "SendRoutingInfoRes",
         lambda s: {"imsi": tbcd(s.imsi),
                    "extendedRoutingInfo": ("routingInfo", (
                        "roamingNumber", isdn("491790000099")))},
-        ("msisdn", "msc")),
-    _op("updateGprsLocation", 23, "gprsLocationUpdateContext", 3,
-        "UpdateGprsLocationArg",
+        carries=("msisdn", "msc")),
+    _op("updateGprsLocation",
         lambda s: {"imsi": tbcd(s.imsi), "sgsn-Number": s.addr("sgsn"),
                    "sgsn-Address": b"\x04\x0a\x00\x00\x01"},
-        "UpdateGprsLocationRes", lambda s: {"hlr-Number": s.addr("hlr")},
-        ("imsi", "sgsn")),
-    _op("sendRoutingInfoForGprs", 24, "gprsLocationInfoRetrievalContext", 3,
-        "SendRoutingInfoForGprsArg",
+        lambda s: {"hlr-Number": s.addr("hlr")},
+        carries=("imsi", "sgsn")),
+    _op("sendRoutingInfoForGprs",
         lambda s: {"imsi": tbcd(s.imsi), "ggsn-Number": isdn("491720000007")},
-        "SendRoutingInfoForGprsRes",
-        lambda s: {"sgsn-Address": b"\x04\x0a\x00\x00\x01"}, ("imsi",)),
-    _op("reset", 37, "resetContext", 2, "ResetArg",
+        lambda s: {"sgsn-Address": b"\x04\x0a\x00\x00\x01"},
+        carries=("imsi",)),
+    _op("reset",
         lambda s: {"sendingNodenumber": ("hlr-Number", s.addr("hlr"))},
         carries=("hlr",)),
-    _op("checkIMEI", 43, "equipmentMngtContext", 3, "CheckIMEI-Arg",
+    _op("checkIMEI",
         lambda s: {"imei": tbcd("3520990017614823"),
                    "requestedEquipmentInfo": (2, 2)}),
-    _op("mt-forwardSM", 44, "shortMsgMT-RelayContext", 3, "MT-ForwardSM-Arg",
+    _op("mt-forwardSM",
         lambda s: {"sm-RP-DA": ("imsi", tbcd(s.imsi)),
                    "sm-RP-OA": ("serviceCentreAddressOA", s.addr("smsc")),
                    "sm-RP-UI": bytes.fromhex(
                        "040b919471214365f700006270110000000005c8329bfd06")},
-        "MT-ForwardSM-Res", lambda s: {}, ("imsi", "smsc")),
-    _op("sendRoutingInfoForSM", 45, "shortMsgGatewayContext", 3,
-        "RoutingInfoForSM-Arg",
+        lambda s: {},
+        carries=("imsi", "smsc")),
+    _op("sendRoutingInfoForSM",
         lambda s: {"msisdn": s.addr("msisdn"), "sm-RP-PRI": True,
                    "serviceCentreAddress": s.addr("smsc")},
-        "RoutingInfoForSM-Res",
         lambda s: {"imsi": tbcd(s.imsi), "locationInfoWithLMSI": {
             "networkNode-Number": s.addr("msc")}},
-        ("msisdn", "smsc")),
-    _op("mo-forwardSM", 46, "shortMsgMO-RelayContext", 3, "MO-ForwardSM-Arg",
+        carries=("msisdn", "smsc")),
+    _op("mo-forwardSM",
         lambda s: {"sm-RP-DA": ("serviceCentreAddressDA", s.addr("smsc")),
                    "sm-RP-OA": ("msisdn", s.addr("msisdn")),
                    "sm-RP-UI": bytes.fromhex("01000b919471214365f7000005c8329bfd06")},
-        "MO-ForwardSM-Res", lambda s: {}, ("msisdn", "smsc")),
-    _op("reportSM-DeliveryStatus", 47, "shortMsgGatewayContext", 3,
-        "ReportSM-DeliveryStatusArg",
+        lambda s: {},
+        carries=("msisdn", "smsc")),
+    _op("reportSM-DeliveryStatus",
         lambda s: {"msisdn": s.addr("msisdn"),
                    "serviceCentreAddress": s.addr("smsc"),
                    "sm-DeliveryOutcome": "absentSubscriber"},
-        "ReportSM-DeliveryStatusRes", lambda s: {}, ("msisdn", "smsc")),
-    _op("sendIdentification", 55, "interVlrInfoRetrievalContext", 3,
-        "SendIdentificationArg", lambda s: {"tmsi": b"\x01\x02\x03\x04"},
-        "SendIdentificationRes", lambda s: {"imsi": tbcd(s.imsi)}),
-    _op("sendAuthenticationInfo", 56, "infoRetrievalContext", 3,
-        "SendAuthenticationInfoArg",
+        lambda s: {},
+        carries=("msisdn", "smsc")),
+    _op("sendIdentification",
+        lambda s: {"tmsi": b"\x01\x02\x03\x04"},
+        lambda s: {"imsi": tbcd(s.imsi)}),
+    _op("sendAuthenticationInfo",
         lambda s: {"imsi": tbcd(s.imsi), "numberOfRequestedVectors": 3,
                    "requestingNodeType": "vlr"},
-        "SendAuthenticationInfoRes",
         lambda s: {"authenticationSetList": ("quintupletList", [{
             "rand": bytes(range(16)), "xres": bytes(8), "ck": bytes(16),
-            "ik": bytes(16), "autn": bytes(16)}])}, ("imsi",)),
-    _op("sendIMSI", 58, "imsiRetrievalContext", 2, "ISDN-AddressString",
-        lambda s: s.addr("msisdn"), "IMSI", lambda s: tbcd(s.imsi),
-        ("msisdn",)),
-    _op("processUnstructuredSS-Request", 59, "networkUnstructuredSsContext",
-        2, "USSD-Arg",
+            "ik": bytes(16), "autn": bytes(16)}])},
+        carries=("imsi",)),
+    _op("sendIMSI",
+        lambda s: s.addr("msisdn"),
+        lambda s: tbcd(s.imsi),
+        carries=("msisdn",)),
+    _op("processUnstructuredSS-Request",
         lambda s: {"ussd-DataCodingScheme": b"\x0f",
                    "ussd-String": bytes.fromhex("aa180da682dd6c31192d36bbdd46"),
                    "msisdn": s.addr("msisdn")},
-        "USSD-Res",
         lambda s: {"ussd-DataCodingScheme": b"\x0f",
                    "ussd-String": bytes.fromhex("c2303bec0e83")},
-        ("msisdn",)),
-    _op("unstructuredSS-Request", 60, "networkUnstructuredSsContext", 2,
-        "USSD-Arg",
+        carries=("msisdn",)),
+    _op("unstructuredSS-Request",
         lambda s: {"ussd-DataCodingScheme": b"\x0f",
                    "ussd-String": bytes.fromhex("c2303bec0e83")},
-        "USSD-Res",
         lambda s: {"ussd-DataCodingScheme": b"\x0f",
                    "ussd-String": bytes.fromhex("31")}),
-    _op("informServiceCentre", 63, "shortMsgGatewayContext", 3,
-        "InformServiceCentreArg", lambda s: {"storedMSISDN": s.addr("msisdn")},
+    _op("informServiceCentre",
+        lambda s: {"storedMSISDN": s.addr("msisdn")},
         carries=("msisdn",)),
-    _op("alertServiceCentre", 64, "shortMsgAlertContext", 2,
-        "AlertServiceCentreArg",
+    _op("alertServiceCentre",
         lambda s: {"msisdn": s.addr("msisdn"),
                    "serviceCentreAddress": s.addr("smsc")},
         carries=("msisdn", "smsc")),
-    _op("anyTimeModification", 65, "anyTimeInfoHandlingContext", 3,
-        "AnyTimeModificationArg",
+    _op("anyTimeModification",
         lambda s: {"subscriberIdentity": ("msisdn", s.addr("msisdn")),
                    "gsmSCF-Address": s.addr("gsmscf"),
                    "modificationRequestFor-ODB-data": {
                        "modifyNotificationToCSE": "deactivate"}},
-        "AnyTimeModificationRes", lambda s: {}, ("msisdn",)),
-    _op("readyForSM", 66, "mwdMngtContext", 3, "ReadyForSM-Arg",
+        lambda s: {},
+        carries=("msisdn",)),
+    _op("readyForSM",
         lambda s: {"imsi": tbcd(s.imsi), "alertReason": "ms-Present"},
-        "ReadyForSM-Res", lambda s: {}, ("imsi",)),
-    _op("purgeMS", 67, "msPurgingContext", 3, "PurgeMS-Arg",
+        lambda s: {},
+        carries=("imsi",)),
+    _op("purgeMS",
         lambda s: {"imsi": tbcd(s.imsi), "vlr-Number": s.addr("vlr")},
-        "PurgeMS-Res", lambda s: {}, ("imsi", "vlr")),
-    _op("provideSubscriberInfo", 70, "subscriberInfoEnquiryContext", 3,
-        "ProvideSubscriberInfoArg",
+        lambda s: {},
+        carries=("imsi", "vlr")),
+    _op("provideSubscriberInfo",
         lambda s: {"imsi": tbcd(s.imsi), "requestedInfo": _LOCATION_INFO},
-        "ProvideSubscriberInfoRes",
         lambda s: {"subscriberInfo": {"subscriberState": ("assumedIdle", 0)}},
-        ("imsi",)),
-    _op("anyTimeInterrogation", 71, "anyTimeInfoEnquiryContext", 3,
-        "AnyTimeInterrogationArg",
+        carries=("imsi",)),
+    _op("anyTimeInterrogation",
         lambda s: {"subscriberIdentity": ("msisdn", s.addr("msisdn")),
                    "requestedInfo": _LOCATION_INFO,
                    "gsmSCF-Address": s.addr("gsmscf")},
-        "AnyTimeInterrogationRes",
         lambda s: {"subscriberInfo": {"subscriberState": ("assumedIdle", 0)}},
-        ("msisdn",)),
+        carries=("msisdn",)),
 ]}
 
 OPERATIONS_BY_CODE = {op.code: op for op in OPERATIONS.values()}
-
-# MAP error codes used for generated ReturnError components.
-ERRORS = {"unknownSubscriber": 1, "unidentifiedSubscriber": 5,
-          "absentSubscriberSM": 6, "roamingNotAllowed": 8,
-          "illegalSubscriber": 9, "teleserviceNotProvisioned": 11,
-          "callBarred": 13, "facilityNotSupported": 21,
-          "absentSubscriber": 27, "systemFailure": 34, "dataMissing": 35,
-          "unexpectedDataValue": 36}
-
 
 class MapBuilder:
     """MAP dialogues as TCAP bytes.  Keeps invoke ids; transaction ids are

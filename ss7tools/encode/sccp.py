@@ -1,8 +1,11 @@
 """SCCP connectionless messages (ITU-T Q.713): UDT, XUDT (with
-segmentation), LUDT, UDTS, XUDTS and party addresses with GTI 1-4."""
+segmentation), LUDT, UDTS, XUDTS.  Party addresses are
+:class:`~ss7tools.sccp_address.SccpAddress` (GTI 1-4), the decoder's class."""
 
 import struct
-from dataclasses import dataclass
+
+from ss7tools.errors import SccpEncodeError
+from ss7tools.sccp_address import SccpAddress
 
 UDT = 0x09
 UDTS = 0x0A
@@ -22,67 +25,6 @@ SSN_GGSN = 150
 SSN_GMLC = 145
 SSN_GSMSCF = 147
 SSN_SCCP_MGMT = 1
-
-
-def bcd_digits(digits):
-    """Digits (0-9, *, #, a-c) to BCD with filler 0 for an odd count (the
-    GT encoding of Q.713, low nibble first)."""
-    table = "0123456789*#abc"
-    nibbles = [table.index(d) if d in table else int(d, 16)
-               for d in digits.lower()]
-    if len(nibbles) % 2:
-        nibbles.append(0)
-    return bytes(nibbles[i] | (nibbles[i + 1] << 4)
-                 for i in range(0, len(nibbles), 2))
-
-
-class SccpEncodeError(ValueError):
-    """A value does not fit the message format."""
-
-
-@dataclass
-class SccpAddress:
-    """A called/calling party address.  ``gti`` 0 means no global title."""
-    ssn: int = None
-    digits: str = None
-    gti: int = 4
-    pc: int = None
-    tt: int = 0
-    np: int = 1          # E.164
-    nai: int = 4         # international
-    route_on_ssn: bool = False
-
-    def encode(self):
-        indicator = 0
-        if self.pc is not None:
-            indicator |= 0x01
-        if self.ssn is not None:
-            indicator |= 0x02
-        gti = self.gti if self.digits is not None else 0
-        indicator |= (gti & 0x0F) << 2
-        if self.route_on_ssn or gti == 0:
-            indicator |= 0x40
-        out = bytes([indicator])
-        if self.pc is not None:
-            out += struct.pack("<H", self.pc & 0x3FFF)
-        if self.ssn is not None:
-            out += bytes([self.ssn])
-        if gti:
-            odd = len(self.digits) % 2
-            scheme = 1 if odd else 2
-            if gti == 1:
-                out += bytes([(odd << 7) | (self.nai & 0x7F)])
-            elif gti == 2:
-                out += bytes([self.tt])
-            elif gti == 3:
-                out += bytes([self.tt, (self.np << 4) | scheme])
-            elif gti == 4:
-                out += bytes([self.tt, (self.np << 4) | scheme,
-                              self.nai & 0x7F])
-            else:
-                raise ValueError("GTI %d is not defined" % gti)
-            out += bcd_digits(self.digits)
-        return out
 
 
 def _address(addr):
@@ -178,7 +120,7 @@ def sccp_xudt_segments(called, calling, data, local_ref, segment_size=200,
     pieces = [data[i:i + segment_size]
               for i in range(0, len(data), segment_size)]
     if not 1 < len(pieces) <= 16:
-        raise ValueError("segmentation needs 2..16 segments, got %d"
+        raise SccpEncodeError("segmentation needs 2..16 segments, got %d"
                          % len(pieces))
     return [sccp_xudt(called, calling, piece, protocol_class=protocol_class,
                       hop_counter=hop_counter,

@@ -11,12 +11,10 @@ import struct
 
 from pycrate_asn1dir import TCAP_MAPv2v3 as _asn
 
+from ss7tools.errors import TcapEncodeError
+
 DIALOGUE_AS_OID = (0, 0, 17, 773, 1, 1, 1)
 _MESSAGE = _asn.TCAP_MAP_Messages.TCAP_MAP_Message
-
-
-class TcapEncodeError(ValueError):
-    """pycrate refused a value."""
 
 
 def transaction_id(value):

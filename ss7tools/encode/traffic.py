@@ -14,7 +14,7 @@ import random
 from ss7tools.encode import link, sccp, sigtran, tcap
 from ss7tools.encode.gsmmap import OPERATIONS, MapBuilder, Subscriber
 from ss7tools.encode.pcap import PcapngWriter, PcapWriter
-from ss7tools.encode.sccp import SccpAddress
+from ss7tools.sccp_address import SccpAddress
 from ss7tools.encode.sctp import (PPID_M2PA, PPID_M3UA, SctpAssociation,
                                   sack_chunk)
 

@@ -1,13 +1,15 @@
 """Attacks against the home network, as foreign-originated TCAP dialogues.
 
-Each attack type runs campaigns: an attacker GT (inside a roaming partner's
-range when spoofed, else from a hostile range) sends ``campaign`` requests
-about one victim, spaced by ``spacing_s`` on average, so a low rate can be
-spread over time.  Every message of an attack dialogue, the home network's
-answers and the side effects it triggers (a cancelLocation to the real VLR,
-a roaming number asked from the attacker's VLR) carries the attack's label.
+Each attack family (:mod:`ss7tools.attack_families`: its name, which is
+its label, and its MAP operations) runs campaigns: an attacker GT (inside
+a roaming partner's range when spoofed, else from a hostile range) sends
+``campaign`` requests about one victim, spaced by ``spacing_s`` on average,
+so a low rate can be spread over time.  Every message of an attack
+dialogue, the home network's answers and the side effects it triggers (a
+cancelLocation to the real VLR, a roaming number asked from the attacker's
+VLR) carries the attack's label.
 
-MAP operations per attack type:
+How each family runs here:
 
 - location_tracking: sendRoutingInfo (+ provideRoamingNumber),
   sendRoutingInfoForSM, provideSubscriberInfo, anyTimeInterrogation,
@@ -21,6 +23,8 @@ MAP operations per attack type:
 - sms_spoofing: sendRoutingInfoForSM then mt-forwardSM with a spoofed SMSC
 """
 
+from ss7tools.attack_families import (DOS, FRAUD, INFO_THEFT, INTERCEPTION,
+                                      LOCATION_TRACKING, SMS_SPOOFING)
 from ss7tools.simulate.procedures import (exchange, hlr_route, is_home,
                                           location_update,
                                           normal_dialogues_per_second, vectors)
@@ -82,7 +86,7 @@ def attacker_number(sim):
 # -- the attacks: generators (sim, victim, attacker, variant) ------------------
 def location_tracking(sim, victim, attacker, method):
     hlr = sim.world.home.hlr
-    label = sim.label("location_tracking", victim, attacker.gt)
+    label = sim.label(LOCATION_TRACKING.name, victim, attacker.gt)
     vlr = victim.hlr_vlr
     if method == "sendRoutingInfo":
         gmsc = attacker.node("gmsc")
@@ -96,7 +100,7 @@ def location_tracking(sim, victim, attacker, method):
         answered = yield from exchange(
             sim, hlr, vlr, "provideRoamingNumber",
             {"imsi": victim.imsi, "msc": vlr.gt, "msisdn": victim.msisdn, "gmsc": gmsc.gt},
-            {"msrn": msrn}, sim.label("location_tracking", victim, attacker.gt),
+            {"msrn": msrn}, sim.label(LOCATION_TRACKING.name, victim, attacker.gt),
             error=None if victim.on else "absentSubscriber")
         yield sim.latency()
         if answered:
@@ -136,7 +140,7 @@ def recover_registration(sim, victim, rogue):
 
 def interception(sim, victim, attacker, method):
     hlr = sim.world.home.hlr
-    label = sim.label("interception", victim, attacker.gt)
+    label = sim.label(INTERCEPTION.name, victim, attacker.gt)
     if method == "insertSubscriberData":
         yield from exchange(sim, attacker.node("hlr"), victim.vlr, "insertSubscriberData",
                             {"imsi": victim.imsi, "msisdn": victim.msisdn,
@@ -157,7 +161,7 @@ def interception(sim, victim, attacker, method):
     if old is not None and old is not rogue:
         yield sim.latency()
         yield from exchange(sim, hlr, old, "cancelLocation", {"imsi": victim.imsi}, {},
-                            sim.label("interception", victim, attacker.gt))
+                            sim.label(INTERCEPTION.name, victim, attacker.gt))
     sim.start(recover_registration(sim, victim, rogue), sim.rng.uniform(300.0, 1800.0))
 
 
@@ -167,21 +171,21 @@ def fraud(sim, victim, attacker, method):
     if method == "anyTimeModification":
         yield from exchange(sim, attacker.node("gsmscf"), hlr, "anyTimeModification",
                             {"msisdn": victim.msisdn, "gsmscf": attacker.gt, "ftn": ftn},
-                            {}, sim.label("fraud", victim, attacker.gt),
+                            {}, sim.label(FRAUD.name, victim, attacker.gt),
                             called=(victim.msisdn, 1))
         return
     vlr = attacker.node("vlr")
     registered = yield from exchange(sim, vlr, hlr, "registerSS", {"ftn": ftn}, {"ftn": ftn},
-                                     sim.label("fraud", victim, attacker.gt),
+                                     sim.label(FRAUD.name, victim, attacker.gt),
                                      called=hlr_route(victim))
     if registered:
         yield sim.latency() * 4
         yield from exchange(sim, vlr, hlr, "activateSS", {}, {"ftn": ftn},
-                            sim.label("fraud", victim, attacker.gt), called=hlr_route(victim))
+                            sim.label(FRAUD.name, victim, attacker.gt), called=hlr_route(victim))
 
 
 def dos(sim, victim, attacker, method):
-    label = sim.label("dos", victim, attacker.gt)
+    label = sim.label(DOS.name, victim, attacker.gt)
     if method == "purgeMS":
         rogue = attacker.node("vlr")
         done = yield from exchange(sim, rogue, sim.world.home.hlr, "purgeMS",
@@ -200,7 +204,7 @@ def dos(sim, victim, attacker, method):
 
 def info_theft(sim, victim, attacker, method):
     hlr = sim.world.home.hlr
-    label = sim.label("info_theft", victim, attacker.gt)
+    label = sim.label(INFO_THEFT.name, victim, attacker.gt)
     if method == "sendIMSI":
         yield from exchange(sim, attacker.node("vlr"), hlr, "sendIMSI",
                             {"msisdn": victim.msisdn}, {"imsi": victim.imsi}, label,
@@ -223,24 +227,25 @@ def sms_spoofing(sim, victim, attacker, method):
         return
     located = yield from exchange(
         sim, node, hlr, "sendRoutingInfoForSM", {"msisdn": victim.msisdn, "smsc": claimed},
-        {"imsi": victim.imsi, "msc": vlr.gt}, sim.label("sms_spoofing", victim, attacker.gt),
+        {"imsi": victim.imsi, "msc": vlr.gt}, sim.label(SMS_SPOOFING.name, victim, attacker.gt),
         called=(victim.msisdn, 1))
     if located:
         yield sim.latency() * 3
         yield from exchange(sim, node, vlr, "mt-forwardSM",
                             {"imsi": victim.imsi, "smsc": claimed}, {},
-                            sim.label("sms_spoofing", victim, attacker.gt))
+                            sim.label(SMS_SPOOFING.name, victim, attacker.gt))
 
 
-# attack type -> (generator, methods, victim must be at a home VLR)
-ATTACKS = {
-    "location_tracking": (location_tracking, TRACKING_METHODS, False),
-    "interception": (interception, ("updateLocation", "insertSubscriberData"), True),
-    "fraud": (fraud, ("registerSS", "anyTimeModification"), False),
-    "dos": (dos, ("purgeMS", "cancelLocation"), True),
-    "info_theft": (info_theft, ("sendIMSI", "sendAuthenticationInfo"), False),
-    "sms_spoofing": (sms_spoofing, ("partner", "home"), False),
-}
+# attack family name -> (generator, variants, victim must be at a home VLR);
+# in the families' order, the order their sources start
+ATTACKS = {family.name: run for family, run in (
+    (LOCATION_TRACKING, (location_tracking, TRACKING_METHODS, False)),
+    (INTERCEPTION, (interception, ("updateLocation", "insertSubscriberData"), True)),
+    (FRAUD, (fraud, ("registerSS", "anyTimeModification"), False)),
+    (DOS, (dos, ("purgeMS", "cancelLocation"), True)),
+    (INFO_THEFT, (info_theft, ("sendIMSI", "sendAuthenticationInfo"), False)),
+    (SMS_SPOOFING, (sms_spoofing, ("partner", "home"), False)),
+)}
 
 
 def campaign(sim, name, spec, pools):

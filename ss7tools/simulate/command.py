@@ -19,7 +19,7 @@ def parse_duration(text):
 
 def parse_attack_mix(text):
     """``type=share,...`` -> {type: share}."""
-    from ss7tools.simulate.world import ATTACK_TYPES
+    from ss7tools.attack_families import ATTACK_TYPES
     mix = {}
     for item in filter(None, (p.strip() for p in text.split(","))):
         name, sep, value = item.partition("=")

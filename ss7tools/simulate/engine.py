@@ -12,11 +12,10 @@ import heapq
 import random
 import struct
 
-from ss7tools.encode.sccp import SccpAddress
+from ss7tools.attack_families import ATTACK_TYPES, NORMAL_LABEL
+from ss7tools.sccp_address import SccpAddress
 from ss7tools.simulate.messages import MapCodec
-from ss7tools.simulate.world import ATTACK_TYPES
 
-NORMAL = "normal"
 NP_E164, NP_E214 = 1, 7
 
 
@@ -161,7 +160,7 @@ class Simulation:
         return self.messages
 
     # -- dialogues and messages --------------------------------------------
-    def label(self, name=NORMAL, victim=None, attacker_gt=None):
+    def label(self, name=NORMAL_LABEL, victim=None, attacker_gt=None):
         self.procedures += 1
         return Label(name, self.procedures, victim, attacker_gt)
 

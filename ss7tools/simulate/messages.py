@@ -1,11 +1,13 @@
-"""The MAP messages the simulator sends, declared once: for each operation
-the identities its argument and result carry (slots) and how pycrate values
-are built from them.  ``MapCodec`` renders TCAP messages through
+"""The MAP messages the simulator sends: for each operation how pycrate
+values are built from the identities its argument and result carry
+(slots); codes, contexts and ASN.1 types are the catalogue's
+(:mod:`ss7tools.map_catalogue`).  ``MapCodec`` renders TCAP messages through
 :class:`~ss7tools.simulate.templates.TemplateCache`, so every message is
 pycrate's BER encoding with the slot values written in."""
 
 from ss7tools.encode import tcap
-from ss7tools.encode.gsmmap import OPERATIONS, application_context, isdn, tbcd
+from ss7tools.encode.gsmmap import isdn, tbcd
+from ss7tools.map_catalogue import ERRORS, MAP_BY_NAME, context_oid
 
 #: slot name -> 'digits' (TBCD digits) or 'raw' (bytes of a fixed length)
 RAW_SLOTS = frozenset(["otid", "dtid", "cgi", "sgsn_ip"]
@@ -50,103 +52,95 @@ def _isd(v, variant):
     return arg
 
 
-# op -> (argument type, argument(values, variant)), (result type, result)
+# op -> argument(values, variant) and result(values, variant)
 ARGUMENTS = {
-    "updateLocation": ("UpdateLocationArg", lambda v, x: {
+    "updateLocation": lambda v, x: {
         "imsi": tbcd(v["imsi"]), "msc-Number": isdn(v["msc"]),
         "vlr-Number": isdn(v["vlr"]),
-        "vlr-Capability": {"supportedCamelPhases": (0xE0, 3)}}),
-    "insertSubscriberData": ("InsertSubscriberDataArg", _isd),
-    "cancelLocation": ("CancelLocationArg", lambda v, x: {
+        "vlr-Capability": {"supportedCamelPhases": (0xE0, 3)}},
+    "insertSubscriberData": _isd,
+    "cancelLocation": lambda v, x: {
         "identity": ("imsi", tbcd(v["imsi"])),
-        "cancellationType": x or "updateProcedure"}),
-    "purgeMS": ("PurgeMS-Arg", lambda v, x: {
-        "imsi": tbcd(v["imsi"]), "vlr-Number": isdn(v["vlr"])}),
-    "sendAuthenticationInfo": ("SendAuthenticationInfoArg", lambda v, x: {
+        "cancellationType": x or "updateProcedure"},
+    "purgeMS": lambda v, x: {
+        "imsi": tbcd(v["imsi"]), "vlr-Number": isdn(v["vlr"])},
+    "sendAuthenticationInfo": lambda v, x: {
         "imsi": tbcd(v["imsi"]), "numberOfRequestedVectors": x or 1,
-        "requestingNodeType": "vlr"}),
-    "provideRoamingNumber": ("ProvideRoamingNumberArg", lambda v, x: {
+        "requestingNodeType": "vlr"},
+    "provideRoamingNumber": lambda v, x: {
         "imsi": tbcd(v["imsi"]), "msc-Number": isdn(v["msc"]),
-        "msisdn": isdn(v["msisdn"]), "gmsc-Address": isdn(v["gmsc"])}),
-    "sendRoutingInfo": ("SendRoutingInfoArg", lambda v, x: {
+        "msisdn": isdn(v["msisdn"]), "gmsc-Address": isdn(v["gmsc"])},
+    "sendRoutingInfo": lambda v, x: {
         "msisdn": isdn(v["msisdn"]), "interrogationType": "basicCall",
-        "gmsc-OrGsmSCF-Address": isdn(v["gmsc"])}),
-    "sendRoutingInfoForSM": ("RoutingInfoForSM-Arg", lambda v, x: {
+        "gmsc-OrGsmSCF-Address": isdn(v["gmsc"])},
+    "sendRoutingInfoForSM": lambda v, x: {
         "msisdn": isdn(v["msisdn"]), "sm-RP-PRI": True,
-        "serviceCentreAddress": isdn(v["smsc"])}),
-    "mt-forwardSM": ("MT-ForwardSM-Arg", lambda v, x: {
+        "serviceCentreAddress": isdn(v["smsc"])},
+    "mt-forwardSM": lambda v, x: {
         "sm-RP-DA": ("imsi", tbcd(v["imsi"])),
         "sm-RP-OA": ("serviceCentreAddressOA", isdn(v["smsc"])),
-        "sm-RP-UI": _SMS_DELIVER}),
-    "mo-forwardSM": ("MO-ForwardSM-Arg", lambda v, x: {
+        "sm-RP-UI": _SMS_DELIVER},
+    "mo-forwardSM": lambda v, x: {
         "sm-RP-DA": ("serviceCentreAddressDA", isdn(v["smsc"])),
-        "sm-RP-OA": ("msisdn", isdn(v["msisdn"])), "sm-RP-UI": _SMS_SUBMIT}),
-    "reportSM-DeliveryStatus": ("ReportSM-DeliveryStatusArg", lambda v, x: {
+        "sm-RP-OA": ("msisdn", isdn(v["msisdn"])), "sm-RP-UI": _SMS_SUBMIT},
+    "reportSM-DeliveryStatus": lambda v, x: {
         "msisdn": isdn(v["msisdn"]), "serviceCentreAddress": isdn(v["smsc"]),
-        "sm-DeliveryOutcome": x or "absentSubscriber"}),
-    "processUnstructuredSS-Request": ("USSD-Arg", lambda v, x: {
+        "sm-DeliveryOutcome": x or "absentSubscriber"},
+    "processUnstructuredSS-Request": lambda v, x: {
         "ussd-DataCodingScheme": b"\x0f", "ussd-String": _USSD_REQUEST,
-        "msisdn": isdn(v["msisdn"])}),
-    "provideSubscriberInfo": ("ProvideSubscriberInfoArg", lambda v, x: {
-        "imsi": tbcd(v["imsi"]), "requestedInfo": _REQUESTED_INFO}),
-    "anyTimeInterrogation": ("AnyTimeInterrogationArg", lambda v, x: {
+        "msisdn": isdn(v["msisdn"])},
+    "provideSubscriberInfo": lambda v, x: {
+        "imsi": tbcd(v["imsi"]), "requestedInfo": _REQUESTED_INFO},
+    "anyTimeInterrogation": lambda v, x: {
         "subscriberIdentity": ("msisdn", isdn(v["msisdn"])),
-        "requestedInfo": _REQUESTED_INFO, "gsmSCF-Address": isdn(v["gsmscf"])}),
-    "sendRoutingInfoForGprs": ("SendRoutingInfoForGprsArg", lambda v, x: {
-        "imsi": tbcd(v["imsi"]), "ggsn-Number": isdn(v["ggsn"])}),
-    "sendIMSI": ("ISDN-AddressString", lambda v, x: isdn(v["msisdn"])),
-    "registerSS": ("RegisterSS-Arg", lambda v, x: {
-        "ss-Code": b"\x21", "forwardedToNumber": isdn(v["ftn"])}),
-    "activateSS": ("SS-ForBS-Code", lambda v, x: {"ss-Code": b"\x21"}),
-    "anyTimeModification": ("AnyTimeModificationArg", lambda v, x: {
+        "requestedInfo": _REQUESTED_INFO, "gsmSCF-Address": isdn(v["gsmscf"])},
+    "sendRoutingInfoForGprs": lambda v, x: {
+        "imsi": tbcd(v["imsi"]), "ggsn-Number": isdn(v["ggsn"])},
+    "sendIMSI": lambda v, x: isdn(v["msisdn"]),
+    "registerSS": lambda v, x: {
+        "ss-Code": b"\x21", "forwardedToNumber": isdn(v["ftn"])},
+    "activateSS": lambda v, x: {"ss-Code": b"\x21"},
+    "anyTimeModification": lambda v, x: {
         "subscriberIdentity": ("msisdn", isdn(v["msisdn"])),
         "gsmSCF-Address": isdn(v["gsmscf"]),
         "modificationRequestFor-CF-Info": {
             "ss-Code": b"\x21", "forwardedToNumber": isdn(v["ftn"]),
-            "modifyNotificationToCSE": "deactivate"}}),
+            "modifyNotificationToCSE": "deactivate"}},
 }
 
 RESULTS = {
-    "updateLocation": ("UpdateLocationRes", lambda v, x: {"hlr-Number": isdn(v["hlr"])}),
-    "insertSubscriberData": ("InsertSubscriberDataRes", lambda v, x: {}),
-    "cancelLocation": ("CancelLocationRes", lambda v, x: {}),
-    "purgeMS": ("PurgeMS-Res", lambda v, x: {}),
-    "sendAuthenticationInfo": ("SendAuthenticationInfoRes", lambda v, x: {
-        "authenticationSetList": _vectors(v, x or 1)}),
-    "provideRoamingNumber": ("ProvideRoamingNumberRes", lambda v, x: {
-        "roamingNumber": isdn(v["msrn"])}),
-    "sendRoutingInfo": ("SendRoutingInfoRes", lambda v, x: {
+    "updateLocation": lambda v, x: {"hlr-Number": isdn(v["hlr"])},
+    "insertSubscriberData": lambda v, x: {},
+    "cancelLocation": lambda v, x: {},
+    "purgeMS": lambda v, x: {},
+    "sendAuthenticationInfo": lambda v, x: {
+        "authenticationSetList": _vectors(v, x or 1)},
+    "provideRoamingNumber": lambda v, x: {
+        "roamingNumber": isdn(v["msrn"])},
+    "sendRoutingInfo": lambda v, x: {
         "imsi": tbcd(v["imsi"]), "extendedRoutingInfo": (
-            "routingInfo", ("roamingNumber", isdn(v["msrn"])))}),
-    "sendRoutingInfoForSM": ("RoutingInfoForSM-Res", lambda v, x: {
+            "routingInfo", ("roamingNumber", isdn(v["msrn"])))},
+    "sendRoutingInfoForSM": lambda v, x: {
         "imsi": tbcd(v["imsi"]),
-        "locationInfoWithLMSI": {"networkNode-Number": isdn(v["msc"])}}),
-    "mt-forwardSM": ("MT-ForwardSM-Res", lambda v, x: {}),
-    "mo-forwardSM": ("MO-ForwardSM-Res", lambda v, x: {}),
-    "reportSM-DeliveryStatus": ("ReportSM-DeliveryStatusRes", lambda v, x: {}),
-    "processUnstructuredSS-Request": ("USSD-Res", lambda v, x: {
-        "ussd-DataCodingScheme": b"\x0f", "ussd-String": _USSD_ANSWER}),
-    "provideSubscriberInfo": ("ProvideSubscriberInfoRes", lambda v, x: _location_info(v)),
-    "anyTimeInterrogation": ("AnyTimeInterrogationRes", lambda v, x: _location_info(v)),
-    "sendRoutingInfoForGprs": ("SendRoutingInfoForGprsRes", lambda v, x: {
-        "sgsn-Address": v["sgsn_ip"]}),
-    "sendIMSI": ("IMSI", lambda v, x: tbcd(v["imsi"])),
-    "registerSS": ("SS-Info", lambda v, x: _forwarding(v)),
-    "activateSS": ("SS-Info", lambda v, x: _forwarding(v)),
-    "anyTimeModification": ("AnyTimeModificationRes", lambda v, x: {}),
+        "locationInfoWithLMSI": {"networkNode-Number": isdn(v["msc"])}},
+    "mt-forwardSM": lambda v, x: {},
+    "mo-forwardSM": lambda v, x: {},
+    "reportSM-DeliveryStatus": lambda v, x: {},
+    "processUnstructuredSS-Request": lambda v, x: {
+        "ussd-DataCodingScheme": b"\x0f", "ussd-String": _USSD_ANSWER},
+    "provideSubscriberInfo": lambda v, x: _location_info(v),
+    "anyTimeInterrogation": lambda v, x: _location_info(v),
+    "sendRoutingInfoForGprs": lambda v, x: {
+        "sgsn-Address": v["sgsn_ip"]},
+    "sendIMSI": lambda v, x: tbcd(v["imsi"]),
+    "registerSS": lambda v, x: _forwarding(v),
+    "activateSS": lambda v, x: _forwarding(v),
+    "anyTimeModification": lambda v, x: {},
 }
 
-ERRORS = {"unknownSubscriber": 1, "unidentifiedSubscriber": 5,
-          "absentSubscriberSM": 6, "roamingNotAllowed": 8,
-          "teleserviceNotProvisioned": 11, "callBarred": 13,
-          "facilityNotSupported": 21, "absentSubscriber": 27,
-          "systemFailure": 34, "dataMissing": 35, "unexpectedDataValue": 36,
-          "ati-NotAllowed": 49, "unauthorizedRequestingNetwork": 52}
-
-
 def context(op):
-    spec = OPERATIONS[op]
-    return application_context(spec.context, spec.version)
+    spec = MAP_BY_NAME[op]
+    return context_oid(spec.context, spec.version)
 
 
 def _kinds(values):
@@ -166,8 +160,8 @@ class MapCodec:
         return self.cache.render(key, build, values, _kinds(values))
 
     def begin(self, op, values, variant=None, invoke_id=1):
-        arg_type, arg = ARGUMENTS[op]
-        code = OPERATIONS[op].code
+        spec, arg = MAP_BY_NAME[op], ARGUMENTS[op]
+        code, arg_type = spec.code, spec.argument_type
 
         def build(v):
             return tcap.tcap_begin(v["otid"], [tcap.invoke(
@@ -180,8 +174,8 @@ class MapCodec:
         """A TC-CONTINUE carrying an invoke (e.g. insertSubscriberData inside
         updateLocation); ``dialogue_of`` the operation whose AC to accept
         when this is the first backward message."""
-        arg_type, arg = ARGUMENTS[op]
-        code = OPERATIONS[op].code
+        spec, arg = MAP_BY_NAME[op], ARGUMENTS[op]
+        code, arg_type = spec.code, spec.argument_type
         dialogue = tcap.dialogue_response(context(dialogue_of)) if dialogue_of else None
 
         def build(v):
@@ -191,8 +185,8 @@ class MapCodec:
                             build, values)
 
     def continue_result(self, op, values, variant=None, invoke_id=1):
-        res_type, res = RESULTS[op]
-        code = OPERATIONS[op].code
+        spec, res = MAP_BY_NAME[op], RESULTS[op]
+        code, res_type = spec.code, spec.result_type
 
         def build(v):
             return tcap.tcap_continue(v["otid"], v["dtid"], [tcap.return_result_last(
@@ -202,8 +196,8 @@ class MapCodec:
     def end_result(self, op, values, variant=None, invoke_id=1, first=True):
         """TC-END with the result; ``first``: the first backward message, so
         it carries the dialogue response (AARE)."""
-        res_type, res = RESULTS[op]
-        code = OPERATIONS[op].code
+        spec, res = MAP_BY_NAME[op], RESULTS[op]
+        code, res_type = spec.code, spec.result_type
         dialogue = tcap.dialogue_response(context(op)) if first else None
 
         def build(v):

@@ -19,6 +19,7 @@ MAP operations (TS 29.002) per procedure:
   from the HLR to the VLR
 """
 
+from ss7tools.attack_families import INTERCEPTION
 from ss7tools.simulate.engine import NP_E214
 from ss7tools.simulate.world import distance_km
 
@@ -34,7 +35,7 @@ def label_towards(sim, sub, node):
     """A fresh label for a dialogue with ``node``: an attacker's node (one
     an interception registered) makes it part of that attack."""
     if node.network is None:
-        return sim.label("interception", sub, node.gt)
+        return sim.label(INTERCEPTION.name, sub, node.gt)
     return sim.label()
 
 

@@ -12,10 +12,7 @@ would give, since BER lengths depend only on the field lengths.
 import random
 
 from ss7tools.encode.gsmmap import tbcd
-
-
-class TemplateError(ValueError):
-    """A template could not be located reliably (sentinels collided)."""
+from ss7tools.errors import TemplateError
 
 
 def _encode_slot(kind, value):

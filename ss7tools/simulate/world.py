@@ -14,20 +14,16 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from ss7tools.attack_families import ATTACK_TYPES
 from ss7tools.encode.sccp import SSN_GSMSCF, SSN_HLR, SSN_MSC, SSN_VLR
+from ss7tools.errors import WorldError
 
 DEFAULT_WORLD = os.path.join(os.path.dirname(__file__), "default_world.yaml")
-ATTACK_TYPES = ("location_tracking", "interception", "fraud", "dos",
-                "info_theft", "sms_spoofing")
 RATE_NAMES = ("authentication", "mt_call", "mt_sms", "mo_sms", "ussd",
               "camel_psi", "subscription_change", "switch_off", "switch_on")
 BEHAVIOUR_SHARES = ("timeout_share", "abort_share", "sms_absent_share",
                     "call_absent_share", "unknown_subscriber_share", "foreign_sms_share")
 EARTH_RADIUS_KM = 6371.0
-
-
-class WorldError(ValueError):
-    """The world description is invalid; the message names the field."""
 
 
 @dataclass(eq=False)
