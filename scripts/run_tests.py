@@ -10,14 +10,20 @@ Two guards keep a CI run from hanging silently:
   - past PYHSS_TEST_TIMEOUT seconds (default 1500), every trial worker
     dumps its Python stacks (tests/__init__.py registers SIGUSR1 with
     faulthandler when PYHSS_TEST_STACKS is set), the dumps are printed and the run is killed and failed.
+
+Every test cleans up after itself: trial runs with TMPDIR set to a new
+empty directory, and whatever is still in it at the end (a capture file
+written with tempfile and never removed, say) is listed and fails the run.
 """
 
 import glob
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 
 SUMMARY = re.compile(r"^(PASSED|FAILED) \((?P<counts>[^)]*)\)\s*$")
@@ -75,12 +81,25 @@ def _children(pid):
     return found
 
 
+def _leftovers(directory):
+    """What is left under directory: its files, and its directories that
+    hold no file, as paths relative to it."""
+    found = []
+    for root, directories, files in os.walk(directory):
+        relative = os.path.relpath(root, directory)
+        if root != directory and not directories and not files:
+            found.append(relative + "/")
+        found.extend(os.path.normpath(os.path.join(relative, name)) for name in files)
+    return sorted(found)
+
+
 def main(argv):
     jobs = os.environ.get("PYHSS_TEST_JOBS", str(min(2, os.cpu_count() or 1)))
     timeout = int(os.environ.get("PYHSS_TEST_TIMEOUT", "1500"))
     suites = argv or ["tests"]
     command = [sys.executable, "-m", "twisted.trial", "--jobs", jobs] + suites
-    environment = dict(os.environ, PYHSS_TEST_STACKS="1")
+    temporary = tempfile.mkdtemp(prefix="pyhss-tests-")
+    environment = dict(os.environ, PYHSS_TEST_STACKS="1", TMPDIR=temporary)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, start_new_session=True, env=environment)
     timed_out = threading.Event()
@@ -103,8 +122,16 @@ def main(argv):
     if timed_out.is_set():
         status = status or 1
         print("run_tests: killed after %d s (PYHSS_TEST_TIMEOUT)" % (timeout,))
+    leftovers = _leftovers(temporary)
+    shutil.rmtree(temporary, ignore_errors=True)
+    if leftovers:
+        print("run_tests: the tests left %d in their temporary directory (TMPDIR);"
+              " each test must remove what it creates:" % (len(leftovers),))
+        for name in leftovers:
+            print("  " + name)
+        status = status or 1
     if status != 0 and failed == 0:
-        failed = 1  # trial died before it could summarise
+        failed = 1  # trial died before it could summarise, or left files behind
     print("trial: %d passed, %d failed, %d skipped" % (passed, failed, counts.get("skips", 0)), flush=True)
     return status
 
