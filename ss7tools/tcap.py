@@ -38,9 +38,17 @@ P_ABORT_CAUSES = {
 }
 
 
+def _small_integer(buf, vstart, vend):
+    """An invoke id or a local code: an INTEGER of at most 8 octets (the
+    rows' msgpack form holds 64 bits; Q.773's are far smaller)."""
+    if vend - vstart > 8:
+        raise TcapError("tcap: INTEGER of %d octets" % (vend - vstart,))
+    return decode_integer(buf, vstart, vend)
+
+
 def _code(buf, tag, vstart, vend):
     if tag == 0x02:
-        return decode_integer(buf, vstart, vend)
+        return _small_integer(buf, vstart, vend)
     if tag == 0x06:
         return decode_oid(buf, vstart, vend)
     raise TcapError("tcap: operation/error code tag 0x%02x" % tag)
@@ -187,14 +195,14 @@ def _components(data, pos, end, comps):
             else:
                 tag, s, e, cpos = read_tlv(data, cpos, cend)
                 if tag == 0x02:
-                    invoke_id = decode_integer(data, s, e)
+                    invoke_id = _small_integer(data, s, e)
                 elif tag != 0x05:
                     raise TcapError("tcap: component without invoke id")
             if ctag == 0xA1:
                 if cpos < cend:
                     if data[cpos] == 0x80:
                         tag, s, e, cpos = read_tlv(data, cpos, cend)
-                        linked_id = decode_integer(data, s, e)
+                        linked_id = _small_integer(data, s, e)
                     op_code, cpos = _code_at(data, cpos, cend)
                     if cpos < cend:
                         parameter = (cpos, cend)

@@ -334,6 +334,17 @@ class TcapTests(unittest.TestCase):
         comp = msg.components[0]
         self.assertEqual((comp.type_name, comp.invoke_id, comp.linked_id, comp.op_code), ("invoke", 1, 9, 2))
 
+    def test_oversized_integers_are_decoding_errors(self):
+        # An invoke id or operation code of more than 8 octets cannot be a
+        # row's integer (msgpack holds 64 bits): a decoding error, kept with
+        # the message, not a crash of the msgpack writer.
+        for body in (b.tlv(0x02, b"\x01" * 9) + b.tlv(0x02, b"\x02"),
+                     b.tlv(0x02, b"\x01") + b.tlv(0x02, b"\x7f" + b"\xff" * 9)):
+            msg = tcap.decode(b.tlv(0x62, b.tlv(0x48, b"\x0a") + b.tlv(0x6C, b.tlv(0xA1, body))))
+            self.assertRegex(msg.error, r"^tcap: INTEGER of (9|10) octets$")
+            (comp,) = msg.components
+            self.assertIsNone(comp.op_code)
+
     def test_end_result_error_reject_global_opcode(self):
         result = b.tlv(0xA2, b.tlv(0x02, b"\x01") + b.tlv(0x30, b.tlv(0x02, b"\x02") + b.tlv(0x30, b"")))
         error = b.tlv(0xA3, b.tlv(0x02, b"\x02") + b.tlv(0x02, b"\x01"))
