@@ -8,7 +8,7 @@ before it, ``error`` says ``layer: reason`` and ``stats`` counts it under
 
 from . import gsmmap, m2pa, m3ua, sccp, tcap
 from .ber import BerError
-from .capture import DECODED_FIELDS, protocol_by_port
+from .capture import DECODED_FIELDS, iter_messages, protocol_by_port
 from .model import RoutingLabel, Ss7Message
 from .sctp import PPID_M3UA
 from .stats import ParseStats
@@ -181,6 +181,27 @@ def failed_message(msg, exc, stats):
     fields and the error."""
     stats.undecodable_message("internal_%s" % type(exc).__name__)
     return Ss7Message(*msg[:9], error="internal error: %s: %s" % (type(exc).__name__, exc))
+
+
+def decoded_batches(path, stats, size):
+    """Lists of up to ``size`` decoded messages of the capture at ``path``,
+    in capture order, in this process; a message the decoder fails on
+    unexpectedly is kept as a failed message, never the end of the run."""
+    decode = MessageDecoder(stats).decode
+    batch = []
+    append = batch.append
+    for msg in iter_messages(path, stats):
+        # guarded_decode inline: this loop runs once per message
+        try:
+            append(decode(msg))
+        except Exception as exc:  # a decoder bug must not end the run
+            append(failed_message(msg, exc, stats))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+            append = batch.append
+    if batch:
+        yield batch
 
 
 def guarded_decode(decode, msg, stats):

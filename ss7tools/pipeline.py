@@ -9,8 +9,7 @@ same task runs in this process (``jobs`` 1) or in worker processes
 (:mod:`ss7tools.parallel`), with the same results.
 """
 
-from .capture import iter_messages
-from .decoder import MessageDecoder, failed_message
+from .decoder import decoded_batches
 from .rowformat import file_header
 from .rows import COLUMNS, format_task
 
@@ -28,22 +27,9 @@ def map_messages(in_path, jobs, stats, task, on_result):
         from .parallel import map_in_workers
         map_in_workers(in_path, jobs, stats, task, on_result, CHUNK)
         return
-    decode = MessageDecoder(stats).decode
     run = task(stats)
-    decoded = []
-    append = decoded.append
-    for msg in iter_messages(in_path, stats):
-        # guarded_decode inline: this loop runs once per message
-        try:
-            append(decode(msg))
-        except Exception as exc:  # a decoder bug must not end the run
-            append(failed_message(msg, exc, stats))
-        if len(decoded) >= CHUNK:
-            on_result(run(decoded))
-            decoded = []
-            append = decoded.append
-    if decoded:
-        on_result(run(decoded))
+    for batch in decoded_batches(in_path, stats, CHUNK):
+        on_result(run(batch))
 
 
 def write_rows_file(in_path, out_path, fmt, jobs, stats, on_rows=None):

@@ -26,8 +26,7 @@ Rows are tuples aligned with :data:`COLUMNS` (:data:`COLUMN_INDEX` gives the
 position of a name); :func:`row_dict` turns one into a dict.
 """
 
-from .capture import iter_messages
-from .decoder import MessageDecoder, failed_message
+from .decoder import decoded_batches
 from .model import Component, RoutingLabel, SccpHeader, Transaction
 from .rowformat import CsvFormatter, MsgpackFormatter
 from .sccp_address import SccpAddress
@@ -108,23 +107,10 @@ def iter_rows(path, stats=None):
     """Yield row tuples (see :data:`COLUMNS`) for every SS7 message of a capture."""
     if stats is None:
         stats = ParseStats()
-    decode = MessageDecoder(stats).decode
-    batch = []
-    append = batch.append
-    for msg in iter_messages(path, stats):
-        # guarded_decode inline: this loop runs once per message
-        try:
-            append(decode(msg))
-        except Exception as exc:  # a decoder bug must not end the run
-            append(failed_message(msg, exc, stats))
-        if len(batch) >= ITER_BATCH:
-            rows = messages_rows(batch)
-            stats.rows += len(rows)
-            batch.clear()
-            yield from rows
-    rows = messages_rows(batch)
-    stats.rows += len(rows)
-    yield from rows
+    for batch in decoded_batches(path, stats, ITER_BATCH):
+        rows = messages_rows(batch)
+        stats.rows += len(rows)
+        yield from rows
 
 
 def format_task(fmt):
