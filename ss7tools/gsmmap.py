@@ -7,7 +7,7 @@ the operation's argument or result along the catalogue's tag paths, compiled
 here into one tree per operation and direction.
 """
 
-from .ber import BerError, find_path, read_tlv
+from .ber import find_path, read_tlv
 from .map_catalogue import (APPLICATION_CONTEXTS, APPLICATION_CONTEXTS_V1V2,
                             CAP_AC_PREFIXES, CAP_OPERATION_NAMES, IDENTITY_FIELDS,
                             MAP_AC_PREFIX, MAP_BY_CODE, MAP_OPERATION_NAMES)
@@ -169,11 +169,3 @@ def identity_row(op_code, is_result, buf, start, end):
     out = [None] * 7
     _walk(buf, start, end, tree, out)
     return tuple(out)
-
-
-def walk_errors(op_code, is_result, buf, start, end):
-    """Like :func:`identities` but returns ``(found, error_text)``."""
-    try:
-        return identities(op_code, is_result, buf, start, end), None
-    except BerError as exc:
-        return None, "gsm_map: %s" % exc
