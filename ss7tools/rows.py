@@ -26,6 +26,8 @@ Rows are tuples aligned with :data:`COLUMNS` (:data:`COLUMN_INDEX` gives the
 position of a name); :func:`row_dict` turns one into a dict.
 """
 
+import functools
+
 from .decoder import decoded_batches
 from .model import Component, RoutingLabel, SccpHeader, Transaction
 from .rowformat import CsvFormatter, MsgpackFormatter
@@ -115,27 +117,19 @@ def iter_rows(path, stats=None):
 
 def format_task(fmt):
     """The task (see :mod:`ss7tools.pipeline`) that writes messages as ``fmt``
-    rows: ``task(stats)`` is ``format_csv`` or ``format_msgpack``, a function
+    rows: ``task(stats)`` is a function
     of a list of messages giving their rows' CSV text or msgpack bytes, which
     counts the rows in ``stats.rows``."""
-    return _msgpack_task if fmt == "msgpack" else _csv_task
+    # A partial of a module-level function: workers receive it pickled.
+    return functools.partial(
+        _format_task, MsgpackFormatter if fmt == "msgpack" else CsvFormatter)
 
 
-def _csv_task(stats):
-    text = CsvFormatter().text
+def _format_task(formatter, stats):
+    text = formatter().text
 
-    def format_csv(messages):
+    def format_rows(messages):
         rows = messages_rows(messages)
         stats.rows += len(rows)
         return text(rows)
-    return format_csv
-
-
-def _msgpack_task(stats):
-    text = MsgpackFormatter().text
-
-    def format_msgpack(messages):
-        rows = messages_rows(messages)
-        stats.rows += len(rows)
-        return text(rows)
-    return format_msgpack
+    return format_rows
