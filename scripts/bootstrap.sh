@@ -21,8 +21,9 @@ apt_install() {
     done
     [ -z "$missing" ] && return 0
     echo "bootstrap: apt-get install$missing"
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    # Wait for another apt run (an unattended upgrade, a parallel install) instead of failing.
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null
 }
 
 install() {
