@@ -81,3 +81,23 @@ class SortError(Ss7ToolsError):
 
 class ParallelError(Ss7ToolsError, RuntimeError):
     """A worker process failed or went away."""
+
+
+class ReplayError(Ss7ToolsError):
+    """Base of the replay tools' errors (``twistd ss7replay``, ``send``,
+    the UDP load tools, ``rate``)."""
+
+
+class FramingError(ReplayError, ValueError):
+    """A byte stream (TCP) does not hold a SIGTRAN message where one must
+    start: bad version, a length out of bounds."""
+
+
+class ReplayInputError(ReplayError, ValueError):
+    """A capture, directory or option the replay cannot use; the text is
+    the one line shown to the user."""
+
+
+class EndpointError(ReplayError, ValueError):
+    """An endpoint string that cannot be used here (SCTP unavailable,
+    syntax); the text is the one line shown to the user."""
