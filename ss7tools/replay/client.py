@@ -410,8 +410,10 @@ def format_report(report):
     for entry in report["clients"]:
         lines.append(row(entry["name"], entry))
     overall = report["overall"]
-    lines.append(row("overall (%d clients, %d failed)" % (overall["clients"], overall["failed"]),
-                     overall))
+    lines.append(row("overall", overall))
+    lines.append("%d clients, %d failed; %d of %d messages sent, %d late" % (
+        overall["clients"], overall["failed"], overall["sent"], overall["messages"],
+        overall["late"]))
     return lines
 
 

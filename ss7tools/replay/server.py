@@ -168,7 +168,9 @@ class ReplayServer(Factory):
         if self._ticker is not None and self._ticker.running:
             self._ticker.stop()
         for protocol in list(self.associations.values()):
+            # its line is written now, while the log is open
             protocol.close_reason = "server stopping"
+            self.closed(protocol)
             protocol.transport.loseConnection()
         for output in (self.recorder, self.event_log):
             if output is not None:
