@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""Send-time accuracy of ``twistd ss7replay client`` against ``twistd
+ss7replay server``, both as processes.
+
+Part 1: ``--clients`` (50) associations replaying at a combined ``--rate``
+(5,000 messages/s) for ``--duration`` seconds: send-time error p50/p99/max
+(target p99 < 2 ms), late messages, and the server's count of what it
+received against what the client sent (target: equal, nothing lost).
+Part 2 (``--ramp``, on by default): the same captures at growing
+``--speed`` until the p99 reaches 5 ms or a message is lost: the highest
+combined rate one client process sustains with p99 < 5 ms.
+It also measures how late this machine's timers wake (``time.sleep`` and
+the reactor's ``callLater`` asked for 1 ms): under user-mode Linux the
+replay's p99 is to be read beside that.
+
+Each association's capture is M3UA DATA (MAP dialogues of
+``ss7tools.encode``'s bench pool) with Poisson arrivals, written as pcap.
+
+    .venv/bin/python bench/replay_accuracy.py                   # TCP loopback
+    .venv/bin/python bench/replay_accuracy.py --transport sctp  # kernel SCTP (UML)
+
+The last line is JSON with every figure.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from ss7tools.encode import PcapWriter, SigtranLink  # noqa: E402
+from ss7tools.encode.traffic import bench_pool  # noqa: E402
+from ss7tools.replay.schedule import percentile  # noqa: E402
+
+TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
+ASP_MESSAGES = 5            # ASPUP, ASPAC, BEAT, ASPIA, ASPDN per association
+RAMP_SPEEDS = (1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+
+
+def write_captures(directory, clients, rate, duration, seed=1):
+    """One capture per client, Poisson arrivals at ``rate / clients``
+    messages/s each; returns the number of messages written."""
+    pool = bench_pool(256)
+    rng = random.Random(seed)
+    per_client = rate / float(clients)
+    total = 0
+    for number in range(clients):
+        link = SigtranLink("10.1.%d.%d" % (number // 250, 1 + number % 250), "10.2.0.1",
+                           20000 + number, 2905, 0x100 + number)
+        path = os.path.join(directory, "client%03d.pcap" % number)
+        stamp = 1700000000.0
+        end = stamp + duration
+        with PcapWriter(path) as writer:
+            while True:
+                stamp += rng.expovariate(per_client)
+                if stamp >= end:
+                    break
+                message = pool[rng.randrange(len(pool))]
+                for frame in link.frames([message], stream=1 + total % 15):
+                    writer.write(frame, stamp)
+                total += 1
+    return total
+
+
+class Server:
+    """``twistd -n ss7replay server`` on a free port of 127.0.0.1."""
+
+    def __init__(self, transport, directory):
+        self.output_path = os.path.join(directory, "server.out")
+        self.output = open(self.output_path, "wb")
+        listen = "%s:0:interface=127.0.0.1" % transport
+        self.process = subprocess.Popen(
+            [TWISTD, "-n", "--pidfile=", "ss7replay", "server", "--listen", listen],
+            stdout=self.output, stderr=subprocess.STDOUT, cwd=directory,
+            env=dict(os.environ, PYTHONPATH=ROOT))
+        self.port = self._wait_port()
+
+    def _wait_port(self):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with open(self.output_path, "rb") as handle:
+                text = handle.read().decode(errors="replace")
+            if "listening on" in text:
+                line = text.split("listening on", 1)[1].split("\n", 1)[0]
+                return int(line.rsplit("port", 1)[1].strip(" )"))
+            if self.process.poll() is not None:
+                raise SystemExit("the server did not start:\n" + text)
+            time.sleep(0.05)
+        self.stop()
+        raise SystemExit("the server did not listen within 30 s")
+
+    def stop(self):
+        """Stop it; the messages it received, from its association lines."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.output.close()
+        received = 0
+        with open(self.output_path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if '"association_closed"' in line:
+                    received += json.loads(line[line.index("{"):])["messages"]
+        return received
+
+
+def replay(transport, port, captures, speed, directory, timeout):
+    report_path = os.path.join(directory, "report-%g.json" % speed)
+    command = [TWISTD, "-n", "--pidfile=", "ss7replay", "client", "--connect",
+               "%s:127.0.0.1:%d" % (transport, port), "--pcap-dir", captures, "--speed",
+               str(speed), "--asp", "on", "--json", report_path]
+    run = subprocess.run(command, cwd=directory, capture_output=True, timeout=timeout,
+                         env=dict(os.environ, PYTHONPATH=ROOT))
+    if not os.path.isfile(report_path) or os.path.getsize(report_path) == 0:
+        raise SystemExit("the client wrote no report (exit %d):\n%s" % (
+            run.returncode, (run.stdout + run.stderr).decode(errors="replace")[-3000:]))
+    with open(report_path) as handle:
+        return json.load(handle)
+
+
+def step(transport, captures, speed, directory, timeout):
+    """One replay against a fresh server: the client's overall figures, the
+    server's count, and what was expected."""
+    server = Server(transport, directory)
+    try:
+        report = replay(transport, server.port, captures, speed, directory, timeout)
+    finally:
+        received = server.stop()
+    overall = report["overall"]
+    expected = overall["sent"] + ASP_MESSAGES * overall["clients"]
+    seconds = overall.get("seconds") or 0.0
+    return {"speed": speed, "clients": overall["clients"], "failed": overall["failed"],
+            "messages": overall["messages"], "sent": overall["sent"],
+            "server_received": received, "expected_at_server": expected,
+            "lost": expected - received, "late": overall["late"],
+            "p50_ms": overall["p50_ms"], "p99_ms": overall["p99_ms"],
+            "max_ms": overall["max_ms"], "seconds": seconds}
+
+
+def timer_overshoot(samples=1000, interval=0.001):
+    """How late ``time.sleep`` and ``callLater`` wake when asked for
+    ``interval`` (ms: p50, p99, max)."""
+    sleeps = []
+    for _ in range(samples):
+        start = time.monotonic()
+        time.sleep(interval)
+        sleeps.append(time.monotonic() - start - interval)
+    from twisted.internet import reactor, task
+    lates = []
+
+    def tick(count=[0], due=[None]):
+        now = reactor.seconds()
+        if due[0] is not None:
+            lates.append(now - due[0])
+        count[0] += 1
+        if count[0] > samples:
+            reactor.stop()
+            return
+        due[0] = now + interval
+        reactor.callLater(interval, tick)
+    task.deferLater(reactor, 0, tick)
+    reactor.run()
+
+    def summary(values):
+        values.sort()
+        return {"p50_ms": round(percentile(values, 50) * 1000, 3),
+                "p99_ms": round(percentile(values, 99) * 1000, 3),
+                "max_ms": round(values[-1] * 1000, 3)}
+    return {"sleep_1ms_overshoot": summary(sleeps), "call_later_1ms_overshoot": summary(lates)}
+
+
+def show(label, figures):
+    print("%-22s %6d clients  %8d sent  %8.0f msg/s  p50 %7.3f  p99 %7.3f  max %8.3f ms"
+          "  late %d  server %d of %d (lost %d)%s" % (
+              label, figures["clients"], figures["sent"],
+              figures["sent"] / figures["seconds"] if figures["seconds"] else 0.0,
+              figures["p50_ms"] or 0, figures["p99_ms"] or 0, figures["max_ms"] or 0,
+              figures["late"], figures["server_received"], figures["expected_at_server"],
+              figures["lost"], "  FAILED %d" % figures["failed"] if figures["failed"] else ""),
+          flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--transport", choices=("tcp", "sctp"), default="tcp")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=5000.0, help="combined messages/s")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of capture")
+    parser.add_argument("--no-ramp", dest="ramp", action="store_false",
+                        help="part 1 only")
+    parser.add_argument("--ramp-p99-ms", type=float, default=5.0)
+    parser.add_argument("--no-timers", dest="timers", action="store_false",
+                        help="skip the timer overshoot measurement")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds allowed per replay")
+    args = parser.parse_args(argv)
+    if args.transport == "sctp":
+        from pyhss.sctp import unavailable_reason
+        reason = unavailable_reason()
+        if reason is not None:
+            print("replay_accuracy: --transport sctp: %s" % reason, file=sys.stderr)
+            return 2
+    directory = tempfile.mkdtemp(prefix="ss7replay-bench-")
+    try:
+        captures = os.path.join(directory, "captures")
+        os.mkdir(captures)
+        written = write_captures(captures, args.clients, args.rate, args.duration)
+        print("%d messages in %d captures (%g msg/s combined for %g s), over %s loopback"
+              % (written, args.clients, args.rate, args.duration, args.transport), flush=True)
+        result = {"transport": args.transport, "clients": args.clients, "rate": args.rate,
+                  "duration": args.duration}
+        base = step(args.transport, captures, 1.0, directory, args.timeout)
+        show("at %g msg/s" % args.rate, base)
+        result["base"] = base
+        if args.ramp:
+            ramp = []
+            best = None
+            for speed in RAMP_SPEEDS:
+                figures = step(args.transport, captures, speed, directory, args.timeout)
+                show("at %g msg/s" % (args.rate * speed), figures)
+                ramp.append(figures)
+                if (figures["failed"] or figures["lost"] or figures["p99_ms"] is None
+                        or figures["p99_ms"] >= args.ramp_p99_ms):
+                    break
+                best = figures
+            result["ramp"] = ramp
+            if best is not None:
+                achieved = best["sent"] / best["seconds"] if best["seconds"] else None
+                result["highest_rate_p99_under_%gms" % args.ramp_p99_ms] = {
+                    "asked": args.rate * best["speed"], "achieved": achieved,
+                    "p99_ms": best["p99_ms"]}
+                print("highest combined rate with p99 < %g ms: %.0f msg/s asked (%.0f achieved),"
+                      " p99 %.3f ms" % (args.ramp_p99_ms, args.rate * best["speed"],
+                                        achieved or 0, best["p99_ms"]))
+        if args.timers:
+            result["timers"] = timer_overshoot()
+            print("timers asked for 1 ms wake late by: sleep p99 %.3f ms, callLater p99 %.3f ms"
+                  % (result["timers"]["sleep_1ms_overshoot"]["p99_ms"],
+                     result["timers"]["call_later_1ms_overshoot"]["p99_ms"]))
+        print(json.dumps(result, sort_keys=True))
+        return 0 if not base["lost"] and not base["failed"] else 1
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
