@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import subprocess
@@ -120,13 +121,16 @@ def replay(transport, port, captures, speed, directory, timeout):
     command = [TWISTD, "-n", "--pidfile=", "ss7replay", "client", "--connect",
                "%s:127.0.0.1:%d" % (transport, port), "--pcap-dir", captures, "--speed",
                str(speed), "--asp", "on", "--json", report_path]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = subprocess.run(command, cwd=directory, capture_output=True, timeout=timeout,
                          env=dict(os.environ, PYTHONPATH=ROOT))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if not os.path.isfile(report_path) or os.path.getsize(report_path) == 0:
         raise SystemExit("the client wrote no report (exit %d):\n%s" % (
             run.returncode, (run.stdout + run.stderr).decode(errors="replace")[-3000:]))
     with open(report_path) as handle:
-        return json.load(handle)
+        return json.load(handle), cpu
 
 
 def step(transport, captures, speed, directory, timeout):
@@ -134,9 +138,12 @@ def step(transport, captures, speed, directory, timeout):
     server's count, and what was expected."""
     server = Server(transport, directory)
     try:
-        report = replay(transport, server.port, captures, speed, directory, timeout)
+        report, client_cpu = replay(transport, server.port, captures, speed, directory, timeout)
     finally:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         received = server.stop()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     overall = report["overall"]
     expected = overall["sent"] + ASP_MESSAGES * overall["clients"]
     seconds = overall.get("seconds") or 0.0
@@ -145,7 +152,8 @@ def step(transport, captures, speed, directory, timeout):
             "server_received": received, "expected_at_server": expected,
             "lost": expected - received, "late": overall["late"],
             "p50_ms": overall["p50_ms"], "p99_ms": overall["p99_ms"],
-            "max_ms": overall["max_ms"], "seconds": seconds}
+            "max_ms": overall["max_ms"], "seconds": seconds,
+            "client_cpu_s": round(client_cpu, 2), "server_cpu_s": round(server_cpu, 2)}
 
 
 def timer_overshoot(samples=1000, interval=0.001):
@@ -182,12 +190,13 @@ def timer_overshoot(samples=1000, interval=0.001):
 
 def show(label, figures):
     print("%-22s %6d clients  %8d sent  %8.0f msg/s  p50 %7.3f  p99 %7.3f  max %8.3f ms"
-          "  late %d  server %d of %d (lost %d)%s" % (
+          "  late %d  server %d of %d (lost %d)  cpu client %.1f s server %.1f s%s" % (
               label, figures["clients"], figures["sent"],
               figures["sent"] / figures["seconds"] if figures["seconds"] else 0.0,
               figures["p50_ms"] or 0, figures["p99_ms"] or 0, figures["max_ms"] or 0,
               figures["late"], figures["server_received"], figures["expected_at_server"],
-              figures["lost"], "  FAILED %d" % figures["failed"] if figures["failed"] else ""),
+              figures["lost"], figures["client_cpu_s"], figures["server_cpu_s"],
+              "  FAILED %d" % figures["failed"] if figures["failed"] else ""),
           flush=True)
 
 

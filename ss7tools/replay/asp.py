@@ -214,6 +214,10 @@ class SgpMachine:
         return tuple(int.from_bytes(value[i:i + 4], "big") for i in range(0, len(value) - 3, 4))
 
     def receive(self, data, stream=None):
+        if self.state == ACTIVE and len(data) >= 8 and data[0] == 1 and data[2] == 1 \
+                and data[3] == 1:
+            # DATA to an active ASP, the common case: nothing to answer
+            return [], None
         try:
             message = m3ua.decode(data)
         except m3ua.M3uaError as exc:

@@ -110,7 +110,6 @@ class ReplayJob:
 
     def __init__(self, replay_input, settings, clock, pacer, token):
         self.name = replay_input.name
-        self.input = replay_input
         messages = replay_input.messages
         self.payloads = [m.payload for m in messages]
         self.streams = [m.stream for m in messages]
@@ -345,6 +344,7 @@ class ReplayRun:
         for job in itertools.islice(self._pending, limit):
             self._start(job)
         if not self.jobs:
+            self.pacer.close()
             self._finished.callback(self.report())
         return self._finished
 
@@ -362,12 +362,13 @@ class ReplayRun:
             self._start(following)
         if self._left == 0:
             self.ended = self.clock.seconds()
+            self.pacer.close()
             self._finished.callback(self.report())
         return job
 
     def stop(self):
         """Abort every association still open (the process is stopping)."""
-        self.pacer.stop()
+        self.pacer.close()
         for job in self.jobs:
             if job.ended is None and job.protocol is not None:
                 job.fail("stopped")

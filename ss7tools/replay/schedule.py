@@ -19,6 +19,8 @@ import itertools
 import math
 from array import array
 
+from .timerfd import precise_waker
+
 #: A message sent later than this after its instant is counted late.
 DEFAULT_LATE_AFTER = 0.010
 
@@ -95,15 +97,19 @@ class Pacer:
     A sender has ``fire(now)``: send what is due, return the instant of its
     next send (absolute, on ``clock``) or None when it has nothing left.
     ``add(sender, when)`` puts it in; the pacer calls ``fire`` at the first
-    wake-up at or after ``when``.
+    wake-up at or after ``when``.  On a real reactor the timer is a timerfd
+    (:mod:`.timerfd`: microseconds, where ``callLater`` wakes up to 1 ms
+    late); on a ``task.Clock`` it is ``callLater``.  :meth:`close` releases
+    it.
     """
 
-    def __init__(self, clock):
+    def __init__(self, clock, precise=True):
         self.clock = clock
         self._heap = []
         self._order = itertools.count()
         self._call = None
         self._due = None
+        self._waker = precise_waker(clock, self._wake) if precise else None
 
     def add(self, sender, when):
         heapq.heappush(self._heap, (when, next(self._order), sender))
@@ -118,18 +124,28 @@ class Pacer:
         self._heap = []
         self._arm()
 
+    def close(self):
+        """Stop, and give the timer back to the reactor."""
+        self.stop()
+        if self._waker is not None:
+            self._waker.close()
+            self._waker = None
+
     @property
     def waiting(self):
         return len(self._heap)
 
     def _arm(self):
         due = self._heap[0][0] if self._heap else None
-        if due == self._due and (self._call is None or self._call.active()):
+        if due == self._due:
+            return
+        self._due = due
+        if self._waker is not None:
+            self._waker.arm(due)
             return
         if self._call is not None and self._call.active():
             self._call.cancel()
         self._call = None
-        self._due = due
         if due is not None:
             self._call = self.clock.callLater(max(0.0, due - self.clock.seconds()), self._wake)
 
@@ -138,6 +154,10 @@ class Pacer:
         self._due = None
         heap = self._heap
         now = self.clock.seconds()
+        if heap and heap[0][0] > now:
+            # woken before the instant (a timer re-armed meanwhile): wait on
+            self._arm()
+            return
         while heap and heap[0][0] <= now:
             _when, _order, sender = heapq.heappop(heap)
             following = sender.fire(now)

@@ -224,6 +224,7 @@ class UdpLoad(DatagramProtocol):
         if when < self._end:
             self._new_client(when)
         elif self.alive == 0 and not self._done.called:
+            self.pacer.close()
             self._done.callback(self.report())
 
     def report(self):
