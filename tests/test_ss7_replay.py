@@ -457,3 +457,30 @@ class JobAspTests(unittest.TestCase):
         self.assertFalse(needs_asp_startup(own, "auto"))
         self.assertTrue(needs_asp_startup(own, "on"))
         self.assertFalse(needs_asp_startup(self.messages, "off"))
+
+
+class TimerFdTests(unittest.TestCase):
+    """The pacer's precise timer on the real reactor."""
+
+    def test_wakes_at_the_instant_and_is_given_back(self):
+        from twisted.internet import defer, reactor
+        from ss7tools.replay.timerfd import precise_waker
+        woke = defer.Deferred()
+        waker = precise_waker(reactor, lambda: woke.callback(reactor.seconds()))
+        if waker is None:
+            raise unittest.SkipTest("no timerfd on this system (not Linux)")
+        self.addCleanup(waker.close)
+        instant = reactor.seconds() + 0.01
+        waker.arm(instant)
+
+        def check(when):
+            self.assertGreaterEqual(when, instant)
+            waker.close()
+            self.assertNotIn(waker, reactor.getReaders())
+        return woke.addCallback(check)
+
+    def test_pacer_on_a_clock_keeps_call_later(self):
+        clock = task.Clock()
+        pacer = Pacer(clock)
+        self.assertIsNone(pacer._waker)
+        pacer.close()

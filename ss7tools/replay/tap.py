@@ -219,22 +219,37 @@ class ServerService(service.Service):
         self.ports = []
 
     def privilegedStartService(self):
+        # bind before the reactor runs (and before twistd drops
+        # privileges): a port in use stops start-up with its error
         for description, endpoint in self.endpoints:
             outcome = []
-            endpoint.listen(self.server).addBoth(outcome.append)
-            if outcome and isinstance(outcome[0], Failure):
+            listening = endpoint.listen(self.server)
+            listening.addBoth(outcome.append)
+            if not outcome:
+                # an endpoint that listens later: its failure stops the server then
+                listening.addCallbacks(self._listening, self._cannot_listen,
+                                       callbackArgs=(description,), errbackArgs=(description,))
+                continue
+            if isinstance(outcome[0], Failure):
                 self._stop_ports()
                 raise SystemExit("ss7replay server: cannot listen on %s: %s" % (
                     description, outcome[0].getErrorMessage()))
-            if not outcome:
-                raise SystemExit("ss7replay server: %s did not start listening at once"
-                                 % (description,))
-            port = outcome[0]
-            self.ports.append(port)
-            host = port.getHost()
-            log.info("listening on {description} ({host} port {port})", description=description,
-                     host=getattr(host, "host", host), port=getattr(host, "port", ""))
+            self._listening(outcome[0], description)
         service.Service.privilegedStartService(self)
+
+    def _listening(self, port, description):
+        self.ports.append(port)
+        host = port.getHost()
+        log.info("listening on {description} ({host} port {port})", description=description,
+                 host=getattr(host, "host", host), port=getattr(host, "port", ""))
+
+    def _cannot_listen(self, failure, description):
+        log.critical("cannot listen on {description}: {why}", description=description,
+                     why=failure.getErrorMessage())
+        from twisted.internet import reactor
+        atexit.register(_exit_failed)
+        if reactor.running:
+            reactor.stop()
 
     def startService(self):
         service.Service.startService(self)
