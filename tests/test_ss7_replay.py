@@ -276,6 +276,9 @@ class TimelineTests(unittest.TestCase):
         self.assertEqual([looped.index(k) for k in range(9)], [0, 1, 2] * 3)
         capped = Timeline.from_stamps([0.0, 0.0, 0.0, 5.0], max_rate=10)
         self.assertEqual(list(capped.offsets), [0.0, 0.1, 0.2, 5.0])
+        # a burst late in the capture is spread too
+        burst = Timeline.from_stamps([0.0, 10.0, 10.0, 10.0], max_rate=10)
+        self.assertEqual([round(o, 9) for o in burst.offsets], [0.0, 10.0, 10.1, 10.2])
 
     def test_bad_values(self):
         self.assertRaises(ValueError, Timeline.from_stamps, [0.0], speed=0)
@@ -484,3 +487,20 @@ class TimerFdTests(unittest.TestCase):
         pacer = Pacer(clock)
         self.assertIsNone(pacer._waker)
         pacer.close()
+
+
+class StreamLimitTests(unittest.TestCase):
+
+    def test_streams_beyond_the_negotiated_ones_wrap_and_are_counted(self):
+        clock = task.Clock()
+        payload = struct.pack("!BBBBI", 1, 0, 11, 1, 20) + b"\0" * 12
+        messages = [ReplayMessage(0.0, payload, stream, 5) for stream in (1, 3, 9)]
+        job = job_for(messages, clock)
+        protocol = JobProtocol(job)
+        transport = MessageTransport()
+        transport.outbound_streams = 4
+        protocol.makeConnection(transport)
+        clock.advance(0)
+        self.assertEqual([(stream, ppid) for _data, stream, ppid in transport.messages],
+                         [(1, 5), (3, 5), (1, 5)])
+        self.assertEqual(job.report()["restreamed"], 1)

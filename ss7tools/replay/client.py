@@ -129,6 +129,8 @@ class ReplayJob:
         self.errors = SendErrors(settings.late_after)
         self.sent = 0
         self.unframable = 0
+        self.restreamed = 0
+        self._streams_out = None
         self.answers = {}
         self.failure = None
         self.started = self.ended = None
@@ -144,6 +146,8 @@ class ReplayJob:
     def connected(self, protocol):
         self.protocol = protocol
         self.started = self.clock.seconds()
+        # SCTP: the outbound streams negotiated (None over TCP)
+        self._streams_out = getattr(protocol.transport, "outbound_streams", None)
         if self.asp_startup:
             self._steps = [("ASPUP", asp.aspup(), None),
                            ("ASPAC", asp.aspac(self.routing_contexts), None)]
@@ -251,6 +255,7 @@ class ReplayJob:
         n = self.timeline.messages
         send = self.protocol.send_message
         tcp = not self.protocol.keeps_boundaries
+        streams_out = self._streams_out
         add = self.errors.add
         while k < count:
             due = origin + offsets[k]
@@ -263,7 +268,12 @@ class ReplayJob:
                 # desynchronise the whole stream
                 self.unframable += 1
             else:
-                send(payload, streams[i], ppids[i])
+                stream = streams[i]
+                if streams_out and stream >= streams_out:
+                    # the association has fewer streams than the capture's
+                    stream %= streams_out
+                    self.restreamed += 1
+                send(payload, stream, ppids[i])
                 add(seconds() - due)
                 self.sent += 1
             k += 1
@@ -291,7 +301,7 @@ class ReplayJob:
 
     def report(self):
         line = {"name": self.name, "messages": self.timeline.count, "sent": self.sent,
-                "unframable": self.unframable, "status": "ok" if self.failure is None else "failed",
+                "unframable": self.unframable, "restreamed": self.restreamed, "status": "ok" if self.failure is None else "failed",
                 "asp_startup": self.asp_startup}
         line.update(self.errors.summary())
         if self.failure is not None:
@@ -384,7 +394,8 @@ class ReplayRun:
                  "failed": sum(1 for job in self.jobs if job.failure is not None),
                  "messages": sum(job.timeline.count for job in self.jobs),
                  "sent": sum(job.sent for job in self.jobs),
-                 "unframable": sum(job.unframable for job in self.jobs)}
+                 "unframable": sum(job.unframable for job in self.jobs),
+                 "restreamed": sum(job.restreamed for job in self.jobs)}
         total.update(overall.summary())
         if self.started is not None and self.ended is not None:
             total["seconds"] = round(self.ended - self.started, 3)
@@ -400,6 +411,9 @@ def format_report(report):
         extra = entry.get("failure") or ""
         if entry.get("unframable"):
             extra = ("%d not framable over TCP; " % entry["unframable"]) + extra
+        if entry.get("restreamed"):
+            extra = ("%d on their stream modulo the streams negotiated; "
+                     % entry["restreamed"]) + extra
         answers = entry.get("answers", {})
         errs = {k: v for k, v in answers.items() if k.startswith("ERR")}
         if errs:

@@ -78,16 +78,12 @@ class Timeline:
             if max_rate <= 0:
                 raise ValueError("max rate must be positive")
             spacing = 1.0 / max_rate
-            # the k-th send no earlier than k spacings after the start: an
-            # absolute bound too, so no drift
-            earliest = 0.0
-            for k in range(len(offsets)):
-                bound = k * spacing
-                if offsets[k] < bound:
-                    offsets[k] = bound
+            # each send at least one spacing after the one before, computed
+            # once here: the instants stay absolute, so no drift
+            for k in range(1, len(offsets)):
+                earliest = offsets[k - 1] + spacing
                 if offsets[k] < earliest:
                     offsets[k] = earliest
-                earliest = offsets[k]
         return cls(offsets, n)
 
 
