@@ -3,23 +3,30 @@ M3UA ASP state machine (message bytes from RFC 4666's formats), the
 schedule on a task.Clock, and one job's ASP start-up and ending driven
 through a StringTransport."""
 
+import os
+import shutil
 import struct
+import tempfile
 
-from twisted.internet import task
+from twisted.internet import defer, reactor, task
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial import unittest
 
 from ss7tools import m3ua
+from ss7tools.capture import iter_messages
 from ss7tools.errors import FramingError
 from ss7tools.replay import asp
 from ss7tools.replay.client import (JobProtocol, ReplayJob, ReplaySettings, needs_asp_startup,
                                     routing_contexts)
+from ss7tools.replay.record import Recorder
+from ss7tools.replay.server import ReplayServer
 from ss7tools.replay.framing import (MAX_MESSAGE_SIZE, CommonHeaderFramer, SigtranProtocol,
                                      implied_ppid, is_framable)
 from ss7tools.replay.schedule import Pacer, SendErrors, Timeline, percentile
 from ss7tools.replay.source import ReplayInput, ReplayMessage
+from ss7tools.replay.timerfd import precise_waker
 
 
 def message(msg_class, msg_type, body=b""):
@@ -466,8 +473,6 @@ class TimerFdTests(unittest.TestCase):
     """The pacer's precise timer on the real reactor."""
 
     def test_wakes_at_the_instant_and_is_given_back(self):
-        from twisted.internet import defer, reactor
-        from ss7tools.replay.timerfd import precise_waker
         woke = defer.Deferred()
         waker = precise_waker(reactor, lambda: woke.callback(reactor.seconds()))
         if waker is None:
@@ -504,3 +509,45 @@ class StreamLimitTests(unittest.TestCase):
         self.assertEqual([(stream, ppid) for _data, stream, ppid in transport.messages],
                          [(1, 5), (3, 5), (1, 5)])
         self.assertEqual(job.report()["restreamed"], 1)
+
+
+class ServerOverMessageTransportTests(unittest.TestCase):
+    """The server's association over a transport that keeps boundaries, as
+    the SCTP transport's contract says (write_message, message_received
+    with stream and PPID): what the UML runs will exercise for real."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.dir)
+        self.record = os.path.join(self.dir, "r.pcap")
+        self.clock = task.Clock()
+        self.clock.advance(1700000000.0)
+        self.server = ReplayServer(self.clock, recorder=Recorder(self.record), console=False)
+        self.protocol = self.server.buildProtocol(None)
+        self.transport = MessageTransport()
+        self.transport.outbound_streams = self.transport.inbound_streams = 17
+        self.protocol.makeConnection(self.transport)
+
+    def test_streams_and_ppids_kept_and_bad_messages_answered(self):
+        protocol = self.protocol
+        protocol.message_received(ASPUP, 0, 3)
+        protocol.message_received(message(4, 1), 0, 3)
+        protocol.message_received(data_message(7), 5, 3)
+        protocol.message_received(b"\x07garbage", 2, 3)        # stands alone over SCTP
+        protocol.message_received(ASPDN, 3, 3)                  # management off stream 0
+        m2pa = struct.pack("!BBBBI", 1, 0, 11, 1, 20) + b"\0" * 12
+        protocol.message_received(m2pa, 1, 5)
+        answers = [(decoded(data).type_name, stream, ppid)
+                   for data, stream, ppid in self.transport.messages]
+        self.assertEqual(answers, [("ASPUP_ACK", 0, 3), ("NTFY", 0, 3), ("ASPAC_ACK", 0, 3),
+                                   ("NTFY", 0, 3), ("ERR", 0, 3), ("ERR", 0, 3)])
+        self.assertEqual(asp.describe_err(decoded(self.transport.messages[4][0])),
+                         "invalid_version")
+        self.assertEqual(asp.describe_err(decoded(self.transport.messages[5][0])),
+                         "invalid_stream_identifier")
+        self.assertFalse(self.transport.disconnecting)
+        self.assertEqual(self.protocol.machine.state, asp.ACTIVE)
+        self.server.stop()
+        recorded = [(m.stream, m.ppid, bytes(m.payload)) for m in iter_messages(self.record)]
+        self.assertEqual(recorded, [(0, 3, ASPUP), (0, 3, message(4, 1)), (5, 3, data_message(7)),
+                                    (2, 3, b"\x07garbage"), (3, 3, ASPDN), (1, 5, m2pa)])
