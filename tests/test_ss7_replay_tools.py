@@ -73,8 +73,9 @@ class UdpLoadTests(unittest.TestCase):
         sink = udp.UdpSink(on_fin=on_fin)
         server_port = reactor.listenUDP(0, sink, interface="127.0.0.1")
         self.addCleanup(server_port.stopListening)
+        udp.enlarge_receive_buffer(server_port)
         load = udp.UdpLoad(reactor, ("127.0.0.1", server_port.getHost().port), clients=8,
-                           rate=100, duration=0.4, churn=4.0, seed=7)
+                           rate=50, duration=0.6, churn=4.0, seed=7)
         client_port = reactor.listenUDP(0, load, interface="127.0.0.1")
         self.addCleanup(client_port.stopListening)
         generated = yield load.run()

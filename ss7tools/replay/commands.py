@@ -144,7 +144,9 @@ def run_udp_server(args):
     except Exception as exc:  # CannotListenError and its kin: one line
         return _refuse("udp-server", "cannot listen on %s:%d: %s" % (
             args.interface, args.listen, exc))
-    sys.stderr.write("listening on udp %s:%d\n" % (args.interface, port.getHost().port))
+    granted = udp.enlarge_receive_buffer(port)
+    sys.stderr.write("listening on udp %s:%d (receive buffer %d octets)\n"
+                     % (args.interface, port.getHost().port, granted))
 
     def show():
         report = sink.report()

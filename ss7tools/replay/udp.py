@@ -17,6 +17,7 @@ on one reactor; the generator paces its clients with one timer
 
 import os
 import random
+import socket
 import struct
 from collections import OrderedDict
 
@@ -34,6 +35,22 @@ DEFAULT_SIZE = 64
 MAX_SIZE = 65507
 #: Clients the sink keeps apart; datagrams of more are counted, not kept.
 MAX_TRACKED_CLIENTS = 100000
+
+
+#: The receive buffer a sink asks for (the kernel caps it at net.core.rmem_max):
+#: a burst must wait in it while the reactor is busy elsewhere.
+RECEIVE_BUFFER = 4 * 1024 * 1024
+
+
+def enlarge_receive_buffer(port, size=RECEIVE_BUFFER):
+    """Ask for a receive buffer of ``size`` octets on a listening UDP port;
+    the size granted (the kernel doubles and caps what is asked)."""
+    sock = port.socket
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    except OSError:
+        pass
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
 
 
 def datagram(client_id, number, sent_at, fin=False, size=DEFAULT_SIZE):
