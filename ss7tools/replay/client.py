@@ -316,6 +316,8 @@ class ReplayJob:
 class JobFactory(Factory):
     """Builds the one protocol of a job."""
 
+    noisy = False       # no "Starting factory" line per association
+
     def __init__(self, job):
         self.job = job
 

@@ -133,6 +133,8 @@ class ReplayServer(Factory):
     received messages.  ``clock`` stamps and paces (the reactor).
     """
 
+    noisy = False
+
     def __init__(self, clock, event_log=None, recorder=None, log_messages=True,
                  max_associations=DEFAULT_MAX_ASSOCIATIONS, console=True):
         self.clock = clock
