@@ -81,3 +81,19 @@ class SortError(Ss7ToolsError):
 
 class ParallelError(Ss7ToolsError, RuntimeError):
     """A worker process failed or went away."""
+
+
+class DetectError(Ss7ToolsError, ValueError):
+    """Detection cannot run as asked: its input, rules, network or model."""
+
+
+class NetworkFileError(DetectError):
+    """The network description is invalid; the text names the file and key."""
+
+
+class RuleError(DetectError):
+    """A rule file is invalid; the text names the file, the line and the problem."""
+
+
+class ModelFileError(DetectError):
+    """A model file is not one this version of ss7tools made, or was altered."""
