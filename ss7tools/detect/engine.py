@@ -9,8 +9,12 @@ in order, the first that matches decides; if none matches and the model
 judges the message (a request from outside the home network), its score
 against the threshold chosen at training decides; else the message is
 allowed.  An alert or drop flags the subscriber, and the outside GT that
-sent it while that GT is new (at most :data:`GT_FLAG_MAX_HISTORY`
-messages before), so that rules can follow what the attack sets off.
+sent it if that GT is new, so that rules can follow what the attack sets
+off.  A GT is new when it sent at most :data:`GT_FLAG_MAX_HISTORY`
+messages before; for a model's alert it must also have appeared after the
+first :data:`WARM_UP_S` of traffic (before that every GT looks new) and
+the score be at least :data:`MODEL_GT_FLAG_SCORE`: one wrong alert must
+not blacklist a partner's node.
 """
 
 from ..attack_families import ATTACK_FAMILIES
@@ -23,6 +27,8 @@ MODEL_RULE, DEFAULT_RULE = "model", "default"
 #: an outside GT with more messages than this before its first alert is
 #: established: one alert does not flag it (its requests are judged one by one)
 GT_FLAG_MAX_HISTORY = 20
+WARM_UP_S = 600.0
+MODEL_GT_FLAG_SCORE = 0.95
 
 
 def _family_by_operation():
@@ -140,6 +146,11 @@ class Engine:
         gt = ctx.external_gt
         if gt is not None and ctx.request and gt == ctx.calling_gt:
             state = self.features.state.gt(gt, ctx.time)
-            if state.flagged_at is not None or state.seen <= GT_FLAG_MAX_HISTORY + 1:
+            new = state.seen <= GT_FLAG_MAX_HISTORY + 1
+            if v.rule == MODEL_RULE:
+                started = self.features.started_at
+                new = (new and v.score >= MODEL_GT_FLAG_SCORE
+                       and state.first_at - started >= WARM_UP_S)
+            if state.flagged_at is not None or new:
                 state.flagged_at, state.flagged_family = ctx.time, v.family
                 state.flagged_rule = v.rule

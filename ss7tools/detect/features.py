@@ -53,6 +53,8 @@ FEATURE_DOCS = (
     ("since_sai_same_gt", "seconds since this calling GT asked for the subscriber's vectors"),
     ("smsc_matches_calling", "1 the SMSC address of an SMS operation is the calling "
                              "GT's network, 0 it is not"),
+    ("pass_age", "seconds since the feature pass saw its first message (capped at a day): "
+                 "how much history the state holds"),
 )
 FEATURES = tuple(name for name, _ in FEATURE_DOCS)
 FEATURE_INDEX = {name: i for i, name in enumerate(FEATURES)}
@@ -69,6 +71,7 @@ REGISTRATIONS = frozenset(("updateLocation", "updateGprsLocation"))
 SMS_OPERATIONS = frozenset(("sendRoutingInfoForSM", "mt-forwardSM", "mo-forwardSM",
                             "reportSM-DeliveryStatus"))
 OUTSIDE_DECAY_S = 3600.0
+MAX_PASS_AGE = 86400.0
 
 _C = COLUMN_INDEX
 (_FRAME, _CHUNK, _TIME, _CALLED_GT, _CALLING_GT, _TCAP, _OTID, _DTID, _COMPONENT, _OP_CODE,
@@ -104,6 +107,7 @@ class FeaturePass:
         self.network = network
         self.state = StateTables(limits)
         self.messages = 0
+        self.started_at = None
 
     def observe(self, rows):
         network = self.network
@@ -124,6 +128,8 @@ class FeaturePass:
                     failed = 3
         component = row[_COMPONENT]
         now = row[_TIME] or 0.0
+        if self.started_at is None:
+            self.started_at = now
         tcap = row[_TCAP]
         ctx = Context()
         ctx.flags = state.gts
@@ -210,6 +216,7 @@ class FeaturePass:
         vector[5] = called.origin
         imsi_origin, imsi_network = network.imsi(imsi) if imsi else (NONE, None)
         vector[6] = imsi_origin
+        vector[27] = min(now - self.started_at, MAX_PASS_AGE)
         if imsi_network is not None and calling.origin != NONE:
             vector[7] = 1 if calling.network == imsi_network else 0
 
