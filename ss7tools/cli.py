@@ -15,7 +15,7 @@ from .pcapio import CaptureError
 from .pipeline import write_rows_file
 from .stats import ParseStats
 
-EXTENSION_MODULES = ("split", "sort", "flatten", "simulate")
+EXTENSION_MODULES = ("split", "sort", "flatten", "simulate", "detect")
 PROGRESS_EVERY = 2000
 
 

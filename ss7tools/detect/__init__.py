@@ -11,3 +11,9 @@ labels and the HTML report (:mod:`.summary`, :mod:`.evaluate`,
 the commands (:mod:`.command`).  Detection reads the parser's rows
 (:data:`ss7tools.rows.COLUMNS`), whatever produced them.
 """
+
+
+def add_parser(subparsers):
+    """The detection commands (see :mod:`.command`), for ``ss7tools``."""
+    from .command import add_parser as add
+    add(subparsers)
