@@ -83,6 +83,10 @@ class RuleSet:
         return len(self.rules)
 
 
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
 # -- reading YAML with line numbers ------------------------------------------
 class _Reader:
     def __init__(self, source):
@@ -90,7 +94,7 @@ class _Reader:
 
     def fail(self, node, problem):
         line = node.start_mark.line + 1 if node is not None else 1
-        raise RuleError("%s:%d: %s" % (self.source, line, problem))
+        raise RuleError("%s:%d: %s" % (self.source, line, _one_line(problem)))
 
     def scalar(self, node, what):
         if not isinstance(node, yaml.ScalarNode):
@@ -461,7 +465,7 @@ def parse_rules(text, source="<rules>"):
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
-        raise RuleError("%s:%d: not valid YAML: %s" % (source, line, problem))
+        raise RuleError("%s:%d: not valid YAML: %s" % (source, line, _one_line(problem)))
     except RecursionError:
         raise RuleError("%s:1: nested too deeply" % source)
     if root is None:
