@@ -19,13 +19,13 @@ class Limits:
     """Sizes and times to live of the state tables (seconds)."""
 
     __slots__ = ("subscribers", "gts", "dialogues", "msisdns", "subscriber_ttl", "gt_ttl",
-                 "dialogue_ttl")
+                 "dialogue_ttl", "sweep_every")
 
     def __init__(self, subscribers=2_000_000, gts=200_000, dialogues=500_000,
                  msisdns=2_000_000, subscriber_ttl=86400.0, gt_ttl=7 * 86400.0,
-                 dialogue_ttl=120.0):
+                 dialogue_ttl=120.0, sweep_every=2048):
         self.subscribers, self.gts, self.dialogues = subscribers, gts, dialogues
-        self.msisdns = msisdns
+        self.msisdns, self.sweep_every = msisdns, sweep_every
         self.subscriber_ttl, self.gt_ttl, self.dialogue_ttl = subscriber_ttl, gt_ttl, dialogue_ttl
 
 
@@ -90,9 +90,8 @@ class Dialogue:
 
 
 class StateTables:
-    """The tables, their limits, and the sweep that keeps them bounded."""
-
-    SWEEP_EVERY = 2048
+    """The tables, their limits, and the sweep (every ``limits.sweep_every``
+    messages) that keeps them bounded."""
 
     def __init__(self, limits=None):
         self.limits = limits or Limits()
@@ -100,7 +99,7 @@ class StateTables:
         self.gts = OrderedDict()
         self.dialogues = OrderedDict()
         self.msisdns = OrderedDict()    # MSISDN -> IMSI, learnt from messages with both
-        self._countdown = self.SWEEP_EVERY
+        self._countdown = self.limits.sweep_every
 
     def subscriber(self, key, now):
         subs = self.subscribers
@@ -153,7 +152,7 @@ class StateTables:
         """Count a message; every SWEEP_EVERY messages, sweep."""
         self._countdown -= 1
         if self._countdown <= 0:
-            self._countdown = self.SWEEP_EVERY
+            self._countdown = self.limits.sweep_every
             self.sweep(now)
 
     def sweep(self, now):
