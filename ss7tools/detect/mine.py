@@ -90,10 +90,15 @@ def _number(value):
 
 
 def mine(inputs, network, max_rules=MAX_RULES, log=None):
-    """The mined rule file's text."""
+    """The mined rule file's text, and the inputs' counts."""
+    return mine_collected(collect(inputs, network), max_rules, log, len(inputs))
+
+
+def mine_collected(collected, max_rules=MAX_RULES, log=None, inputs=1):
+    """:func:`mine` on what :func:`ss7tools.detect.train.collect` gave."""
     import numpy as np
     from sklearn.tree import DecisionTreeClassifier
-    X, y, _groups, counts = collect(inputs, network)
+    X, y, _groups, counts = collected
     X, y = np.asarray(X, dtype=float), np.asarray(y)
     attack = (y != 0).astype(int)
     tree = DecisionTreeClassifier(max_leaf_nodes=2 * max_rules, min_samples_leaf=5,
@@ -114,7 +119,7 @@ def mine(inputs, network, max_rules=MAX_RULES, log=None):
     candidates.sort(key=lambda c: (-c[0], -c[1]))
     candidates = candidates[:max_rules]
     lines = ["# ss7tools mined rules: learnt by `ss7tools mine` from %d labelled inputs" %
-             len(inputs),
+             inputs,
              "# (%d requests from outside the home network, %d of them attacks)."
              % (len(y), total_attacks),
              "# Each rule: a leaf of a shallow decision tree where attacks are the majority;",

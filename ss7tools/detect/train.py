@@ -172,11 +172,16 @@ def choose(results):
 
 def train(inputs, network, out_path, names=CANDIDATES, log=None):
     """Collect, choose, fit and save; returns the saved document."""
+    return train_collected(collect(inputs, network), out_path, names, log, len(inputs))
+
+
+def train_collected(collected, out_path, names=CANDIDATES, log=None, inputs=1):
+    """:func:`train` on what :func:`collect` gave."""
     import numpy as np
-    X, y, groups, counts = collect(inputs, network)
+    X, y, groups, counts = collected
     if log is not None:
         log("%d requests from outside the home network (%d attacks) in %d inputs"
-            % (len(y), sum(1 for c in y if c), len(inputs)))
+            % (len(y), sum(1 for c in y if c), inputs))
     results = evaluate_candidates(X, y, groups, names, log)
     chosen = choose(results)
     section = _fit(chosen, np.asarray(X, dtype=float), np.asarray(y))
