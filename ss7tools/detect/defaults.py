@@ -78,15 +78,15 @@ rules:
     action: alert
     description: a request from a network that is neither home nor a roaming partner
     when:
-      request: true
       calling: [other]
+      request: true
 
   - name: fs11-cat1-from-interconnect
     action: alert
     description: an FS.11 category 1 operation from the interconnect
     when:
-      request: true
       calling: [partner]
+      request: true
       category: [1]
 
   - name: fs11-cat2-about-home-subscriber
@@ -94,8 +94,8 @@ rules:
     description: an FS.11 category 2 operation from the interconnect about one of our
       own subscribers (only our HLR sends those)
     when:
-      request: true
       calling: [partner]
+      request: true
       category: [2]
       imsi: [home]
 
@@ -104,8 +104,8 @@ rules:
     description: an FS.11 category 2 operation about an inbound roamer, not from its
       home network
     when:
-      request: true
       calling: [partner]
+      request: true
       category: [2]
       calling_is_subscriber_home: false
 
@@ -114,8 +114,8 @@ rules:
     description: an FS.11 category 3 operation from the interconnect about a subscriber
       that is not ours (our HLR serves only our own)
     when:
-      request: true
       calling: [partner]
+      request: true
       category: [3]
       imsi: [partner, other]
 
@@ -124,8 +124,8 @@ rules:
     description: an FS.11 category 3 operation from a country the subscriber cannot
       have reached since it was last seen
     when:
-      request: true
       calling: [partner]
+      request: true
       category: [3]
       calling_vs_vlr_country: differs
       travel_speed_kmh: {{gt: {speed}}}
@@ -135,8 +135,8 @@ rules:
     description: an FS.11 category 3 operation (not a registration or authentication)
       from another country than the subscriber's VLR's
     when:
-      request: true
       calling: [partner]
+      request: true
       operation: [{cat3_other}]
       calling_vs_vlr_country: differs
 
@@ -146,8 +146,8 @@ rules:
     description: an SMS routing query or delivery whose SMSC address is not the
       network it comes from
     when:
-      request: true
       calling: [partner]
+      request: true
       operation: [sendRoutingInfoForSM, mt-forwardSM]
       smsc_matches_calling: false
 
@@ -156,8 +156,8 @@ rules:
     description: more than {flood} requests of one operation in a minute from one
       outside GT
     when:
-      request: true
       calling: [partner, other]
+      request: true
       rate: {{window: 60, above: {flood}}}
 """.format(cat1=_wrapped(FS11_CATEGORIES[1]), cat2=_wrapped(FS11_CATEGORIES[2]),
            cat3=_wrapped(FS11_CATEGORIES[3]), cat3_other=", ".join(cat3_other),

@@ -232,8 +232,11 @@ class FeaturePass:
                 if sub.seen_at is not None:
                     vector[12] = now - sub.seen_at
                     if vlr.location is not None and calling.location is not None:
-                        hours = max(now - sub.seen_at, 1.0) / 3600.0
-                        speed = distance_km(vlr.location, calling.location) / hours
+                        if vlr.location == calling.location:
+                            speed = 0.0
+                        else:
+                            hours = max(now - sub.seen_at, 1.0) / 3600.0
+                            speed = distance_km(vlr.location, calling.location) / hours
                         vector[13] = speed
             if sub.ul_at is not None:
                 vector[11] = now - sub.ul_at

@@ -239,7 +239,9 @@ def _c_origin(attribute):
 def _c_flag(attribute):
     def compile_(reader, node, what):
         wanted = _bool(reader, node, what)
-        return lambda ctx: getattr(ctx, attribute) is wanted
+        if attribute == "request":
+            return lambda ctx: ctx.request is wanted
+        return lambda ctx: ctx.interconnect is wanted
     return compile_
 
 
