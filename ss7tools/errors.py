@@ -101,3 +101,17 @@ class ReplayInputError(ReplayError, ValueError):
 class EndpointError(ReplayError, ValueError):
     """An endpoint string that cannot be used here (SCTP unavailable,
     syntax); the text is the one line shown to the user."""
+class DetectError(Ss7ToolsError, ValueError):
+    """Detection cannot run as asked: its input, rules, network or model."""
+
+
+class NetworkFileError(DetectError):
+    """The network description is invalid; the text names the file and key."""
+
+
+class RuleError(DetectError):
+    """A rule file is invalid; the text names the file, the line and the problem."""
+
+
+class ModelFileError(DetectError):
+    """A model file is not one this version of ss7tools made, or was altered."""
