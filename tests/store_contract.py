@@ -232,7 +232,7 @@ class SubscriberContract(StoreFixture):
         self.assertEqual((yield imsis(msisdn="15550001")), ["001010000000001", "001020000000003"])
         self.assertEqual((yield imsis(imsi_prefix="00101")),
                          ["001010000000001", "001010000000002", "00101000000004"])
-        self.assertEqual((yield imsis(imsi_prefix="0010100000000")),
+        self.assertEqual((yield imsis(imsi_prefix="00101000000000")),
                          ["001010000000001", "001010000000002"])
         self.assertEqual((yield imsis(apn="internet")), ["001010000000001", "001010000000002"])
         self.assertEqual((yield imsis(apn="ims", enabled=True)), ["001020000000003"])
