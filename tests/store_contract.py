@@ -237,7 +237,7 @@ class SubscriberContract(StoreFixture):
         self.assertEqual((yield imsis(apn="internet")), ["001010000000001", "001010000000002"])
         self.assertEqual((yield imsis(apn="ims", enabled=True)), ["001020000000003"])
         self.assertEqual((yield imsis(enabled=False)), ["001010000000002"])
-        self.assertEqual((yield imsis(after="001010000000001", limit=2)), ["001010000000002", "001020000000003"])
+        self.assertEqual((yield imsis(after="001010000000001", limit=2)), ["001010000000002", "00101000000004"])
         self.assertEqual((yield imsis(1, 1, apn="ims")), ["001020000000003"])
         self.assertEqual((yield imsis(msisdn="1")), [])
         self.assertEqual((yield self.store.count_subscribers()), 4)
