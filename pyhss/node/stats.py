@@ -1,0 +1,98 @@
+"""
+What the node counts for metrics, kept cheap enough for the request path.
+
+Counting a request is two clock reads, a few dictionary updates and a
+bisection into fixed latency buckets (about a microsecond and a half):
+plain integers keyed by numbers, with no locks, label objects or names.
+Turning them into Prometheus series (names, labels, exposition) happens
+only when someone asks (L{snapshot}, then C{pyhss.api.metrics}).
+
+Everything here runs on the reactor thread; L{snapshot} is plain data
+(JSON-able), so it can cross a process boundary.
+"""
+
+import bisect
+import time
+
+# Request latency buckets, seconds (Prometheus histogram upper bounds).
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+# What a request we sent ended with when no answer came.
+NO_ANSWER_TIMEOUT = "timeout"
+NO_ANSWER_DISCONNECTED = "disconnected"
+NO_ANSWER_NOT_SENT = "not-sent"
+
+
+class Histogram(object):
+    """Counts per bucket of L{LATENCY_BUCKETS} (the last is +Inf) and the sum."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self, buckets=LATENCY_BUCKETS):
+        self.counts = [0] * (len(buckets) + 1)
+        self.total = 0.0
+
+    def observe(self, value, _bounds=LATENCY_BUCKETS, _index=bisect.bisect_left):
+        self.counts[_index(_bounds, value)] += 1
+        self.total += value
+
+    def snapshot(self):
+        return {"counts": list(self.counts), "sum": self.total}
+
+
+class NodeStats(object):
+    """
+    The node's counters.
+
+    @ivar answered: (application id, command code, result code) -> requests
+        received and answered with that result.
+    @ivar latency: (application id, command code) -> L{Histogram} of the
+        seconds from a request's dispatch to its answer.
+    @ivar sent: (application id, command code, result) -> requests we sent,
+        by the answer's result code or why none came.
+    @ivar watchdog_failures: peer name -> peers dropped for a DWA that did not come.
+    @ivar counters: name -> count of other events (SQN resynchronisations...).
+    """
+
+    now = staticmethod(time.perf_counter)
+
+    def __init__(self):
+        self.answered = {}
+        self.latency = {}
+        self.sent = {}
+        self.watchdog_failures = {}
+        self.counters = {}
+
+    def request_answered(self, application_id, command_code, result, started):
+        """A request dispatched at C{started} (L{now}) answered with C{result}."""
+        elapsed = self.now() - started
+        key = (application_id, command_code, result)
+        answered = self.answered
+        answered[key] = answered.get(key, 0) + 1
+        histogram = self.latency.get((application_id, command_code))
+        if histogram is None:
+            histogram = self.latency[(application_id, command_code)] = Histogram()
+        histogram.observe(elapsed)
+
+    def request_sent(self, application_id, command_code, result):
+        key = (application_id, command_code, result)
+        self.sent[key] = self.sent.get(key, 0) + 1
+
+    def watchdog_failed(self, peer_name):
+        self.watchdog_failures[peer_name] = self.watchdog_failures.get(peer_name, 0) + 1
+
+    def count(self, name, amount=1):
+        self.counters[name] = self.counters.get(name, 0) + amount
+
+    def snapshot(self):
+        """The counters as JSON-able data (lists, not tuple keys)."""
+        return {
+            "answered": [[app, command, result, count]
+                         for (app, command, result), count in self.answered.items()],
+            "latency": [[app, command, histogram.snapshot()]
+                        for (app, command), histogram in self.latency.items()],
+            "latency_buckets": list(LATENCY_BUCKETS),
+            "sent": [[app, command, result, count] for (app, command, result), count in self.sent.items()],
+            "watchdog_failures": dict(self.watchdog_failures),
+            "counters": dict(self.counters),
+        }
