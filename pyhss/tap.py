@@ -32,9 +32,16 @@ from twisted.python import usage
 from pyhss import apps, control, logsetup
 from pyhss.config import ConfigError, check_log_file, load_config
 from pyhss.node import DiameterNode
+from pyhss.node.stats import TimedOperations
 from pyhss.protocols import transport
 from pyhss.storage import open_store
 from pyhss.storage.errors import StoreError
+from pyhss.storage.interface import IStore
+from zope.interface.interface import Method
+
+# The store operations timed for metrics: every method of the roles.
+STORE_OPERATIONS = tuple(sorted(name for name in IStore.names(all=True)
+                                if isinstance(IStore[name], Method) and name != "close"))
 
 
 class ConfigRefused(SystemExit):
@@ -152,6 +159,8 @@ class HSSService(service.MultiService):
         self.store = store if store is not None else open_store(
             config.database, reactor)
         self.node = DiameterNode.from_config(config, reactor)
+        if self.node.stats is not None:
+            self.store = TimedOperations(self.store, STORE_OPERATIONS, self.node.stats)
         self.applications = apps.load_applications(self.node, self.store, config)
         self.ports = []
         self.control_port = None
@@ -182,15 +191,20 @@ class HSSService(service.MultiService):
         path = self.config.control.socket_path
         if path is not None and self.control_port is None:
             try:
-                self.control_port = control.listen(
-                    self.reactor, path,
-                    control.ControlLocator(self.applications.values()))
+                self.control_port = control.listen(self.reactor, path, self.control_locator())
             except CannotListenError:
                 # Start-up stops here: release the Diameter ports too.
                 ports, self.ports = self.ports, []
                 for port in ports:
                     port.stopListening()
                 raise
+
+    def control_locator(self):
+        """The responders of every application's control commands, counted
+        for metrics when the node counts."""
+        stats = self.node.stats
+        return control.ControlLocator(self.applications.values(),
+                                      count=stats.control_request if stats is not None else None)
 
     def startService(self):
         self._listen()

@@ -52,6 +52,8 @@ class NodeStats(object):
         by the answer's result code or why none came.
     @ivar watchdog_failures: peer name -> peers dropped for a DWA that did not come.
     @ivar counters: name -> count of other events (SQN resynchronisations...).
+    @ivar control: (control command, outcome) -> control-socket requests.
+    @ivar store: operation -> [L{Histogram} of seconds, failures].
     """
 
     now = staticmethod(time.perf_counter)
@@ -62,6 +64,8 @@ class NodeStats(object):
         self.sent = {}
         self.watchdog_failures = {}
         self.counters = {}
+        self.control = {}
+        self.store = {}
 
     def request_answered(self, application_id, command_code, result, started):
         """A request dispatched at C{started} (L{now}) answered with C{result}."""
@@ -84,6 +88,18 @@ class NodeStats(object):
     def count(self, name, amount=1):
         self.counters[name] = self.counters.get(name, 0) + amount
 
+    def control_request(self, command, outcome):
+        key = (command, outcome)
+        self.control[key] = self.control.get(key, 0) + 1
+
+    def store_operation(self, name, started, failed):
+        entry = self.store.get(name)
+        if entry is None:
+            entry = self.store[name] = [Histogram(), 0]
+        entry[0].observe(self.now() - started)
+        if failed:
+            entry[1] += 1
+
     def snapshot(self):
         """The counters as JSON-able data (lists, not tuple keys)."""
         return {
@@ -95,4 +111,46 @@ class NodeStats(object):
             "sent": [[app, command, result, count] for (app, command, result), count in self.sent.items()],
             "watchdog_failures": dict(self.watchdog_failures),
             "counters": dict(self.counters),
+            "control": [[command, outcome, count] for (command, outcome), count in self.control.items()],
+            "store": [[name, histogram.snapshot(), failures] for name, (histogram, failures) in self.store.items()],
         }
+
+
+class TimedOperations(object):
+    """
+    An object whose named methods (returning Deferreds) are timed into
+    C{stats} (L{NodeStats.store_operation}); every other attribute is the
+    target's.  The service wraps its store in one, so that store latency and
+    errors are counted per operation without the store knowing.
+    """
+
+    def __init__(self, target, names, stats):
+        self._target = target
+        for name in names:
+            setattr(self, name, _timed(getattr(target, name), name, stats))
+
+    def __getattr__(self, name):
+        return getattr(self._target, name)
+
+
+def _timed(method, name, stats):
+    now = stats.now
+    record = stats.store_operation
+
+    def timed(*args, **kwargs):
+        started = now()
+        d = method(*args, **kwargs)
+        d.addCallbacks(_succeeded, _failed, (record, name, started), None, (record, name, started), None)
+        return d
+    timed.__name__ = name
+    return timed
+
+
+def _succeeded(result, record, name, started):
+    record(name, started, False)
+    return result
+
+
+def _failed(reason, record, name, started):
+    record(name, started, True)
+    return reason
