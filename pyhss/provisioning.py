@@ -74,9 +74,11 @@ class Shape:
     @param required: fields a new record needs (besides those of one_of).
     @param one_of: fields of which a new record needs exactly one.
     @param read_only: fields shown but never taken.
+    @param kept: fields a replace leaves as stored when it does not name
+        them (state rather than profile: the SQN), as it does the secrets.
     """
 
-    def __init__(self, name, record, field_rules, key, required=(), one_of=(), read_only=()):
+    def __init__(self, name, record, field_rules, key, required=(), one_of=(), read_only=(), kept=()):
         self.name = name
         self.record = record
         self.rules = {rule.name: rule for rule in field_rules}
@@ -85,6 +87,7 @@ class Shape:
         self.one_of = tuple(one_of)
         self.read_only = frozenset(read_only)
         self.write_only = frozenset(name for name, rule in self.rules.items() if rule.secret)
+        self.kept = self.write_only | frozenset(kept)
         self.defaults = {}
         for f in fields(record):
             if f.default is not MISSING:
@@ -109,8 +112,8 @@ class Shape:
         """Record values from a JSON object.
 
         ``mode``: "create" (the key and required fields needed, the rest
-        defaults), "replace" (every field but the key and the secrets, which
-        are kept when left out, back to its default when left out), "patch"
+        defaults), "replace" (every field left out back to its default, but
+        the key, the secrets and the ``kept`` fields, which stay), "patch"
         (only what is given).  ``key``: the key from the path, for replace
         and patch (the body may repeat it, not change it).  InvalidInput
         lists every problem.
@@ -151,7 +154,7 @@ class Shape:
             raise InvalidInput(problems)
         if mode == "replace":
             kept = {name: default for name, default in self.defaults.items()
-                    if name not in self.write_only and name != self.key and name not in self.read_only}
+                    if name not in self.kept and name != self.key and name not in self.read_only}
             kept.update(values)
             values = kept
         return values
@@ -193,7 +196,7 @@ class Shape:
 
 
 SUBSCRIBER = Shape("subscriber", Subscriber, SUBSCRIBER_RULES, key="imsi", required=("imsi", "k"),
-                   one_of=("opc", "op"))
+                   one_of=("opc", "op"), kept=("sqn",))
 APN = Shape("APN profile", ApnProfile, APN_RULES, key="name", required=("name",))
 SERVING_NODE = Shape("serving node", ServingNode, SERVING_NODE_RULES, key="imsi",
                      read_only=tuple(rule.name for rule in SERVING_NODE_RULES))
