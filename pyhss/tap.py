@@ -30,6 +30,8 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from pyhss import apps, control, logsetup
+from pyhss.api.service import ApiRefused, ApiService
+from pyhss.api.tokens import check_listen
 from pyhss.config import ConfigError, check_log_file, load_config
 from pyhss.node import DiameterNode
 from pyhss.node.stats import TimedOperations
@@ -91,6 +93,9 @@ class Options(usage.Options):
             check_log_file(config)
         except ConfigError as e:
             raise ConfigRefused(e) from None
+        refusal = check_listen(config)
+        if refusal is not None:
+            raise ConfigRefused(ConfigError(self["config"], "api.listen", refusal))
         self.loaded = config
 
 
@@ -165,6 +170,10 @@ class HSSService(service.MultiService):
         self.ports = []
         self.control_port = None
         self.tune_gc = False
+        self.api = None
+        if config.api.listen is not None:
+            self.api = ApiService(self)
+            self.api.setServiceParent(self)
 
     def setServiceParent(self, parent):
         # twistd passes its Application here before it starts logging:
@@ -178,9 +187,18 @@ class HSSService(service.MultiService):
         # privileges) so that a port in use stops start-up with its error.
         try:
             self._listen()
-        except (CannotListenError, transport.TransportUnavailable) as e:
+            service.MultiService.privilegedStartService(self)
+        except (CannotListenError, transport.TransportUnavailable, ApiRefused) as e:
+            self._release_ports()
             raise SystemExit("pyhss: %s" % (e,))
-        service.MultiService.privilegedStartService(self)
+
+    def _release_ports(self):
+        ports, self.ports = self.ports, []
+        if self.control_port is not None:
+            ports.append(self.control_port)
+            self.control_port = None
+        for port in ports:
+            port.stopListening()
 
     def _listen(self):
         if not self.ports:
@@ -208,7 +226,11 @@ class HSSService(service.MultiService):
 
     def startService(self):
         self._listen()
-        service.MultiService.startService(self)
+        try:
+            service.MultiService.startService(self)
+        except ApiRefused as e:
+            self._release_ports()
+            raise SystemExit("pyhss: %s" % (e,))
         self._follow_store()
         if self.tune_gc:
             # After the store, node and applications exist: they are what
