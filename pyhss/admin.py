@@ -4,6 +4,7 @@
     pyhss-admin --config config.yaml --json subscriber list
     pyhss-admin --config config.yaml import subscribers.csv
     pyhss-admin --config config.yaml subscriber cancel 001010000000001
+    pyhss-admin --config config.yaml token add oss --read-only
 
 It runs the store through the reactor with the same adapter code the
 server uses, so a running server and pyhss-admin can share the SQLite
@@ -29,6 +30,7 @@ import sys
 from twisted.internet import defer, task
 
 from pyhss import control
+from pyhss.api import tokens
 from pyhss.config import ConfigError, load_config
 from pyhss.provisioning import APN, SUBSCRIBER, OperationFailed, Provisioning
 from pyhss.storage import open_store
@@ -129,6 +131,14 @@ def build_parser():
     apn.add_parser("list", parents=[common], help="list APN profiles")
     for name, text in (("show", "show one APN profile"), ("delete", "delete an APN profile")):
         apn.add_parser(name, parents=[common], help=text).add_argument("name")
+
+    token = commands.add_parser("token", help="API tokens (REST API, console, /metrics)").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    token_add = token.add_parser("add", parents=[common], help="make an API token; it is shown once")
+    token_add.add_argument("name")
+    token_add.add_argument("--read-only", action="store_true", help="may only read (GET)")
+    token.add_parser("list", parents=[common], help="list API tokens (names and scopes)")
+    token.add_parser("remove", parents=[common], help="remove an API token").add_argument("name")
 
     bulk = commands.add_parser("import", parents=[common], help="bulk-load subscribers from CSV")
     bulk.add_argument("file", help=f"CSV with a header row of: {','.join(CSV_COLUMNS)}")
@@ -371,6 +381,32 @@ def _at_row(path, rows, problem):
     return f"{path}: {problem}"
 
 
+# Token commands need the configuration, not the store.
+def cmd_token_add(config, options, out):
+    secret = tokens.TokenFile(config.api.tokens).add(options.name, read_only=options.read_only)
+    scope = tokens.READ_ONLY if options.read_only else tokens.READ_WRITE
+    out({"name": options.name, "scope": scope, "token": secret},
+        f"{secret}\n(API token {options.name}, {scope}: shown only now; the server keeps its hash "
+        f"in {config.api.tokens})")
+
+
+def cmd_token_list(config, options, out):
+    found = tokens.TokenFile(config.api.tokens).read()
+    views = [{"name": t.name, "scope": t.scope, "created": t.created} for t in found.values()]
+    out(views, _table(views, ("name", "scope", "created")) if views else "no API tokens")
+
+
+def cmd_token_remove(config, options, out):
+    tokens.TokenFile(config.api.tokens).remove(options.name)
+    out({"name": options.name, "removed": True}, f"removed API token {options.name}")
+
+
+TOKEN_COMMANDS = {
+    ("token", "add"): cmd_token_add,
+    ("token", "list"): cmd_token_list,
+    ("token", "remove"): cmd_token_remove,
+}
+
 COMMANDS = {
     ("subscriber", "add"): cmd_subscriber_add,
     ("subscriber", "update"): cmd_subscriber_update,
@@ -383,6 +419,7 @@ COMMANDS = {
     ("apn", "show"): cmd_apn_show,
     ("apn", "delete"): cmd_apn_delete,
     ("import", None): cmd_import,
+    **TOKEN_COMMANDS,
 }
 
 REFUSED = (UsageError, ValidationError, DuplicateError, InUseError, ConfigError)
@@ -433,6 +470,15 @@ def run(reactor, argv, stdout=None, stderr=None):
     except ConfigError as e:
         return fail(EXIT_REFUSED, e)
     options.server = ServerLink(reactor, config)
+    key = (options.command, getattr(options, "action", None))
+    if key in TOKEN_COMMANDS:
+        try:
+            TOKEN_COMMANDS[key](config, options, out)
+        except REFUSED as e:
+            return fail(EXIT_REFUSED, e)
+        except (NotFoundError, StoreError, OSError) as e:
+            return fail(EXIT_FAILED, e)
+        return EXIT_OK
     try:
         store = open_store(config.database, reactor)
     except StoreError as e:

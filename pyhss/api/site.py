@@ -156,7 +156,16 @@ class Root(resource.Resource):
             return self.router
         if name == b"":
             return self.children[b"console"]
-        return resource.NoResource()
+        return Missing()
+
+
+class Missing(resource.Resource):
+    isLeaf = True
+
+    def render(self, request):
+        request.setResponseCode(404)
+        request.setHeader(b"content-type", PROBLEM_JSON)
+        return json.dumps(problem_body(404, f"no resource {request.path.decode('utf-8', 'replace')}")).encode()
 
 
 def swagger_ui_files():
