@@ -619,6 +619,7 @@ def _check_together(config):
 def tls_options(api):
     """Twisted's TLS context factory for the certificate and key of ``api``;
     _Invalid(problem, key) when a file cannot be read or they do not match."""
+    from OpenSSL import crypto
     from twisted.internet import ssl
 
     def read(name, file_path):
@@ -639,13 +640,15 @@ def tls_options(api):
     except Exception as e:
         raise _Invalid(f"not a PEM certificate: {e}", "api.tls_certificate") from None
     try:
-        key = ssl.KeyPair.load(key_pem, ssl.crypto.FILETYPE_PEM)
+        key = ssl.KeyPair.load(key_pem, crypto.FILETYPE_PEM)
     except Exception as e:
         raise _Invalid(f"not a PEM private key: {e}", "api.tls_key") from None
     try:
-        return ssl.CertificateOptions(privateKey=key.original, certificate=chain[0].original,
-                                      extraCertChain=[c.original for c in chain[1:]],
-                                      raiseMinimumTo=ssl.TLSVersion.TLSv1_2)
+        options = ssl.CertificateOptions(privateKey=key.original, certificate=chain[0].original,
+                                         extraCertChain=[c.original for c in chain[1:]],
+                                         raiseMinimumTo=ssl.TLSVersion.TLSv1_2)
+        options.getContext()     # checks that the key is the certificate's
+        return options
     except Exception as e:
         raise _Invalid(f"does not match api.tls_certificate: {e}", "api.tls_key") from None
 
