@@ -111,7 +111,8 @@ class TwistdConfigErrorTests(unittest.TestCase):
         with open(SHIPPED_CONFIG) as handle:
             self.shipped = handle.read().replace(
                 "socket: var/pyhss.control", "socket: ''").replace(
-                "backend: sqlite", "backend: memory")
+                "backend: sqlite", "backend: memory").replace(
+                "listen: tcp:8080:interface=127.0.0.1", "listen: ''")
 
     @defer.inlineCallbacks
     def twistd(self, text):
