@@ -312,6 +312,14 @@ class CrossSiteTests(ApiFixture, unittest.TestCase):
         self.assertProblem(self.api.request("GET", "/subscribers", headers={"Host": "evil.example:8080"}), 403)
         self.assertEqual(self.api.request("GET", "/subscribers", headers={"Host": "localhost:8080"}).status, 200)
 
+    def test_console_pages(self):
+        self.assertIn(b'id="search"', self.api.request("GET", "/console/subscribers").body)
+        page = self.api.request("GET", "/console/subscribers/new").body
+        self.assertIn(b'id="f-k" name="k" data-kind="secret"', page)
+        self.assertIn(b'<option value="disabled">', self.api.request("GET", "/console/apns/internet").body)
+        self.assertIn(b'id="rates"', self.api.request("GET", "/").body)
+        self.assertEqual(self.api.request("GET", "/console/nothing/at/all").status, 404)
+
     def test_security_headers(self):
         response = self.api.request("GET", "/console/subscribers")
         self.assertEqual(response.headers["x-frame-options"], "DENY")

@@ -80,12 +80,11 @@ def form_fields(shape, creating):
 class Console(resource.Resource):
     """``/console/...`` (and ``/``)."""
 
+    isLeaf = True
+
     def __init__(self, collections):
         resource.Resource.__init__(self)
         self.collections = {collection.name: collection for collection in collections}
-
-    def getChild(self, name, request):
-        return self
 
     def render_GET(self, request):
         parts = [part.decode("utf-8", "replace") for part in request.postpath if part]

@@ -1,0 +1,154 @@
+"""The web console in a real browser: Debian's chromium, headless, driven
+by Selenium through Debian's chromedriver (nothing is downloaded).
+
+The API runs on the test's reactor (api.process: reactor, memory store)
+on a real socket; the browser runs in its own process, so the reactor
+must turn while it works: every browser step runs in a thread
+(deferToThread) and the test waits for it.
+"""
+
+import os
+import shutil
+import tempfile
+
+from twisted.internet import defer, reactor, threads
+from twisted.trial import unittest
+
+from pyhss.api import link, tokens
+from pyhss.api.service import bind, serve
+from pyhss.api.site import build_site
+from pyhss.config import Config
+from pyhss.provisioning import Provisioning
+from tests.api_helpers import K_HEX, OPC_HEX, InMemoryApi
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+IMSI = "001010000000001"
+
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError:
+    webdriver = None
+
+
+def _missing():
+    if webdriver is None:
+        return "selenium is not installed (setup.cfg test extra)"
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not os.path.exists(path):
+            return f"{path} is missing: scripts/bootstrap.sh install test installs Debian's chromium and chromium-driver"
+    return None
+
+
+class ConsoleInBrowserTests(unittest.TestCase):
+
+    timeout = 120
+    if _missing():
+        skip = _missing()
+
+    def setUp(self):
+        self.api = InMemoryApi(self)
+        self.api.site.reactor = reactor
+        config = Config.default(api={"listen": "tcp:0:interface=127.0.0.1", "process": "reactor"})
+        self.socket = bind(config.api.listen)
+        self.addCleanup(self.socket.close)
+        self.port = serve(reactor, self.socket, self.api.site, config.api)
+        self.addCleanup(self.port.stopListening)
+        self.base = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.token = self.api.token_file.add("console-test")
+        self.api.authenticator.reload()
+        self.profile = tempfile.mkdtemp(prefix="pyhss-chromium-")
+        self.addCleanup(shutil.rmtree, self.profile, True)
+        self.browser = None
+
+    def tearDown(self):
+        if self.browser is not None:
+            return threads.deferToThread(self.browser.quit)
+
+    def start_browser(self):
+        os.environ["SE_OFFLINE"] = "true"   # Selenium Manager never fetches a browser or driver
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--no-first-run",
+                         "--disable-dev-shm-usage", f"--user-data-dir={self.profile}"):
+            options.add_argument(argument)
+        service = Service(executable_path=CHROMEDRIVER, log_output=os.devnull)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        self.browser = webdriver.Chrome(service=service, options=options)
+        self.browser.set_page_load_timeout(30)
+
+    def wait(self, condition, timeout=20):
+        try:
+            return WebDriverWait(self.browser, timeout).until(condition)
+        except Exception:
+            # What the browser showed and said, for the failure's message.
+            raise AssertionError(f"browser at {self.browser.current_url}: {self.browser.get_log('browser')!r}\n"
+                                 f"{self.browser.page_source[:4000]}") from None
+
+    def text_of(self, selector):
+        return self.wait(lambda b: b.find_element(By.CSS_SELECTOR, selector).text or False)
+
+    def browse(self):
+        """The whole walk, in the browser's thread."""
+        b = self.browser
+        b.get(self.base + "/console/subscribers")
+        # The API needs the token: entered once, kept for the session.
+        b.find_element(By.ID, "token").send_keys(self.token)
+        b.find_element(By.CSS_SELECTOR, "#token-form button[type=submit]").click()
+        self.wait(lambda b: b.find_element(By.ID, "token-state").text == "API token set")
+        query = self.wait(expected_conditions.presence_of_element_located((By.ID, "query")))
+        query.send_keys("15551230001")
+        b.find_element(By.CSS_SELECTOR, "#search button").click()
+        self.wait(lambda b: b.find_elements(By.CSS_SELECTOR, "#results tbody a"))
+        b.find_element(By.CSS_SELECTOR, "#results tbody a").click()
+        self.wait(lambda b: b.find_element(By.ID, "f-msisdn").get_attribute("value") == "15551230001")
+        apns = b.find_element(By.ID, "f-apns").get_attribute("value")
+        # A bad value: the API's problem shown next to that field, nothing stored.
+        msisdn = b.find_element(By.ID, "f-msisdn")
+        msisdn.clear()
+        msisdn.send_keys("12ab")
+        b.find_element(By.ID, "save").click()
+        error = self.text_of('.error[data-for="msisdn"]')
+        invalid = msisdn.get_attribute("aria-invalid")
+        # The edit that is accepted.
+        msisdn.clear()
+        msisdn.send_keys("4915112345678")
+        ambr = b.find_element(By.ID, "f-ue_ambr_dl")
+        ambr.clear()
+        ambr.send_keys("2000000")
+        b.find_element(By.ID, "save").click()
+        notice = self.wait(lambda b: b.find_element(By.ID, "notice").text.startswith("Saved")
+                           and b.find_element(By.ID, "notice").text)
+        cleared = b.find_element(By.CSS_SELECTOR, '.error[data-for="msisdn"]').text
+        keys = b.find_element(By.ID, "f-k").get_attribute("value")
+        page = b.page_source
+        b.get(self.base + "/")
+        self.wait(lambda b: b.find_elements(By.CSS_SELECTOR, "#rates tbody tr") or
+                  "connections by state" in b.find_element(By.ID, "peer-states").text)
+        return {"apns": apns, "error": error, "invalid": invalid, "notice": notice, "cleared": cleared,
+                "keys": keys, "page": page}
+
+    @defer.inlineCallbacks
+    def test_search_edit_and_see_errors_next_to_the_field(self):
+        self.assertEqual(self.api.request("POST", "/apns", {"name": "internet"}, token=self.token).status, 201)
+        created = self.api.request("POST", "/subscribers", {
+            "imsi": IMSI, "k": K_HEX, "opc": OPC_HEX, "apns": ["internet"], "msisdn": "15551230001"},
+            token=self.token)
+        self.assertEqual(created.status, 201)
+        yield threads.deferToThread(self.start_browser)
+        seen = yield threads.deferToThread(self.browse)
+        self.assertEqual(seen["apns"], "internet")
+        self.assertEqual(seen["error"], "must be 1-15 digits, got '12ab'")
+        self.assertEqual(seen["invalid"], "true")
+        self.assertEqual(seen["cleared"], "")
+        self.assertIn("no IDR sent: no serving MME registered", seen["notice"])
+        self.assertEqual(seen["keys"], "")
+        for secret in (K_HEX, OPC_HEX):
+            self.assertNotIn(secret, seen["page"].upper())
+        stored = self.successResultOf(self.api.store.get_subscriber(IMSI))
+        self.assertEqual((stored.msisdn, stored.ue_ambr_dl), ("4915112345678", 2000000))
