@@ -232,8 +232,12 @@ class ServedSubscriberTests(ApiFixture, unittest.TestCase):
             self.assertEqual(sample("pyhss_diameter_requests_total", app="s6a", command="AIR", result="2001"),
                              float(count))
         self.assertEqual(sample("pyhss_diameter_request_duration_seconds_count", app="s6a", command="AIR"), 2.0)
-        self.assertEqual(sample("pyhss_store_operation_duration_seconds_count", operation="reserve_sqns"), 2.0)
+        self.assertEqual(sample("pyhss_store_operations_total", operation="reserve_sqns"), 2.0)
         self.assertEqual(sample("pyhss_store_errors_total", operation="reserve_sqns"), 0.0)
+        for _ in range(8):      # one call in 8 is timed
+            self.api.request("GET", f"/subscribers/{IMSI}")
+        self.assertGreaterEqual(sample("pyhss_store_operation_duration_seconds_count", operation="get_subscriber"),
+                                1.0)
         self.assertEqual(sample("pyhss_diameter_peer_up", peer=PEER_HOST, realm="test.realm",
                                 remote=self.mme.remote), 1.0)
         self.assertEqual(sample("pyhss_diameter_peers", state="open"), 1.0)

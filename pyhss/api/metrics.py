@@ -15,7 +15,9 @@ Series (Prometheus naming: base units, ``_total`` counters):
   answer's result code, or timeout / disconnected / not-sent
 - ``pyhss_diameter_peers{state}``, ``pyhss_diameter_peer_up{peer,realm,remote}``
 - ``pyhss_diameter_watchdog_failures_total{peer}``
-- ``pyhss_store_operation_duration_seconds{operation}``, ``pyhss_store_errors_total{operation}``
+- ``pyhss_store_operations_total{operation}``, ``pyhss_store_errors_total{operation}``,
+  ``pyhss_store_operation_duration_seconds{operation}`` (one call in 8 timed: timing every call
+  cost more than metrics may)
 - ``pyhss_sqn_resynchronisations_total{result}``
 - ``pyhss_control_requests_total{command,outcome}``
 - ``pyhss_api_requests_total{method,route,status}``, ``pyhss_api_request_duration_seconds{method,route}``
@@ -123,15 +125,24 @@ def diameter_families(snapshot):
     for peer, count in snapshot["watchdog_failures"].items():
         watchdog.add_metric((peer,), count)
     yield watchdog
-    store = HistogramMetricFamily("pyhss_store_operation_duration_seconds", "Store operation latency",
+    store = HistogramMetricFamily("pyhss_store_operation_duration_seconds",
+                                  "Store operation latency, of one call in %d" % snapshot.get("store_sample", 1),
                                   labels=("operation",))
     errors = CounterMetricFamily("pyhss_store_errors", "Store operations that failed", labels=("operation",))
-    for name, histogram, failures in snapshot["store"]:
-        buckets, total = _buckets(bounds, histogram["counts"], histogram["sum"])
-        store.add_metric((name,), buckets, total)
-        errors.add_metric((name,), failures)
+    calls = CounterMetricFamily("pyhss_store_operations", "Store operations called", labels=("operation",))
+    failures = {}
+    for name, histogram, failed in snapshot["store"]:
+        failures[name] = failed
+        if sum(histogram["counts"]):
+            buckets, total = _buckets(bounds, histogram["counts"], histogram["sum"])
+            store.add_metric((name,), buckets, total)
+    for name, count in snapshot.get("store_calls", {}).items():
+        if count:
+            calls.add_metric((name,), count)
+            errors.add_metric((name,), failures.get(name, 0))
     yield store
     yield errors
+    yield calls
     counters = snapshot["counters"]
     resync = CounterMetricFamily("pyhss_sqn_resynchronisations", "AIR re-synchronisations (AUTS) verified "
                                  "or refused", labels=("result",))

@@ -433,9 +433,13 @@ class Router(resource.Resource):
                 request.setHeader(name, value)
         request.setHeader(b"cache-control", b"no-store")
         if body is None:
+            request.setHeader(b"content-length", b"0")
             return b""
         request.setHeader(b"content-type", PROBLEM_JSON if status >= 400 else JSON)
-        return json.dumps(body, separators=(",", ":")).encode()
+        data = json.dumps(body, separators=(",", ":")).encode()
+        # A length, not chunks: one write, and cheaper for keep-alive clients.
+        request.setHeader(b"content-length", b"%d" % len(data))
+        return data
 
     def _after(self, request, route, status, started, token):
         if self.observe is not None:
