@@ -8,8 +8,8 @@ must turn while it works: every browser step runs in a thread
 """
 
 import os
-import shutil
-import tempfile
+import threading
+import time
 
 from twisted.internet import defer, reactor, threads
 from twisted.trial import unittest
@@ -33,6 +33,33 @@ try:
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:
     webdriver = None
+
+
+def _descendants(pid):
+    """Every process below ``pid`` (from /proc)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), ()):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _missing():
@@ -61,13 +88,27 @@ class ConsoleInBrowserTests(unittest.TestCase):
         self.base = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
         self.token = self.api.token_file.add("console-test")
         self.api.authenticator.reload()
-        self.profile = tempfile.mkdtemp(prefix="pyhss-chromium-")
-        self.addCleanup(shutil.rmtree, self.profile, True)
+        # A fresh profile in trial's own directory: Chromium may still be
+        # writing it for a moment after quit(), and trial removes it later.
+        self.profile = os.path.abspath(self.mktemp())
+        os.makedirs(self.profile)
         self.browser = None
 
     def tearDown(self):
         if self.browser is not None:
-            return threads.deferToThread(self.browser.quit)
+            return threads.deferToThread(self.quit_browser)
+
+    def quit_browser(self):
+        """quit(), then wait (bounded) until every Chromium process is gone."""
+        processes = _descendants(self.browser.service.process.pid)
+        self.browser.quit()
+        deadline = time.monotonic() + 10
+        while processes and time.monotonic() < deadline:
+            processes = [pid for pid in processes if _alive(pid)]
+            if processes:
+                threading.Event().wait(0.05)
+        if processes:
+            raise AssertionError(f"Chromium processes still running after quit: {processes}")
 
     def start_browser(self):
         os.environ["SE_OFFLINE"] = "true"   # Selenium Manager never fetches a browser or driver
