@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 
@@ -142,7 +141,6 @@ class PacedRun(LoadRun):
 def http_worker(argv):
     """``api_rate.py --http-worker PORT TOKEN KIND CONNECTIONS SECONDS FIRST``: prints one JSON line."""
     port, token, kind, connections, seconds, first = argv
-    from twisted.internet import reactor
     result = {}
     task.react(lambda r: _http_load(r, int(port), token, kind, int(connections), float(seconds), first, result))
 

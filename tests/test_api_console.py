@@ -14,11 +14,8 @@ import time
 from twisted.internet import defer, reactor, threads
 from twisted.trial import unittest
 
-from pyhss.api import link, tokens
 from pyhss.api.service import bind, serve
-from pyhss.api.site import build_site
 from pyhss.config import Config
-from pyhss.provisioning import Provisioning
 from tests.api_helpers import K_HEX, OPC_HEX, InMemoryApi
 
 CHROMIUM = "/usr/bin/chromium"
