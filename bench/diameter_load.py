@@ -505,6 +505,10 @@ def parse_arguments(argv):
                              " against it, then stop it")
     parser.add_argument("--config", default=os.path.join(_ROOT, "config.yaml"),
                         help="configuration copied by --spawn-server")
+    parser.add_argument("--metrics", choices=("config", "on", "off", "compare"), default="config",
+                        help="with --spawn-server: metrics.enabled as in --config, on, off, or compare: "
+                             "the same load against a server with metrics on and one with them off, "
+                             "alternately (on, off, on, off), and the difference of their throughputs")
     parser.add_argument("--profile", metavar="FILE",
                         help="with --spawn-server: run the server under"
                              " cProfile (twistd --profile FILE --profiler"
@@ -524,6 +528,8 @@ def parse_arguments(argv):
         parser.error("--timeout must be positive")
     if options.profile is not None and not options.spawn_server:
         parser.error("--profile needs --spawn-server")
+    if options.metrics != "config" and not options.spawn_server:
+        parser.error("--metrics needs --spawn-server")
     check_kind_arguments(parser, options)
     return options
 
@@ -570,6 +576,34 @@ def _provision(reactor, server, options, log):
 @defer.inlineCallbacks
 def main(reactor, argv):
     options = parse_arguments(argv)
+    if options.metrics == "compare":
+        yield compare_metrics(reactor, argv)
+        return
+    yield run_once(reactor, options)
+
+
+@defer.inlineCallbacks
+def compare_metrics(reactor, argv):
+    """The same load with metrics on and off, alternately, twice each."""
+    rates = {"on": [], "off": []}
+    for setting in ("on", "off", "on", "off"):
+        options = parse_arguments(argv)
+        options.metrics = setting
+        summary = yield run_once(reactor, options, quiet=True)
+        rates[setting].append(summary["requests_per_s"])
+        print("# metrics %s: %.1f requests/s, p99 %s ms" % (
+            setting, summary["requests_per_s"], summary["latency_ms"]["p99"]))
+    on, off = max(rates["on"]), max(rates["off"])
+    cost = 100.0 * (off - on) / off if off else 0.0
+    print("metrics on  : %s requests/s (best %.1f)" % (rates["on"], on))
+    print("metrics off : %s requests/s (best %.1f)" % (rates["off"], off))
+    print("cost        : %.1f%% of throughput (best of each)" % (cost,))
+    print(json.dumps({"kind": options.request, "metrics_on": rates["on"], "metrics_off": rates["off"],
+                      "cost_percent": round(cost, 2)}))
+
+
+@defer.inlineCallbacks
+def run_once(reactor, options, quiet=False):
     server_identity(options)
     kind_class = REQUEST_KINDS[options.request]
     kind = kind_class(options, options.origin_host, options.origin_realm)
@@ -583,6 +617,8 @@ def main(reactor, argv):
     try:
         if options.spawn_server:
             server = SpawnedServer(reactor, options.config, run.log)
+            if options.metrics in ("on", "off"):
+                server.metrics = options.metrics == "on"
             if options.profile:
                 server.extra_args = [
                     "--profile", os.path.abspath(options.profile),
@@ -606,11 +642,13 @@ def main(reactor, argv):
     summary["kind"] = options.request
     summary["connections"] = options.connections
     summary["window"] = options.window
-    print(format_report(summary, options))
-    print(json.dumps(summary, sort_keys=False))
+    if not quiet:
+        print(format_report(summary, options))
+        print(json.dumps(summary, sort_keys=False))
     errors = summary["errors"]
     if summary["answered"] == 0 or errors["disconnects"]:
         raise SystemExit(1)
+    return summary
 
 
 def run_main(argv=None):

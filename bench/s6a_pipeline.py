@@ -1,7 +1,7 @@
 """The S6a server path in one process, without sockets: CPU per request.
 
     .venv/bin/python bench/s6a_pipeline.py [--request air|ulr] [--requests 30000]
-        [--window 50] [--subscribers 100000] [--db FILE] [--profile FILE]
+        [--window 50] [--subscribers 100000] [--db FILE] [--profile FILE] [--metrics on|off]
 
 Builds the server as ``twistd pyhss`` does (HSSService from the shipped
 config.yaml, SQLite store with its worker thread, collector tuned), opens
@@ -122,6 +122,9 @@ def run(reactor, options, out):
     data["database"] = {"backend": "sqlite", "sqlite": {"path": options.db}}
     data.setdefault("control", {})["enabled"] = False
     data.setdefault("logging", {})["level"] = "warn"
+    data.setdefault("api", {})["listen"] = ""
+    if options.metrics != "config":
+        data.setdefault("metrics", {})["enabled"] = options.metrics == "on"
     config = load_config_data(data, "<s6a_pipeline>", ROOT)
     if not os.path.exists(options.db):
         yield provision.provision(reactor, options.db, options.imsi_first, options.subscribers)
@@ -210,6 +213,8 @@ def main(argv=None):
                         help="distinct requests built before the run (default 100000)")
     parser.add_argument("--db", help="SQLite file to provision once and keep")
     parser.add_argument("--profile", metavar="FILE")
+    parser.add_argument("--metrics", choices=("config", "on", "off"), default="config",
+                        help="metrics.enabled: as config.yaml says, or on, or off (the cost of counting)")
     options = parser.parse_args(argv)
     directory = None
     if options.db is None:

@@ -61,6 +61,7 @@ class SpawnedServer(object):
         self.backend = None
         self.database_path = None
         self.extra_args = []
+        self.metrics = None     # metrics.enabled: None keeps the configuration's
 
     def _write_config(self):
         import yaml
@@ -79,6 +80,10 @@ class SpawnedServer(object):
         self.backend = database["backend"]
         self.database_path = os.path.join(self.directory, "pyhss.sqlite3")
         database.setdefault("sqlite", {})["path"] = self.database_path
+        # The API is another benchmark's business (bench/api_rate.py).
+        config.setdefault("api", {})["listen"] = ""
+        if self.metrics is not None:
+            config.setdefault("metrics", {})["enabled"] = self.metrics
         logging = config.setdefault("logging", {})
         logging["level"] = "warn"
         logging["file"] = "-"

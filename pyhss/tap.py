@@ -30,11 +30,20 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from pyhss import apps, control, logsetup
+from pyhss.api.service import ApiRefused, ApiService
+from pyhss.api.tokens import check_listen
 from pyhss.config import ConfigError, check_log_file, load_config
 from pyhss.node import DiameterNode
+from pyhss.node.stats import TimedOperations
 from pyhss.protocols import transport
 from pyhss.storage import open_store
 from pyhss.storage.errors import StoreError
+from pyhss.storage.interface import IStore
+from zope.interface.interface import Method
+
+# The store operations timed for metrics: every method of the roles.
+STORE_OPERATIONS = tuple(sorted(name for name in IStore.names(all=True)
+                                if isinstance(IStore[name], Method) and name != "close"))
 
 
 class ConfigRefused(SystemExit):
@@ -84,6 +93,9 @@ class Options(usage.Options):
             check_log_file(config)
         except ConfigError as e:
             raise ConfigRefused(e) from None
+        refusal = check_listen(config)
+        if refusal is not None:
+            raise ConfigRefused(ConfigError(self["config"], "api.listen", refusal))
         self.loaded = config
 
 
@@ -152,10 +164,16 @@ class HSSService(service.MultiService):
         self.store = store if store is not None else open_store(
             config.database, reactor)
         self.node = DiameterNode.from_config(config, reactor)
+        if self.node.stats is not None:
+            self.store = TimedOperations(self.store, STORE_OPERATIONS, self.node.stats)
         self.applications = apps.load_applications(self.node, self.store, config)
         self.ports = []
         self.control_port = None
         self.tune_gc = False
+        self.api = None
+        if config.api.listen is not None:
+            self.api = ApiService(self)
+            self.api.setServiceParent(self)
 
     def setServiceParent(self, parent):
         # twistd passes its Application here before it starts logging:
@@ -169,9 +187,18 @@ class HSSService(service.MultiService):
         # privileges) so that a port in use stops start-up with its error.
         try:
             self._listen()
-        except (CannotListenError, transport.TransportUnavailable) as e:
+            service.MultiService.privilegedStartService(self)
+        except (CannotListenError, transport.TransportUnavailable, ApiRefused) as e:
+            self._release_ports()
             raise SystemExit("pyhss: %s" % (e,))
-        service.MultiService.privilegedStartService(self)
+
+    def _release_ports(self):
+        ports, self.ports = self.ports, []
+        if self.control_port is not None:
+            ports.append(self.control_port)
+            self.control_port = None
+        for port in ports:
+            port.stopListening()
 
     def _listen(self):
         if not self.ports:
@@ -182,9 +209,7 @@ class HSSService(service.MultiService):
         path = self.config.control.socket_path
         if path is not None and self.control_port is None:
             try:
-                self.control_port = control.listen(
-                    self.reactor, path,
-                    control.ControlLocator(self.applications.values()))
+                self.control_port = control.listen(self.reactor, path, self.control_locator())
             except CannotListenError:
                 # Start-up stops here: release the Diameter ports too.
                 ports, self.ports = self.ports, []
@@ -192,9 +217,20 @@ class HSSService(service.MultiService):
                     port.stopListening()
                 raise
 
+    def control_locator(self):
+        """The responders of every application's control commands, counted
+        for metrics when the node counts."""
+        stats = self.node.stats
+        return control.ControlLocator(self.applications.values(),
+                                      count=stats.control_request if stats is not None else None)
+
     def startService(self):
         self._listen()
-        service.MultiService.startService(self)
+        try:
+            service.MultiService.startService(self)
+        except ApiRefused as e:
+            self._release_ports()
+            raise SystemExit("pyhss: %s" % (e,))
         self._follow_store()
         if self.tune_gc:
             # After the store, node and applications exist: they are what

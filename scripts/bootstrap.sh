@@ -12,7 +12,8 @@ export DEBIAN_FRONTEND=noninteractive
 APT_BASE="python3 python3-venv python3-dev gcc libsctp-dev"
 # tshark and freeDiameter are the real peers/decoders the integration tests use;
 # the freeDiameter headers build the test MME extension (tests/fd_mme).
-APT_TEST="tshark freediameter libfreediameter-dev gcc libc6-dev"
+# chromium and its driver: the web console is tested in a real browser (Selenium).
+APT_TEST="tshark freediameter libfreediameter-dev gcc libc6-dev chromium chromium-driver"
 
 apt_install() {
     missing=""

@@ -13,7 +13,9 @@ from zope.interface.verify import verifyObject
 
 from pyhss.auc.sqn import SqnRequest
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
-from pyhss.storage.interface import IServingNodes, ISqnReservation, IStore, ISubscribers, RequiredState
+from pyhss.storage.interface import (
+    IServingNodes, ISqnReservation, IStore, ISubscribers, RequiredState, SubscriberQuery,
+)
 from pyhss.storage.records import SQN_MAX, ApnProfile, ServingNode, Subscriber
 
 IMSI = "001010000000001"
@@ -182,6 +184,63 @@ class SubscriberContract(StoreFixture):
         yield self.store.update_subscriber(IMSI, apns=("internet2",))
         yield self.store.delete_apn("internet")
         self.assertIsNone((yield self.store.get_apn("internet")))
+
+    @defer.inlineCallbacks
+    def test_update_apn(self):
+        yield self.add_internet()
+        ims = yield self.store.add_apn(ApnProfile("ims", qci=5))
+        updated = yield self.store.update_apn("INTERNET", qci=7, ambr_ul=None)
+        self.assertEqual((updated.name, updated.qci, updated.ambr_ul, updated.ambr_dl, updated.context_id),
+                         ("internet", 7, None, 100_000_000, 1))
+        self.assertEqual((yield self.store.get_apn("internet")), updated)
+        e = yield self.assertFails(self.store.update_apn("internet", context_id=ims.context_id), DuplicateError)
+        self.assertIn("context id 2", str(e))
+        moved = yield self.store.update_apn("internet", context_id=9)
+        self.assertEqual((yield self.store.get_apn("internet")).context_id, 9)
+        self.assertEqual(moved.context_id, 9)
+        yield self.assertFails(self.store.update_apn("nothing", qci=5), NotFoundError)
+        e = yield self.assertFails(self.store.update_apn("internet", qci=0), ValidationError)
+        self.assertEqual(e.field, "qci")
+        yield self.assertFails(self.store.update_apn("internet", name="other"), ValidationError)
+        self.assertEqual((yield self.store.get_apn("internet")), moved)
+
+    @defer.inlineCallbacks
+    def test_unknown_apn_names_the_field(self):
+        e = yield self.assertFails(self.store.add_subscriber(subscriber(apns=("nowhere",))), ValidationError)
+        self.assertEqual(e.field, "apns")
+        self.assertIn("nowhere", e.problem)
+
+    @defer.inlineCallbacks
+    def test_list_with_query(self):
+        yield self.add_internet()
+        yield self.store.add_apn(ApnProfile("ims"))
+        yield self.store.add_subscribers([
+            subscriber("001010000000001", msisdn="15550001", apns=("internet",)),
+            subscriber("001010000000002", msisdn="15550002", apns=("ims", "internet"), enabled=False),
+            subscriber("001020000000003", msisdn="15550001", apns=("ims",)),
+            subscriber("00101000000004", apns=()),
+        ])
+
+        @defer.inlineCallbacks
+        def imsis(offset=0, limit=None, **criteria):
+            query = SubscriberQuery(**criteria)
+            found = yield self.store.list_subscribers(offset, limit, query=query)
+            count = yield self.store.count_subscribers(query)
+            self.assertEqual(count, len((yield self.store.list_subscribers(query=query))))
+            return [s.imsi for s in found]
+
+        self.assertEqual((yield imsis(msisdn="15550001")), ["001010000000001", "001020000000003"])
+        self.assertEqual((yield imsis(imsi_prefix="00101")),
+                         ["001010000000001", "001010000000002", "00101000000004"])
+        self.assertEqual((yield imsis(imsi_prefix="00101000000000")),
+                         ["001010000000001", "001010000000002"])
+        self.assertEqual((yield imsis(apn="internet")), ["001010000000001", "001010000000002"])
+        self.assertEqual((yield imsis(apn="ims", enabled=True)), ["001020000000003"])
+        self.assertEqual((yield imsis(enabled=False)), ["001010000000002"])
+        self.assertEqual((yield imsis(after="001010000000001", limit=2)), ["001010000000002", "00101000000004"])
+        self.assertEqual((yield imsis(1, 1, apn="ims")), ["001020000000003"])
+        self.assertEqual((yield imsis(msisdn="1")), [])
+        self.assertEqual((yield self.store.count_subscribers()), 4)
 
 
 def sqns(count, ind_bits=0):

@@ -111,7 +111,8 @@ class TwistdConfigErrorTests(unittest.TestCase):
         with open(SHIPPED_CONFIG) as handle:
             self.shipped = handle.read().replace(
                 "socket: var/pyhss.control", "socket: ''").replace(
-                "backend: sqlite", "backend: memory")
+                "backend: sqlite", "backend: memory").replace(
+                "listen: tcp:8080:interface=127.0.0.1", "listen: ''")
 
     @defer.inlineCallbacks
     def twistd(self, text):
@@ -156,12 +157,15 @@ def short_directory(test):
     return directory
 
 
-def write_shipped_config(directory, control_socket):
+def write_shipped_config(directory, control_socket, api=None):
     """The shipped config.yaml in C{directory} (so its relative SQLite path
-    lands there) with the control socket at C{control_socket}."""
+    lands there) with the control socket at C{control_socket}; the API off
+    unless C{api} (its section's settings) is given."""
     with open(SHIPPED_CONFIG) as handle:
         data = yaml.safe_load(handle)
     data["control"]["socket"] = control_socket
+    data["api"]["listen"] = ""
+    data["api"].update(api or {})
     path = os.path.join(directory, "config.yaml")
     with open(path, "w") as handle:
         yaml.safe_dump(data, handle)

@@ -103,7 +103,7 @@ class DiameterProtocol(PeerActions, FlowControl, protocol.Protocol):
         self.counters = dict.fromkeys((
             "messages_received", "requests_received", "answers_sent",
             "dwr_received", "dwa_sent", "dwr_sent", "dwa_received",
-            "requests_sent", "answers_received"), 0)
+            "requests_sent", "answers_received", "watchdog_failures"), 0)
         self.remote = "?"
         self.remote_host = None       # source address, for admission
         self.local_address = None

@@ -54,6 +54,41 @@ class RequiredState:
 ANY_STATE = RequiredState(enabled=False)
 
 
+class SubscriberQuery:
+    """Which subscribers a listing wants; every criterion given (not None)
+    must hold: ``msisdn`` equal, the IMSI starting with ``imsi_prefix``,
+    ``apn`` among its APNs (a normalised name), ``enabled`` equal, the IMSI
+    after ``after`` (keyset paging: the last IMSI of the previous page).
+
+    Data, not a callable, so that SQL stores make it a WHERE clause and
+    MongoDB a filter.
+    """
+
+    __slots__ = ("msisdn", "imsi_prefix", "apn", "enabled", "after")
+
+    def __init__(self, msisdn=None, imsi_prefix=None, apn=None, enabled=None, after=None):
+        self.msisdn = msisdn
+        self.imsi_prefix = imsi_prefix
+        self.apn = apn
+        self.enabled = enabled
+        self.after = after
+
+    def matches(self, subscriber):
+        return ((self.msisdn is None or subscriber.msisdn == self.msisdn)
+                and (self.imsi_prefix is None or subscriber.imsi.startswith(self.imsi_prefix))
+                and (self.apn is None or self.apn in subscriber.apns)
+                and (self.enabled is None or subscriber.enabled == self.enabled)
+                and (self.after is None or subscriber.imsi > self.after))
+
+    def __repr__(self):
+        given = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__
+                          if getattr(self, name) is not None)
+        return f"SubscriberQuery({given})"
+
+
+EVERY_SUBSCRIBER = SubscriberQuery()
+
+
 class ISubscribers(Interface):
     """Subscribers and the APN profiles they name (provisioning, every application)."""
 
@@ -70,11 +105,12 @@ class ISubscribers(Interface):
     def get_subscriber(imsi):
         """Fires the Subscriber, or None."""
 
-    def list_subscribers(offset=0, limit=None):
-        """Fires a list of Subscribers ordered by IMSI."""
+    def list_subscribers(offset=0, limit=None, query=EVERY_SUBSCRIBER):
+        """Fires a list of the Subscribers ``query`` (a SubscriberQuery)
+        wants, ordered by IMSI, from the ``offset``-th, at most ``limit``."""
 
-    def count_subscribers():
-        """Fires the number of subscribers."""
+    def count_subscribers(query=EVERY_SUBSCRIBER):
+        """Fires the number of subscribers ``query`` wants."""
 
     def update_subscriber(imsi, /, **changes):
         """Change fields (any Subscriber field but imsi); fires the new
@@ -92,6 +128,11 @@ class ISubscribers(Interface):
 
     def list_apns():
         """Fires a list of ApnProfiles ordered by name."""
+
+    def update_apn(name, /, **changes):
+        """Change fields of an APN profile (any but name); fires the new
+        ApnProfile.  NotFoundError, ValidationError, DuplicateError (a
+        context_id another APN has)."""
 
     def delete_apn(name):
         """NotFoundError; InUseError while a subscriber lists it."""

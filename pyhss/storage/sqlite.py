@@ -41,7 +41,7 @@ from pyhss.storage import checkpoints
 from pyhss.storage.errors import (
     DuplicateError, InUseError, NotFoundError, StoreError, StoreUnavailable, ValidationError,
 )
-from pyhss.storage.interface import ANY_STATE, IStore
+from pyhss.storage.interface import ANY_STATE, EVERY_SUBSCRIBER, IStore
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
 from pyhss.storage.sqlite_rows import (
     INSERT_APN, INSERT_SUBSCRIBER, INSERT_SUBSCRIBER_IF_MISSING, REPLACE_NODE, REPLACE_SUBSCRIBER, SCHEMA,
@@ -278,13 +278,16 @@ class SqliteStore:
     def get_subscriber(self, imsi):
         return self._submit(self._read, SELECT_SUBSCRIBER, (imsi,), _one_subscriber)
 
-    def list_subscribers(self, offset=0, limit=None):
-        sql = f"SELECT {SUBSCRIBER_COLUMNS} FROM subscriber ORDER BY imsi LIMIT ? OFFSET ?"
-        args = (-1 if limit is None else limit, offset)
-        return self._submit(self._read, sql, args, lambda c: [subscriber_from_row(row) for row in c])
+    def list_subscribers(self, offset=0, limit=None, query=EVERY_SUBSCRIBER):
+        where, args = _where(query)
+        sql = f"SELECT {SUBSCRIBER_COLUMNS} FROM subscriber{where} ORDER BY imsi LIMIT ? OFFSET ?"
+        args += [-1 if limit is None else limit, offset]
+        return self._submit(self._read, sql, tuple(args), lambda c: [subscriber_from_row(row) for row in c])
 
-    def count_subscribers(self):
-        return self._submit(self._read, "SELECT count(*) FROM subscriber", (), lambda c: c.fetchone()[0])
+    def count_subscribers(self, query=EVERY_SUBSCRIBER):
+        where, args = _where(query)
+        return self._submit(self._read, f"SELECT count(*) FROM subscriber{where}", tuple(args),
+                            lambda c: c.fetchone()[0])
 
     def update_subscriber(self, imsi, /, **changes):
         return self._submit(_update_subscriber, imsi, changes, write=True)
@@ -306,6 +309,13 @@ class SqliteStore:
 
     def list_apns(self):
         return self._submit(self._read, SELECT_APN + " ORDER BY name", (), lambda c: [apn_from_row(row) for row in c])
+
+    def update_apn(self, name, /, **changes):
+        try:
+            key = normalise_apn(name)
+        except ValidationError as e:
+            return defer.fail(e)
+        return self._submit(_update_apn, key, changes, write=True)
 
     def delete_apn(self, name):
         try:
@@ -364,7 +374,8 @@ def _check_apns(conn, subscribers):
             if known is None:
                 known = {row[0] for row in conn.execute("SELECT name FROM apn")}
             if name not in known:
-                raise ValidationError(f"unknown APN {name!r} for IMSI {subscriber.imsi}")
+                raise ValidationError(f"unknown APN {name!r} for IMSI {subscriber.imsi}", field="apns",
+                                      problem=f"names an APN that is not provisioned: {name!r}")
 
 
 def _add_subscriber(conn, subscriber):
@@ -437,6 +448,43 @@ def _add_apn(conn, profile):
         raise DuplicateError(f"context id {profile.context_id} is used by another APN")
     conn.execute(INSERT_APN, encode_apn(profile))
     return profile
+
+
+def _update_apn(conn, key, changes):
+    current = apn_from_row(conn.execute(SELECT_APN_BY_NAME, (key,)).fetchone())
+    if current is None:
+        raise NotFoundError(f"no APN {key!r}")
+    updated = changed(current, changes)
+    if updated.context_id is None:
+        updated = changed(updated, {"context_id": current.context_id})
+    if conn.execute("SELECT 1 FROM apn WHERE context_id = ? AND name != ?", (updated.context_id, key)).fetchone():
+        raise DuplicateError(f"context id {updated.context_id} is used by another APN")
+    conn.execute("DELETE FROM apn WHERE name = ?", (key,))
+    conn.execute(INSERT_APN, encode_apn(updated))
+    return updated
+
+
+def _where(query):
+    """The WHERE clause and its arguments for a SubscriberQuery."""
+    clauses, args = [], []
+    if query.msisdn is not None:
+        clauses.append("msisdn = ?")
+        args.append(query.msisdn)
+    if query.imsi_prefix is not None:
+        # IMSIs are digits: the prefix's range, which the primary key serves.
+        clauses.append("imsi >= ? AND imsi < ?")
+        args += [query.imsi_prefix, query.imsi_prefix + ":"]
+    if query.apn is not None:
+        # Names are labels of [a-z0-9-] or '*', so LIKE has no wildcard to trip on.
+        clauses.append("' ' || apns || ' ' LIKE ?")
+        args.append("% " + query.apn + " %")
+    if query.enabled is not None:
+        clauses.append("enabled = ?")
+        args.append(int(query.enabled))
+    if query.after is not None:
+        clauses.append("imsi > ?")
+        args.append(query.after)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
 
 
 def _delete_apn(conn, key):
