@@ -28,7 +28,7 @@ import sys
 
 from twisted.internet import defer, task
 
-from pyhss import control
+from pyhss import admin_ims, control
 from pyhss.apps import s6a_control
 from pyhss.config import ConfigError, load_config
 from pyhss.protocols.results import DIAMETER_SUCCESS
@@ -137,6 +137,8 @@ def build_parser():
     apn.add_parser("list", parents=[common], help="list APN profiles")
     for name, text in (("show", "show one APN profile"), ("delete", "delete an APN profile")):
         apn.add_parser(name, parents=[common], help=text).add_argument("name")
+
+    admin_ims.add_parsers(commands, common)
 
     bulk = commands.add_parser("import", parents=[common], help="bulk-load subscribers from CSV")
     bulk.add_argument("file", help=f"CSV with a header row of: {','.join(CSV_COLUMNS)}")
@@ -461,6 +463,7 @@ COMMANDS = {
     ("apn", "show"): cmd_apn_show,
     ("apn", "delete"): cmd_apn_delete,
     ("import", None): cmd_import,
+    **admin_ims.COMMANDS,
 }
 
 REFUSED = (UsageError, ValidationError, DuplicateError, InUseError, ConfigError)
@@ -475,11 +478,13 @@ class ServerLink:
         self.config_path = config.path
         self.timeout = config.timers.request_timeout + CONTROL_MARGIN
 
-    def call(self, command, imsi):
+    def call(self, command, imsi=None, **arguments):
         if self.path is None:
             return defer.fail(control.ServerUnreachable(
                 None, f"no control socket configured (control.socket in {self.config_path})"))
-        return control.call(self.reactor, self.path, command, self.timeout, imsi=imsi)
+        if imsi is not None:
+            arguments["imsi"] = imsi
+        return control.call(self.reactor, self.path, command, self.timeout, **arguments)
 
 
 # --- entry points ---------------------------------------------------------------------
@@ -527,7 +532,7 @@ def run(reactor, argv, stdout=None, stderr=None):
         yield command(store, options, out)
     except REFUSED as e:
         return fail(EXIT_REFUSED, e)
-    except (NotFoundError, StoreError, OperationFailed) as e:
+    except (NotFoundError, StoreError, OperationFailed, admin_ims.OperationFailed) as e:
         return fail(EXIT_FAILED, e)
     finally:
         yield store.close()

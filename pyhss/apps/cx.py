@@ -291,9 +291,10 @@ class CxApplication(DiameterApplication):
         kind = request.get("Server-Assignment-Type")
         impi, impu = request.get("User-Name"), request.get("Public-Identity")
         if impi is None and impu is None:
-            return defer.succeed(self.node.error_answer(
-                request, results.DIAMETER_MISSING_AVP, [codec.Avp.new("Public-Identity", "")],
-                "SAR needs User-Name or Public-Identity"))
+            answer = self.answer(request, results.DIAMETER_MISSING_AVP)
+            answer.add("Error-Message", "SAR needs User-Name or Public-Identity")
+            answer.add("Failed-AVP", [("Public-Identity", "")])
+            return defer.succeed(answer)
         assignment = Assignment(kind, impi, impu, request.get("Server-Name"), request.get("Origin-Host"),
                                 request.get("Origin-Realm"), peer.origin_host if peer is not None else None,
                                 self.node.clock.seconds(), self.policy.keep_server_name)
