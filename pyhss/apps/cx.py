@@ -170,13 +170,20 @@ class CxApplication(DiameterApplication):
             return self.answer(request, results.DIAMETER_SUCCESS).add("Server-Name", server_name)
         if kind == UAR_REGISTRATION_AND_CAPABILITIES:
             code = results.DIAMETER_SERVER_SELECTION if server_name is None else results.DIAMETER_FIRST_REGISTRATION
-            return self.experimental_answer(request, code).add(
-                "Server-Capabilities", self.policy.server_capabilities())
+            return self._with_capabilities(self.experimental_answer(request, code))
         if server_name is not None:
             return self.experimental_answer(request, results.DIAMETER_SUBSEQUENT_REGISTRATION).add(
                 "Server-Name", server_name)
-        return self.experimental_answer(request, results.DIAMETER_FIRST_REGISTRATION).add(
-            "Server-Capabilities", self.policy.server_capabilities())
+        return self._with_capabilities(self.experimental_answer(request, results.DIAMETER_FIRST_REGISTRATION))
+
+    def _with_capabilities(self, answer):
+        """Server-Capabilities when any are configured: an empty one makes
+        Kamailio's cdp drop the whole answer (AAACreateAVP: NULL value),
+        and without it the I-CSCF chooses among all its S-CSCFs."""
+        capabilities = self.policy.server_capabilities()
+        if capabilities:
+            answer.add("Server-Capabilities", capabilities)
+        return answer
 
     # --- MAR ---------------------------------------------------------------------------
     def multimedia_auth(self, request, peer):
@@ -351,8 +358,7 @@ class CxApplication(DiameterApplication):
             return self.experimental_answer(request, results.DIAMETER_UNREGISTERED_SERVICE).add(
                 "Server-Name", confirmed)
         if state == NOT_REGISTERED and (yield self._unregistered_services(subscription)):
-            return self.experimental_answer(request, results.DIAMETER_UNREGISTERED_SERVICE).add(
-                "Server-Capabilities", self.policy.server_capabilities())
+            return self._with_capabilities(self.experimental_answer(request, results.DIAMETER_UNREGISTERED_SERVICE))
         return self.experimental_answer(request, results.DIAMETER_ERROR_IDENTITY_NOT_REGISTERED)
 
     @defer.inlineCallbacks
