@@ -157,6 +157,9 @@ modparam("ims_dialog", "detect_spirals", 0)
 modparam("ims_dialog", "profiles_no_value", "orig ; term")
 loadmodule "presence.so"
 loadmodule "ims_usrloc_scscf.so"
+# Expired and de-registered contacts purged within a second (RTR marks them).
+modparam("ims_usrloc_scscf", "timer_interval", 1)
+modparam("ims_usrloc_scscf", "contact_delete_delay", 0)
 loadmodule "ims_registrar_scscf.so"
 loadmodule "ims_auth.so"
 modparam("ims_auth", "name", "sip:{host}:{sip_port}")
