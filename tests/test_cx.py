@@ -57,6 +57,8 @@ def cx(command, origin=SCSCF_HOST, **avps):
 
 def uar(impi=IMPI, impu=IMPU, kind=None, visited='"ims.test"'):
     extra = {} if kind is None else {"User_Authorization_Type": kind}
+    if isinstance(visited, str):
+        visited = visited.encode("utf-8")
     return cx(CMD_UAR, ICSCF_HOST, User_Name=impi, Public_Identity=impu, Visited_Network_Identifier=visited,
               **extra)
 
