@@ -6,7 +6,7 @@ import sqlite3
 from twisted.internet import defer, reactor
 from twisted.trial import unittest
 
-from pyhss.storage.errors import StoreError
+from pyhss.storage.errors import StoreError, ValidationError
 from pyhss.storage.sqlite import SCHEMA_VERSION, SqliteStore
 from pyhss.storage.sqlite_rows import INSERT_SUBSCRIBER, encode_subscriber
 from tests.store_contract import IMSI, IMPI, ims_subscription, subscriber
@@ -88,3 +88,25 @@ class SchemaUpgradeTests(unittest.TestCase):
         self.addCleanup(conn.close)
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         self.assertNotIn("ims_subscription", tables)
+
+
+class StoredRowTests(unittest.TestCase):
+
+    @defer.inlineCallbacks
+    def test_a_row_edited_by_another_tool_is_checked(self):
+        path = self.mktemp()
+        store = SqliteStore(path, reactor)
+        self.addCleanup(store.close)
+        yield store.add_subscriber(subscriber())
+        yield store.add_ims_subscription(ims_subscription())
+        self.assertEqual((yield store.get_ims_subscription(IMPI)), ims_subscription())
+        conn = sqlite3.connect(path)
+        conn.execute("UPDATE ims_subscription SET impus = 'sip:x@ims.test' WHERE impi = ?", (IMPI,))
+        conn.commit()
+        conn.close()
+        try:
+            yield store.get_ims_subscription(IMPI)
+        except ValidationError as e:
+            self.assertIn("uri/barred/set", str(e))
+        else:
+            self.fail("an edited row was taken as it is")
