@@ -406,7 +406,8 @@ class ControlConfig:
                          doc="listen on the control socket (set false to turn it off but keep the path)")
     socket: str | None = _key("socket", unix_socket_path, None,
                               doc="UNIX socket (mode 0600) on which pyhss-admin tells the running server "
-                                  "about profile changes (IDR) and withdrawals (CLR); empty: no control")
+                                  "about profile changes (IDR, PPR), withdrawals (CLR) and IMS "
+                                  "de-registrations (RTR); empty: no control")
 
     @property
     def socket_path(self):

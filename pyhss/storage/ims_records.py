@@ -118,6 +118,9 @@ class ImsSubscription:
 
     def identity(self, uri):
         """The PublicIdentity ``uri`` (any scheme case), or None."""
+        for impu in self.impus:     # as stored: the usual case, no parsing
+            if impu.uri == uri:
+                return impu
         try:
             uri = normalise_impu(uri)
         except ValidationError:
