@@ -188,10 +188,79 @@ class UpdateLocationKind(S6aKind):
         ]
 
 
+# --- Cx (TS 29.229) -----------------------------------------------------------------
+
+IMS_DOMAIN = "ims.bench"
+BENCH_SCSCF = "sip:scscf.ims.bench:6060"
+
+
+def ims_identities(imsi):
+    """(IMPI, IMPU) of the bench IMS subscription of ``imsi`` (provision.py)."""
+    return "%s@%s" % (imsi, IMS_DOMAIN), "sip:%s@%s" % (imsi, IMS_DOMAIN)
+
+
+class CxKind(S6aKind):
+    """A Cx request from a CSCF (--origin-host) for the IMS subscription
+    of an IMSI drawn as the S6a kinds draw them (provision.py gives each
+    provisioned IMSI one)."""
+
+    application_id = dictionary.APP_CX
+    cer_applications = ((dictionary.VENDOR_3GPP, dictionary.APP_CX),)
+
+    def build(self, sequence):
+        impi, impu = ims_identities(self.imsis[sequence])
+        return Message.request(self.application_id, self.command_code, [
+            ("Session-Id", self.session_id(sequence)),
+            ("Vendor-Specific-Application-Id", [
+                ("Vendor-Id", dictionary.VENDOR_3GPP),
+                ("Auth-Application-Id", dictionary.APP_CX)]),
+            ("Auth-Session-State", 1),
+            ("Origin-Host", self.origin_host),
+            ("Origin-Realm", self.origin_realm),
+            ("Destination-Realm", self.destination_realm),
+        ] + self.avps(impi, impu))
+
+
+class UserAuthorizationKind(CxKind):
+    """UAR (REGISTRATION) from the home network."""
+
+    name = "uar"
+    command_code = dictionary.CMD_UAR
+
+    def avps(self, impi, impu):
+        return [("User-Name", impi), ("Public-Identity", impu),
+                ("Visited-Network-Identifier", IMS_DOMAIN.encode("ascii"))]
+
+
+class MultimediaAuthKind(CxKind):
+    """MAR for one Digest-AKAv1-MD5 vector (the S6a SQN counter moves)."""
+
+    name = "mar"
+    command_code = dictionary.CMD_MAR
+
+    def avps(self, impi, impu):
+        return [("User-Name", impi), ("Public-Identity", impu),
+                ("SIP-Auth-Data-Item", [("SIP-Authentication-Scheme", "Digest-AKAv1-MD5")]),
+                ("SIP-Number-Auth-Items", 1), ("Server-Name", BENCH_SCSCF)]
+
+
+class ServerAssignmentKind(CxKind):
+    """SAR REGISTRATION, user data not available: the SAA carries the
+    User-Data document (iFC template included)."""
+
+    name = "sar"
+    command_code = dictionary.CMD_SAR
+
+    def avps(self, impi, impu):
+        return [("User-Name", impi), ("Public-Identity", impu), ("Server-Name", BENCH_SCSCF),
+                ("Server-Assignment-Type", 1), ("User-Data-Already-Available", 0)]
+
+
 REQUEST_KINDS = collections.OrderedDict(
     (kind.name, kind) for kind in (
         DeviceWatchdogKind, AuthenticationInformationKind,
-        UpdateLocationKind))
+        UpdateLocationKind, UserAuthorizationKind, MultimediaAuthKind,
+        ServerAssignmentKind))
 
 
 class RequestTemplate(object):
@@ -236,7 +305,7 @@ def build_templates(kind):
 
 def add_kind_arguments(parser):
     """The options of the S6a kinds (and of --provision)."""
-    group = parser.add_argument_group("S6a kinds (air, ulr)")
+    group = parser.add_argument_group("S6a and Cx kinds (air, ulr; uar, mar, sar)")
     group.add_argument("--imsi-first", default=DEFAULT_IMSI_FIRST,
                        metavar="IMSI",
                        help="first provisioned IMSI (default %s)"

@@ -29,7 +29,7 @@ import sys
 
 from twisted.internet import defer, task
 
-from pyhss import control
+from pyhss import admin_ims, control
 from pyhss.api import tokens
 from pyhss.config import ConfigError, load_config
 from pyhss.provisioning import APN, SUBSCRIBER, OperationFailed, Provisioning
@@ -139,6 +139,8 @@ def build_parser():
     token_add.add_argument("--read-only", action="store_true", help="may only read (GET)")
     token.add_parser("list", parents=[common], help="list API tokens (names and scopes)")
     token.add_parser("remove", parents=[common], help="remove an API token").add_argument("name")
+
+    admin_ims.add_parsers(commands, common)
 
     bulk = commands.add_parser("import", parents=[common], help="bulk-load subscribers from CSV")
     bulk.add_argument("file", help=f"CSV with a header row of: {','.join(CSV_COLUMNS)}")
@@ -420,6 +422,7 @@ COMMANDS = {
     ("apn", "delete"): cmd_apn_delete,
     ("import", None): cmd_import,
     **TOKEN_COMMANDS,
+    **admin_ims.COMMANDS,
 }
 
 REFUSED = (UsageError, ValidationError, DuplicateError, InUseError, ConfigError)
@@ -434,11 +437,13 @@ class ServerLink:
         self.config_path = config.path
         self.timeout = config.timers.request_timeout + CONTROL_MARGIN
 
-    def call(self, command, imsi):
+    def call(self, command, imsi=None, **arguments):
         if self.path is None:
             return defer.fail(control.ServerUnreachable(
                 None, f"no control socket configured (control.socket in {self.config_path})"))
-        return control.call(self.reactor, self.path, command, self.timeout, imsi=imsi)
+        if imsi is not None:
+            arguments["imsi"] = imsi
+        return control.call(self.reactor, self.path, command, self.timeout, **arguments)
 
 
 # --- entry points ---------------------------------------------------------------------
@@ -495,7 +500,7 @@ def run(reactor, argv, stdout=None, stderr=None):
         yield command(store, options, out)
     except REFUSED as e:
         return fail(EXIT_REFUSED, e)
-    except (NotFoundError, StoreError, OperationFailed) as e:
+    except (NotFoundError, StoreError, OperationFailed, admin_ims.OperationFailed) as e:
         return fail(EXIT_FAILED, e)
     finally:
         yield store.close()

@@ -353,6 +353,51 @@ class S6aConfig:
                                 doc="send CLR to the previous MME when a ULR comes from a new one")
 
 
+def sip_uri(value, base):
+    value = text(value, base)
+    if not re.match(r"^sips?:[^\s<>\"]+$", value, re.IGNORECASE):
+        raise _Invalid(f"must be a sip: or sips: URI, got {value!r}")
+    return value
+
+
+def diameter_uri_text(value, base):
+    value = text(value, base)
+    if any(ord(c) <= 32 or ord(c) == 127 for c in value):
+        raise _Invalid(f"must be a DiameterURI without spaces, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class CxConfig:
+    enabled: bool = _key("enabled", boolean, True,
+                         doc="serve Cx (TS 29.229, application 16777216) and announce it in CER/CEA")
+    max_auth_items: int = _key("max_auth_items", integer(1, 32), 8,
+                               doc="most SIP-Auth-Data-Items (AKA vectors) returned in one MAA")
+    visited_networks: tuple = _key("visited_networks", list_of(text, non_empty=False), (),
+                                   doc="Visited-Network-Identifiers whose UAR may register users (5004 for "
+                                       "others); empty: every network")
+    mandatory_capabilities: tuple = _key("mandatory_capabilities", list_of(integer(0, 0xFFFFFFFF), non_empty=False),
+                                         (), doc="Mandatory-Capability values of Server-Capabilities (S-CSCF "
+                                                 "selection by the I-CSCF)")
+    optional_capabilities: tuple = _key("optional_capabilities", list_of(integer(0, 0xFFFFFFFF), non_empty=False),
+                                        (), doc="Optional-Capability values of Server-Capabilities")
+    scscf_names: tuple = _key("scscf_names", list_of(sip_uri, non_empty=False), (),
+                              doc="S-CSCF SIP URIs offered in Server-Capabilities (Server-Name)")
+    keep_server_name: bool = _key("keep_server_name", boolean, True,
+                                  doc="keep the S-CSCF name on SAR *_DEREGISTRATION_STORE_SERVER_NAME "
+                                      "(false: forget it, answer DIAMETER_SUCCESS_SERVER_NAME_NOT_STORED)")
+    digest_qop: str = _key("digest_qop", choice(("auth", "auth-int", "auth,auth-int")), "auth",
+                           doc="Digest-QoP in SIP Digest MAAs")
+    primary_ccf: str | None = _key("primary_ccf", diameter_uri_text, None,
+                                   doc="Charging-Information: Primary-Charging-Collection-Function-Name")
+    secondary_ccf: str | None = _key("secondary_ccf", diameter_uri_text, None,
+                                     doc="Charging-Information: Secondary-Charging-Collection-Function-Name")
+    primary_ecf: str | None = _key("primary_ecf", diameter_uri_text, None,
+                                   doc="Charging-Information: Primary-Event-Charging-Function-Name")
+    secondary_ecf: str | None = _key("secondary_ecf", diameter_uri_text, None,
+                                     doc="Charging-Information: Secondary-Event-Charging-Function-Name")
+
+
 @dataclass(frozen=True)
 class ControlConfig:
     # Off unless a socket is named: a config written before this section
@@ -361,7 +406,8 @@ class ControlConfig:
                          doc="listen on the control socket (set false to turn it off but keep the path)")
     socket: str | None = _key("socket", unix_socket_path, None,
                               doc="UNIX socket (mode 0600) on which pyhss-admin tells the running server "
-                                  "about profile changes (IDR) and withdrawals (CLR); empty: no control")
+                                  "about profile changes (IDR, PPR), withdrawals (CLR) and IMS "
+                                  "de-registrations (RTR); empty: no control")
 
     @property
     def socket_path(self):
@@ -508,6 +554,7 @@ class Config:
     timers: TimersConfig = _section("timers", TimersConfig)
     limits: LimitsConfig = _section("limits", LimitsConfig)
     s6a: S6aConfig = _section("s6a", S6aConfig)
+    cx: CxConfig = _section("cx", CxConfig)
     control: ControlConfig = _section("control", ControlConfig)
     database: DatabaseConfig = _section("database", DatabaseConfig)
     logging: LoggingConfig = _section("logging", LoggingConfig)

@@ -189,6 +189,9 @@ class StartUpRefusalTests(unittest.TestCase):
         options = tap.Options()
         options.parseOptions(["--config", config, "--port", "0"])
         service = tap.makeService(options)
+        # Its store (opened by makeService) is closed before its directory goes: its worker
+        # thread would otherwise create the database again in the removed directory.
+        self.addCleanup(service.store.close)
         # The released control socket is unlinked on the next turn: before the directory goes.
         self.addCleanup(deferLater, 0)
         error = self.assertRaises(SystemExit, service.privilegedStartService)

@@ -230,12 +230,12 @@ class ServiceTests(unittest.TestCase):
         self.service.setServiceParent(application)
         self.assertIsNotNone(application.getComponent(ILogObserver, None))
 
-    def test_serves_s6a(self):
+    def test_serves_s6a_and_cx(self):
         self.addCleanup(self.service.store.close)
         self.assertIn(APP_S6A, self.service.node.applications)
         self.assertEqual([(application_id, type(application).__module__)
                           for application_id, application in self.service.applications.items()],
-                         [(APP_S6A, "pyhss.apps.s6a")])
+                         [(APP_S6A, "pyhss.apps.s6a"), (16777216, "pyhss.apps.cx")])
 
     @defer.inlineCallbacks
     def test_start_serve_stop(self):

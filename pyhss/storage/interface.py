@@ -2,8 +2,8 @@
 
 A role is one part of what the applications need of a database:
 :class:`ISubscribers` (subscribers and APN profiles), :class:`ISqnReservation`
-(S6a AIR), :class:`IServingNodes` (S6a ULR/PUR/CLR); IMS (Cx) and
-equipment (S13) data will be roles of their own.  :class:`IStore` is all of
+(S6a AIR), :class:`IServingNodes` (S6a ULR/PUR/CLR), :class:`IImsSubscriptions`
+(Cx); equipment (S13) data will be a role of its own.  :class:`IStore` is all of
 them with the store's life cycle: what ``open_store`` returns.
 
 No method runs caller code inside the store's transaction: they take
@@ -183,7 +183,84 @@ class IServingNodes(Interface):
         none is recorded."""
 
 
-class IStore(ISubscribers, ISqnReservation, IServingNodes):
+class IImsSubscriptions(Interface):
+    """IMS subscriptions, iFC templates and the Cx registration state
+    (records of :mod:`pyhss.storage.ims_records`; the state changes of
+    :mod:`pyhss.storage.ims_state`, applied in the store's transaction).
+
+    A public identity belongs to one subscription; a subscription names an
+    existing subscriber (IMSI), whose SQN IMS AKA shares with S6a, and an
+    existing iFC template or none.  Deleting a subscriber that an IMS
+    subscription names, or a template one uses, is InUseError."""
+
+    def add_ifc_template(template):
+        """Store a new IfcTemplate; DuplicateError.  Fires None."""
+
+    def get_ifc_template(name):
+        """Fires the IfcTemplate, or None."""
+
+    def list_ifc_templates():
+        """Fires a list of IfcTemplates ordered by name."""
+
+    def update_ifc_template(template):
+        """Replace a template's XML; NotFoundError.  Fires the IMPIs of the
+        subscriptions that use it."""
+
+    def delete_ifc_template(name):
+        """NotFoundError; InUseError while a subscription names it."""
+
+    def add_ims_subscription(subscription):
+        """Store a new ImsSubscription; DuplicateError when its IMPI or one
+        of its public identities exists, ValidationError when its IMSI or
+        iFC template does not.  Fires None."""
+
+    def get_ims_subscription(impi):
+        """Fires the ImsSubscription, or None."""
+
+    def find_ims_subscription(impu):
+        """Fires the ImsSubscription holding public identity ``impu``, or None."""
+
+    def list_ims_subscriptions(offset=0, limit=None):
+        """Fires a list of ImsSubscriptions ordered by IMPI."""
+
+    def count_ims_subscriptions():
+        """Fires the number of IMS subscriptions."""
+
+    def update_ims_subscription(impi, /, **changes):
+        """Change fields (any but impi); fires the new ImsSubscription.
+        Public identities that are no longer listed lose their registration
+        state.  NotFoundError, DuplicateError, ValidationError."""
+
+    def delete_ims_subscription(impi):
+        """Remove the subscription and its registration; NotFoundError."""
+
+    def ims_lookup(impi=None, impu=None):
+        """Fires ``(subscription, registration)``: the subscription of
+        ``impi`` (else the one holding ``impu``) and its ImsRegistration,
+        or ``(None, None)``.  (UAR, LIR: one round trip.)"""
+
+    def ims_authenticate(request):
+        """MAR in one transaction, for an ims_state.Authentication: read
+        the subscription of ``request.impi`` and, when ``request.impu`` is
+        one of its public identities, reserve ``request.sqn_request`` SQNs
+        on its subscriber (when given, and the subscriber meets
+        ``request.required``) and store the S-CSCF
+        (``ims_state.authenticated``).  Fires ``(subscription,
+        registration before, subscriber, sqns)``: sqns None when nothing
+        was reserved; nothing but the subscription (or None) when the
+        identities do not match."""
+
+    def ims_assign(request):
+        """SAR (or the HSS's de-registration) in one transaction, for an
+        ims_state.Assignment: read the subscription (by ``request.impi``,
+        else ``request.impu``), apply ``ims_state.assigned`` when
+        ``request.impu`` is None or one of its public identities.  Fires
+        ``(subscription, registration before, registration after,
+        outcome, ifc template)``; all but the subscription None when it
+        does not hold ``request.impu``."""
+
+
+class IStore(ISubscribers, ISqnReservation, IServingNodes, IImsSubscriptions):
     """Every role, and the store's life cycle."""
 
     opened = Attribute("Deferred that fires (with the store) once the store is usable, or fails with StoreError")

@@ -11,6 +11,7 @@ from zope.interface import implementer
 from pyhss.auc.sqn import SqnRequest, advance
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
 from pyhss.storage.interface import ANY_STATE, EVERY_SUBSCRIBER, IStore
+from pyhss.storage.memory_ims import MemoryImsMixin
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
 
 
@@ -24,8 +25,9 @@ def _deferred(method):
 
 
 @implementer(IStore)
-class MemoryStore:
+class MemoryStore(MemoryImsMixin):
     def __init__(self):
+        self._init_ims()
         self._subscribers = {}
         self._apns = {}
         self._serving = {}
@@ -105,8 +107,11 @@ class MemoryStore:
     @_deferred
     def delete_subscriber(self, imsi):
         self._check_open()
-        if self._subscribers.pop(imsi, None) is None:
+        if imsi not in self._subscribers:
             raise NotFoundError(f"no subscriber {imsi}")
+        for impi in self._ims_users_of(imsi):
+            raise InUseError(f"subscriber {imsi} is used by IMS subscription {impi}")
+        del self._subscribers[imsi]
         self._serving.pop(imsi, None)
 
     # --- SQN reservation --------------------------------------------------------------

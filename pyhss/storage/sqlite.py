@@ -48,6 +48,7 @@ from pyhss.storage.sqlite_rows import (
     SCHEMA_VERSION, SELECT_APN, SELECT_APN_BY_NAME, SELECT_NODE, SELECT_SUBSCRIBER, SUBSCRIBER_COLUMNS,
     apn_from_row, encode_apn, encode_node, encode_subscriber, node_from_row, subscriber_from_row,
 )
+from pyhss.storage.sqlite_ims import IMS_SCHEMA, SqliteImsMixin, ims_user_of
 from pyhss.storage.sqlite_worker import CONTROL, STOP, SqliteWorker
 
 __all__ = ["DEFAULT_WAL_LIMIT", "SCHEMA_VERSION", "SqliteStore", "private_files"]
@@ -132,16 +133,19 @@ def connect(path, busy_timeout, wal_limit, warnings):
             # When the WAL starts over, cut the file back (checkpoints.py).
             conn.execute(f"PRAGMA journal_size_limit={checkpoints.catch_up_size(wal_limit)}")
         conn.execute("BEGIN IMMEDIATE")
+        row = conn.execute("SELECT name FROM sqlite_master WHERE name = 'schema_version'").fetchone()
+        version = None if row is None else conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        if version is not None and version > SCHEMA_VERSION:
+            raise StoreError(f"database schema version {version} is newer than this pyhss "
+                             f"understands ({SCHEMA_VERSION})")
         # Statement by statement: executescript() would COMMIT first.
-        for statement in SCHEMA.split(";"):
+        for statement in (SCHEMA + IMS_SCHEMA).split(";"):
             if statement.strip():
                 conn.execute(statement)
-        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-        if row[0] is None:
+        if version is None:
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-        elif row[0] > SCHEMA_VERSION:
-            raise StoreError(f"database schema version {row[0]} is newer than this pyhss "
-                             f"understands ({SCHEMA_VERSION})")
+        elif version < SCHEMA_VERSION:
+            migrate(conn, version)
         conn.execute("COMMIT")
     except BaseException:
         if conn is not None:
@@ -150,8 +154,25 @@ def connect(path, busy_timeout, wal_limit, warnings):
     return conn
 
 
+# What upgrades a database of each older version, in order; the tables
+# new in a version are created by the schema's IF NOT EXISTS statements.
+MIGRATIONS = {
+    1: (),    # 2: the IMS tables (ifc_template, ims_subscription, ims_public_identity)
+}
+
+
+def migrate(conn, version):
+    """Bring a database of schema ``version`` up to SCHEMA_VERSION, in the
+    caller's transaction."""
+    for step in range(version, SCHEMA_VERSION):
+        for statement in MIGRATIONS[step]:
+            conn.execute(statement)
+    conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+    log.info("database schema upgraded from version {old} to {new}", old=version, new=SCHEMA_VERSION)
+
+
 @implementer(IStore)
-class SqliteStore:
+class SqliteStore(SqliteImsMixin):
     """The IStore on one SQLite file (or ``:memory:``)."""
 
     def __init__(self, path, reactor=None, busy_timeout=5.0, checkpoint_interval=1.0,
@@ -428,6 +449,9 @@ def _update_subscriber(conn, imsi, changes):
 
 
 def _delete_subscriber(conn, imsi):
+    user = ims_user_of(conn, imsi)
+    if user is not None:
+        raise InUseError(f"subscriber {imsi} is used by IMS subscription {user}")
     if conn.execute("DELETE FROM subscriber WHERE imsi = ?", (imsi,)).rowcount == 0:
         raise NotFoundError(f"no subscriber {imsi}")
     conn.execute("DELETE FROM serving_node WHERE imsi = ?", (imsi,))

@@ -10,7 +10,8 @@ from pyhss.storage.records import (
     APN_FIELDS, SERVING_NODE_FIELDS, SUBSCRIBER_FIELDS, ApnProfile, ServingNode, Subscriber, stored_subscriber,
 )
 
-SCHEMA_VERSION = 1
+# 2: the IMS tables (pyhss.storage.sqlite_ims)
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);

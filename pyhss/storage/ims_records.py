@@ -1,0 +1,205 @@
+"""IMS records (Cx, TS 29.228): subscriptions, public identities, iFC
+templates and the registration state, as frozen dataclasses that validate
+themselves (like :mod:`pyhss.storage.records`).
+
+An :class:`ImsSubscription` is one private identity (IMPI) with its public
+identities (IMPUs), the IMSI whose AuC keys and SQN serve IMS AKA (the
+same SQN counter as S6a), an optional SIP Digest HA1 (never the password),
+and the name of its iFC template.  Its :class:`ImsRegistration` is what
+SAR, MAR and RTR change: the assigned S-CSCF and each IMPU's state.
+"""
+
+import hashlib
+import re
+from dataclasses import dataclass, field, fields
+
+from pyhss.storage.errors import ValidationError
+from pyhss.storage.records import check_imsi
+
+# TS 29.228 registration states of a public identity (6.1.2.1).
+NOT_REGISTERED = "not-registered"
+REGISTERED = "registered"
+UNREGISTERED = "unregistered"     # "registered" for terminating services only (SAR UNREGISTERED_USER)
+STATES = (NOT_REGISTERED, REGISTERED, UNREGISTERED)
+
+MAX_IDENTITY = 255
+_IMPI = re.compile(r"^[^\s@<>\"]+@[A-Za-z0-9.-]+$")
+_SIP_URI = re.compile(r"^(sips?):([^\s<>\"]+)$", re.IGNORECASE)
+_TEL_URI = re.compile(r"^(tel):(\+?[0-9A-Fa-f*#().-]+)(;[^\s<>\"]*)?$", re.IGNORECASE)
+_IFC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_HA1 = re.compile(r"^[0-9a-f]{32}$")
+
+
+def check_impi(impi):
+    """A private identity: an NAI, user@realm (TS 23.003 13.3)."""
+    if not isinstance(impi, str) or len(impi) > MAX_IDENTITY or not _IMPI.match(impi):
+        raise ValidationError(f"private identity must be user@realm (an NAI), got {impi!r}")
+    return impi
+
+
+def normalise_impu(uri):
+    """A public identity: a SIP, SIPS or tel URI (TS 23.003 13.4), its
+    scheme in lower case."""
+    if not isinstance(uri, str) or len(uri) > MAX_IDENTITY:
+        raise ValidationError(f"public identity must be a sip:, sips: or tel: URI, got {uri!r}")
+    match = _SIP_URI.match(uri) or _TEL_URI.match(uri)
+    if match is None:
+        raise ValidationError(f"public identity must be a sip:, sips: or tel: URI, got {uri!r}")
+    return match.group(1).lower() + uri[len(match.group(1)):]
+
+
+def check_ifc_name(name):
+    if not isinstance(name, str) or not _IFC_NAME.match(name):
+        raise ValidationError(f"iFC template name must be 1-64 letters, digits, '_', '.' or '-', got {name!r}")
+    return name
+
+
+def digest_ha1(impi, realm, password):
+    """HA1 = MD5(username ":" realm ":" password) (RFC 2617 3.2.2.2), the
+    username being the private identity (TS 24.229 5.1.1.2.1)."""
+    if not isinstance(password, str) or not password:
+        raise ValidationError("digest password must be a non-empty string")
+    return hashlib.md5(f"{impi}:{realm}:{password}".encode("utf-8")).hexdigest()
+
+
+def _check_bool(name, value):
+    if not isinstance(value, bool):
+        raise ValidationError(f"{name} must be true or false, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class PublicIdentity:
+    """One IMPU: barred or not, and the implicit registration set it
+    belongs to (identities of one set are registered together, TS 29.228
+    6.5)."""
+
+    uri: str
+    barred: bool = False
+    implicit_set: int = 1
+
+    def __post_init__(self):
+        object.__setattr__(self, "uri", normalise_impu(self.uri))
+        _check_bool("barred", self.barred)
+        if isinstance(self.implicit_set, bool) or not isinstance(self.implicit_set, int) \
+                or not 1 <= self.implicit_set <= 0xFFFF:
+            raise ValidationError(f"implicit_set must be an integer 1..65535, got {self.implicit_set!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ImsSubscription:
+    impi: str
+    imsi: str
+    impus: tuple                                   # PublicIdentity; the first is the default one
+    digest_ha1: str | None = field(default=None, repr=False)   # password-equivalent: never in a repr
+    digest_realm: str | None = None
+    ifc: str | None = None                         # iFC template name
+
+    def __post_init__(self):
+        check_impi(self.impi)
+        check_imsi(self.imsi)
+        if isinstance(self.impus, (str, PublicIdentity)) or not isinstance(self.impus, (tuple, list)) \
+                or not self.impus:
+            raise ValidationError("an IMS subscription needs at least one public identity")
+        impus = tuple(impu if isinstance(impu, PublicIdentity) else PublicIdentity(impu) for impu in self.impus)
+        uris = [impu.uri for impu in impus]
+        if len(set(uris)) != len(uris):
+            raise ValidationError(f"public identity listed twice in {uris}")
+        object.__setattr__(self, "impus", impus)
+        if (self.digest_ha1 is None) != (self.digest_realm is None):
+            raise ValidationError("digest HA1 and digest realm go together")
+        if self.digest_ha1 is not None and (not isinstance(self.digest_ha1, str)
+                                            or not _HA1.match(self.digest_ha1)):
+            raise ValidationError("digest HA1 must be 32 lower-case hex digits (MD5)")
+        if self.digest_realm is not None and (not isinstance(self.digest_realm, str) or not self.digest_realm
+                                              or len(self.digest_realm) > MAX_IDENTITY):
+            raise ValidationError(f"digest realm must be a non-empty string, got {self.digest_realm!r}")
+        if self.ifc is not None:
+            check_ifc_name(self.ifc)
+
+    def identity(self, uri):
+        """The PublicIdentity ``uri`` (any scheme case), or None."""
+        for impu in self.impus:     # as stored: the usual case, no parsing
+            if impu.uri == uri:
+                return impu
+        try:
+            uri = normalise_impu(uri)
+        except ValidationError:
+            return None
+        for impu in self.impus:
+            if impu.uri == uri:
+                return impu
+        return None
+
+    def implicit_set(self, uri):
+        """The PublicIdentities registered together with ``uri`` (itself
+        first), or () when it is not one of ours."""
+        own = self.identity(uri)
+        if own is None:
+            return ()
+        return (own,) + tuple(i for i in self.impus if i.implicit_set == own.implicit_set and i is not own)
+
+
+@dataclass(frozen=True, slots=True)
+class IfcTemplate:
+    """A named set of InitialFilterCriteria (TS 29.228 Annex E/F) as XML
+    text, checked by :mod:`pyhss.apps.cx_userdata` when added."""
+
+    name: str
+    xml: str
+
+    def __post_init__(self):
+        check_ifc_name(self.name)
+        if not isinstance(self.xml, str) or not self.xml.strip():
+            raise ValidationError("iFC template XML must be non-empty text")
+        if len(self.xml) > 65536:
+            raise ValidationError(f"iFC template XML must be at most 65536 characters, got {len(self.xml)}")
+
+
+@dataclass(frozen=True, slots=True)
+class ImsRegistration:
+    """The Cx state of one IMS subscription: the S-CSCF (its Server-Name
+    SIP URI, the Diameter host and realm that named it, the connected peer
+    it came over) and each public identity's state; ``pending`` is set
+    while an S-CSCF named by MAR has not yet been confirmed by SAR (TS
+    29.228 8.1: the "S-CSCF reassignment pending" flag)."""
+
+    impi: str
+    server_name: str | None = None
+    scscf_host: str | None = None
+    scscf_realm: str | None = None
+    peer: str | None = None
+    pending: bool = False
+    states: tuple = ()            # ((uri, REGISTERED | UNREGISTERED), ...); the others are not registered
+    updated_at: float = 0.0
+
+    def __post_init__(self):
+        check_impi(self.impi)
+        for name in ("server_name", "scscf_host", "scscf_realm", "peer"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value or len(value) > MAX_IDENTITY):
+                raise ValidationError(f"{name} must be a non-empty string, got {value!r}")
+        _check_bool("pending", self.pending)
+        states = tuple(sorted((normalise_impu(uri), state) for uri, state in self.states))
+        for uri, state in states:
+            if state not in (REGISTERED, UNREGISTERED):
+                raise ValidationError(f"state of {uri} must be {REGISTERED} or {UNREGISTERED}, got {state!r}")
+        if len({uri for uri, _ in states}) != len(states):
+            raise ValidationError("a public identity has two states")
+        object.__setattr__(self, "states", states)
+        if isinstance(self.updated_at, bool) or not isinstance(self.updated_at, (int, float)):
+            raise ValidationError(f"updated_at must be a number, got {self.updated_at!r}")
+
+    def state(self, uri):
+        for known, state in self.states:
+            if known == uri:
+                return state
+        return NOT_REGISTERED
+
+    @property
+    def registered(self):
+        """True while any identity is registered or unregistered-with-services."""
+        return bool(self.states)
+
+
+IMS_SUBSCRIPTION_FIELDS = tuple(f.name for f in fields(ImsSubscription))
+IMS_REGISTRATION_FIELDS = tuple(f.name for f in fields(ImsRegistration))
