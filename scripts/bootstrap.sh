@@ -11,8 +11,10 @@ export DEBIAN_FRONTEND=noninteractive
 
 APT_BASE="python3 python3-venv python3-dev gcc libsctp-dev"
 # tshark and freeDiameter are the real peers/decoders the integration tests use;
-# the freeDiameter headers build the test MME extension (tests/fd_mme).
-APT_TEST="tshark freediameter libfreediameter-dev gcc libc6-dev"
+# the freeDiameter headers build the test MME extension (tests/fd_mme);
+# user-mode-linux (a Linux kernel with SCTP, run as a process) and kmod (its
+# modprobe) give the SCTP tests a real kernel stack where the host has none.
+APT_TEST="tshark freediameter libfreediameter-dev gcc libc6-dev user-mode-linux kmod"
 
 apt_install() {
     missing=""
