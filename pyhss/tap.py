@@ -31,7 +31,7 @@ from twisted.python import usage
 
 from pyhss import apps, control, logsetup
 from pyhss.config import ConfigError, check_log_file, load_config
-from pyhss.node import DiameterNode
+from pyhss.node import DiameterNode, PeerDialer
 from pyhss.protocols import transport
 from pyhss.storage import open_store
 from pyhss.storage.errors import StoreError
@@ -74,12 +74,10 @@ class Options(usage.Options):
             config = dataclasses.replace(
                 config, hss=dataclasses.replace(config.hss, port=self["port"]))
             config = _keep_path(config, self["config"])
-        for name in config.hss.transports:
-            reason = transport.unavailable(name)
-            if reason is not None:
-                raise ConfigRefused(ConfigError(
-                    self["config"], "hss.transports",
-                    "%s requested but %s" % (name, reason)))
+        try:
+            served_transports(config)
+        except ConfigError as e:
+            raise ConfigRefused(e) from None
         try:
             check_log_file(config)
         except ConfigError as e:
@@ -90,6 +88,46 @@ class Options(usage.Options):
 def _keep_path(config, path):
     object.__setattr__(config, "path", path)
     return config
+
+
+def served_transports(config):
+    """
+    The transports to listen on, and a warning or C{None}: those of
+    C{hss.transports} this system has.  One it lacks is a L{ConfigError}
+    (one line saying why), except SCTP with C{hss.sctp_optional}, which is
+    left out with the warning.
+    """
+    served, warning = [], None
+    for name in config.hss.transports:
+        reason = transport.unavailable(name)
+        if reason is None:
+            served.append(name)
+        elif name == "sctp" and config.hss.sctp_optional:
+            warning = "serving %s without SCTP (hss.sctp_optional): %s" % (
+                ", ".join(other for other in config.hss.transports if other != "sctp"), reason)
+        else:
+            raise ConfigError(config.path, "hss.transports", "%s requested but %s" % (name, reason))
+    return tuple(served), warning
+
+
+def sctp_options(config):
+    """The L{pyhss.sctp.SctpOptions} of Diameter associations."""
+    return transport.diameter_sctp_options(
+        max_message_size=config.limits.max_message_size, **config.sctp.options())
+
+
+def add_dialers(node, config, reactor):
+    """A L{PeerDialer} on C{node} for each of C{hss.connect_peers}."""
+    options = sctp_options(config)
+    timers = config.timers
+    for peer in config.hss.connect_peers:
+        connect = transport.peer_dialling(
+            node, peer.addresses, peer.port, peer.transport, peer.local_addresses, options,
+            timers.connect_timeout, reactor)
+        node.dialers.add(PeerDialer(
+            node, peer.origin_host, connect, node.clock, timers.reconnect_min,
+            timers.reconnect_max, node.rng,
+            "over %s to %s port %d" % (peer.transport, ",".join(peer.addresses), peer.port)))
 
 
 # Collector settings for the server process (see tune_collector).
@@ -152,10 +190,12 @@ class HSSService(service.MultiService):
         self.store = store if store is not None else open_store(
             config.database, reactor)
         self.node = DiameterNode.from_config(config, reactor)
+        add_dialers(self.node, config, reactor)
         self.applications = apps.load_applications(self.node, self.store, config)
         self.ports = []
         self.control_port = None
         self.tune_gc = False
+        self._transport_warning = None
 
     def setServiceParent(self, parent):
         # twistd passes its Application here before it starts logging:
@@ -176,9 +216,13 @@ class HSSService(service.MultiService):
     def _listen(self):
         if not self.ports:
             hss = self.config.hss
+            try:
+                transports, self._transport_warning = served_transports(self.config)
+            except ConfigError as e:
+                raise transport.TransportUnavailable(str(e)) from None
             self.ports = transport.listen(
-                self.node, hss.bind_addresses, hss.port, hss.transports,
-                self.reactor)
+                self.node, hss.bind_addresses, hss.port, transports,
+                self.reactor, sctp_options(self.config))
         path = self.config.control.socket_path
         if path is not None and self.control_port is None:
             try:
@@ -200,12 +244,15 @@ class HSSService(service.MultiService):
             # After the store, node and applications exist: they are what
             # the process keeps for its lifetime.
             tune_collector()
+        if self._transport_warning:
+            self.log.warn("{line}", line=self._transport_warning)
         for port in self.ports:
             address = port.getHost()
-            self.log.info("{host} listening on {transport} {address}:{port}",
-                          host=self.node.origin_host,
-                          transport=type(port).__module__.rsplit(".", 1)[-1],
-                          address=address.host, port=address.port)
+            self.log.info("{host} listening on {transport} {address} port {port}",
+                          host=self.node.origin_host, transport=address.type.lower(),
+                          address=",".join(getattr(address, "addresses", ()) or (address.host,)),
+                          port=address.port)
+        self.node.dialers.start()
         if self.control_port is not None:
             self.log.info("control socket {path} (mode 0600)",
                           path=self.config.control.socket_path)
