@@ -141,4 +141,4 @@ class FakeSctpSocket(object):
 def association_change(state, outbound=10, inbound=10, error=0, association=1):
     import struct
     return wire.notification_bytes(wire.AssociationChange.TYPE, 0, struct.pack(
-        "=HHHHi", state, error, outbound, inbound, association))
+        "=H", state) + struct.pack("!H", error) + struct.pack("=HHi", outbound, inbound, association))

@@ -15,9 +15,10 @@ from pyhss.sctp.errors import MalformedNotification, SCTPError
 # Captured from recvmsg inside user-mode Linux 6.1 (tests/uml.py):
 # the COMM_UP of a 10x10-stream association (id 6) ...
 COMM_UP = bytes.fromhex("0180000014000000" "0000" "0000" "0a00" "0a00" "06000000")
-# ... the ABORT of another (id 4): COMM_LOST, error 12, with the ABORT chunk
-# header as sac_info ...
-COMM_LOST = bytes.fromhex("0180000018000000" "0100" "0c00" "0000" "0000" "04000000" "000c0004")
+# ... the ABORT of another (id 4): COMM_LOST with the ABORT's cause 12 (User
+# Initiated Abort, in network byte order) and the ABORT chunk header as
+# sac_info ...
+COMM_LOST = bytes.fromhex("0180000018000000" "0100" "000c" "0000" "0000" "04000000" "000c0004")
 # ... and the peer's graceful close: SHUTDOWN_EVENT, then SHUTDOWN_COMP.
 SHUTDOWN_EVENT = bytes.fromhex("058000000c000000" "06000000")
 SHUTDOWN_COMPLETE = bytes.fromhex("0180000014000000" "0300" "0000" "0000" "0000" "06000000")
@@ -58,7 +59,7 @@ class NotificationTests(unittest.TestCase):
     def test_communication_lost_from_the_kernel(self):
         event = wire.parse_notification(COMM_LOST)
         self.assertEqual((event.state, event.error), (wire.AssociationChange.COMMUNICATION_LOST, 12))
-        self.assertEqual(event.describe(), "communication lost (error 12)")
+        self.assertEqual(event.describe(), "communication lost (User Initiated Abort, cause 12)")
 
     def test_graceful_shutdown_from_the_kernel(self):
         self.assertIsInstance(wire.parse_notification(SHUTDOWN_EVENT), wire.ShutdownEvent)
@@ -89,6 +90,7 @@ class NotificationTests(unittest.TestCase):
         body = struct.pack("!H", 5) + b"\0\0" + struct.pack("=i", 2) + b"cause"
         event = wire.parse_notification(wire.notification_bytes(wire.RemoteError.TYPE, 0, body))
         self.assertEqual((event.error, event.association_id, event.data), (5, 2, b"cause"))
+        self.assertEqual(event.describe(), "the peer reported an error (Unresolvable Address, cause 5)")
 
     def test_partial_delivery_aborted(self):
         body = struct.pack("=IiII", 0, 4, 1, 0)

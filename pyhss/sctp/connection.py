@@ -38,7 +38,7 @@ from twisted.python import failure
 
 from pyhss.sctp import ISCTPMessageReceiver, events
 from pyhss.sctp.address import SCTPAddress
-from pyhss.sctp.errors import MalformedNotification
+from pyhss.sctp.errors import AssociationLost, MalformedNotification
 from pyhss.sctp.options import negotiated_streams
 from pyhss.sctp.wire import (
     ANCILLARY_SPACE, MSG_EOR, MSG_NOTIFICATION, parse_notification, received_info, send_info)
@@ -187,6 +187,11 @@ class SCTPConnection(abstract.FileDescriptor):
     def _isSendBufferFull(self):
         return self.queued_bytes > self.bufferSize
 
+    def _maybePauseProducer(self):
+        # Once, not on every write past the mark as Twisted's transports do.
+        if not self.producerPaused:
+            abstract.FileDescriptor._maybePauseProducer(self)
+
     def doWrite(self):
         queue = self._queue
         sendmsg = self.socket.sendmsg
@@ -199,7 +204,7 @@ class SCTPConnection(abstract.FileDescriptor):
                 if e.errno in _SEND_AGAIN:
                     return None
                 if e.errno == errno.EMSGSIZE:
-                    return error.ConnectionLost(
+                    return AssociationLost(
                         "a message of %d bytes is larger than the socket can send" % (len(data),))
                 return self._lost(e)
             queue.popleft()
@@ -303,7 +308,7 @@ class SCTPConnection(abstract.FileDescriptor):
 
     @staticmethod
     def _lost(e):
-        return error.ConnectionLost(_LOST.get(e.errno) or e.strerror or str(e))
+        return AssociationLost(_LOST.get(e.errno) or e.strerror or str(e))
 
     def abortConnection(self):
         """Drop what is queued and send ABORT."""

@@ -95,8 +95,24 @@ class Notification(object):
         return ""
 
 
+# RFC 4960 section 3.3.10: the error causes of ERROR and ABORT chunks.
+ERROR_CAUSES = {
+    1: "Invalid Stream Identifier", 2: "Missing Mandatory Parameter", 3: "Stale Cookie Error",
+    4: "Out of Resource", 5: "Unresolvable Address", 6: "Unrecognized Chunk Type",
+    7: "Invalid Mandatory Parameter", 8: "Unrecognized Parameters", 9: "No User Data",
+    10: "Cookie Received While Shutting Down", 11: "Restart of an Association with New Addresses",
+    12: "User Initiated Abort", 13: "Protocol Violation",
+}
+
+
+def describe_cause(code):
+    return "%s, cause %d" % (ERROR_CAUSES[code], code) if code in ERROR_CAUSES else "cause %d" % (code,)
+
+
 class AssociationChange(Notification):
-    """SCTP_ASSOC_CHANGE: the association came up, was lost, restarted..."""
+    """SCTP_ASSOC_CHANGE: the association came up, was lost, restarted...
+    C{error} is the cause of the ABORT or ERROR behind a loss (Linux
+    writes it in network byte order, as it came in the chunk)."""
 
     TYPE = _BASE + 1
     SIZE = 20
@@ -107,15 +123,17 @@ class AssociationChange(Notification):
     __slots__ = ("state", "error", "outbound_streams", "inbound_streams", "association_id")
 
     def _read(self, data):
-        (self.state, self.error, self.outbound_streams, self.inbound_streams,
-         self.association_id) = struct.unpack_from("=HHHHi", data, 8)
+        self.state = struct.unpack_from("=H", data, 8)[0]
+        self.error = struct.unpack_from("!H", data, 10)[0]
+        self.outbound_streams, self.inbound_streams, self.association_id = \
+            struct.unpack_from("=HHi", data, 12)
 
     def describe(self):
         what = self.STATES.get(self.state, "state %d" % (self.state,))
         if self.state in (self.COMMUNICATION_UP, self.RESTART):
             return "%s (%d inbound, %d outbound streams)" % (
                 what, self.inbound_streams, self.outbound_streams)
-        return "%s (error %d)" % (what, self.error) if self.error else what
+        return "%s (%s)" % (what, describe_cause(self.error)) if self.error else what
 
 
 class PeerAddressChange(Notification):
@@ -149,7 +167,7 @@ class RemoteError(Notification):
         self.data = bytes(data[16:])
 
     def describe(self):
-        return "the peer reported error cause %d" % (self.error,)
+        return "the peer reported an error (%s)" % (describe_cause(self.error),)
 
 
 class SendFailed(Notification):
