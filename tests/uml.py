@@ -110,30 +110,30 @@ trap 'sync; poweroff -f' EXIT
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
-ip link set lo up
+ip link set lo up{mtu}
 mkdir -p {modules}/lib/modules
 ln -sfn {tree} {modules}/lib/modules/$(uname -r)
 printf '#!/bin/sh\\nexec {modprobe} -d {modules} "$@"\\n' > {wrapper}
 chmod 700 {wrapper}
 echo {wrapper} > /proc/sys/kernel/modprobe
-for module in {sctp_modules}; do {modprobe} -d {modules} $module || echo "modprobe $module failed" >> {output}; done
+for module in {sctp_modules}; do {modprobe} -d {modules} $module || echo "modprobe $module failed" >> {output}; done{dummy}
 cd {cwd} && env -i {environment} {command} >> {output} 2>&1 < /dev/null
 echo $? > {status}
 """
 
 
-def _boot(command, timeout, memory, cwd, environment):
+def _boot(command, timeout, memory, cwd, environment, mtu=None, addresses=()):
     reason = unavailable_reason()
     if reason is not None:
         raise GuestError("cannot boot a guest: " + reason)
     work = tempfile.mkdtemp(prefix="pyhss-uml-")
     try:
-        return _boot_in(work, command, timeout, memory, cwd, environment)
+        return _boot_in(work, command, timeout, memory, cwd, environment, mtu, addresses)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _boot_in(work, command, timeout, memory, cwd, environment):
+def _boot_in(work, command, timeout, memory, cwd, environment, mtu, addresses):
     guest_tmp = os.path.join(work, "tmp")
     os.mkdir(guest_tmp)
     if cwd is None:
@@ -151,6 +151,8 @@ def _boot_in(work, command, timeout, memory, cwd, environment):
             tree=shlex.quote(os.path.join(MODULES, _release())),
             modprobe=shlex.quote(MODPROBE), wrapper=shlex.quote(paths["modprobe.sh"]),
             sctp_modules=" ".join(SCTP_MODULES), cwd=shlex.quote(cwd),
+            mtu="" if mtu is None else "\nip link set lo mtu %d" % (int(mtu),),
+            dummy=_dummy_interface(addresses, shlex.quote(MODPROBE), shlex.quote(paths["modules"])),
             environment=" ".join(shlex.quote("%s=%s" % item) for item in sorted(env.items())),
             command=" ".join(shlex.quote(part) for part in command),
             output=shlex.quote(paths["output"]), status=shlex.quote(paths["status"])))
@@ -187,6 +189,18 @@ def _boot_in(work, command, timeout, memory, cwd, environment):
     return GuestResult(int(status_text), output, seconds)
 
 
+def _dummy_interface(addresses, modprobe, modules):
+    """Shell lines giving the guest an interface besides the loopback
+    with C{addresses} (CIDR), for programs that want one (freeDiameterd
+    ignores loopback addresses when it looks for its own)."""
+    if not addresses:
+        return ""
+    lines = ["", "%s -d %s dummy" % (modprobe, modules), "ip link add pyhss0 type dummy"]
+    lines += ["ip addr add %s dev pyhss0" % (shlex.quote(address),) for address in addresses]
+    lines.append("ip link set pyhss0 up")
+    return "\n".join(lines)
+
+
 def _end_group(process):
     """Stop the kernel and everything of the guest still running."""
     for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, None)):
@@ -219,32 +233,38 @@ def _read(path):
         return ""
 
 
-def run_shell(script, timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, cwd=None, environment=None):
+def run_shell(script, timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, cwd=None, environment=None,
+              mtu=None, addresses=()):
     """
     Boot a guest with SCTP loaded, run C{script} (shell text) in it, power
     off.  The script's working directory is C{cwd} (a new empty directory
     by default); C{environment} adds to its variables (HOME and TMPDIR are
-    the guest's own temporary directory; PYTHONPATH is the repository).
+    the guest's own temporary directory; PYTHONPATH is the repository);
+    C{mtu} sets the loopback's (65536 by default: a 1500 makes SCTP
+    fragment what a real network would); C{addresses} (CIDR) go on an
+    interface of their own besides the loopback.
 
     @return: L{GuestResult}.
     @raise GuestError: the guest could not run it to its end.
     """
-    return _boot(["/bin/sh", "-c", script], timeout, memory, cwd, environment)
+    return _boot(["/bin/sh", "-c", script], timeout, memory, cwd, environment, mtu, addresses)
 
 
 def run_python(source, argv=(), timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, cwd=None,
-               environment=None):
+               environment=None, mtu=None, addresses=()):
     """L{run_shell} for Python: C{source} (text) run by L{python} with
     C{argv}."""
-    return _boot([python(), "-c", source] + list(argv), timeout, memory, cwd, environment)
+    return _boot([python(), "-c", source] + list(argv), timeout, memory, cwd, environment, mtu,
+                 addresses)
 
 
-def run_trial(modules, timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, environment=None):
+def run_trial(modules, timeout=DEFAULT_TIMEOUT, memory=DEFAULT_MEMORY, environment=None, mtu=None,
+              addresses=()):
     """
     Run trial on C{modules} (test module names) inside one guest, in a
-    temporary directory of its own.
+    temporary directory of its own (see L{run_shell} for the rest).
 
     @return: L{GuestResult}; status 0 when every test passed.
     """
     command = [python(), "-m", "twisted.trial", "--temp-directory=_trial_temp"] + list(modules)
-    return _boot(command, timeout, memory, None, environment)
+    return _boot(command, timeout, memory, None, environment, mtu, addresses)
