@@ -39,10 +39,11 @@ class FakeReactor(task.Clock):
 class FakeSocket(object):
     """
     The Python socket under a pysctp socket.  C{incoming} holds what
-    recvmsg returns, in order: C{(data, ancillary, flags)} tuples or
+    recvmsg_into reads, in order: C{(data, ancillary, flags)} tuples or
     OSError instances; empty, it raises EAGAIN.  C{sent} records each
-    sendmsg as C{(data, stream, ppid)}; C{send_room} is how many more
-    sendmsg calls succeed before EAGAIN (None: all).
+    sendmsg as C{(data, stream, ppid)} (and its MSG_MORE in C{more});
+    C{send_room} is how many more sendmsg calls succeed before EAGAIN
+    (None: all).
     """
 
     family = socket.AF_INET
@@ -50,6 +51,7 @@ class FakeSocket(object):
     def __init__(self, peer=("127.0.0.2", 3868), host=("127.0.0.1", 40000)):
         self.incoming = []
         self.sent = []
+        self.more = []          # MSG_MORE of each sendmsg
         self.send_room = None
         self.send_error = None
         self.options = {}
@@ -76,16 +78,19 @@ class FakeSocket(object):
     def getsockopt(self, level, name, *size):
         return self.options.get((level, name), 0)
 
-    def recvmsg(self, size, ancillary_size):
+    def recvmsg_into(self, buffers, ancillary_size):
         if not self.incoming:
             raise BlockingIOError(errno.EAGAIN, "no data")
         item = self.incoming.pop(0)
         if isinstance(item, OSError):
             raise item
         data, ancillary, flags = item
-        return data, ancillary, flags, self.peer
+        (buffer,) = buffers
+        size = min(len(data), len(buffer))
+        buffer[:size] = data[:size]
+        return size, ancillary, flags, self.peer
 
-    def sendmsg(self, buffers, ancillary):
+    def sendmsg(self, buffers, ancillary, flags=0):
         if self.send_error is not None:
             raise self.send_error
         if self.send_room is not None:
@@ -95,6 +100,7 @@ class FakeSocket(object):
         (data,), ((level, kind, info),) = buffers, ancillary
         assert (level, kind) == (wire.IPPROTO_SCTP, wire.SCTP_SNDRCV)
         self.sent.append((data,) + wire.received_info([(level, kind, info)]))
+        self.more.append(bool(flags & socket.MSG_MORE))
         return len(data)
 
     def close(self):

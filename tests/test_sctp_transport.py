@@ -102,6 +102,27 @@ class WriteTests(unittest.TestCase):
         self.assertEqual(sock.sent, [(b"one", 0, 46), (b"two", 0, 46), (b"three", 0, 46)])
         self.assertNotIn(connection, reactor.writers)
 
+    def test_a_batch_is_bundled_by_the_kernel(self):
+        # MSG_MORE on all but the last: the kernel packs their chunks into
+        # as few packets as it can and sends them with the last.
+        connection, sock, _, _ = connect()
+        connection.writeSequence([b"a", b"b", b"c"])
+        connection.doWrite()
+        self.assertEqual(sock.more, [True, True, False])
+        connection.write(b"alone")
+        connection.doWrite()
+        self.assertEqual(sock.more[3:], [False])
+
+    def test_a_batch_cut_short_ends_without_more_later(self):
+        connection, sock, _, _ = connect()
+        sock.send_room = 2
+        connection.writeSequence([b"a", b"b", b"c", b"d"])
+        connection.doWrite()
+        self.assertEqual((sock.more, connection.queued_bytes), ([True, True], 2))
+        sock.send_room = None
+        connection.doWrite()
+        self.assertEqual(sock.more, [True, True, True, False])
+
     def test_write_message_names_stream_and_ppid(self):
         connection, sock, _, _ = connect()
         connection.write_message(b"m3ua", stream=9, ppid=3)
@@ -187,19 +208,24 @@ class WriteTests(unittest.TestCase):
 
 class ReadTests(unittest.TestCase):
 
-    def test_stream_protocol_gets_the_bytes_and_where_they_came_from(self):
+    def test_stream_protocol_gets_one_turns_bytes_at_once(self):
+        # As TCP would give them: one call per turn of the reactor, the
+        # messages in order; stream and PPID of the last.
         connection, sock, recorder, _ = connect()
         sock.message(b"first", stream=2, ppid=46)
         sock.message(b"second", stream=5, ppid=46)
         self.assertIsNone(connection.doRead())
-        self.assertEqual(recorder.received, [(b"first", 2, 46), (b"second", 5, 46)])
+        self.assertEqual(recorder.received, [(b"firstsecond", 5, 46)])
+        sock.message(b"third", stream=1, ppid=3)
+        connection.doRead()
+        self.assertEqual(recorder.received[1], (b"third", 1, 3))
 
     def test_stream_protocol_gets_parts_as_they_come(self):
         connection, sock, recorder, _ = connect()
         sock.message(b"par", flags=0)
         sock.message(b"ts")
         connection.doRead()
-        self.assertEqual([data for data, _, _ in recorder.received], [b"par", b"ts"])
+        self.assertEqual([data for data, _, _ in recorder.received], [b"parts"])
 
     def test_message_receiver_gets_whole_messages(self):
         connection, sock, recorder, _ = connect(MessageRecorder())
@@ -224,9 +250,9 @@ class ReadTests(unittest.TestCase):
         self.assertIn("passed 5 bytes", logs.texts(LogLevel.warn)[0])
 
     def test_reading_stops_when_the_protocol_pauses(self):
-        class Pausing(Recorder):
-            def dataReceived(self, data):
-                Recorder.dataReceived(self, data)
+        class Pausing(MessageRecorder):
+            def message_received(self, data, stream, ppid):
+                MessageRecorder.message_received(self, data, stream, ppid)
                 self.transport.pauseProducing()
 
         connection, sock, recorder, reactor = connect(Pausing())
@@ -236,18 +262,21 @@ class ReadTests(unittest.TestCase):
         self.assertEqual(len(recorder.received), 1)
         self.assertNotIn(connection, reactor.readers)
         connection.resumeProducing()
+        self.assertIn(connection, reactor.readers)
         connection.doRead()
         self.assertEqual(len(recorder.received), 2)
 
-    def test_one_turn_reads_at_most_buffer_size(self):
+    def test_one_turn_reads_about_buffer_size(self):
+        # Reading stops once bufferSize bytes came: the last message read
+        # may pass it.
         connection, sock, recorder, _ = connect()
         connection.bufferSize = 10
         for _ in range(4):
             sock.message(b"x" * 6)
         connection.doRead()
-        self.assertEqual(len(recorder.received), 2)
+        self.assertEqual([len(data) for data, _, _ in recorder.received], [12])
         connection.doRead()
-        self.assertEqual(len(recorder.received), 4)
+        self.assertEqual([len(data) for data, _, _ in recorder.received], [12, 12])
 
     def test_end_of_file_is_a_clean_close(self):
         connection, sock, _, _ = connect()

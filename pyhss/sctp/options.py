@@ -44,6 +44,9 @@ class SctpOptions(object):
         association.
     @ivar send_buffer, receive_buffer: socket buffer sizes in bytes
         (C{None}: the system's).
+    @ivar nodelay: send each message at once (SCTP_NODELAY) instead of
+        holding small ones back while data is unacknowledged (Nagle), as
+        signalling stacks do: a request waits for no timer.
     """
 
     streams: int = 10
@@ -59,6 +62,7 @@ class SctpOptions(object):
     max_message_size: int = 1 << 20
     send_buffer: Optional[int] = None
     receive_buffer: Optional[int] = None
+    nodelay: bool = True
 
     def __post_init__(self):
         problems = []
@@ -94,6 +98,7 @@ def configure(sock, options):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, options.send_buffer)
     if options.receive_buffer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, options.receive_buffer)
+    sock.nodelay = options.nodelay
     initparams = sock.initparams
     initparams.autoflush = False
     initparams.num_ostreams = options.streams
