@@ -61,6 +61,7 @@ class SpawnedServer(object):
         self.backend = None
         self.database_path = None
         self.extra_args = []
+        self.transports = ["tcp"]
 
     def _write_config(self):
         import yaml
@@ -73,7 +74,7 @@ class SpawnedServer(object):
         hss = config.setdefault("hss", {})
         hss["bind_addresses"] = ["127.0.0.1"]
         hss["port"] = self.port
-        hss["transports"] = ["tcp"]
+        hss["transports"] = list(self.transports)
         database = config.setdefault("database", {})
         database["backend"] = database.get("backend", "sqlite")
         self.backend = database["backend"]
