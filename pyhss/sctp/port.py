@@ -107,15 +107,15 @@ class SCTPPort(abstract.FileDescriptor):
         connection.attach(sctp.sctpsocket_tcp(self.family, client))
         connection.start(protocol)
 
-    @staticmethod
-    def _drop(connection, client):
+    def _drop(self, connection, client):
         if connection.socket is None:
             client.close()
             return
         try:
             connection.connectionLost(failure.Failure(error.ConnectionAborted()))
         except Exception:
-            pass    # the protocol's own failure, already logged once
+            log.failure("SCTP port {port}: the protocol failed again as its association was dropped",
+                        port=self.port)
 
     def getHost(self):
         return SCTPAddress.read(self.socket.getsockname, self.sctp_socket.getladdrs)
