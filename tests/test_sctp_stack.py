@@ -189,6 +189,17 @@ class TransportTests(StackTestCase):
         self.assertIsInstance(server.lost.result, error.ConnectionDone)
 
     @defer.inlineCallbacks
+    def test_ipv6(self):
+        port, servers = yield self.listen(r"sctp:0:interface=\:\:1")
+        self.assertEqual(port.getHost().host, "::1")
+        client = yield self.connect(clientFromString(
+            reactor, r"sctp:host=\:\:1:port=%d" % (port.getHost().port,)))
+        self.assertEqual(client.transport.getPeer().host, "::1")
+        client.transport.write_message(b"over IPv6", stream=2, ppid=46)
+        yield wait_until(lambda: servers.protocols and servers.protocols[0].messages, 10, "the message")
+        self.assertEqual(servers.protocols[0].messages, [(b"over IPv6", 2, 46)])
+
+    @defer.inlineCallbacks
     def test_refused(self):
         port, _ = yield self.listen("sctp:0:interface=127.0.0.1")
         number = port.getHost().port

@@ -110,13 +110,14 @@ trap 'sync; poweroff -f' EXIT
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
-ip link set lo up{mtu}
 mkdir -p {modules}/lib/modules
 ln -sfn {tree} {modules}/lib/modules/$(uname -r)
 printf '#!/bin/sh\\nexec {modprobe} -d {modules} "$@"\\n' > {wrapper}
 chmod 700 {wrapper}
 echo {wrapper} > /proc/sys/kernel/modprobe
-for module in {sctp_modules}; do {modprobe} -d {modules} $module || echo "modprobe $module failed" >> {output}; done{dummy}
+for module in {sctp_modules}; do {modprobe} -d {modules} $module || echo "modprobe $module failed" >> {output}; done
+# After the modules (IPv6 among them): the loopback gets ::1 too.
+ip link set lo up{mtu}{dummy}
 cd {cwd} && env -i {environment} {command} >> {output} 2>&1 < /dev/null
 echo $? > {status}
 """
