@@ -10,12 +10,19 @@ knows nothing of Diameter.
  - L{pyhss.sctp.client}: outgoing associations (L{connect_sctp});
  - L{pyhss.sctp.endpoints}: Twisted endpoints and their string forms
    (C{sctp:3868:interface=127.0.0.1}, C{sctp:host=127.0.0.1:port=3868});
- - L{pyhss.sctp.connection}: the transport a protocol gets: Twisted's TCP
+ - L{pyhss.sctp.connection} (with L{pyhss.sctp.sending} and
+   L{pyhss.sctp.receiving}): the transport a protocol gets: Twisted's TCP
    transport plus C{write_message(data, stream, ppid)},
    C{outbound_streams} and C{inbound_streams}.  Each write is one SCTP
    message; a protocol providing L{ISCTPMessageReceiver} gets each whole
    incoming message with its stream and PPID, any other protocol gets
-   C{dataReceived}.
+   C{dataReceived};
+ - L{pyhss.sctp.wire}: the kernel's structures (send/receive information,
+   notifications), L{pyhss.sctp.events} what is done with each
+   notification, L{pyhss.sctp.mmsg} many messages per system call.
+
+Tested against a real kernel stack inside user-mode Linux where the
+machine's kernel has none (tests/uml.py, tests/test_sctp_uml.py).
 """
 
 import socket
