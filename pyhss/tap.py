@@ -75,7 +75,7 @@ class Options(usage.Options):
                 config, hss=dataclasses.replace(config.hss, port=self["port"]))
             config = _keep_path(config, self["config"])
         try:
-            served_transports(config)
+            plan_transports(config)
         except ConfigError as e:
             raise ConfigRefused(e) from None
         try:
@@ -90,24 +90,37 @@ def _keep_path(config, path):
     return config
 
 
-def served_transports(config):
+def plan_transports(config):
     """
-    The transports to listen on, and a warning or C{None}: those of
-    C{hss.transports} this system has.  One it lacks is a L{ConfigError}
-    (one line saying why), except SCTP with C{hss.sctp_optional}, which is
-    left out with the warning.
+    What this system can do of the configuration's transports:
+    C{(listen, dial, warnings)}, the transports of C{hss.transports} to
+    listen on, the peers of C{hss.connect_peers} to connect to, and lines
+    to log.  A transport the system lacks is a L{ConfigError} (one line
+    saying why), except SCTP with C{hss.sctp_optional}: left out, with a
+    warning.
     """
-    served, warning = [], None
-    for name in config.hss.transports:
+    hss = config.hss
+    listen, dial, warnings = [], [], []
+    for name in hss.transports:
         reason = transport.unavailable(name)
         if reason is None:
-            served.append(name)
-        elif name == "sctp" and config.hss.sctp_optional:
-            warning = "serving %s without SCTP (hss.sctp_optional): %s" % (
-                ", ".join(other for other in config.hss.transports if other != "sctp"), reason)
+            listen.append(name)
+        elif name == "sctp" and hss.sctp_optional:
+            warnings.append("serving %s without SCTP (hss.sctp_optional): %s" % (
+                ", ".join(other for other in hss.transports if other != "sctp"), reason))
         else:
             raise ConfigError(config.path, "hss.transports", "%s requested but %s" % (name, reason))
-    return tuple(served), warning
+    for index, peer in enumerate(hss.connect_peers):
+        reason = transport.unavailable(peer.transport)
+        if reason is None:
+            dial.append(peer)
+        elif peer.transport == "sctp" and hss.sctp_optional:
+            warnings.append("not connecting to %s (SCTP; hss.sctp_optional): %s" % (
+                peer.origin_host, reason))
+        else:
+            raise ConfigError(config.path, "hss.connect_peers", "item %d (%s): %s requested but %s" % (
+                index, peer.origin_host, peer.transport, reason))
+    return tuple(listen), tuple(dial), warnings
 
 
 def sctp_options(config):
@@ -116,11 +129,12 @@ def sctp_options(config):
         max_message_size=config.limits.max_message_size, **config.sctp.options())
 
 
-def add_dialers(node, config, reactor):
-    """A L{PeerDialer} on C{node} for each of C{hss.connect_peers}."""
+def add_dialers(node, config, peers, reactor):
+    """A L{PeerDialer} on C{node} for each of C{peers} (of
+    C{hss.connect_peers})."""
     options = sctp_options(config)
     timers = config.timers
-    for peer in config.hss.connect_peers:
+    for peer in peers:
         connect = transport.peer_dialling(
             node, peer.addresses, peer.port, peer.transport, peer.local_addresses, options,
             timers.connect_timeout, reactor)
@@ -190,12 +204,15 @@ class HSSService(service.MultiService):
         self.store = store if store is not None else open_store(
             config.database, reactor)
         self.node = DiameterNode.from_config(config, reactor)
-        add_dialers(self.node, config, reactor)
+        try:
+            self._transports, peers, self._transport_warnings = plan_transports(config)
+        except ConfigError as e:    # said at start-up, as a port in use would be
+            self._transports, peers, self._transport_warnings = None, (), [str(e)]
+        add_dialers(self.node, config, peers, reactor)
         self.applications = apps.load_applications(self.node, self.store, config)
         self.ports = []
         self.control_port = None
         self.tune_gc = False
-        self._transport_warning = None
 
     def setServiceParent(self, parent):
         # twistd passes its Application here before it starts logging:
@@ -216,12 +233,10 @@ class HSSService(service.MultiService):
     def _listen(self):
         if not self.ports:
             hss = self.config.hss
-            try:
-                transports, self._transport_warning = served_transports(self.config)
-            except ConfigError as e:
-                raise transport.TransportUnavailable(str(e)) from None
+            if self._transports is None:
+                raise transport.TransportUnavailable(self._transport_warnings[0])
             self.ports = transport.listen(
-                self.node, hss.bind_addresses, hss.port, transports,
+                self.node, hss.bind_addresses, hss.port, self._transports,
                 self.reactor, sctp_options(self.config))
         path = self.config.control.socket_path
         if path is not None and self.control_port is None:
@@ -244,8 +259,8 @@ class HSSService(service.MultiService):
             # After the store, node and applications exist: they are what
             # the process keeps for its lifetime.
             tune_collector()
-        if self._transport_warning:
-            self.log.warn("{line}", line=self._transport_warning)
+        for line in self._transport_warnings:
+            self.log.warn("{line}", line=line)
         for port in self.ports:
             address = port.getHost()
             self.log.info("{host} listening on {transport} {address} port {port}",

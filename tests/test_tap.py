@@ -90,13 +90,16 @@ class OptionsTests(unittest.TestCase):
         self.assertEqual(str(error), "%s: logging.file: cannot write %r: No such file or directory"
                          % (path, target))
 
-    def _sctp_config(self, optional=False):
+    def _sctp_config(self, optional=False, peer=False):
         with open(SHIPPED_CONFIG) as handle:
             text = handle.read()
         text = text.replace("transports: [tcp]", "transports: [tcp, sctp]").replace(
             "socket: var/pyhss.control", "socket: ''").replace("backend: sqlite", "backend: memory")
         if optional:
             text = text.replace("sctp_optional: false", "sctp_optional: true")
+        if peer:
+            text = text.replace("connect_peers: []", "connect_peers: [{origin_host: mme.test.realm,"
+                                " addresses: [127.0.0.1], transport: sctp}]")
         return self._write(text)
 
     def test_sctp_refused_clearly(self):
@@ -108,11 +111,22 @@ class OptionsTests(unittest.TestCase):
                                   ["--config", path])
         self.assertEqual(str(error), "%s: hss.transports: sctp requested but %s" % (path, NO_SCTP))
 
+    def test_sctp_peer_refused_clearly(self):
+        self.patch(sctp, "unavailable_reason", lambda: NO_SCTP)
+        path = self._sctp_config(peer=True)
+        with open(path) as handle:
+            text = handle.read()
+        with open(path, "w") as handle:
+            handle.write(text.replace("transports: [tcp, sctp]", "transports: [tcp]"))
+        error = self.assertRaises(tap.ConfigRefused, tap.Options().parseOptions, ["--config", path])
+        self.assertEqual(str(error), "%s: hss.connect_peers: item 0 (mme.test.realm): sctp requested but %s"
+                         % (path, NO_SCTP))
+
     @defer.inlineCallbacks
     def test_sctp_optional_serves_tcp_with_a_warning(self):
         self.patch(sctp, "unavailable_reason", lambda: NO_SCTP)
         options = tap.Options()
-        options.parseOptions(["--config", self._sctp_config(optional=True), "--port", "0"])
+        options.parseOptions(["--config", self._sctp_config(optional=True, peer=True), "--port", "0"])
         self.assertEqual(options.loaded.hss.transports, ("tcp", "sctp"))
         service = tap.HSSService(options.loaded)
         events = []
@@ -121,9 +135,12 @@ class OptionsTests(unittest.TestCase):
         service.startService()
         try:
             self.assertEqual([port.getHost().type for port in service.ports], ["TCP"])
+            self.assertEqual(dict(service.node.dialers), {})
             warnings = [formatEvent(event) for event in events
                         if event["log_level"] == LogLevel.warn]
-            self.assertEqual(warnings, ["serving tcp without SCTP (hss.sctp_optional): " + NO_SCTP])
+            self.assertEqual(warnings, ["serving tcp without SCTP (hss.sctp_optional): " + NO_SCTP,
+                                        "not connecting to mme.test.realm (SCTP; hss.sctp_optional): "
+                                        + NO_SCTP])
         finally:
             yield service.stopService()
 
