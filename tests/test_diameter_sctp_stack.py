@@ -192,7 +192,9 @@ class DiameterOverSctpTests(stack.StackTestCase):
 
     @defer.inlineCallbacks
     def test_multi_homed_client_and_server(self):
-        hss = stack.start_hss(self, hss={"bind_addresses": ["127.0.0.1", "127.0.0.2"]})
+        logs = LogLines(self)
+        hss = stack.start_hss(self, hss={"bind_addresses": ["127.0.0.1", "127.0.0.2"]},
+                              sctp={"rto_initial": 0.2, "rto_min": 0.1})
         self.assertEqual(set(hss.ports["sctp"].getHost().addresses), {"127.0.0.1", "127.0.0.2"})
         self.assertEqual(len(hss.service.ports), 3)     # TCP on each address, SCTP on both
         yield provision(hss)
@@ -205,6 +207,11 @@ class DiameterOverSctpTests(stack.StackTestCase):
         self.assertEqual(set(client.transport.getHost().addresses), {"127.0.0.3", "127.0.0.4"})
         aia, _, _ = yield client.request(air_request(), stream=3)
         self.assertEqual(aia.get("Result-Code"), 2001)
+        # The client's second address, not used to set the association up,
+        # is confirmed by a heartbeat: a peer address change, logged.
+        yield wait_until(lambda: logs.containing("confirmed"), 10, "an address confirmed")
+        self.assertTrue([line for line in logs.containing("confirmed")
+                         if "peer address 127.0.0." in line], logs.containing("peer address"))
 
     @defer.inlineCallbacks
     def test_hss_dials_an_sctp_peer_and_redials(self):
