@@ -214,8 +214,10 @@ class LoadConnection(protocol.Protocol):
         return True
 
     def _flush(self):
+        # One element per message: one send over TCP, one SCTP message
+        # each over SCTP.
         if self._outgoing:
-            self.transport.write(b"".join(self._outgoing))
+            self.transport.writeSequence(self._outgoing)
             del self._outgoing[:]
 
     def dataReceived(self, data):
@@ -419,6 +421,20 @@ class LoadRun(object):
         self._sending = False
         self.maybe_done()
 
+    def _connect(self, index, origin_host):
+        options = self.options
+        if options.transport == "sctp":
+            # As pyhss itself does: PPID 46, base messages on stream 0,
+            # the others spread over the other streams.
+            from pyhss.protocols.transport import diameter_sctp_options
+            from pyhss.sctp.endpoints import SCTPClientEndpoint
+            endpoint = SCTPClientEndpoint(self.reactor, options.host, options.port,
+                                          options=diameter_sctp_options(), timeout=options.timeout)
+            return endpoint.connect(protocol.Factory.forProtocol(
+                lambda: LoadConnection(self, index, origin_host)))
+        creator = protocol.ClientCreator(self.reactor, LoadConnection, self, index, origin_host)
+        return creator.connectTCP(options.host, options.port, timeout=options.timeout)
+
     def _expire(self):
         deadline = self.clock_now() - self.options.timeout
         for connection in self.connections:
@@ -428,16 +444,12 @@ class LoadRun(object):
     @defer.inlineCallbacks
     def run(self):
         options = self.options
-        endpoint_factory = protocol.ClientCreator
         connecting = []
         for index in range(options.connections):
             origin_host = options.origin_host
             if options.connections > 1:
                 origin_host = "c%d.%s" % (index, origin_host)
-            creator = endpoint_factory(
-                self.reactor, LoadConnection, self, index, origin_host)
-            connecting.append(creator.connectTCP(
-                options.host, options.port, timeout=options.timeout))
+            connecting.append(self._connect(index, origin_host))
         results = yield defer.DeferredList(connecting, consumeErrors=True)
         for success, value in results:
             if not success:
@@ -482,6 +494,9 @@ def parse_arguments(argv):
                     " flight per connection).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3868)
+    parser.add_argument("--transport", choices=("tcp", "sctp"), default="tcp",
+                        help="tcp (default) or sctp (needs kernel SCTP; see"
+                             " bench/sctp_compare.py for user-mode Linux)")
     parser.add_argument("--connections", "-c", type=int, default=1,
                         metavar="C", help="parallel connections (default 1)")
     parser.add_argument("--window", "-w", type=int, default=50, metavar="W",
@@ -542,7 +557,7 @@ def format_report(summary, options):
         return "-" if value is None else "%.2f" % (value,)
 
     lines = [
-        "request kind      : %s" % (options.request,),
+        "request kind      : %s over %s" % (options.request, options.transport),
         "connections x win : %d x %d" % (options.connections, options.window),
         "answered / sent   : %d / %d in %.3f s" % (
             summary["answered"], summary["sent"], summary["elapsed_s"]),
@@ -619,6 +634,8 @@ def run_once(reactor, options, quiet=False):
             server = SpawnedServer(reactor, options.config, run.log)
             if options.metrics in ("on", "off"):
                 server.metrics = options.metrics == "on"
+            if options.transport == "sctp":
+                server.transports = ["tcp", "sctp"]     # the same port number on both
             if options.profile:
                 server.extra_args = [
                     "--profile", os.path.abspath(options.profile),
@@ -640,6 +657,7 @@ def run_once(reactor, options, quiet=False):
         if server is not None:
             yield server.stop()
     summary["kind"] = options.request
+    summary["transport"] = options.transport
     summary["connections"] = options.connections
     summary["window"] = options.window
     if not quiet:

@@ -62,6 +62,7 @@ class SpawnedServer(object):
         self.database_path = None
         self.extra_args = []
         self.metrics = None     # metrics.enabled: None keeps the configuration's
+        self.transports = ["tcp"]
 
     def _write_config(self):
         import yaml
@@ -74,7 +75,7 @@ class SpawnedServer(object):
         hss = config.setdefault("hss", {})
         hss["bind_addresses"] = ["127.0.0.1"]
         hss["port"] = self.port
-        hss["transports"] = ["tcp"]
+        hss["transports"] = list(self.transports)
         database = config.setdefault("database", {})
         database["backend"] = database.get("backend", "sqlite")
         self.backend = database["backend"]

@@ -15,11 +15,14 @@ default).  Relative paths are relative to the configuration file.
 
 import ipaddress
 import os
-import re
 from dataclasses import MISSING, dataclass, field, fields
 
 import yaml
 
+from pyhss.config_checks import (  # noqa: F401 (the checks, re-exported)
+    MAX_UNIX_SOCKET_PATH, _describe, _Invalid, _key, boolean, choice, diameter_identity,
+    digits, integer, ip_address, ip_network, list_of, log_file, path, seconds,
+    seconds_or_zero, sip_uri, diameter_uri_text, text, unix_socket_path)
 from pyhss.protocols.transport import LISTENERS
 from pyhss.storage import ADAPTERS
 
@@ -31,8 +34,6 @@ LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
 # RFC 6733 4.3: the Diameter header length field is 24 bits.
 MAX_DIAMETER_MESSAGE = (1 << 24) - 1
 DIAMETER_HEADER_LENGTH = 20
-
-_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
 class ConfigError(Exception):
@@ -48,167 +49,6 @@ class ConfigError(Exception):
         if self.key:
             return f"{self.path}: {self.key}: {self.problem}"
         return f"{self.path}: {self.problem}"
-
-
-class _Invalid(Exception):
-    """Raised by a check; the loader adds the file and key."""
-
-
-# --- checks: value -> normalised value, or raise _Invalid ---------------------------
-
-def _describe(value):
-    if isinstance(value, bool):
-        return "a boolean"
-    if value is None:
-        return "nothing"
-    if isinstance(value, (int, float)):
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        return f"{value!r}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
-def integer(low, high):
-    def check(value, base):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _Invalid(f"must be an integer, got {_describe(value)}")
-        if not low <= value <= high:
-            raise _Invalid(f"must be between {low} and {high}, got {value}")
-        return value
-    return check
-
-
-def seconds(low_exclusive, high):
-    def check(value, base):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _Invalid(f"must be a number of seconds, got {_describe(value)}")
-        if not low_exclusive < value <= high:
-            raise _Invalid(f"must be a number greater than {low_exclusive} and at most {high}, got {value}")
-        return float(value)
-    return check
-
-
-def text(value, base):
-    if not isinstance(value, str) or not value:
-        raise _Invalid(f"must be a non-empty string, got {_describe(value)}")
-    return value
-
-
-def diameter_identity(value, base):
-    """DiameterIdentity (RFC 6733 4.3.1): an FQDN."""
-    value = text(value, base)
-    if len(value) > 255 or not all(_LABEL.match(label) for label in value.split(".")):
-        raise _Invalid(f"must be a fully qualified domain name (letters, digits, '-', dots), got {value!r}")
-    return value
-
-
-def digits(count_low, count_high, what):
-    def check(value, base):
-        if isinstance(value, int) and not isinstance(value, bool):
-            raise _Invalid(f"must be a quoted string of {what} (YAML reads 001 as the number 1), got {value}")
-        if not isinstance(value, str) or not value.isdigit() or not value.isascii() \
-                or not count_low <= len(value) <= count_high:
-            raise _Invalid(f"must be a string of {what}, got {_describe(value)}")
-        return value
-    return check
-
-
-def choice(options):
-    def check(value, base):
-        if value not in options:
-            raise _Invalid(f"unknown value {_describe(value)}; expected one of {', '.join(options)}")
-        return value
-    return check
-
-
-def ip_address(value, base):
-    if not isinstance(value, str):
-        raise _Invalid(f"must be an IP address string, got {_describe(value)}")
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        raise _Invalid(f"not an IP address: {value!r}") from None
-
-
-def ip_network(value, base):
-    """An IP address or a network in CIDR notation."""
-    if not isinstance(value, str):
-        raise _Invalid(f"must be an IP address or network string, got {_describe(value)}")
-    try:
-        return ipaddress.ip_network(value)
-    except ValueError as e:
-        raise _Invalid(f"not an IP address or network: {e}") from None
-
-
-def path(value, base):
-    """A file path; relative to the configuration file's directory."""
-    value = text(value, base)
-    if value == ":memory:":
-        return value
-    return os.path.normpath(os.path.join(base, os.path.expanduser(value)))
-
-
-# sun_path is 108 bytes on Linux, one of them the terminating NUL.
-MAX_UNIX_SOCKET_PATH = 107
-
-
-def unix_socket_path(value, base):
-    """A UNIX socket path (relative to the configuration file); empty: none."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise _Invalid(f"must be a path string (empty: off), got {_describe(value)}")
-    value = path(value, base)
-    length = len(os.fsencode(value))
-    if length > MAX_UNIX_SOCKET_PATH:
-        raise _Invalid(f"too long for a UNIX socket: {value!r} is {length} bytes, "
-                       f"at most {MAX_UNIX_SOCKET_PATH}")
-    return value
-
-
-def log_file(value, base):
-    value = text(value, base)
-    return value if value == "-" else path(value, base)
-
-
-def boolean(value, base):
-    if not isinstance(value, bool):
-        raise _Invalid(f"must be true or false, got {_describe(value)}")
-    return value
-
-
-def list_of(item_check, non_empty=True, unique=True):
-    def check(value, base, key=None):
-        if not isinstance(value, list):
-            raise _Invalid(f"must be a list, got {_describe(value)}")
-        if non_empty and not value:
-            raise _Invalid("must not be empty")
-        items = []
-        for index, item in enumerate(value):
-            try:
-                items.append(item_check(item, base))
-            except _Invalid as e:
-                raise _Invalid(f"item {index}: {e}") from None
-        if unique and len(set(items)) != len(items):
-            raise _Invalid("lists the same value twice")
-        return tuple(items)
-    return check
-
-
-def _key(name, check, default=MISSING, doc="", check_default=False):
-    """A field read from YAML key ``name``; without default it is required.
-
-    ``check_default`` runs the check on the default too (relative paths
-    must resolve against the configuration file even when left out).
-    """
-    metadata = {"key": name, "check": check, "doc": doc, "check_default": check_default}
-    if default is MISSING:
-        return field(metadata=metadata)
-    return field(default=default, metadata=metadata)
 
 
 def _section(name, cls, required=False):
@@ -262,6 +102,36 @@ def _allowed_peer(value, base):
 
 
 @dataclass(frozen=True)
+class ConnectPeer:
+    origin_host: str = _key("origin_host", diameter_identity,
+                            doc="the peer's Origin-Host (its CEA must say the same)")
+    addresses: tuple = _key("addresses", list_of(ip_address),
+                            doc="its addresses: over SCTP every address of a multi-homed peer; "
+                                "over TCP tried in turn")
+    port: int = _key("port", integer(1, 65535), 3868, doc="its Diameter port")
+    transport: str = _key("transport", choice(TRANSPORTS), "tcp", doc="tcp or sctp")
+    local_addresses: tuple = _key("local_addresses", list_of(ip_address, non_empty=False), (),
+                                  doc="ours to connect from (SCTP binds them all, TCP the first); "
+                                      "empty: the system's choice")
+
+
+def _connect_peers(value, base):
+    peers = list_of(_connect_peer, non_empty=False, unique=False)(value, base)
+    seen = set()
+    for index, peer in enumerate(peers):
+        if peer.origin_host.lower() in seen:
+            raise _Invalid(f"item {index}: {peer.origin_host} is listed twice")
+        seen.add(peer.origin_host.lower())
+    return peers
+
+
+def _connect_peer(value, base):
+    if not isinstance(value, dict):
+        raise _Invalid(f"must be a mapping with origin_host and addresses, got {_describe(value)}")
+    return _build_raising(ConnectPeer, value, base)
+
+
+@dataclass(frozen=True)
 class HssConfig:
     origin_host: str = _key("OriginHost", diameter_identity,
                             doc="our Diameter identity (Origin-Host), an FQDN")
@@ -272,11 +142,20 @@ class HssConfig:
     mnc: str = _key("MNC", digits(2, 3, "2 or 3 digits"),
                     doc="home network mobile network code, quoted, 2 or 3 digits")
     bind_addresses: tuple = _key("bind_addresses", list_of(ip_address), ("127.0.0.1",),
-                                 doc="IPv4/IPv6 addresses to listen on, one listener per address and transport")
+                                 doc="IPv4/IPv6 addresses to listen on: TCP on each one, SCTP on all of them "
+                                     "at once (one multi-homed endpoint)")
     port: int = _key("port", integer(0, 65535), 3868,
                      doc="Diameter port (0: any free port)")
     transports: tuple = _key("transports", list_of(choice(TRANSPORTS)), ("tcp",),
-                             doc="transports to listen on: " + ", ".join(TRANSPORTS))
+                             doc="transports to listen on: " + ", ".join(TRANSPORTS)
+                                 + " (SCTP listens once on all of bind_addresses: one multi-homed endpoint)")
+    sctp_optional: bool = _key("sctp_optional", boolean, False,
+                               doc="with sctp in transports, where the kernel has no SCTP: log a warning "
+                                   "and serve TCP alone instead of refusing to start")
+    connect_peers: tuple = _key("connect_peers", _connect_peers, (),
+                                doc="peers we connect to ourselves and keep connected (reconnecting with "
+                                    "backoff), each {origin_host, addresses, port, transport, "
+                                    "local_addresses}; requests for one not connected wait for it")
     product_name: str = _key("ProductName", text, "pyhss",
                              doc="Product-Name in CER/CEA")
     vendor_id: int = _key("VendorId", integer(0, 0xFFFFFFFF), 0,
@@ -311,6 +190,47 @@ class TimersConfig:
                               doc="seconds to wait for a DPA before closing anyway")
     request_timeout: float = _key("request_timeout", seconds(0, 3600), 10.0,
                                   doc="seconds to wait for the answer to a request we send")
+    connect_timeout: float = _key("connect_timeout", seconds(0, 3600), 10.0,
+                                  doc="seconds a connection to a peer of hss.connect_peers may take to open")
+    reconnect_min: float = _key("reconnect_min", seconds(0, 3600), 1.0,
+                                doc="seconds before connecting again to a peer of hss.connect_peers after a "
+                                    "failure or a close; doubled (with jitter) after each failure")
+    reconnect_max: float = _key("reconnect_max", seconds(0, 86400), 30.0,
+                                doc="the longest wait between connection attempts (RFC 6733's Tc)")
+
+    def __post_init__(self):
+        if self.reconnect_min > self.reconnect_max:
+            raise _KeyedInvalid("timers.reconnect_min", f"must be at most timers.reconnect_max "
+                                f"({self.reconnect_max:g}), got {self.reconnect_min:g}")
+
+
+@dataclass(frozen=True)
+class SctpConfig:
+    streams: int = _key("streams", integer(1, 65535), 10,
+                        doc="outbound streams asked for (and the most inbound accepted); base messages "
+                            "go on stream 0, the others are spread over the rest")
+    rto_initial: float = _key("rto_initial", seconds(0, 3600), 3.0,
+                              doc="initial retransmission timeout, seconds (RFC 4960 defaults throughout)")
+    rto_min: float = _key("rto_min", seconds(0, 3600), 1.0, doc="least retransmission timeout, seconds")
+    rto_max: float = _key("rto_max", seconds(0, 3600), 60.0, doc="greatest retransmission timeout, seconds")
+    heartbeat_interval: float = _key("heartbeat_interval", seconds_or_zero(3600), 30.0,
+                                     doc="seconds between heartbeats on an idle path; 0: off")
+    max_retransmissions: int = _key("max_retransmissions", integer(1, 65535), 10,
+                                    doc="retransmissions before the association is declared lost")
+    path_max_retransmissions: int = _key("path_max_retransmissions", integer(1, 65535), 5,
+                                         doc="retransmissions before one peer address is declared "
+                                             "unreachable (multi-homing fails over)")
+    init_max_retransmissions: int = _key("init_max_retransmissions", integer(1, 65535), 8,
+                                         doc="INIT retransmissions while connecting")
+
+    def __post_init__(self):
+        if not self.rto_min <= self.rto_initial <= self.rto_max:
+            raise _KeyedInvalid("sctp.rto_initial", f"need rto_min <= rto_initial <= rto_max, got "
+                                f"{self.rto_min:g}, {self.rto_initial:g}, {self.rto_max:g}")
+
+    def options(self):
+        """The settings as L{pyhss.sctp.SctpOptions} keywords."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -351,20 +271,6 @@ class S6aConfig:
                                         "UTRAN quintuplets or GERAN triplets")
     cancel_old_mme: bool = _key("cancel_old_mme", boolean, True,
                                 doc="send CLR to the previous MME when a ULR comes from a new one")
-
-
-def sip_uri(value, base):
-    value = text(value, base)
-    if not re.match(r"^sips?:[^\s<>\"]+$", value, re.IGNORECASE):
-        raise _Invalid(f"must be a sip: or sips: URI, got {value!r}")
-    return value
-
-
-def diameter_uri_text(value, base):
-    value = text(value, base)
-    if any(ord(c) <= 32 or ord(c) == 127 for c in value):
-        raise _Invalid(f"must be a DiameterURI without spaces, got {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -413,17 +319,6 @@ class ControlConfig:
     def socket_path(self):
         """The socket to listen on or connect to, or None when control is off."""
         return self.socket if self.enabled else None
-
-
-def seconds_or_zero(high):
-    """Seconds from 0 to ``high``; 0 usually means "no limit"."""
-    def check(value, base):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _Invalid(f"must be a number of seconds, got {_describe(value)}")
-        if not 0 <= value <= high:
-            raise _Invalid(f"must be a number from 0 to {high}, got {value}")
-        return float(value)
-    return check
 
 
 @dataclass(frozen=True)
@@ -552,6 +447,7 @@ class LoggingConfig:
 class Config:
     hss: HssConfig = _section("hss", HssConfig, required=True)
     timers: TimersConfig = _section("timers", TimersConfig)
+    sctp: SctpConfig = _section("sctp", SctpConfig)
     limits: LimitsConfig = _section("limits", LimitsConfig)
     s6a: S6aConfig = _section("s6a", S6aConfig)
     cx: CxConfig = _section("cx", CxConfig)

@@ -33,7 +33,7 @@ from pyhss import apps, control, logsetup
 from pyhss.api.service import ApiRefused, ApiService
 from pyhss.api.tokens import check_listen
 from pyhss.config import ConfigError, check_log_file, load_config
-from pyhss.node import DiameterNode
+from pyhss.node import DiameterNode, PeerDialer
 from pyhss.node.stats import TimedOperations
 from pyhss.protocols import transport
 from pyhss.storage import open_store
@@ -83,12 +83,10 @@ class Options(usage.Options):
             config = dataclasses.replace(
                 config, hss=dataclasses.replace(config.hss, port=self["port"]))
             config = _keep_path(config, self["config"])
-        for name in config.hss.transports:
-            reason = transport.unavailable(name)
-            if reason is not None:
-                raise ConfigRefused(ConfigError(
-                    self["config"], "hss.transports",
-                    "%s requested but %s" % (name, reason)))
+        try:
+            plan_transports(config)
+        except ConfigError as e:
+            raise ConfigRefused(e) from None
         try:
             check_log_file(config)
         except ConfigError as e:
@@ -102,6 +100,60 @@ class Options(usage.Options):
 def _keep_path(config, path):
     object.__setattr__(config, "path", path)
     return config
+
+
+def plan_transports(config):
+    """
+    What this system can do of the configuration's transports:
+    C{(listen, dial, warnings)}, the transports of C{hss.transports} to
+    listen on, the peers of C{hss.connect_peers} to connect to, and lines
+    to log.  A transport the system lacks is a L{ConfigError} (one line
+    saying why), except SCTP with C{hss.sctp_optional}: left out, with a
+    warning.
+    """
+    hss = config.hss
+    listen, dial, warnings = [], [], []
+    for name in hss.transports:
+        reason = transport.unavailable(name)
+        if reason is None:
+            listen.append(name)
+        elif name == "sctp" and hss.sctp_optional:
+            warnings.append("serving %s without SCTP (hss.sctp_optional): %s" % (
+                ", ".join(other for other in hss.transports if other != "sctp"), reason))
+        else:
+            raise ConfigError(config.path, "hss.transports", "%s requested but %s" % (name, reason))
+    for index, peer in enumerate(hss.connect_peers):
+        reason = transport.unavailable(peer.transport)
+        if reason is None:
+            dial.append(peer)
+        elif peer.transport == "sctp" and hss.sctp_optional:
+            warnings.append("not connecting to %s (SCTP; hss.sctp_optional): %s" % (
+                peer.origin_host, reason))
+        else:
+            raise ConfigError(config.path, "hss.connect_peers", "item %d (%s): %s requested but %s" % (
+                index, peer.origin_host, peer.transport, reason))
+    return tuple(listen), tuple(dial), warnings
+
+
+def sctp_options(config):
+    """The L{pyhss.sctp.SctpOptions} of Diameter associations."""
+    return transport.diameter_sctp_options(
+        max_message_size=config.limits.max_message_size, **config.sctp.options())
+
+
+def add_dialers(node, config, peers, reactor):
+    """A L{PeerDialer} on C{node} for each of C{peers} (of
+    C{hss.connect_peers})."""
+    options = sctp_options(config)
+    timers = config.timers
+    for peer in peers:
+        connect = transport.peer_dialling(
+            node, peer.addresses, peer.port, peer.transport, peer.local_addresses, options,
+            timers.connect_timeout, reactor)
+        node.dialers.add(PeerDialer(
+            node, peer.origin_host, connect, node.clock, timers.reconnect_min,
+            timers.reconnect_max, node.rng,
+            "over %s to %s port %d" % (peer.transport, ",".join(peer.addresses), peer.port)))
 
 
 # Collector settings for the server process (see tune_collector).
@@ -166,6 +218,11 @@ class HSSService(service.MultiService):
         self.node = DiameterNode.from_config(config, reactor)
         if self.node.stats is not None:
             self.store = TimedOperations(self.store, STORE_OPERATIONS, self.node.stats)
+        try:
+            self._transports, peers, self._transport_warnings = plan_transports(config)
+        except ConfigError as e:    # said at start-up, as a port in use would be
+            self._transports, peers, self._transport_warnings = None, (), [str(e)]
+        add_dialers(self.node, config, peers, reactor)
         self.applications = apps.load_applications(self.node, self.store, config)
         self.ports = []
         self.control_port = None
@@ -203,9 +260,11 @@ class HSSService(service.MultiService):
     def _listen(self):
         if not self.ports:
             hss = self.config.hss
+            if self._transports is None:
+                raise transport.TransportUnavailable(self._transport_warnings[0])
             self.ports = transport.listen(
-                self.node, hss.bind_addresses, hss.port, hss.transports,
-                self.reactor)
+                self.node, hss.bind_addresses, hss.port, self._transports,
+                self.reactor, sctp_options(self.config))
         path = self.config.control.socket_path
         if path is not None and self.control_port is None:
             try:
@@ -236,12 +295,15 @@ class HSSService(service.MultiService):
             # After the store, node and applications exist: they are what
             # the process keeps for its lifetime.
             tune_collector()
+        for line in self._transport_warnings:
+            self.log.warn("{line}", line=line)
         for port in self.ports:
             address = port.getHost()
-            self.log.info("{host} listening on {transport} {address}:{port}",
-                          host=self.node.origin_host,
-                          transport=type(port).__module__.rsplit(".", 1)[-1],
-                          address=address.host, port=address.port)
+            self.log.info("{host} listening on {transport} {address} port {port}",
+                          host=self.node.origin_host, transport=address.type.lower(),
+                          address=",".join(getattr(address, "addresses", ()) or (address.host,)),
+                          port=address.port)
+        self.node.dialers.start()
         if self.control_port is not None:
             self.log.info("control socket {path} (mode 0600)",
                           path=self.config.control.socket_path)

@@ -15,11 +15,12 @@ import yaml
 from twisted.application.service import Application
 from twisted.internet import defer, reactor, utils
 from twisted.internet.protocol import Factory
-from twisted.logger import ILogObserver
+from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogPublisher
 from twisted.python import usage
 from twisted.trial import unittest
 
-from pyhss import tap
+from pyhss import sctp, tap
+from pyhss.config import load_config_data
 from pyhss.node import DiameterNode
 from pyhss.protocols.dictionary import APP_RELAY, APP_S6A
 from pyhss.protocols.peer import CLOSED
@@ -27,6 +28,8 @@ from pyhss.protocols.transport import connect_peer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED_CONFIG = os.path.join(ROOT, "config.yaml")
+NO_SCTP = ("the kernel has no SCTP support (Protocol not supported); load the sctp"
+           " module or use transports: [tcp]")
 
 
 class OptionsTests(unittest.TestCase):
@@ -87,16 +90,59 @@ class OptionsTests(unittest.TestCase):
         self.assertEqual(str(error), "%s: logging.file: cannot write %r: No such file or directory"
                          % (path, target))
 
-    def test_sctp_refused_clearly(self):
+    def _sctp_config(self, optional=False, peer=False):
         with open(SHIPPED_CONFIG) as handle:
             text = handle.read()
-        path = self._write(text.replace("transports: [tcp]",
-                                        "transports: [tcp, sctp]").replace(
-            "socket: var/pyhss.control", "socket: ''"))
+        text = text.replace("transports: [tcp]", "transports: [tcp, sctp]").replace(
+            "socket: var/pyhss.control", "socket: ''").replace("backend: sqlite", "backend: memory")
+        if optional:
+            text = text.replace("sctp_optional: false", "sctp_optional: true")
+        if peer:
+            text = text.replace("connect_peers: []", "connect_peers: [{origin_host: mme.test.realm,"
+                                " addresses: [127.0.0.1], transport: sctp}]")
+        return self._write(text)
+
+    def test_sctp_refused_clearly(self):
+        # Whatever this machine's kernel has: the refusal of one without.
+        self.patch(sctp, "unavailable_reason", lambda: NO_SCTP)
+        path = self._sctp_config()
         error = self.assertRaises(tap.ConfigRefused,
                                   tap.Options().parseOptions,
                                   ["--config", path])
-        self.assertIn(": hss.transports: sctp requested but", str(error))
+        self.assertEqual(str(error), "%s: hss.transports: sctp requested but %s" % (path, NO_SCTP))
+
+    def test_sctp_peer_refused_clearly(self):
+        self.patch(sctp, "unavailable_reason", lambda: NO_SCTP)
+        path = self._sctp_config(peer=True)
+        with open(path) as handle:
+            text = handle.read()
+        with open(path, "w") as handle:
+            handle.write(text.replace("transports: [tcp, sctp]", "transports: [tcp]"))
+        error = self.assertRaises(tap.ConfigRefused, tap.Options().parseOptions, ["--config", path])
+        self.assertEqual(str(error), "%s: hss.connect_peers: item 0 (mme.test.realm): sctp requested but %s"
+                         % (path, NO_SCTP))
+
+    @defer.inlineCallbacks
+    def test_sctp_optional_serves_tcp_with_a_warning(self):
+        self.patch(sctp, "unavailable_reason", lambda: NO_SCTP)
+        options = tap.Options()
+        options.parseOptions(["--config", self._sctp_config(optional=True, peer=True), "--port", "0"])
+        self.assertEqual(options.loaded.hss.transports, ("tcp", "sctp"))
+        service = tap.HSSService(options.loaded)
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        service.startService()
+        try:
+            self.assertEqual([port.getHost().type for port in service.ports], ["TCP"])
+            self.assertEqual(dict(service.node.dialers), {})
+            warnings = [formatEvent(event) for event in events
+                        if event["log_level"] == LogLevel.warn]
+            self.assertEqual(warnings, ["serving tcp without SCTP (hss.sctp_optional): " + NO_SCTP,
+                                        "not connecting to mme.test.realm (SCTP; hss.sctp_optional): "
+                                        + NO_SCTP])
+        finally:
+            yield service.stopService()
 
 
 class TwistdConfigErrorTests(unittest.TestCase):
@@ -141,6 +187,14 @@ class TwistdConfigErrorTests(unittest.TestCase):
         err = yield self.twistd(text)
         line = text.splitlines().index("  port: 3868") + 1
         self.assertEqual(err, "bad.yaml: hss.port: given twice, on line %d and line %d" % (line, line + 1))
+
+    @defer.inlineCallbacks
+    def test_sctp_without_kernel_support(self):
+        reason = sctp.unavailable_reason()
+        if reason is None:
+            raise unittest.SkipTest("this kernel has SCTP: nothing to refuse here")
+        err = yield self.twistd(self.shipped.replace("transports: [tcp]", "transports: [tcp, sctp]"))
+        self.assertEqual(err, "bad.yaml: hss.transports: sctp requested but " + reason)
 
     @defer.inlineCallbacks
     def test_unwritable_log_file(self):
@@ -340,3 +394,37 @@ class ServiceTests(unittest.TestCase):
         self.assertIsNone(service.control_port)
         self.assertFalse(os.path.exists(self.control_socket))
         yield service.stopService()
+
+
+class ConnectPeersTests(unittest.TestCase):
+    """hss.connect_peers over TCP: the HSS connects out to a peer that
+    listens, keeps the connection, and connects again when it is lost."""
+
+    timeout = 20
+
+    @defer.inlineCallbacks
+    def test_connects_and_reconnects(self):
+        from tests.interop_helpers import wait_until
+        from tests.interop_nodes import start_node
+        mme = yield start_node(self, "mme.dial.test", "dial.test")
+        with open(SHIPPED_CONFIG) as handle:
+            data = yaml.safe_load(handle)
+        data["control"]["socket"] = ""
+        data["database"]["backend"] = "memory"
+        data["hss"]["connect_peers"] = [{"origin_host": "MME.dial.test", "addresses": ["127.0.0.1"],
+                                         "port": mme.port, "transport": "tcp"}]
+        data["timers"].update(reconnect_min=0.05, reconnect_max=0.2)
+        config = load_config_data(data, "<test>")
+        service = tap.HSSService(config)
+        service.startService()
+        self.addCleanup(service.stopService)
+        hss = service.node
+        first = yield wait_until(lambda: hss.peer("mme.dial.test"), 5, "the HSS to open mme.dial.test")
+        self.assertEqual((first.connection.role, first.connection.transport_name), ("initiator", "tcp"))
+        self.assertIsNotNone(mme.peer(hss.origin_host))
+        first.connection.abort()
+        second = yield wait_until(
+            lambda: hss.peer("mme.dial.test") not in (None, first) and hss.peer("mme.dial.test"),
+            5, "the HSS to connect again")
+        self.assertEqual(second.connection.role, "initiator")
+        self.assertEqual(hss.dialers["mme.dial.test"].failures, 0)
