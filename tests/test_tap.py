@@ -94,7 +94,8 @@ class OptionsTests(unittest.TestCase):
         with open(SHIPPED_CONFIG) as handle:
             text = handle.read()
         text = text.replace("transports: [tcp]", "transports: [tcp, sctp]").replace(
-            "socket: var/pyhss.control", "socket: ''").replace("backend: sqlite", "backend: memory")
+            "socket: var/pyhss.control", "socket: ''").replace("backend: sqlite", "backend: memory").replace(
+            "listen: tcp:8080:interface=127.0.0.1", "listen: ''")       # no API beside the memory store
         if optional:
             text = text.replace("sctp_optional: false", "sctp_optional: true")
         if peer:
@@ -411,6 +412,7 @@ class ConnectPeersTests(unittest.TestCase):
             data = yaml.safe_load(handle)
         data["control"]["socket"] = ""
         data["database"]["backend"] = "memory"
+        data["api"]["listen"] = ""
         data["hss"]["connect_peers"] = [{"origin_host": "MME.dial.test", "addresses": ["127.0.0.1"],
                                          "port": mme.port, "transport": "tcp"}]
         data["timers"].update(reconnect_min=0.05, reconnect_max=0.2)

@@ -59,6 +59,7 @@ class TwistdTests(stack.StackTestCase):
         data["hss"].update(port=0, transports=["tcp", "sctp"], OriginHost=config.hss.origin_host)
         data["control"]["socket"] = ""
         data["database"]["backend"] = "memory"
+        data["api"]["listen"] = ""
         path = os.path.join(directory, "config.yaml")
         with open(path, "w") as f:
             yaml.safe_dump(data, f)
