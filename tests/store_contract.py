@@ -15,6 +15,7 @@ from pyhss.auc.sqn import SqnRequest
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
 from pyhss.storage.interface import IServingNodes, ISqnReservation, IStore, ISubscribers, RequiredState
 from pyhss.storage.records import SQN_MAX, ApnProfile, ServingNode, Subscriber
+from tests.store_contract_eir import EquipmentRegisterContract
 
 IMSI = "001010000000001"
 K = bytes.fromhex("465B5CE8B199B49FAA5F0A2EE238A6BC")
@@ -360,7 +361,11 @@ class ServingNodeContract(StoreFixture):
         yield self.assertFails(self.store.set_serving_node(ServingNode(IMSI, "m", "r")), NotFoundError)
 
 
-class StoreContractMixin(SubscriberContract, SqnReservationContract, ServingNodeContract):
+class EquipmentContract(EquipmentRegisterContract, StoreFixture):
+    """IEquipmentRegister (tests/store_contract_eir.py)."""
+
+
+class StoreContractMixin(SubscriberContract, SqnReservationContract, ServingNodeContract, EquipmentContract):
     """Every role, and the life cycle: what ``open_store`` returns."""
 
     def test_provides_interface(self):

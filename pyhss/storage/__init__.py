@@ -9,13 +9,13 @@ and a test module running ``tests/store_contract.py``'s mixins against it.
 
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
 from pyhss.storage.interface import (
-    ANY_STATE, IServingNodes, ISqnReservation, IStore, ISubscribers, RequiredState,
+    ANY_STATE, IEquipmentRegister, IServingNodes, ISqnReservation, IStore, ISubscribers, RequiredState,
 )
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber
 
 __all__ = [
-    "ADAPTERS", "ANY_STATE", "ApnProfile", "DuplicateError", "IServingNodes", "ISqnReservation", "IStore",
-    "ISubscribers", "InUseError", "NotFoundError", "RequiredState", "ServingNode", "StoreError", "Subscriber",
+    "ADAPTERS", "ANY_STATE", "ApnProfile", "DuplicateError", "IEquipmentRegister", "IServingNodes",
+    "ISqnReservation", "IStore", "ISubscribers", "InUseError", "NotFoundError", "RequiredState", "ServingNode", "StoreError", "Subscriber",
     "ValidationError", "open_store",
 ]
 

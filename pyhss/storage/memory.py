@@ -11,6 +11,7 @@ from zope.interface import implementer
 from pyhss.auc.sqn import SqnRequest, advance
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
 from pyhss.storage.interface import ANY_STATE, IStore
+from pyhss.storage.memory_eir import MemoryEquipmentRegister
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
 
 
@@ -24,11 +25,12 @@ def _deferred(method):
 
 
 @implementer(IStore)
-class MemoryStore:
+class MemoryStore(MemoryEquipmentRegister):
     def __init__(self):
         self._subscribers = {}
         self._apns = {}
         self._serving = {}
+        self._init_equipment()
         self._closed = False
         self.opened = defer.succeed(self)
 

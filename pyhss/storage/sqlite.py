@@ -42,10 +42,11 @@ from pyhss.storage.errors import (
     DuplicateError, InUseError, NotFoundError, StoreError, StoreUnavailable, ValidationError,
 )
 from pyhss.storage.interface import ANY_STATE, IStore
+from pyhss.storage.sqlite_eir import SqliteEquipmentRegister
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
 from pyhss.storage.sqlite_rows import (
-    INSERT_APN, INSERT_SUBSCRIBER, INSERT_SUBSCRIBER_IF_MISSING, REPLACE_NODE, REPLACE_SUBSCRIBER, SCHEMA,
-    SCHEMA_VERSION, SELECT_APN, SELECT_APN_BY_NAME, SELECT_NODE, SELECT_SUBSCRIBER, SUBSCRIBER_COLUMNS,
+    INSERT_APN, INSERT_SUBSCRIBER, INSERT_SUBSCRIBER_IF_MISSING, MIGRATIONS, REPLACE_NODE, REPLACE_SUBSCRIBER,
+    SCHEMA, SCHEMA_VERSION, SELECT_APN, SELECT_APN_BY_NAME, SELECT_NODE, SELECT_SUBSCRIBER, SUBSCRIBER_COLUMNS,
     apn_from_row, encode_apn, encode_node, encode_subscriber, node_from_row, subscriber_from_row,
 )
 from pyhss.storage.sqlite_worker import CONTROL, STOP, SqliteWorker
@@ -113,11 +114,19 @@ def _set_wal(conn, busy_timeout):
             time.sleep(0.005)
 
 
+def _execute_script(conn, script):
+    # Statement by statement: executescript() would COMMIT first.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
 def connect(path, busy_timeout, wal_limit, warnings):
     """On the worker: the open connection to ``path`` with the schema in
-    place; the file-mode warnings are appended to ``warnings`` (even when
-    the open fails after changing a mode).  Raises OSError, sqlite3.Error
-    or StoreError."""
+    place (a database of an older schema version upgraded by MIGRATIONS);
+    the file-mode warnings and an upgrade are appended to ``warnings`` (a
+    mode change even when the open fails after it).  Raises OSError,
+    sqlite3.Error or StoreError."""
     conn = None
     try:
         if path != ":memory:":
@@ -132,17 +141,21 @@ def connect(path, busy_timeout, wal_limit, warnings):
             # When the WAL starts over, cut the file back (checkpoints.py).
             conn.execute(f"PRAGMA journal_size_limit={checkpoints.catch_up_size(wal_limit)}")
         conn.execute("BEGIN IMMEDIATE")
-        # Statement by statement: executescript() would COMMIT first.
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-        if row[0] is None:
-            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-        elif row[0] > SCHEMA_VERSION:
-            raise StoreError(f"database schema version {row[0]} is newer than this pyhss "
+        _execute_script(conn, SCHEMA)
+        stored = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        if stored is not None and stored > SCHEMA_VERSION:
+            raise StoreError(f"database schema version {stored} is newer than this pyhss "
                              f"understands ({SCHEMA_VERSION})")
+        for version, statements in MIGRATIONS:
+            if stored is None or version > stored:
+                _execute_script(conn, statements)
+        if stored is None:
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        elif stored < SCHEMA_VERSION:
+            conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
         conn.execute("COMMIT")
+        if stored is not None and stored < SCHEMA_VERSION:
+            warnings.append(f"{path}: database schema upgraded from version {stored} to {SCHEMA_VERSION}")
     except BaseException:
         if conn is not None:
             conn.close()
@@ -151,7 +164,7 @@ def connect(path, busy_timeout, wal_limit, warnings):
 
 
 @implementer(IStore)
-class SqliteStore:
+class SqliteStore(SqliteEquipmentRegister):
     """The IStore on one SQLite file (or ``:memory:``)."""
 
     def __init__(self, path, reactor=None, busy_timeout=5.0, checkpoint_interval=1.0,

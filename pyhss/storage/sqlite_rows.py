@@ -9,8 +9,9 @@ wrote, checked inline) or the validating constructors.
 from pyhss.storage.records import (
     APN_FIELDS, SERVING_NODE_FIELDS, SUBSCRIBER_FIELDS, ApnProfile, ServingNode, Subscriber, stored_subscriber,
 )
+from pyhss.storage.sqlite_eir import EIR_SCHEMA
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -52,6 +53,13 @@ CREATE TABLE IF NOT EXISTS serving_node (
     purged INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
+
+# (version, statements): what a database of an older version gets, in
+# order, to reach SCHEMA_VERSION (a new one gets them all after SCHEMA,
+# which is version 1).  Each runs in the open's transaction.
+MIGRATIONS = (
+    (2, EIR_SCHEMA),    # the equipment register (S13)
+)
 
 # Column order is the dataclass field order; these fields need converting.
 _ENCODE = {"apns": " ".join, "enabled": int, "roaming_allowed": int, "purged": int}
