@@ -4,6 +4,7 @@
     pyhss-admin --config config.yaml --json subscriber list
     pyhss-admin --config config.yaml import subscribers.csv
     pyhss-admin --config config.yaml subscriber cancel 001010000000001
+    pyhss-admin --config config.yaml eir add --imei 490154203237518 --status blacklisted
 
 It runs the store through the reactor with the same adapter code the
 server uses, so a running server and pyhss-admin can share the SQLite
@@ -28,7 +29,7 @@ import sys
 
 from twisted.internet import defer, task
 
-from pyhss import control
+from pyhss import admin_eir, control
 from pyhss.apps import s6a_control
 from pyhss.config import ConfigError, load_config
 from pyhss.protocols.results import DIAMETER_SUCCESS
@@ -141,6 +142,7 @@ def build_parser():
     bulk = commands.add_parser("import", parents=[common], help="bulk-load subscribers from CSV")
     bulk.add_argument("file", help=f"CSV with a header row of: {','.join(CSV_COLUMNS)}")
     bulk.add_argument("--skip-existing", action="store_true", help="leave IMSIs already stored alone")
+    admin_eir.add_commands(commands, common)
     return parser
 
 
@@ -462,6 +464,7 @@ COMMANDS = {
     ("apn", "delete"): cmd_apn_delete,
     ("import", None): cmd_import,
 }
+COMMANDS.update(admin_eir.COMMANDS)
 
 REFUSED = (UsageError, ValidationError, DuplicateError, InUseError, ConfigError)
 
