@@ -15,7 +15,9 @@ import hashlib
 from twisted.internet import defer
 
 from pyhss.storage.records import ApnProfile, Subscriber
+from pyhss.storage.records_eir import EquipmentRule
 from pyhss.storage.sqlite import SqliteStore
+from request_kinds import IMEIS_PER_TAC, TAC_RULE_PREFIX, bench_imei
 
 BENCH_APN = "internet"
 BATCH = 10000
@@ -64,5 +66,46 @@ def provision(reactor, path, imsi_first, count, log=None):
             log("provisioned %d subscribers (%d new) from %s, APN %s, in %s"
                 % (count, added, imsi_first, BENCH_APN, path))
         return added
+    finally:
+        yield store.close()
+
+
+def bench_rules(count, imsi_first, subscribers):
+    """The bench EIR: C{count} IMEI rules (statuses in turn, every tenth
+    bound to a subscriber's IMSI) and the TAC rules covering C{count}
+    more IMEIs (request_kinds.bench_imei)."""
+    width = len(imsi_first)
+    for index in range(count):
+        imsi = None
+        if index % 10 == 0:
+            imsi = "%0*d" % (width, int(imsi_first) + index % subscribers)
+        yield EquipmentRule(bench_imei(index, count), index % 3, imsi=imsi)
+    for tac in range((count + IMEIS_PER_TAC - 1) // IMEIS_PER_TAC):
+        yield EquipmentRule("%s%06d" % (TAC_RULE_PREFIX, tac), tac % 3)
+
+
+@defer.inlineCallbacks
+def provision_eir(reactor, path, count, imsi_first, subscribers, log=None):
+    """
+    Store the bench EIR's rules (L{bench_rules}) in the SQLite file at
+    C{path}, replacing rules with the same keys.  Fires with the number of
+    rules stored.
+    """
+    store = SqliteStore(path, reactor)
+    try:
+        yield store.opened
+        stored = 0
+        batch = []
+        for rule in bench_rules(count, imsi_first, subscribers):
+            batch.append(store.add_equipment_rule(rule, replace=True))
+            if len(batch) == BATCH:
+                # Queued together: the store's worker commits them as one.
+                stored += len((yield defer.gatherResults(batch, consumeErrors=True)))
+                batch = []
+        stored += len((yield defer.gatherResults(batch, consumeErrors=True)))
+        if log is not None:
+            log("provisioned %d EIR rules (%d IMEIs, the rest TACs) in %s"
+                % (stored, count, path))
+        return stored
     finally:
         yield store.close()

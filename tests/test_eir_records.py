@@ -6,8 +6,8 @@ from pyhss.protocols.dictionary import DICTIONARY
 from pyhss.storage.errors import ValidationError
 from pyhss.storage.records_eir import (
     BLACKLISTED, BY_IMEI, EQUIPMENT_STATUS_NAMES, GREYLISTED, REFUSED, WHITELISTED, EquipmentCheck, EquipmentRule,
-    HistoryLimit, check_software_version, check_tac, check_user_imsi, imei_from_wire, luhn_check_digit, parse_imei,
-    printable,
+    HistoryLimit, answered_check, check_software_version, check_tac, check_user_imsi, imei_from_wire, luhn_check_digit, parse_imei,
+    printable, stored_rule,
 )
 
 # TS 23.003 Annex B's worked example: IMEI 49015420323751, check digit 8.
@@ -111,3 +111,25 @@ class RecordTests(unittest.TestCase):
         self.assertEqual(HistoryLimit(5, 10).before, 10)
         for bad in (dict(max_rows=-1), dict(max_rows=1.5), dict(max_rows=True), dict(before="x")):
             self.assertRaises(ValidationError, HistoryLimit, **bad)
+
+
+class FastConstructorTests(unittest.TestCase):
+    """The constructors that skip __post_init__ build what it would."""
+
+    def test_answered_check_is_the_checked_one(self):
+        values = (1.5, "mme.test", 2001, BY_IMEI, ANNEX_B_IMEI, "07", "001010000000001", WHITELISTED)
+        fast = answered_check(*values)
+        self.assertEqual(fast, EquipmentCheck(*values))
+        self.assertIs(type(fast), EquipmentCheck)
+        self.assertRaises(AttributeError, setattr, fast, "imei", "x")     # still frozen
+
+    def test_stored_rule(self):
+        for row in ((ANNEX_B_IMEI, BLACKLISTED, "001010000000001", "stolen", 5.0),
+                    ("49015420", GREYLISTED, None, None, 0.0)):
+            self.assertEqual(stored_rule(row), EquipmentRule(*row))
+        # A row another tool wrote wrong is checked, and refused by name.
+        for row in ((ANNEX_B_IMEI, 7, None, None, 0.0), ("49015420", 0, "001010000000001", None, 0.0),
+                    ("4901542x", 0, None, None, 0.0), (ANNEX_B_IMEI, 0, None, "a\tb", 0.0)):
+            self.assertRaises(ValidationError, stored_rule, row)
+        # An integer time (another tool) goes the checking way and is kept.
+        self.assertEqual(stored_rule((ANNEX_B_IMEI, 0, None, None, 3)).updated_at, 3)

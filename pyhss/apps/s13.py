@@ -30,7 +30,7 @@ from pyhss.apps.s13_history import CheckHistory
 from pyhss.apps.s13_policy import EcrPlan, EirPolicy
 from pyhss.protocols import codec, results
 from pyhss.protocols.dictionary import APP_S13, CMD_ECR, VENDOR_3GPP
-from pyhss.storage.records_eir import REFUSED, STORE_FAILED, EquipmentCheck
+from pyhss.storage.records_eir import REFUSED, STORE_FAILED, answered_check
 
 __all__ = ["S13Application"]
 
@@ -112,7 +112,7 @@ class S13Application(DiameterApplication):
 
     def _record(self, plan, result_code, status, reason):
         if self.history is not None:
-            self.history.append(EquipmentCheck(
+            self.history.append(answered_check(
                 self.node.clock.seconds(), plan.origin_host or "", result_code, reason, plan.imei,
                 plan.software_version, plan.imsi, status))
 

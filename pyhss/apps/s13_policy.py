@@ -134,21 +134,24 @@ class EcrPlan:
             else:
                 self.proxy_infos.append(avp)
         if self.refusal is not None:
-            return
+            return      # nothing more is read of a message that breaks the ABNF
         # The node's validation ran: Terminal-Information is there, grouped.
         imei, version = self._terminal_information(terminal)
+        if self.refusal is None:
+            self._read(imei, version, user_name)
         if self.refusal is not None:
-            return
+            # What came, for the history (it reaches terminals and logs).
+            self.imei = None if imei is None else printable(imei.value)
+            self.software_version = None if version is None else printable(version.value)
+            self.imsi = None if user_name is None else printable(user_name.value)
+
+    def _read(self, imei, version, user_name):
+        """The identities, or the refusal of the first that is wrong."""
         if imei is None:
             self.refusal = Refusal(results.DIAMETER_MISSING_AVP, _in_terminal_information(codec.Avp.new("IMEI", "")),
                                    "Terminal-Information has no IMEI (on S13 only IMEI and Software-Version are "
                                    "used, TS 29.272 6.2.1.1)")
             return
-        self.imei = printable(imei.value)
-        if version is not None:
-            self.software_version = printable(version.value)
-        if user_name is not None:
-            self.imsi = printable(user_name.value)
         try:
             self.imei = imei_from_wire(imei.value)
         except ValidationError as e:
@@ -156,14 +159,14 @@ class EcrPlan:
             return
         if version is not None:
             try:
-                check_software_version(version.value)
+                self.software_version = check_software_version(version.value)
             except ValidationError as e:
                 self.refusal = Refusal(results.DIAMETER_INVALID_AVP_VALUE, _in_terminal_information(version),
                                        str(e))
                 return
         if user_name is not None:
             try:
-                check_user_imsi(user_name.value)
+                self.imsi = check_user_imsi(user_name.value)
             except ValidationError as e:
                 self.refusal = Refusal(results.DIAMETER_INVALID_AVP_VALUE, user_name, str(e))
 

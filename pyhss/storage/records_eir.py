@@ -242,3 +242,42 @@ UNLIMITED = HistoryLimit()
 
 RULE_FIELDS = tuple(f.name for f in fields(EquipmentRule))
 CHECK_FIELDS = tuple(f.name for f in fields(EquipmentCheck))
+
+_new = object.__new__
+# The slots' own setters, in field order (what a frozen dataclass's
+# __init__ amounts to, without __post_init__).
+_CHECK_SETTERS = tuple(getattr(EquipmentCheck, name).__set__ for name in CHECK_FIELDS)
+_RULE_SETTERS = tuple(getattr(EquipmentRule, name).__set__ for name in RULE_FIELDS)
+
+
+def answered_check(checked_at, origin_host, result_code, reason, imei, software_version, imsi, status):
+    """An EquipmentCheck of values its caller has checked already: the S13
+    handler, from identities it read with :func:`imei_from_wire` and the
+    other checks here (or :func:`printable`), its own result code, reason
+    and status, and an Origin-Host the codec decoded (no control
+    characters).  Built without ``__post_init__``, which cost more than the
+    rest of recording a check; a test keeps the two equal."""
+    check = _new(EquipmentCheck)
+    for set_field, value in zip(_CHECK_SETTERS, (checked_at, origin_host, result_code, reason, imei,
+                                                 software_version, imsi, status)):
+        set_field(check, value)
+    return check
+
+
+def stored_rule(row):
+    """An EquipmentRule from a stored row (key, status, imsi, note,
+    updated_at), checked inline (the store wrote it validated); a row
+    that fails these checks (written by another tool) is built the
+    checking way, which names the problem."""
+    key, status, imsi, note, updated_at = row
+    if not (type(key) is str and key.isdigit() and key.isascii()
+            and (len(key) == IMEI_DIGITS or (len(key) == TAC_DIGITS and imsi is None))
+            and type(status) is int and status in EQUIPMENT_STATUS_NAMES
+            and (imsi is None or (type(imsi) is str and 14 <= len(imsi) <= 15 and imsi.isdigit() and imsi.isascii()))
+            and (note is None or (type(note) is str and len(note) <= NOTE_MAX and note.isprintable()))
+            and type(updated_at) is float):
+        return EquipmentRule(*row)
+    rule = _new(EquipmentRule)
+    for set_field, value in zip(_RULE_SETTERS, row):
+        set_field(rule, value)
+    return rule

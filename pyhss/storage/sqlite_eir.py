@@ -9,13 +9,14 @@ consecutive and keeping the newest N is one ``DELETE ... WHERE id <= ?``
 found from ``max(id)`` (no count over the table per write).
 """
 
+import operator
 import sqlite3
 
 from twisted.internet import defer
 
 from pyhss.storage.errors import DuplicateError, NotFoundError, ValidationError
 from pyhss.storage.records_eir import (
-    CHECK_FIELDS, RULE_FIELDS, TAC_DIGITS, EquipmentCheck, EquipmentRule, HistoryLimit,
+    CHECK_FIELDS, RULE_FIELDS, TAC_DIGITS, EquipmentCheck, EquipmentRule, HistoryLimit, stored_rule,
 )
 
 EIR_SCHEMA = """
@@ -51,14 +52,17 @@ INSERT_CHECK = (f"INSERT INTO equipment_check ({_CHECK_COLUMNS}) "
                 f"VALUES ({', '.join('?' for _ in CHECK_FIELDS)})")
 
 
+_check_row = operator.attrgetter(*CHECK_FIELDS)
+
+
 def rule_from_row(row):
-    return None if row is None else EquipmentRule(*row)
+    return None if row is None else stored_rule(row)
 
 
 def _matched(cursor):
     imei_rule = tac_rule = None
     for row in cursor:
-        rule = EquipmentRule(*row)
+        rule = stored_rule(row)
         if len(rule.key) == TAC_DIGITS:
             tac_rule = rule
         else:
@@ -89,21 +93,16 @@ class SqliteEquipmentRegister:
 
     def list_equipment_rules(self, offset=0, limit=None):
         return self._submit(self._read, SELECT_RULE + " ORDER BY key LIMIT ? OFFSET ?",
-                            (-1 if limit is None else limit, offset), lambda c: [EquipmentRule(*row) for row in c])
+                            (-1 if limit is None else limit, offset), lambda c: [stored_rule(row) for row in c])
 
     def match_equipment(self, imei):
         return self._submit(self._read, MATCH_RULES, (imei, imei[:TAC_DIGITS]), _matched)
 
     def record_equipment_checks(self, checks, limit):
-        rows = []
-        for check in checks:
-            if not isinstance(check, EquipmentCheck):
-                return defer.fail(ValidationError(f"expected an EquipmentCheck, got {type(check).__name__}"))
-            rows.append((check.checked_at, check.origin_host, check.result_code, check.reason, check.imei,
-                         check.software_version, check.imsi, check.status))
         if not isinstance(limit, HistoryLimit):
             return defer.fail(ValidationError(f"expected a HistoryLimit, got {type(limit).__name__}"))
-        return self._submit(_record_checks, rows, limit.max_rows, limit.before, write=True)
+        # Made rows on the worker: the reactor only hands the list over.
+        return self._submit(_record_checks, list(checks), limit.max_rows, limit.before, write=True)
 
     def list_equipment_checks(self, imei=None, imsi=None, since=None, limit=None):
         where, args = [], []
@@ -144,7 +143,11 @@ def _delete_rule(conn, key):
 _delete_rule.single_write = True
 
 
-def _record_checks(conn, rows, max_rows, before):
+def _record_checks(conn, checks, max_rows, before):
+    for check in checks:
+        if type(check) is not EquipmentCheck:
+            raise ValidationError(f"expected an EquipmentCheck, got {type(check).__name__}")
+    rows = list(map(_check_row, checks))
     conn.executemany(INSERT_CHECK, rows)
     removed = 0
     if max_rows:
