@@ -113,7 +113,7 @@ class S13Application(DiameterApplication):
     def _record(self, plan, result_code, status, reason):
         if self.history is not None:
             self.history.append(answered_check(
-                self.node.clock.seconds(), plan.origin_host or "", result_code, reason, plan.imei,
+                self.node.clock.seconds(), (plan.origin_host or "")[:255], result_code, reason, plan.imei,
                 plan.software_version, plan.imsi, status))
 
     def _answer(self, plan, status):
