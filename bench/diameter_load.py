@@ -579,13 +579,19 @@ def format_report(summary, options):
     return "\n".join(lines)
 
 
+@defer.inlineCallbacks
 def _provision(reactor, server, options, log):
-    from provision import provision
+    from provision import provision, provision_eir
     if server.backend != "sqlite":
-        raise SystemExit("--provision needs database.backend sqlite in %s,"
-                         " not %r" % (options.config, server.backend))
-    return provision(reactor, server.database_path, options.imsi_first,
-                     options.provision, log)
+        raise SystemExit("--provision and --eir-rules need database.backend"
+                         " sqlite in %s, not %r"
+                         % (options.config, server.backend))
+    if options.provision is not None:
+        yield provision(reactor, server.database_path, options.imsi_first,
+                        options.provision, log)
+    if options.eir_rules is not None:
+        yield provision_eir(reactor, server.database_path, options.eir_rules,
+                            options.imsi_first, options.subscribers, log)
 
 
 @defer.inlineCallbacks
@@ -641,7 +647,8 @@ def run_once(reactor, options, quiet=False):
                     "--profile", os.path.abspath(options.profile),
                     "--profiler", "cprofile", "--savestats"]
             yield server.start(prepare=(
-                None if options.provision is None else
+                None if options.provision is None
+                and options.eir_rules is None else
                 lambda spawned: _provision(reactor, spawned, options,
                                            run.log)))
             options.host, options.port = "127.0.0.1", server.port

@@ -20,7 +20,9 @@ from twisted.internet import defer
 
 from pyhss.storage.ims_records import IfcTemplate, ImsSubscription, PublicIdentity
 from pyhss.storage.records import ApnProfile, Subscriber
+from pyhss.storage.records_eir import EquipmentRule
 from pyhss.storage.sqlite import SqliteStore
+from request_kinds import IMEIS_PER_TAC, TAC_RULE_PREFIX, bench_imei
 
 BENCH_APN = "internet"
 BATCH = 10000
@@ -108,3 +110,42 @@ def _add_ims(store, start, width, count):
             else:
                 value.trap(DuplicateError)
     return added
+def bench_rules(count, imsi_first, subscribers):
+    """The bench EIR: C{count} IMEI rules (statuses in turn, every tenth
+    bound to a subscriber's IMSI) and the TAC rules covering C{count}
+    more IMEIs (request_kinds.bench_imei)."""
+    width = len(imsi_first)
+    for index in range(count):
+        imsi = None
+        if index % 10 == 0:
+            imsi = "%0*d" % (width, int(imsi_first) + index % subscribers)
+        yield EquipmentRule(bench_imei(index, count), index % 3, imsi=imsi)
+    for tac in range((count + IMEIS_PER_TAC - 1) // IMEIS_PER_TAC):
+        yield EquipmentRule("%s%06d" % (TAC_RULE_PREFIX, tac), tac % 3)
+
+
+@defer.inlineCallbacks
+def provision_eir(reactor, path, count, imsi_first, subscribers, log=None):
+    """
+    Store the bench EIR's rules (L{bench_rules}) in the SQLite file at
+    C{path}, replacing rules with the same keys.  Fires with the number of
+    rules stored.
+    """
+    store = SqliteStore(path, reactor)
+    try:
+        yield store.opened
+        stored = 0
+        batch = []
+        for rule in bench_rules(count, imsi_first, subscribers):
+            batch.append(store.add_equipment_rule(rule, replace=True))
+            if len(batch) == BATCH:
+                # Queued together: the store's worker commits them as one.
+                stored += len((yield defer.gatherResults(batch, consumeErrors=True)))
+                batch = []
+        stored += len((yield defer.gatherResults(batch, consumeErrors=True)))
+        if log is not None:
+            log("provisioned %d EIR rules (%d IMEIs, the rest TACs) in %s"
+                % (stored, count, path))
+        return stored
+    finally:
+        yield store.close()

@@ -1,7 +1,8 @@
-"""The S6a server path in one process, without sockets: CPU per request.
+"""The S6a (and S13) server path in one process, without sockets: CPU per request.
 
-    .venv/bin/python bench/s6a_pipeline.py [--request air|ulr] [--requests 30000]
-        [--window 50] [--subscribers 100000] [--db FILE] [--profile FILE] [--metrics on|off]
+    .venv/bin/python bench/s6a_pipeline.py [--request air|ulr|ecr] [--requests 30000]
+        [--window 50] [--subscribers 100000] [--eir-rules 100000] [--db FILE] [--profile FILE]
+        [--metrics on|off]
 
 Builds the server as ``twistd pyhss`` does (HSSService from the shipped
 config.yaml, SQLite store with its worker thread, collector tuned), opens
@@ -128,6 +129,9 @@ def run(reactor, options, out):
     config = load_config_data(data, "<s6a_pipeline>", ROOT)
     if not os.path.exists(options.db):
         yield provision.provision(reactor, options.db, options.imsi_first, options.subscribers)
+        if options.request == "ecr":
+            yield provision.provision_eir(reactor, options.db, options.eir_rules, options.imsi_first,
+                                          options.subscribers)
     if options.profile:
         from pyhss.storage.sqlite_worker import SqliteWorker
         profile_worker(SqliteWorker, options.profile + ".sqlite")
@@ -140,7 +144,7 @@ def run(reactor, options, out):
 
     kind_options = argparse.Namespace(
         subscribers=options.subscribers, imsi_first=options.imsi_first, variants=options.variants,
-        seed=1, vectors=1, mcc=None, mnc=None, destination_realm=None,
+        seed=1, vectors=1, mcc=None, mnc=None, destination_realm=None, eir_rules=options.eir_rules,
         config=os.path.join(ROOT, "config.yaml"))
     request_kinds.server_identity(kind_options)
     kind = request_kinds.REQUEST_KINDS[options.request](kind_options, "bench.localdomain", "localdomain")
@@ -190,6 +194,8 @@ def run(reactor, options, out):
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(options.profile)
+    for application in service.applications.values():
+        yield application.stop()        # S13's check history, before the store closes
     yield service.store.close()
 
     per_second = os.sysconf("SC_CLK_TCK")
@@ -204,11 +210,13 @@ def run(reactor, options, out):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--request", choices=("air", "ulr"), default="air")
+    parser.add_argument("--request", choices=("air", "ulr", "ecr"), default="air")
     parser.add_argument("--requests", type=int, default=30000)
     parser.add_argument("--window", type=int, default=50)
     parser.add_argument("--subscribers", type=int, default=100000)
     parser.add_argument("--imsi-first", default=request_kinds.DEFAULT_IMSI_FIRST)
+    parser.add_argument("--eir-rules", type=int, default=request_kinds.DEFAULT_EIR_RULES,
+                        help="ecr: the bench EIR's IMEI rules (request_kinds.bench_imei)")
     parser.add_argument("--variants", type=int, default=100000,
                         help="distinct requests built before the run (default 100000)")
     parser.add_argument("--db", help="SQLite file to provision once and keep")

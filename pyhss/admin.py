@@ -5,6 +5,7 @@
     pyhss-admin --config config.yaml import subscribers.csv
     pyhss-admin --config config.yaml subscriber cancel 001010000000001
     pyhss-admin --config config.yaml token add oss --read-only
+    pyhss-admin --config config.yaml eir add --imei 490154203237518 --status blacklisted
 
 It runs the store through the reactor with the same adapter code the
 server uses, so a running server and pyhss-admin can share the SQLite
@@ -29,7 +30,7 @@ import sys
 
 from twisted.internet import defer, task
 
-from pyhss import admin_ims, control
+from pyhss import admin_eir, admin_ims, control
 from pyhss.api import tokens
 from pyhss.config import ConfigError, load_config
 from pyhss.provisioning import APN, SUBSCRIBER, OperationFailed, Provisioning
@@ -145,6 +146,7 @@ def build_parser():
     bulk = commands.add_parser("import", parents=[common], help="bulk-load subscribers from CSV")
     bulk.add_argument("file", help=f"CSV with a header row of: {','.join(CSV_COLUMNS)}")
     bulk.add_argument("--skip-existing", action="store_true", help="leave IMSIs already stored alone")
+    admin_eir.add_commands(commands, common)
     return parser
 
 
@@ -424,6 +426,7 @@ COMMANDS = {
     **TOKEN_COMMANDS,
     **admin_ims.COMMANDS,
 }
+COMMANDS.update(admin_eir.COMMANDS)
 
 REFUSED = (UsageError, ValidationError, DuplicateError, InUseError, ConfigError)
 

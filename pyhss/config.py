@@ -23,6 +23,7 @@ from pyhss.config_checks import (  # noqa: F401 (the checks, re-exported)
     MAX_UNIX_SOCKET_PATH, _describe, _Invalid, _key, boolean, choice, diameter_identity,
     digits, integer, ip_address, ip_network, list_of, log_file, path, seconds,
     seconds_or_zero, sip_uri, diameter_uri_text, text, unix_socket_path)
+from pyhss.protocols.dictionary import DICTIONARY
 from pyhss.protocols.transport import LISTENERS
 from pyhss.storage import ADAPTERS
 
@@ -31,6 +32,11 @@ from pyhss.storage import ADAPTERS
 TRANSPORTS = tuple(LISTENERS)
 BACKENDS = tuple(ADAPTERS)
 LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
+# What the EIR may answer (S13): an Equipment-Status (TS 29.272 7.3.51, the
+# dictionary's names) or DIAMETER_ERROR_EQUIPMENT_UNKNOWN.
+EQUIPMENT_UNKNOWN = "unknown"
+EQUIPMENT_ANSWERS = tuple(name.lower() for name in DICTIONARY.avp("Equipment-Status").enum.values()) + (
+    EQUIPMENT_UNKNOWN,)
 # RFC 6733 4.3: the Diameter header length field is 24 bits.
 MAX_DIAMETER_MESSAGE = (1 << 24) - 1
 DIAMETER_HEADER_LENGTH = 20
@@ -322,6 +328,38 @@ class ControlConfig:
 
 
 @dataclass(frozen=True)
+class S13HistoryConfig:
+    enabled: bool = _key("enabled", boolean, True,
+                         doc="record every ME identity check (IMEI, software version, IMSI, MME, answer, time) "
+                             "for pyhss-admin eir history")
+    batch_size: int = _key("batch_size", integer(1, 100_000), 1000,
+                           doc="checks written to the store in one transaction, off the answers' path; a full "
+                               "batch is written at once")
+    flush_interval: float = _key("flush_interval", seconds(0, 3600), 1.0,
+                                 doc="seconds a check waits at most before its batch is written")
+    max_rows: int = _key("max_rows", integer(0, 1 << 40), 1_000_000,
+                         doc="checks kept: as new ones are written the oldest beyond this are deleted (0: no limit)")
+    max_age: float = _key("max_age", seconds_or_zero(100 * 365 * 86400), 0.0,
+                          doc="seconds a check is kept: older ones are deleted as new ones are written "
+                              "(0: whatever their age)")
+    max_pending: int = _key("max_pending", integer(1, 10_000_000), 100_000,
+                            doc="checks held in memory while the store is slow or failing; beyond, the oldest are "
+                                "dropped (counted in the log)")
+
+
+@dataclass(frozen=True)
+class S13Config:
+    unknown_status: str = _key("unknown_status", choice(EQUIPMENT_ANSWERS), EQUIPMENT_UNKNOWN,
+                               doc="answer to an IMEI no rule matches: whitelisted, blacklisted or greylisted "
+                                   "(that Equipment-Status), or unknown (DIAMETER_ERROR_EQUIPMENT_UNKNOWN 5422, "
+                                   "TS 29.272 6.2.1.3)")
+    imsi_mismatch_status: str = _key("imsi_mismatch_status", choice(EQUIPMENT_ANSWERS), "blacklisted",
+                                     doc="answer to an IMEI bound to an IMSI (eir add --imsi) when the ECR names "
+                                         "another IMSI or none")
+    history: S13HistoryConfig = _section("history", S13HistoryConfig)
+
+
+@dataclass(frozen=True)
 class SqliteConfig:
     path: str = _key("path", path, "var/pyhss.sqlite3", check_default=True,
                      doc="SQLite database file, created mode 0600 as it holds K and OPc "
@@ -451,6 +489,7 @@ class Config:
     limits: LimitsConfig = _section("limits", LimitsConfig)
     s6a: S6aConfig = _section("s6a", S6aConfig)
     cx: CxConfig = _section("cx", CxConfig)
+    s13: S13Config = _section("s13", S13Config)
     control: ControlConfig = _section("control", ControlConfig)
     database: DatabaseConfig = _section("database", DatabaseConfig)
     logging: LoggingConfig = _section("logging", LoggingConfig)

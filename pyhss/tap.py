@@ -8,7 +8,8 @@ transport, and on the control socket (C{control.socket}, L{pyhss.control})
 serving the commands the applications declare (pyhss-admin asks S6a for
 IDR/CLR there).  Stopping (SIGTERM, Ctrl-C) stops the listeners (the control
 socket file is removed), sends DPR (Disconnect-Cause REBOOTING) to every peer and waits
-for the DPAs (at most timers.dpa_timeout), then closes the store.
+for the DPAs (at most timers.dpa_timeout), stops the applications (S13 writes its
+check history) and closes the store.
 
 A store that does not open at start-up (locked, a directory where the
 file should be) is tried again with backoff while Diameter is served
@@ -320,6 +321,9 @@ class HSSService(service.MultiService):
             consumeErrors=True)
         yield self.node.stop()
         yield defer.maybeDeferred(service.MultiService.stopService, self)
+        # What the applications still owe the store (S13's check history).
+        yield defer.DeferredList([defer.maybeDeferred(application.stop)
+                                  for application in self.applications.values()], consumeErrors=True)
         yield defer.maybeDeferred(self.store.close)
         self.log.info("{host} stopped", host=self.node.origin_host)
 

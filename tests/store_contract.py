@@ -22,6 +22,7 @@ from pyhss.storage.interface import (
     IImsSubscriptions, IServingNodes, ISqnReservation, IStore, ISubscribers, RequiredState, SubscriberQuery,
 )
 from pyhss.storage.records import SQN_MAX, ApnProfile, ServingNode, Subscriber
+from tests.store_contract_eir import EquipmentRegisterContract
 
 IMSI = "001010000000001"
 K = bytes.fromhex("465B5CE8B199B49FAA5F0A2EE238A6BC")
@@ -606,7 +607,12 @@ class ImsContract(StoreFixture):
         yield self.assertFails(self.store.ims_assign("SAR"), ValidationError)
 
 
-class StoreContractMixin(SubscriberContract, SqnReservationContract, ServingNodeContract, ImsContract):
+class EquipmentContract(EquipmentRegisterContract, StoreFixture):
+    """IEquipmentRegister (tests/store_contract_eir.py)."""
+
+
+class StoreContractMixin(SubscriberContract, SqnReservationContract, ServingNodeContract, ImsContract,
+                         EquipmentContract):
     """Every role, and the life cycle: what ``open_store`` returns."""
 
     def test_provides_interface(self):

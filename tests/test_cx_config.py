@@ -8,7 +8,7 @@ from pyhss import apps
 from pyhss.apps.cx import CxApplication
 from pyhss.config import Config, ConfigError, load_config_data
 from pyhss.node import DiameterNode
-from pyhss.protocols.dictionary import APP_CX, APP_S6A
+from pyhss.protocols.dictionary import APP_CX, APP_S13, APP_S6A
 from pyhss.storage.memory import MemoryStore
 
 HSS = {"OriginHost": "hss.test", "OriginRealm": "test", "MCC": "001", "MNC": "01"}
@@ -43,7 +43,7 @@ class CxConfigTests(unittest.TestCase):
             self.assertIn("cfg.yaml: " + key, str(caught.exception))
 
     def test_disabled_cx_is_neither_loaded_nor_announced(self):
-        for enabled, expected in ((True, {APP_S6A, APP_CX}), (False, {APP_S6A})):
+        for enabled, expected in ((True, {APP_S6A, APP_CX, APP_S13}), (False, {APP_S6A, APP_S13})):
             node = DiameterNode("h.test", "test", task.Clock())
             loaded = apps.load_applications(node, MemoryStore(), self.load({"enabled": enabled}))
             self.assertEqual(set(loaded), expected)

@@ -22,7 +22,7 @@ from twisted.trial import unittest
 from pyhss import sctp, tap
 from pyhss.config import load_config_data
 from pyhss.node import DiameterNode
-from pyhss.protocols.dictionary import APP_RELAY, APP_S6A
+from pyhss.protocols.dictionary import APP_CX, APP_RELAY, APP_S13, APP_S6A, VENDOR_3GPP
 from pyhss.protocols.peer import CLOSED
 from pyhss.protocols.transport import connect_peer
 
@@ -285,12 +285,56 @@ class ServiceTests(unittest.TestCase):
         self.service.setServiceParent(application)
         self.assertIsNotNone(application.getComponent(ILogObserver, None))
 
-    def test_serves_s6a_and_cx(self):
+    def test_serves_s6a_cx_and_s13(self):
         self.addCleanup(self.service.store.close)
-        self.assertIn(APP_S6A, self.service.node.applications)
+        self.assertEqual(self.service.node.applications, {APP_S6A: VENDOR_3GPP, APP_CX: VENDOR_3GPP, APP_S13: VENDOR_3GPP})
         self.assertEqual([(application_id, type(application).__module__)
                           for application_id, application in self.service.applications.items()],
-                         [(APP_S6A, "pyhss.apps.s6a"), (16777216, "pyhss.apps.cx")])
+                         [(APP_S6A, "pyhss.apps.s6a"), (APP_CX, "pyhss.apps.cx"), (APP_S13, "pyhss.apps.s13")])
+
+    @defer.inlineCallbacks
+    def test_stop_writes_the_s13_history_before_closing_the_store(self):
+        from pyhss.storage.sqlite import SqliteStore
+        from tests.test_s13 import ecr
+        self.service.startService()
+        stopped = False
+        try:
+            (port,) = self.service.ports
+            client = DiameterNode("mme.test.realm", "test.realm", reactor, watchdog_jitter=0)
+            client.register_application(APP_S13, VENDOR_3GPP)
+            peer = yield connect_peer(client, "127.0.0.1", port.getHost().port)
+            answer = yield client.send_request(peer.origin_host, ecr("35123456000001", mme="mme.test.realm"))
+            self.assertEqual(answer.get("Experimental-Result/Experimental-Result-Code"), 5422)
+            self.assertEqual(self.service.applications[APP_S13].history.pending, 1)   # within flush_interval
+            yield self.service.stopService()
+            stopped = True
+        finally:
+            if not stopped:
+                yield self.service.stopService()
+        store = SqliteStore(self.service.config.database.sqlite.path, reactor)
+        self.addCleanup(store.close)
+        (check,) = yield store.list_equipment_checks()
+        self.assertEqual((check.imei, check.origin_host, check.result_code), ("35123456000001", "mme.test.realm", 5422))
+
+    @defer.inlineCallbacks
+    def test_cea_announces_exactly_the_loaded_applications(self):
+        self.service.startService()
+        try:
+            (port,) = self.service.ports
+            client = DiameterNode("mme.test.realm", "test.realm", reactor, watchdog_jitter=0)
+            client.register_application(APP_RELAY)     # shares whatever we serve
+            peer = yield connect_peer(client, "127.0.0.1", port.getHost().port)
+            self.assertEqual(peer.announced, frozenset(self.service.applications))
+            self.assertEqual(peer.announced, frozenset([APP_S6A, APP_CX, APP_S13]))
+            # Each as Vendor-Specific-Application-Id with 3GPP's Vendor-Id.
+            cer = client.messages.capabilities_request("127.0.0.1")
+            cea = self.service.node.messages.capabilities_answer(cer, 2001, None, "127.0.0.1")
+            self.assertEqual(sorted((group.get("Vendor-Id"), group.get("Auth-Application-Id"))
+                                    for group in cea.find_all("Vendor-Specific-Application-Id")),
+                             sorted([(VENDOR_3GPP, APP_S6A), (VENDOR_3GPP, APP_CX), (VENDOR_3GPP, APP_S13)]))
+            self.assertEqual(cea.find_all("Auth-Application-Id"), [])
+        finally:
+            yield self.service.stopService()
 
     @defer.inlineCallbacks
     def test_start_serve_stop(self):

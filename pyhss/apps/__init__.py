@@ -20,6 +20,7 @@ from pyhss.apps.errors import ApplicationConfigError
 APPLICATIONS = (
     "pyhss.apps.s6a.S6aApplication",
     "pyhss.apps.cx.CxApplication",
+    "pyhss.apps.s13.S13Application",
 )
 
 

@@ -3,8 +3,9 @@
 A role is one part of what the applications need of a database:
 :class:`ISubscribers` (subscribers and APN profiles), :class:`ISqnReservation`
 (S6a AIR), :class:`IServingNodes` (S6a ULR/PUR/CLR), :class:`IImsSubscriptions`
-(Cx); equipment (S13) data will be a role of its own.  :class:`IStore` is all of
-them with the store's life cycle: what ``open_store`` returns.
+(Cx), :class:`IEquipmentRegister` (S13: EIR rules and the check history).
+:class:`IStore` is all of them with the store's life cycle: what
+``open_store`` returns.
 
 No method runs caller code inside the store's transaction: they take
 records and small request objects (:class:`~pyhss.auc.sqn.SqnRequest`,
@@ -260,7 +261,44 @@ class IImsSubscriptions(Interface):
         does not hold ``request.impu``."""
 
 
-class IStore(ISubscribers, ISqnReservation, IServingNodes, IImsSubscriptions):
+class IEquipmentRegister(Interface):
+    """The EIR (S13 ECR, ``pyhss-admin eir``): Equipment-Status rules by
+    IMEI or TAC (:class:`~pyhss.storage.records_eir.EquipmentRule`) and
+    the history of checks (:class:`~pyhss.storage.records_eir.EquipmentCheck`)."""
+
+    def add_equipment_rule(rule, replace=False):
+        """Store an EquipmentRule; DuplicateError when one with its key
+        exists (unless ``replace``).  Fires the rule."""
+
+    def get_equipment_rule(key):
+        """Fires the rule of ``key`` (14-digit IMEI or 8-digit TAC), or None."""
+
+    def delete_equipment_rule(key):
+        """Remove the rule of ``key``; NotFoundError."""
+
+    def list_equipment_rules(offset=0, limit=None):
+        """Fires a list of EquipmentRules ordered by key."""
+
+    def match_equipment(imei):
+        """ECR in one store round trip: fires ``(imei_rule, tac_rule)``, the
+        rule of the 14-digit ``imei`` and the rule of its TAC (its first 8
+        digits), each None when there is none."""
+
+    def record_equipment_checks(checks, limit):
+        """Append EquipmentChecks (in the order given) to the history, then
+        keep what ``limit`` (a HistoryLimit) allows, oldest dropped first,
+        in one transaction.  Fires ``(added, removed)``."""
+
+    def list_equipment_checks(imei=None, imsi=None, since=None, limit=None):
+        """Fires the newest ``limit`` checks (all when None) of ``imei`` (14
+        digits) and/or ``imsi``, checked at or after ``since`` (seconds),
+        oldest first."""
+
+    def count_equipment_checks():
+        """Fires the number of checks in the history."""
+
+
+class IStore(ISubscribers, ISqnReservation, IServingNodes, IImsSubscriptions, IEquipmentRegister):
     """Every role, and the store's life cycle."""
 
     opened = Attribute("Deferred that fires (with the store) once the store is usable, or fails with StoreError")

@@ -11,6 +11,7 @@ from zope.interface import implementer
 from pyhss.auc.sqn import SqnRequest, advance
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
 from pyhss.storage.interface import ANY_STATE, EVERY_SUBSCRIBER, IStore
+from pyhss.storage.memory_eir import MemoryEquipmentRegister
 from pyhss.storage.memory_ims import MemoryImsMixin
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
 
@@ -25,12 +26,13 @@ def _deferred(method):
 
 
 @implementer(IStore)
-class MemoryStore(MemoryImsMixin):
+class MemoryStore(MemoryImsMixin, MemoryEquipmentRegister):
     def __init__(self):
         self._init_ims()
         self._subscribers = {}
         self._apns = {}
         self._serving = {}
+        self._init_equipment()
         self._closed = False
         self.opened = defer.succeed(self)
 

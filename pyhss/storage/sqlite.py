@@ -42,10 +42,11 @@ from pyhss.storage.errors import (
     DuplicateError, InUseError, NotFoundError, StoreError, StoreUnavailable, ValidationError,
 )
 from pyhss.storage.interface import ANY_STATE, EVERY_SUBSCRIBER, IStore
+from pyhss.storage.sqlite_eir import EIR_SCHEMA, SqliteEquipmentRegister
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
 from pyhss.storage.sqlite_rows import (
-    INSERT_APN, INSERT_SUBSCRIBER, INSERT_SUBSCRIBER_IF_MISSING, REPLACE_NODE, REPLACE_SUBSCRIBER, SCHEMA,
-    SCHEMA_VERSION, SELECT_APN, SELECT_APN_BY_NAME, SELECT_NODE, SELECT_SUBSCRIBER, SUBSCRIBER_COLUMNS,
+    INSERT_APN, INSERT_SUBSCRIBER, INSERT_SUBSCRIBER_IF_MISSING, REPLACE_NODE, REPLACE_SUBSCRIBER,
+    SCHEMA, SCHEMA_VERSION, SELECT_APN, SELECT_APN_BY_NAME, SELECT_NODE, SELECT_SUBSCRIBER, SUBSCRIBER_COLUMNS,
     apn_from_row, encode_apn, encode_node, encode_subscriber, node_from_row, subscriber_from_row,
 )
 from pyhss.storage.sqlite_ims import IMS_SCHEMA, SqliteImsMixin, ims_user_of
@@ -114,11 +115,19 @@ def _set_wal(conn, busy_timeout):
             time.sleep(0.005)
 
 
+def _execute_script(conn, script):
+    # Statement by statement: executescript() would COMMIT first.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
 def connect(path, busy_timeout, wal_limit, warnings):
     """On the worker: the open connection to ``path`` with the schema in
-    place; the file-mode warnings are appended to ``warnings`` (even when
-    the open fails after changing a mode).  Raises OSError, sqlite3.Error
-    or StoreError."""
+    place (a database of an older schema version upgraded by MIGRATIONS);
+    the file-mode warnings and an upgrade are appended to ``warnings`` (a
+    mode change even when the open fails after it).  Raises OSError,
+    sqlite3.Error or StoreError."""
     conn = None
     try:
         if path != ":memory:":
@@ -133,20 +142,23 @@ def connect(path, busy_timeout, wal_limit, warnings):
             # When the WAL starts over, cut the file back (checkpoints.py).
             conn.execute(f"PRAGMA journal_size_limit={checkpoints.catch_up_size(wal_limit)}")
         conn.execute("BEGIN IMMEDIATE")
+        # A newer database is refused before anything is written to it.
         row = conn.execute("SELECT name FROM sqlite_master WHERE name = 'schema_version'").fetchone()
-        version = None if row is None else conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
-        if version is not None and version > SCHEMA_VERSION:
-            raise StoreError(f"database schema version {version} is newer than this pyhss "
+        stored = None if row is None else conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        if stored is not None and stored > SCHEMA_VERSION:
+            raise StoreError(f"database schema version {stored} is newer than this pyhss "
                              f"understands ({SCHEMA_VERSION})")
-        # Statement by statement: executescript() would COMMIT first.
-        for statement in (SCHEMA + IMS_SCHEMA).split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        if version is None:
+        _execute_script(conn, SCHEMA)
+        for version, statements in MIGRATIONS:
+            if stored is None or version > stored:
+                _execute_script(conn, statements)
+        if stored is None:
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-        elif version < SCHEMA_VERSION:
-            migrate(conn, version)
+        elif stored < SCHEMA_VERSION:
+            conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
         conn.execute("COMMIT")
+        if stored is not None and stored < SCHEMA_VERSION:
+            warnings.append(f"{path}: database schema upgraded from version {stored} to {SCHEMA_VERSION}")
     except BaseException:
         if conn is not None:
             conn.close()
@@ -154,25 +166,16 @@ def connect(path, busy_timeout, wal_limit, warnings):
     return conn
 
 
-# What upgrades a database of each older version, in order; the tables
-# new in a version are created by the schema's IF NOT EXISTS statements.
-MIGRATIONS = {
-    1: (),    # 2: the IMS tables (ifc_template, ims_subscription, ims_public_identity)
-}
-
-
-def migrate(conn, version):
-    """Bring a database of schema ``version`` up to SCHEMA_VERSION, in the
-    caller's transaction."""
-    for step in range(version, SCHEMA_VERSION):
-        for statement in MIGRATIONS[step]:
-            conn.execute(statement)
-    conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
-    log.info("database schema upgraded from version {old} to {new}", old=version, new=SCHEMA_VERSION)
+# (version, statements): what a database of an older version gets, in
+# order, to reach SCHEMA_VERSION (a new one gets them all after SCHEMA,
+# which is version 1).  Each runs in the open's transaction.
+MIGRATIONS = (
+    (2, EIR_SCHEMA + IMS_SCHEMA),   # the equipment register (S13); IMS subscriptions (Cx)
+)
 
 
 @implementer(IStore)
-class SqliteStore(SqliteImsMixin):
+class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
     """The IStore on one SQLite file (or ``:memory:``)."""
 
     def __init__(self, path, reactor=None, busy_timeout=5.0, checkpoint_interval=1.0,

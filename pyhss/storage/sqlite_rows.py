@@ -10,7 +10,7 @@ from pyhss.storage.records import (
     APN_FIELDS, SERVING_NODE_FIELDS, SUBSCRIBER_FIELDS, ApnProfile, ServingNode, Subscriber, stored_subscriber,
 )
 
-# 2: the IMS tables (pyhss.storage.sqlite_ims)
+# 2: the equipment register (pyhss.storage.sqlite_eir) and IMS subscriptions (pyhss.storage.sqlite_ims)
 SCHEMA_VERSION = 2
 
 SCHEMA = """
