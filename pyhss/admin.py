@@ -503,7 +503,7 @@ def run(reactor, argv, stdout=None, stderr=None):
         yield command(store, options, out)
     except REFUSED as e:
         return fail(EXIT_REFUSED, e)
-    except (NotFoundError, StoreError, OperationFailed, admin_ims.OperationFailed) as e:
+    except (NotFoundError, StoreError, OperationFailed) as e:
         return fail(EXIT_FAILED, e)
     finally:
         yield store.close()

@@ -20,23 +20,21 @@ such as ``90s``, ``30m``, ``12h``, ``7d``.
 are its own (refused input: exit 2).
 """
 
-import datetime
-import re
 import time
 
 from twisted.internet import defer
 
+from pyhss import provisioning_eir
 from pyhss.apps.s13_policy import EirPolicy
 from pyhss.config import load_config
 from pyhss.protocols import results
 from pyhss.storage.errors import ValidationError
 from pyhss.storage.records_eir import (
-    EQUIPMENT_STATUSES, EquipmentRule, check_tac, check_user_imsi, imei_from_wire, parse_imei, status_name,
+    EQUIPMENT_STATUSES, check_tac, check_user_imsi, imei_from_wire, parse_imei, status_name,
 )
 
-HISTORY_LIMIT = 100
-_AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-_AGE_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+HISTORY_LIMIT = provisioning_eir.HISTORY_LIMIT
+when = provisioning_eir.when
 
 
 def _admin():
@@ -84,21 +82,13 @@ def _key_options(parser):
     key.add_argument("--tac", help="a Type Allocation Code: the first 8 digits of every IMEI it covers")
 
 
-def _when(seconds):
-    moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def rule_view(rule):
     return {"imei": rule.key if rule.kind == "imei" else None, "tac": rule.key if rule.kind == "tac" else None,
             "status": status_name(rule.status), "imsi": rule.imsi, "note": rule.note,
-            "updated_at": _when(rule.updated_at)}
+            "updated_at": when(rule.updated_at)}
 
 
-def check_view(check):
-    return {"time": _when(check.checked_at), "imei": check.imei, "software_version": check.software_version,
-            "imsi": check.imsi, "mme": check.origin_host, "result_code": check.result_code,
-            "status": status_name(check.status), "reason": check.reason}
+check_view = provisioning_eir.check_view
 
 
 def _key(options):
@@ -106,25 +96,19 @@ def _key(options):
 
 
 def parse_since(text, now):
-    """Seconds since the epoch for ``--since``: an age before ``now`` or an
-    ISO 8601 date or time (naive: UTC).  ValidationError otherwise."""
-    age = _AGE.match(text.strip())
-    if age:
-        return now - float(age.group(1)) * _AGE_SECONDS[age.group(2)]
+    """``--since`` as :func:`pyhss.provisioning_eir.parse_since` reads it."""
     try:
-        moment = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(f"--since: not an ISO 8601 date or time, nor an age like 30m: {text!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.timestamp()
+        return provisioning_eir.parse_since(text, now)
+    except ValidationError as e:
+        raise ValidationError(f"--since: {e}") from None
 
 
 @defer.inlineCallbacks
 def cmd_eir_add(store, options, out):
-    rule = EquipmentRule(_key(options), EQUIPMENT_STATUSES[options.status], imsi=options.imsi,
-                         note=options.note, updated_at=time.time())
-    yield store.add_equipment_rule(rule, replace=options.replace)
+    values = {"key": _key(options), "status": options.status}
+    values.update({name: getattr(options, name) for name in ("imsi", "note") if getattr(options, name) is not None})
+    rule = yield provisioning_eir.EirProvisioning(store, time.time).add_rule(
+        provisioning_eir.EQUIPMENT_RULE.parse(values, "create"), replace=options.replace)
     text = f"added the rule for {rule.kind.upper()} {rule.key}: {options.status}"
     if rule.imsi:
         text += f", bound to IMSI {rule.imsi}"

@@ -15,23 +15,11 @@ when it cannot.
 
 from twisted.internet import defer
 
-from pyhss import control
 from pyhss.apps import cx_control
-from pyhss.apps.cx_userdata import canonical_template
-from pyhss.protocols.results import DIAMETER_SUCCESS
+from pyhss.provisioning import OperationFailed  # noqa: F401  (pyhss.admin maps it to exit 1)
+from pyhss.provisioning_ims import IMS_SUBSCRIPTION, ImsProvisioning, deregister, template_from_text
 from pyhss.storage.errors import NotFoundError, ValidationError
-from pyhss.storage.ims_records import (
-    NOT_REGISTERED, IfcTemplate, ImsSubscription, PublicIdentity, check_ifc_name, check_impi, digest_ha1,
-    normalise_impu,
-)
-from pyhss.storage.records import check_imsi
-
-# ImsSubscription fields an S-CSCF is given: changing one means PPR.
-PROFILE_FIELDS = ("impus", "ifc")
-
-
-class OperationFailed(Exception):
-    """The server could not do what was asked (pyhss.admin maps it to exit 1)."""
+from pyhss.storage.ims_records import NOT_REGISTERED, check_ifc_name, check_impi, normalise_impu
 
 
 def _identity_options(parser, adding):
@@ -144,81 +132,61 @@ def _identities(uris, barred, sets):
         if uri not in numbers:
             numbers[uri] = 1 if not sets else next_set
             next_set += 1 if sets else 0
-        identities.append(PublicIdentity(uri, uri in barred, numbers[uri]))
-    return tuple(identities)
+        identities.append({"uri": uri, "barred": uri in barred, "implicit_set": numbers[uri]})
+    return identities
 
 
-def _digest(impi, options):
-    realm = options.digest_realm or impi.split("@", 1)[1]
-    return digest_ha1(impi, realm, options.digest_password), realm
+def _body(options, impus):
+    """The options as the JSON body the REST API takes (one set of rules)."""
+    body = {}
+    if impus is not None:
+        body["impus"] = impus
+    if options.imsi is not None:
+        body["imsi"] = options.imsi
+    if options.digest_password is not None:
+        body["digest_password"] = options.digest_password
+        if options.digest_realm:
+            body["digest_realm"] = options.digest_realm
+    elif options.digest_realm:
+        raise ValidationError("--digest-realm needs --digest-password")
+    elif getattr(options, "no_digest", False):
+        body["digest_password"] = None
+    if options.ifc:
+        body["ifc"] = options.ifc
+    elif getattr(options, "no_ifc", False):
+        body["ifc"] = None
+    return body
 
 
 @defer.inlineCallbacks
 def cmd_ims_add(store, options, out):
-    impi = check_impi(options.impi)
-    fields = {"ifc": check_ifc_name(options.ifc) if options.ifc else None}
-    if options.digest_password is not None:
-        fields["digest_ha1"], fields["digest_realm"] = _digest(impi, options)
-    elif options.digest_realm:
-        raise ValidationError("--digest-realm needs --digest-password")
-    subscription = ImsSubscription(impi, check_imsi(options.imsi),
-                                   _identities(options.impus, options.barred, options.sets), **fields)
-    if options.if_missing and (yield store.get_ims_subscription(impi)) is not None:
-        out({"impi": impi, "created": False}, f"IMS subscription {impi} exists; left unchanged")
+    body = dict(_body(options, _identities(options.impus, options.barred, options.sets)), impi=options.impi)
+    values = IMS_SUBSCRIPTION.parse(body, "create")
+    subscription, created = yield ImsProvisioning(store, options.server).add_subscription(
+        values, if_missing=options.if_missing)
+    if not created:
+        out({"impi": subscription.impi, "created": False}, f"IMS subscription {subscription.impi} exists; "
+                                                          f"left unchanged")
         return
-    yield store.add_ims_subscription(subscription)
-    out({"impi": impi, "created": True}, f"added IMS subscription {impi}")
+    out({"impi": subscription.impi, "created": True}, f"added IMS subscription {subscription.impi}")
 
 
 @defer.inlineCallbacks
 def cmd_ims_update(store, options, out):
-    impi = check_impi(options.impi)
-    current = yield store.get_ims_subscription(impi)
-    if current is None:
-        raise NotFoundError(f"no IMS subscription {impi}")
-    changes = {}
+    provisioning = ImsProvisioning(store, options.server)
+    impi = IMS_SUBSCRIPTION.rules["impi"].from_text(options.impi)
+    impus = None
     if options.impus:
-        changes["impus"] = _identities(options.impus, options.barred, options.sets)
+        impus = _identities(options.impus, options.barred, options.sets)
     elif options.barred or options.sets:
-        changes["impus"] = _identities([i.uri for i in current.impus], options.barred, options.sets)
-    if options.imsi is not None:
-        changes["imsi"] = check_imsi(options.imsi)
-    if options.digest_password is not None:
-        changes["digest_ha1"], changes["digest_realm"] = _digest(impi, options)
-    elif options.no_digest:
-        changes["digest_ha1"] = changes["digest_realm"] = None
-    if options.ifc:
-        changes["ifc"] = check_ifc_name(options.ifc)
-    elif options.no_ifc:
-        changes["ifc"] = None
+        current = yield provisioning.get_subscription(impi)
+        impus = _identities([i.uri for i in current.impus], options.barred, options.sets)
+    changes = IMS_SUBSCRIPTION.parse(_body(options, impus), "patch", key=impi)
     if not changes:
         from pyhss.admin import UsageError
         raise UsageError("nothing to change; give at least one option")
-    updated = yield store.update_ims_subscription(impi, **changes)
-    if any(getattr(updated, name) != getattr(current, name) for name in PROFILE_FIELDS):
-        ppr = yield _profile_changed(options.server, impi)
-    else:
-        ppr = dict(cx_control.outcome(False, reason="not-needed"),
-                   message="profile unchanged for the S-CSCF: no PPR needed")
+    updated, ppr = yield provisioning.update_subscription(impi, changes)
     out(dict(ims_view(updated), ppr=ppr), f"updated IMS subscription {impi}\n{ppr['message']}")
-
-
-@defer.inlineCallbacks
-def _profile_changed(server, impi):
-    """Ask the server for a PPR; the store is updated whatever happens here."""
-    try:
-        result = yield server.call(cx_control.ImsProfileChanged, impi=impi)
-    except control.ServerUnreachable as e:
-        return dict(cx_control.outcome(False, reason="server-unreachable"),
-                    message=f"{e}: store updated, no PPR sent")
-    except defer.TimeoutError:
-        return dict(cx_control.outcome(False, reason="timeout"),
-                    message=f"no answer from the server within {server.timeout:g}s: store updated, "
-                            f"PPR outcome unknown")
-    except control.ControlError as e:
-        return dict(cx_control.outcome(False, reason="server-error"),
-                    message=f"server error: {e}: store updated, no PPR sent")
-    return dict(result, message=cx_control.describe("PPR", result))
 
 
 @defer.inlineCallbacks
@@ -258,30 +226,8 @@ def _parse(identity):
 
 @defer.inlineCallbacks
 def cmd_ims_deregister(store, options, out):
-    kind, identity = _parse(options.identity)
-    arguments = {"identity": identity}
-    if options.reason is not None:
-        arguments["reason"] = options.reason
-    try:
-        result = yield options.server.call(cx_control.ImsDeregister, **arguments)
-    except control.ServerUnreachable as e:
-        raise OperationFailed(f"{e}: no RTR sent") from None
-    except defer.TimeoutError:
-        raise OperationFailed(f"no answer from the server within {options.server.timeout:g}s: "
-                              f"RTR outcome unknown") from None
-    except cx_control.UnknownIdentity:
-        raise NotFoundError(f"no IMS subscription has {identity}") from None
-    except cx_control.InvalidIdentity as e:
-        raise ValidationError(str(e)) from None
-    except control.ControlError as e:
-        raise OperationFailed(f"server error: {e}: no RTR sent") from None
-    message = cx_control.describe("RTR", result)
-    # Nothing registered is done; an S-CSCF not reached or refusing is not.
-    done = (result["result_code"] == DIAMETER_SUCCESS if result["sent"]
-            else result["reason"] == cx_control.NOT_REGISTERED)
-    if not done:
-        raise OperationFailed(message)
-    out({"identity": identity, "rtr": dict(result, message=message)}, message)
+    outcome = yield deregister(options.server, options.identity, options.reason)
+    out({"identity": _parse(options.identity)[1], "rtr": outcome}, outcome["message"])
 
 
 def _read_template(name, path):
@@ -293,9 +239,9 @@ def _read_template(name, path):
     except UnicodeDecodeError as e:
         raise ValidationError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     try:
-        return IfcTemplate(check_ifc_name(name), canonical_template(text))
+        return template_from_text(name, text)
     except ValidationError as e:
-        raise ValidationError(f"{path}: {e}") from None
+        raise ValidationError(f"{path}: {e.problem}") from None
 
 
 @defer.inlineCallbacks
@@ -305,12 +251,8 @@ def cmd_ifc_add(store, options, out):
         yield store.add_ifc_template(template)
         out({"name": template.name, "created": True}, f"added iFC template {template.name}")
         return
-    users = yield store.update_ifc_template(template)
-    pushed = []
-    for impi in users:
-        result = yield _profile_changed(options.server, impi)
-        if result.get("reason") != cx_control.NOT_REGISTERED:
-            pushed.append(dict(result, impi=impi))
+    template, users, pushed = yield ImsProvisioning(store, options.server).replace_template(
+        template.name, template.xml)
     lines = [f"replaced iFC template {template.name} ({len(users)} subscriptions use it)"]
     lines += [f"{r['impi']}: {r['message']}" for r in pushed]
     out({"name": template.name, "replaced": True, "users": users, "ppr": pushed}, "\n".join(lines))

@@ -99,11 +99,13 @@ class Shape:
         (``pyhss-admin subscriber show``), never for the API."""
         view = {}
         for name, rule in self.rules.items():
-            value = getattr(record, name)
             if rule.secret:
-                if secrets:
+                # A write-only input may be no field at all (a password kept as its hash).
+                if secrets and hasattr(record, name):
+                    value = getattr(record, name)
                     view[name] = None if value is None else value.hex().upper()
                 continue
+            value = getattr(record, name)
             view[name] = None if value is None else rule.to_json(value)
         return view
 
@@ -121,6 +123,7 @@ class Shape:
         if not isinstance(body, dict):
             raise InvalidInput([(None, "the body must be a JSON object")])
         problems = []
+        messages = []
         values = {}
         for name, value in body.items():
             rule = self.rules.get(name)
@@ -142,6 +145,7 @@ class Shape:
                 values[name] = rule.from_json(value)
             except ValidationError as e:
                 problems.append((name, e.problem))
+                messages.append(str(e))
         if mode == "create":
             for name in self.required:
                 if name not in body:
@@ -151,7 +155,10 @@ class Shape:
         if self.one_of and sum(values.get(name) is not None for name in self.one_of) > 1:
             problems.append((self.one_of[1], f"give only one of {' and '.join(self.one_of)}"))
         if problems:
-            raise InvalidInput(problems)
+            # The rule's own line ("note must be printable text ...") when
+            # the first problem is a field's value.
+            first = messages[0] if messages and len(problems) == 1 else None
+            raise InvalidInput(problems, first)
         if mode == "replace":
             kept = {name: default for name, default in self.defaults.items()
                     if name not in self.kept and name != self.key and name not in self.read_only}

@@ -56,7 +56,7 @@ class LinkLocator(control.ControlLocator):
 
 
 class LinkServer:
-    """The child side: ``call(command, imsi)`` over the link, as the control
+    """The child side: ``call(command, imsi=None, **arguments)`` over the link, as the control
     socket client does (ServerUnreachable when the link is down)."""
 
     def __init__(self, reactor, timeout):
@@ -64,8 +64,10 @@ class LinkServer:
         self.timeout = timeout
         self.protocol = None
 
-    def call(self, command, imsi):
-        return self._remote(command, imsi=imsi)
+    def call(self, command, imsi=None, **arguments):
+        if imsi is not None:
+            arguments["imsi"] = imsi
+        return self._remote(command, **arguments)
 
     def snapshot(self):
         return self._remote(MetricsSnapshot).addCallback(lambda result: json.loads(result["snapshot"]))
@@ -82,7 +84,7 @@ class LinkServer:
 
 
 class LocalServer:
-    """``call(command, imsi)`` on the HSS's own locator (HTTP on the reactor)."""
+    """``call(command, imsi=None, **arguments)`` on the HSS's own locator (HTTP on the reactor)."""
 
     timeout = None
 
@@ -90,8 +92,10 @@ class LocalServer:
         self.locator = locator
         self.node = node
 
-    def call(self, command, imsi):
-        return self.locator.respond(command, imsi=imsi)
+    def call(self, command, imsi=None, **arguments):
+        if imsi is not None:
+            arguments["imsi"] = imsi
+        return self.locator.respond(command, **arguments)
 
     def snapshot(self):
         return self.node.metrics_snapshot()

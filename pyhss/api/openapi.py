@@ -151,6 +151,8 @@ def _operation(collection, route):
         operation.update(summary=action.summary, operationId=f"{action.name}_{name}")
         if action.description:
             operation["description"] = action.description
+        if action.parameters:
+            operation["parameters"] = [dict(_query(p.rule, p.name), description=p.doc) for p in action.parameters]
         operation["responses"] = {"200": _json(action.response_schema, "done")}
         errors += ["400", "403", "404", "502"]
     for status in sorted(set(errors)):

@@ -70,10 +70,13 @@ class Filter:
 
 class Action:
     """``POST {collection}/{key}/{name}``: a request to the server about a
-    record (CLR); ``handler(call)`` fires a JSON object."""
+    record (CLR); ``handler(call, **parameters)`` fires a JSON object.
+    ``parameters``: optional query parameters (:class:`Filter`), read with
+    their rules; the request takes no body."""
 
-    def __init__(self, name, handler, summary, response_schema, description=""):
+    def __init__(self, name, handler, summary, response_schema, description="", parameters=()):
         self.name = name
+        self.parameters = tuple(parameters)
         self.handler = handler
         self.summary = summary
         self.response_schema = response_schema
@@ -238,7 +241,9 @@ def _serve_view(collection, view):
 def _serve_action(action):
     def serve(call, request):
         _no_body(request)
-        return defer.maybeDeferred(action.handler, call).addCallback(lambda result: (200, result, None))
+        parameters = _query_values({p.name: p.rule for p in action.parameters}, request.args)
+        return defer.maybeDeferred(action.handler, call, **parameters).addCallback(
+            lambda result: (200, result, None))
     return serve
 
 
@@ -247,10 +252,19 @@ OFFSET = rules.Integer("offset", "offset", 0, 2 ** 62, doc="records to skip")
 
 
 def _list_arguments(collection, args):
-    problems = []
-    values = {}
     known = {f.name: f.rule for f in collection.filters}
     known.update(offset=OFFSET, limit=LIMIT)
+    values = _query_values(known, args)
+    offset = values.pop("offset", 0)
+    limit = values.pop("limit", DEFAULT_LIMIT)
+    return offset, limit, values
+
+
+def _query_values(known, args):
+    """The query parameters, each read with its rule (InvalidInput listing
+    every unknown, repeated or bad one)."""
+    problems = []
+    values = {}
     for raw_name, raw_values in args.items():
         name = raw_name.decode("utf-8", "replace")
         rule = known.get(name)
@@ -268,9 +282,7 @@ def _list_arguments(collection, args):
             problems.append((name, e.problem))
     if problems:
         raise InvalidInput(problems)
-    offset = values.pop("offset", 0)
-    limit = values.pop("limit", DEFAULT_LIMIT)
-    return offset, limit, values
+    return values
 
 
 # --- bodies ----------------------------------------------------------------------------

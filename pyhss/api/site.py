@@ -147,7 +147,8 @@ class Root(resource.Resource):
     def __init__(self, router, children):
         resource.Resource.__init__(self)
         self.router = router
-        self.collections = {collection.path.strip("/").encode() for collection in router.collections}
+        # A collection's first path segment (/ims/subscriptions: ims) leads to the router.
+        self.collections = {collection.path.strip("/").split("/")[0].encode() for collection in router.collections}
         for name, child in children.items():
             self.putChild(name, child)
 

@@ -13,8 +13,9 @@ import hashlib
 import re
 from dataclasses import dataclass, field, fields
 
+from pyhss.storage import rules
 from pyhss.storage.errors import ValidationError
-from pyhss.storage.records import check_imsi
+from pyhss.storage.records import IMSI, check_imsi
 
 # TS 29.228 registration states of a public identity (6.1.2.1).
 NOT_REGISTERED = "not-registered"
@@ -203,3 +204,83 @@ class ImsRegistration:
 
 IMS_SUBSCRIPTION_FIELDS = tuple(f.name for f in fields(ImsSubscription))
 IMS_REGISTRATION_FIELDS = tuple(f.name for f in fields(ImsRegistration))
+
+
+# --- the field rules (pyhss-admin ims/ifc and the REST API read these) -----------------
+
+def _public_identity(value):
+    """A PublicIdentity from one JSON item: a URI, or an object with
+    ``uri`` and optionally ``barred`` and ``implicit_set``."""
+    if isinstance(value, PublicIdentity):
+        return value
+    if isinstance(value, str):
+        return PublicIdentity(value)
+    if not isinstance(value, dict):
+        raise ValidationError(f"each public identity must be a URI or an object, got {rules.describe(value)}")
+    unknown = sorted(set(value) - {"uri", "barred", "implicit_set"})
+    if unknown:
+        raise ValidationError(f"a public identity has unknown field(s) {', '.join(unknown)}")
+    if "uri" not in value:
+        raise ValidationError("a public identity needs its uri")
+    return PublicIdentity(value["uri"], value.get("barred", False), value.get("implicit_set", 1))
+
+
+class PublicIdentities(rules.Rule):
+    """The public identities (IMPUs), the first the default one, none
+    twice; each a URI or ``{"uri", "barred", "implicit_set"}``."""
+
+    json_type = "array"
+
+    def check_value(self, value):
+        if isinstance(value, (str, dict)) or not isinstance(value, (tuple, list)) or not value:
+            raise self.invalid(f"must be a non-empty list of public identities, got {rules.describe(value)}")
+        identities = []
+        for index, item in enumerate(value, 1):
+            try:
+                identities.append(_public_identity(item))
+            except ValidationError as e:
+                raise self.invalid(f"item {index}: {e}") from None
+        uris = [identity.uri for identity in identities]
+        if len(set(uris)) != len(uris):
+            raise self.invalid(f"lists a public identity twice: {', '.join(uris)}")
+        return tuple(identities)
+
+    def to_json(self, value):
+        return [{"uri": i.uri, "barred": i.barred, "implicit_set": i.implicit_set} for i in value]
+
+    def value_schema(self):
+        uri = {"type": "string", "maxLength": MAX_IDENTITY, "description": "a sip:, sips: or tel: URI"}
+        return {"type": "array", "minItems": 1, "items": {"oneOf": [uri, {
+            "type": "object", "additionalProperties": False, "required": ["uri"], "properties": {
+                "uri": uri,
+                "barred": {"type": "boolean", "default": False,
+                           "description": "UAR for it answers DIAMETER_AUTHORIZATION_REJECTED"},
+                "implicit_set": {"type": "integer", "minimum": 1, "maximum": 0xFFFF, "default": 1,
+                                 "description": "identities of one set are registered together"}}}]}}
+
+
+_IFC_NAME_SCHEMA = {"type": "string", "pattern": _IFC_NAME.pattern, "maxLength": 64}
+IMPI = rules.Checked("impi", "private identity", check_impi,
+                     {"type": "string", "maxLength": MAX_IDENTITY, "pattern": _IMPI.pattern},
+                     doc="the private identity (IMPI), user@realm")
+IMPUS = PublicIdentities("impus", "public identities",
+                         doc="public identities (IMPUs); the first is the default one")
+# Write-only: stored only as HA1 = MD5(IMPI:realm:password); null removes it.
+DIGEST_PASSWORD = rules.Text("digest_password", "digest password", max_length=MAX_IDENTITY, optional=True,
+                             secret=True, doc="allows SIP Digest; only HA1 = MD5(IMPI:realm:password) is kept "
+                                              "(write-only; null removes it)")
+DIGEST_REALM = rules.Text("digest_realm", "digest realm", max_length=MAX_IDENTITY, printable=True, optional=True,
+                          doc="SIP Digest realm (default: the IMPI's domain); set with digest_password")
+IFC = rules.Checked("ifc", "iFC template name", check_ifc_name, _IFC_NAME_SCHEMA, optional=True,
+                    doc="the iFC template the S-CSCF is given")
+IMS_SUBSCRIPTION_RULES = (
+    IMPI,
+    rules.Checked("imsi", "IMSI", check_imsi, IMSI.value_schema(),
+                  doc="the subscriber whose K/OPc and SQN serve IMS AKA"),
+    IMPUS, DIGEST_PASSWORD, DIGEST_REALM, IFC,
+)
+IFC_TEMPLATE_RULES = (
+    rules.Checked("name", "iFC template name", check_ifc_name, _IFC_NAME_SCHEMA, doc="the template's name"),
+    rules.Text("xml", "iFC template XML", max_length=65536,
+               doc="one InitialFilterCriteria element, or a root element holding several (TS 29.228 Annex E)"),
+)

@@ -15,8 +15,9 @@ digits, so one phone is one key whatever the MME sent.
 
 from dataclasses import dataclass, fields
 
+from pyhss.storage import rules
 from pyhss.storage.errors import ValidationError
-from pyhss.storage.records import check_imsi
+from pyhss.storage.records import IMSI, check_imsi
 
 TAC_DIGITS = 8
 IMEI_DIGITS = 14            # TAC + SNR, without check or spare digit
@@ -281,3 +282,34 @@ def stored_rule(row):
     for set_field, value in zip(_RULE_SETTERS, row):
         set_field(rule, value)
     return rule
+
+
+# --- the field rules (pyhss-admin eir and the REST API read these) ---------------------
+
+def parse_rule_key(text):
+    """A rule's key as an operator writes it: a TAC (8 digits) or an IMEI
+    (14 digits, or 15 with the check digit, kept as 14)."""
+    if _digits(text) and len(text) == TAC_DIGITS:
+        return text
+    if _digits(text) and len(text) in (IMEI_DIGITS, IMEI_DIGITS + 1):
+        return parse_imei(text)
+    raise ValidationError(f"must be an IMEI (14 digits, or 15 with the check digit) or a TAC "
+                          f"({TAC_DIGITS} digits), got {rules.describe(text)}")
+
+
+RULE_KEY = rules.Checked("key", "rule key", parse_rule_key,
+                         {"type": "string", "pattern": "^([0-9]{8}|[0-9]{14,15})$"},
+                         doc="a TAC (8 digits: every IMEI it starts) or an IMEI (14 digits, or 15 with the "
+                             "check digit; kept as 14)")
+EQUIPMENT_STATUS = rules.Choice("status", "equipment status", EQUIPMENT_STATUSES,
+                                doc="the Equipment-Status the EIR answers (TS 29.272 7.3.51)")
+EQUIPMENT_RULE_RULES = (
+    RULE_KEY,
+    EQUIPMENT_STATUS,
+    rules.Checked("imsi", "IMSI", check_imsi, IMSI.value_schema(), optional=True,
+                  doc="binds an IMEI rule to this IMSI: checked with another, the EIR answers "
+                      "s13.imsi_mismatch_status"),
+    rules.Text("note", "note", max_length=NOTE_MAX, printable=True, optional=True,
+               doc="free text kept with the rule (a case number, a reason)"),
+    rules.Number("updated_at", "updated_at", doc="when the rule was written (seconds since the epoch)"),
+)

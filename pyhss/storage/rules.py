@@ -300,11 +300,70 @@ class ApnList(Rule):
 
 
 class Text(Rule):
+    """A non-empty string of at most ``max_length`` characters (None: any);
+    ``printable``: no control characters (it reaches terminals and logs)."""
+
+    def __init__(self, name, label=None, max_length=None, printable=False, **options):
+        Rule.__init__(self, name, label, **options)
+        self.max_length = max_length
+        self.printable = printable
+
     def check_value(self, value):
         if not isinstance(value, str) or not value:
             raise self.invalid(f"must be a non-empty string, got {describe(value)}")
+        if self.max_length is not None and len(value) > self.max_length:
+            raise self.invalid(f"must be at most {self.max_length} characters, got {len(value)}")
+        if self.printable and not value.isprintable():
+            raise self.invalid("must be printable text (no control characters)")
         return value
+
+    def value_schema(self):
+        schema = {"type": "string", "minLength": 1}
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
+        return schema
+
+
+class Pattern(Rule):
+    """A string matching ``regex`` (a compiled pattern, anchored), at most
+    ``max_length`` characters; ``expected`` says what it must be."""
+
+    def __init__(self, name, label, regex, max_length, expected, **options):
+        Rule.__init__(self, name, label, **options)
+        self.regex = regex
+        self.max_length = max_length
+        self.expected = expected
+
+    def check_value(self, value):
+        if not isinstance(value, str) or len(value) > self.max_length or not self.regex.match(value):
+            raise self.invalid(f"must be {self.expected}, got {describe(value)}")
+        return value
+
+    def value_schema(self):
+        return {"type": "string", "maxLength": self.max_length, "pattern": self.regex.pattern}
 
 
 def rules_by_name(rules):
     return {rule.name: rule for rule in rules}
+
+
+class Checked(Rule):
+    """A field checked by a record module's own function (``check(value)``
+    returns the value normalised or raises ValidationError), so that the
+    record, ``pyhss-admin`` and the API share it; ``schema`` is its JSON
+    Schema.  The function's message is the problem, named by this field."""
+
+    def __init__(self, name, label, check, schema, **options):
+        Rule.__init__(self, name, label, **options)
+        self.check_function = check
+        self.schema = dict(schema)
+        self.json_type = self.schema.get("type", "string")
+
+    def check_value(self, value):
+        try:
+            return self.check_function(value)
+        except ValidationError as e:
+            raise ValidationError(str(e), field=self.name, problem=str(e)) from None
+
+    def value_schema(self):
+        return dict(self.schema)
