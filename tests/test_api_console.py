@@ -165,11 +165,14 @@ class ConsoleInBrowserTests(unittest.TestCase):
         cleared = b.find_element(By.CSS_SELECTOR, '.error[data-for="msisdn"]').text
         keys = b.find_element(By.ID, "f-k").get_attribute("value")
         page = b.page_source
+        # A read-only list page (EIR rules), filled from the API with the token kept.
+        b.get(self.base + "/console/eir_rules")
+        rule_row = self.text_of("#record-list tbody tr")
         b.get(self.base + "/")
         self.wait(lambda b: b.find_elements(By.CSS_SELECTOR, "#rates tbody tr") or
                   "connections by state" in b.find_element(By.ID, "peer-states").text)
         return {"apns": apns, "error": error, "invalid": invalid, "notice": notice, "cleared": cleared,
-                "keys": keys, "page": page}
+                "keys": keys, "page": page, "rule_row": rule_row}
 
     @defer.inlineCallbacks
     def test_search_edit_and_see_errors_next_to_the_field(self):
@@ -178,6 +181,8 @@ class ConsoleInBrowserTests(unittest.TestCase):
             "imsi": IMSI, "k": K_HEX, "opc": OPC_HEX, "apns": ["internet"], "msisdn": "15551230001"},
             token=self.token)
         self.assertEqual(created.status, 201)
+        self.assertEqual(self.api.request("POST", "/eir/rules", {"key": "49015420323751", "status": "blacklisted",
+                                                                 "note": "stolen"}, token=self.token).status, 201)
         yield threads.deferToThread(self.start_browser)
         seen = yield threads.deferToThread(self.browse)
         self.assertEqual(seen["apns"], "internet")
@@ -186,6 +191,7 @@ class ConsoleInBrowserTests(unittest.TestCase):
         self.assertEqual(seen["cleared"], "")
         self.assertIn("no IDR sent: no serving MME registered", seen["notice"])
         self.assertEqual(seen["keys"], "")
+        self.assertTrue(seen["rule_row"].startswith("49015420323751 blacklisted - stolen"), seen["rule_row"])
         for secret in (K_HEX, OPC_HEX):
             self.assertNotIn(secret, seen["page"].upper())
         stored = self.successResultOf(self.api.store.get_subscriber(IMSI))

@@ -275,3 +275,24 @@ class EirTests(Fixture, unittest.TestCase):
         self.assertProblem(self.api.request("GET", "/eir/checks?imei=12"), 400, "imei")
         self.assertProblem(self.api.request("POST", "/eir/checks", {}), 405)
         self.assertProblem(self.api.request("DELETE", "/eir/checks"), 405)
+
+
+class ConsoleListTests(Fixture, unittest.TestCase):
+    """A read-only list page per new collection, its columns the read schema's."""
+
+    def test_list_pages(self):
+        page = self.api.request("GET", "/console/ims_subscriptions")
+        self.assertEqual(page.status, 200)
+        self.assertIn(b'data-list="/ims/subscriptions"', page.body)
+        self.assertIn(b'<th data-field="impus">', page.body)
+        self.assertNotIn(b"digest_password", page.body)
+        self.assertIn(b"<h1>IMS subscriptions</h1>", page.body)
+        for name, path in (("ifc_templates", "/ims/ifc-templates"), ("eir_rules", "/eir/rules"),
+                           ("eir_checks", "/eir/checks")):
+            page = self.api.request("GET", f"/console/{name}")
+            self.assertIn(f'data-list="{path}"'.encode(), page.body)
+            self.assertIn(f'href="/console/{name}"'.encode(), page.body)
+        self.assertIn(b"<h1>Equipment checks</h1>", page.body)
+        # No record forms for them (the list is all the console shows).
+        self.assertEqual(self.api.request("GET", f"/console/ims_subscriptions/{IMPI}").status, 404)
+        self.assertEqual(self.api.request("GET", f"/console/eir_rules/{IMEI}").status, 404)

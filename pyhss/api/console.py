@@ -11,7 +11,10 @@ API's problem for each field next to that field.
 Pages: ``/`` (dashboard: peers and per-command rates from ``/metrics``),
 ``/console/subscribers`` (search by IMSI or MSISDN), ``/console/subscribers/IMSI``
 (profile, APNs, serving MME; edit, disable, cancel, delete),
-``/console/subscribers/new``, ``/console/apns`` and ``/console/apns/NAME``.
+``/console/subscribers/new``, ``/console/apns`` and ``/console/apns/NAME``;
+a read-only list page for each other collection (``/console/ims_subscriptions``,
+``ifc_templates``, ``eir_rules``, ``eir_checks``), its columns the fields of
+its record's read schema.
 """
 
 import importlib.resources
@@ -77,6 +80,10 @@ def form_fields(shape, creating):
     return found
 
 
+# Collections with record pages (forms); the others have a read-only list page.
+FORM_PAGES = ("subscribers", "apns")
+
+
 class Console(resource.Resource):
     """``/console/...`` (and ``/``)."""
 
@@ -105,8 +112,16 @@ class Console(resource.Resource):
         if collection is None or len(parts) > 2:
             return None
         noun = collection.shape.name
+        listed_only = collection.name not in FORM_PAGES
         if len(parts) == 1:
+            if listed_only:
+                shape = collection.shape
+                columns = [name for name, rule in shape.rules.items() if not rule.secret]
+                return render("list.html", page=collection.name, collection=collection, columns=columns,
+                              title=(noun[0].upper() if noun[1:2].islower() else noun[0]) + noun[1:] + "s")
             return render(f"{collection.name}.html", page=collection.name, collection=collection)
+        if listed_only:
+            return None
         creating = parts[1] == "new"
         return render("record.html", page=collection.name, collection=collection, noun=noun,
                       creating=creating, key=None if creating else parts[1],

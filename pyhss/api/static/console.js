@@ -237,6 +237,39 @@ async function apnsPage() {
   }
 }
 
+// --- read-only list pages (IMS subscriptions, iFC templates, EIR rules and checks) -------
+
+function shown(value) {
+  if (Array.isArray(value)) return value.map((item) => item !== null && typeof item === "object" ? item.uri : item).join(", ");
+  if (value !== null && typeof value === "object") return JSON.stringify(value);
+  if (typeof value === "string" && value.length > 80) return value.slice(0, 77) + "...";
+  return value === undefined ? null : value;
+}
+
+async function listPage() {
+  const path = document.body.dataset.list;
+  const columns = Array.from(document.querySelectorAll("#record-list th")).map((th) => th.dataset.field);
+  const rows = document.querySelector("#record-list tbody");
+  const more = document.getElementById("list-more");
+  let offset = 0;
+  async function load() {
+    const result = await api("GET", path + "?limit=100&offset=" + offset);
+    if (result.status !== 200) {
+      if (result.data && result.data.detail) notice(result.data.detail, true);
+      return;
+    }
+    for (const record of result.data.items) {
+      const row = document.createElement("tr");
+      for (const name of columns) cell(row, shown(record[name]));
+      rows.appendChild(row);
+    }
+    offset += result.data.items.length;
+    more.hidden = offset >= result.data.total;
+  }
+  more.addEventListener("click", load);
+  await load();
+}
+
 // --- dashboard: /metrics, parsed here ----------------------------------------------------
 
 function parseMetrics(text) {
@@ -306,6 +339,7 @@ function route() {
   if (document.body.dataset.collection) return recordPage();
   if (page === "subscribers") return subscribersPage();
   if (page === "apns") return apnsPage();
+  if (document.body.dataset.list) return listPage();
   if (page === "dashboard") return dashboardPage();
 }
 
