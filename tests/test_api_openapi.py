@@ -35,6 +35,13 @@ class OpenApiTests(unittest.TestCase):
         self.assertEqual(served, documented)
         self.assertIn(("post", "/subscribers/{imsi}/cancel"), served)
         self.assertIn(("get", "/subscribers/{imsi}/serving"), served)
+        for route in (("post", "/ims/subscriptions/{impi}/deregister"), ("patch", "/ims/subscriptions/{impi}"),
+                      ("put", "/ims/ifc-templates/{name}"), ("post", "/eir/rules"), ("delete", "/eir/rules/{key}"),
+                      ("get", "/eir/checks")):
+            self.assertIn(route, served)
+        self.assertNotIn(("post", "/eir/checks"), served)       # the history is read-only
+        deregister = self.document["paths"]["/ims/subscriptions/{impi}/deregister"]["post"]
+        self.assertEqual([p["name"] for p in deregister["parameters"]], ["impu", "reason"])
 
     def test_schemas_are_the_rules(self):
         schemas = self.document["components"]["schemas"]
@@ -47,6 +54,13 @@ class OpenApiTests(unittest.TestCase):
         self.assertEqual(read["ue_ambr_ul"]["maximum"], 0xFFFFFFFF)
         self.assertEqual(schemas["ApnProfileCreate"]["properties"]["pdn_type"]["enum"], ["ipv4", "ipv6", "ipv4v6"])
         self.assertEqual(schemas["SubscriberCreate"]["required"], ["imsi", "k"])
+        # The SIP Digest password is write-only; HA1 is in no schema.
+        self.assertNotIn("digest_password", schemas["ImsSubscription"]["properties"])
+        self.assertTrue(schemas["ImsSubscriptionCreate"]["properties"]["digest_password"]["writeOnly"])
+        self.assertNotIn("digest_ha1", str(self.document))
+        self.assertEqual(schemas["EquipmentRuleCreate"]["properties"]["status"]["enum"],
+                         ["whitelisted", "blacklisted", "greylisted"])
+        self.assertTrue(schemas["EquipmentRule"]["properties"]["updated_at"]["readOnly"])
 
     def test_docs_page_served_from_the_package(self):
         page = self.api.request("GET", "/docs")

@@ -39,7 +39,7 @@ _ERRORS = {
     "409": "the record exists (create), or others use it (delete)",
     "413": "request body larger than api.max_body",
     "415": "a body not sent as application/json",
-    "502": "the HSS could not do it (the MME refused, did not answer, is not connected)",
+    "502": "the HSS could not do it (the MME or S-CSCF refused, did not answer, is not connected)",
     "503": "the store is not available",
 }
 
@@ -87,9 +87,13 @@ def build_document(collections, title="pyhss HSS provisioning API", server_url="
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": VERSION,
-                 "description": "Provisioning of the pyhss Home Subscriber Server. K, OP and OPc are "
-                                "write-only: no response carries them. A change to what the serving MME "
-                                "is given (MSISDN, APNs, UE-AMBR, enabled) sends it IDR."},
+                 "description": "Provisioning of the pyhss Home Subscriber Server: subscribers, APN "
+                                "profiles, IMS subscriptions and iFC templates (Cx), EIR rules and the EIR "
+                                "check history (S13). K, OP, OPc and the SIP Digest password are write-only: "
+                                "no response carries them (nor the digest's HA1). A change to what the "
+                                "serving MME is given (MSISDN, APNs, UE-AMBR, enabled) sends it IDR; a "
+                                "change to what a registered user's S-CSCF is given (public identities, "
+                                "iFC) sends it PPR; deregister sends RTR."},
         "servers": [{"url": server_url}],
         "security": [{"bearer": []}],
         "paths": paths,
