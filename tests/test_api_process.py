@@ -4,6 +4,7 @@ TCP that gets the IDR an HTTP edit causes through the AMP link; HTTPS
 from config (reactor mode, a certificate made here); start-up refusals."""
 
 import datetime
+import hashlib
 import os
 import signal
 
@@ -91,6 +92,21 @@ class ChildProcessTests(unittest.TestCase):
         cancelled = yield client.request("POST", f"/subscribers/{IMSI}/cancel")
         self.assertEqual((cancelled.status, cancelled.json["result_code"]), (200, 2001))
         self.assertEqual(received[1].command_code, CMD_CLR)
+
+        # IMS and EIR through the child: the SQLite store's roles, and RTR's
+        # arguments (identity, reason) over the AMP link to Cx.
+        ims = yield client.request("POST", "/ims/subscriptions", {
+            "impi": "alice@ims.test", "imsi": IMSI, "impus": ["sip:alice@ims.test"],
+            "digest_password": "secret password"})
+        self.assertEqual(ims.status, 201, ims)
+        ha1 = hashlib.md5(b"alice@ims.test:ims.test:secret password").hexdigest().encode()
+        for secret in (b"secret password", ha1, b"digest_password"):
+            self.assertNotIn(secret, ims.body)
+        rtr = yield client.request("POST", "/ims/subscriptions/alice@ims.test/deregister?reason=ended")
+        self.assertEqual((rtr.status, rtr.json["reason"]), (200, "not-registered"))
+        rule = yield client.request("POST", "/eir/rules", {"key": "49015420", "status": "greylisted"})
+        self.assertEqual((rule.status, rule.json["status"]), (201, "greylisted"))
+        self.assertEqual((yield client.request("GET", "/eir/checks")).json["total"], 0)
 
         metrics = (yield client.request("GET", "/metrics")).body.decode()
         self.assertIn('pyhss_diameter_requests_total{app="s6a",command="ULR",result="2001"} 1.0', metrics)
