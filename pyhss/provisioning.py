@@ -377,7 +377,7 @@ class Provisioning:
         return defer.maybeDeferred(lambda: self.store.delete_apn(_key(APN, name)))
 
 
-def _key(shape, value):
+def checked_key(shape, value):
     """The key field's value, checked (a bad one is InvalidInput)."""
     try:
         return shape.rules[shape.key].check(value)
@@ -385,7 +385,10 @@ def _key(shape, value):
         raise InvalidInput.from_error(e) from None
 
 
+_key = checked_key
+
+
 __all__ = [
     "APN", "InvalidInput", "OperationFailed", "PROFILE_FIELDS", "Provisioning", "SERVING_NODE", "SUBSCRIBER",
-    "Shape", "cancel_subscription", "normalise_apn", "profile_changed",
+    "Shape", "cancel_subscription", "checked_key", "normalise_apn", "profile_changed",
 ]

@@ -12,7 +12,7 @@ import re
 
 from twisted.internet import defer
 
-from pyhss.provisioning import InvalidInput, Shape, _key
+from pyhss.provisioning import InvalidInput, Shape, checked_key
 from pyhss.storage import rules
 from pyhss.storage.errors import NotFoundError, ValidationError
 from pyhss.storage.records_eir import (
@@ -112,7 +112,7 @@ class EirProvisioning:
 
     @defer.inlineCallbacks
     def get_rule(self, key):
-        rule = yield self.store.get_equipment_rule(_key(EQUIPMENT_RULE, key))
+        rule = yield self.store.get_equipment_rule(checked_key(EQUIPMENT_RULE, key))
         if rule is None:
             raise NotFoundError(f"no EIR rule for {key}")
         return rule
@@ -138,13 +138,13 @@ class EirProvisioning:
     @defer.inlineCallbacks
     def replace_rule(self, key, values):
         """Replace an existing rule (NotFoundError when none)."""
-        key = _key(EQUIPMENT_RULE, key)
+        key = checked_key(EQUIPMENT_RULE, key)
         yield self.get_rule(key)
         rule = yield self.add_rule(dict(values, key=key), replace=True)
         return rule
 
     def delete_rule(self, key):
-        return defer.maybeDeferred(lambda: self.store.delete_equipment_rule(_key(EQUIPMENT_RULE, key)))
+        return defer.maybeDeferred(lambda: self.store.delete_equipment_rule(checked_key(EQUIPMENT_RULE, key)))
 
     @defer.inlineCallbacks
     def history_page(self, offset, limit, imei=None, imsi=None, since=None):
@@ -168,5 +168,7 @@ class EirProvisioning:
         return self.store.list_equipment_checks(imei=imei, imsi=imsi, since=since, limit=limit or None)
 
 
-__all__ = ["CHECK_SCHEMA", "EQUIPMENT_CHECK", "EQUIPMENT_RULE", "EirProvisioning", "HISTORY_LIMIT", "check_view", "parse_since",
-           "when"]
+__all__ = [
+    "CHECK_SCHEMA", "EQUIPMENT_CHECK", "EQUIPMENT_RULE", "EirProvisioning", "HISTORY_LIMIT", "check_view",
+    "parse_since", "when",
+]

@@ -16,10 +16,11 @@ from pyhss import control
 from pyhss.apps import cx_control
 from pyhss.apps.cx_userdata import canonical_template
 from pyhss.protocols.results import DIAMETER_SUCCESS
-from pyhss.provisioning import InvalidInput, OperationFailed, Shape, _key
+from pyhss.provisioning import InvalidInput, OperationFailed, Shape, checked_key
 from pyhss.storage.errors import NotFoundError, ValidationError
 from pyhss.storage.ims_records import (
-    IFC_TEMPLATE_RULES, IMS_SUBSCRIPTION_RULES, IfcTemplate, ImsSubscription, digest_ha1,
+    IFC_TEMPLATE_RULES, IMS_REGISTRATION_RULES, IMS_SUBSCRIPTION_RULES, IfcTemplate, ImsRegistration,
+    ImsSubscription, digest_ha1,
 )
 
 # ImsSubscription fields an S-CSCF is given: changing one means PPR.
@@ -54,6 +55,8 @@ class ImsShape(Shape):
 
 IMS_SUBSCRIPTION = ImsShape("IMS subscription", ImsSubscription, IMS_SUBSCRIPTION_RULES, key="impi",
                             required=("impi", "imsi", "impus"), kept=("digest_ha1", "digest_realm"))
+IMS_REGISTRATION = Shape("IMS registration", ImsRegistration, IMS_REGISTRATION_RULES, key="impi",
+                         read_only=tuple(rule.name for rule in IMS_REGISTRATION_RULES))
 IFC_TEMPLATE = Shape("iFC template", IfcTemplate, IFC_TEMPLATE_RULES, key="name", required=("name", "xml"))
 
 
@@ -124,7 +127,7 @@ def deregister(server, identity, reason=None):
 
 def template_from_text(name, xml):
     """An IfcTemplate of checked, canonical XML (InvalidInput naming ``xml``)."""
-    name = _key(IFC_TEMPLATE, name)
+    name = checked_key(IFC_TEMPLATE, name)
     try:
         return IfcTemplate(name, canonical_template(xml))
     except ValidationError as e:
@@ -143,7 +146,7 @@ class ImsProvisioning:
     # --- subscriptions -----------------------------------------------------------------
     @defer.inlineCallbacks
     def get_subscription(self, impi):
-        subscription = yield self.store.get_ims_subscription(_key(IMS_SUBSCRIPTION, impi))
+        subscription = yield self.store.get_ims_subscription(checked_key(IMS_SUBSCRIPTION, impi))
         if subscription is None:
             raise NotFoundError(f"no IMS subscription {impi}")
         return subscription
@@ -173,7 +176,7 @@ class ImsProvisioning:
     def update_subscription(self, impi, changes):
         """Change fields; fires ``(subscription, ppr)``, ``ppr`` the outcome
         of telling the server (a PPR when what the S-CSCF is given changed)."""
-        impi = _key(IMS_SUBSCRIPTION, impi)
+        impi = checked_key(IMS_SUBSCRIPTION, impi)
         if not changes:
             raise InvalidInput([(None, "nothing to change")])
         current = yield self.get_subscription(impi)
@@ -187,8 +190,18 @@ class ImsProvisioning:
             ppr = not_needed()
         return updated, ppr
 
+    @defer.inlineCallbacks
+    def registration(self, impi):
+        """The subscription's Cx state (no S-CSCF, nothing registered when
+        Cx never changed it)."""
+        impi = checked_key(IMS_SUBSCRIPTION, impi)
+        subscription, registration = yield self.store.ims_lookup(impi=impi)
+        if subscription is None:
+            raise NotFoundError(f"no IMS subscription {impi}")
+        return registration if registration is not None else ImsRegistration(impi)
+
     def delete_subscription(self, impi):
-        return defer.maybeDeferred(lambda: self.store.delete_ims_subscription(_key(IMS_SUBSCRIPTION, impi)))
+        return defer.maybeDeferred(lambda: self.store.delete_ims_subscription(checked_key(IMS_SUBSCRIPTION, impi)))
 
     def deregister(self, identity, reason=None):
         return defer.maybeDeferred(deregister, self.server, identity, reason)
@@ -196,7 +209,7 @@ class ImsProvisioning:
     # --- iFC templates -----------------------------------------------------------------
     @defer.inlineCallbacks
     def get_template(self, name):
-        template = yield self.store.get_ifc_template(_key(IFC_TEMPLATE, name))
+        template = yield self.store.get_ifc_template(checked_key(IFC_TEMPLATE, name))
         if template is None:
             raise NotFoundError(f"no iFC template {name!r}")
         return template
@@ -224,8 +237,10 @@ class ImsProvisioning:
         return template, users, pushed
 
     def delete_template(self, name):
-        return defer.maybeDeferred(lambda: self.store.delete_ifc_template(_key(IFC_TEMPLATE, name)))
+        return defer.maybeDeferred(lambda: self.store.delete_ifc_template(checked_key(IFC_TEMPLATE, name)))
 
 
-__all__ = ["IFC_TEMPLATE", "IMS_SUBSCRIPTION", "ImsProvisioning", "ImsShape", "PROFILE_FIELDS", "deregister",
-           "profile_changed", "template_from_text"]
+__all__ = [
+    "IFC_TEMPLATE", "IMS_REGISTRATION", "IMS_SUBSCRIPTION", "ImsProvisioning", "ImsShape", "PROFILE_FIELDS",
+    "deregister", "profile_changed", "template_from_text",
+]

@@ -176,6 +176,14 @@ class RegisteredImsTests(Fixture, unittest.TestCase):
         self.assertEqual(self.api.request("POST", "/ims/subscriptions", new_ims()).status, 201)
         yield self.registered()
 
+    def test_registration_read_only(self):
+        registration = self.api.request("GET", f"/ims/subscriptions/{IMPI}/registration").json
+        self.assertEqual((registration["scscf_host"], registration["server_name"], registration["states"]),
+                         (SCSCF_HOST, "sip:scscf.ims.test:6060", [{"uri": IMPU, "state": "registered"},
+                                                                   {"uri": TEL, "state": "registered"}]))
+        self.assertProblem(self.api.request("PUT", f"/ims/subscriptions/{IMPI}/registration", {}), 405)
+        self.assertProblem(self.api.request("GET", "/ims/subscriptions/bob@ims.test/registration"), 404)
+
     def test_deregister_sends_rtr(self):
         transport = self.api.send("POST", f"/ims/subscriptions/{IMPI}/deregister?reason=contract%20ended")
         self.assertEqual(transport.value(), b"")        # waits for the RTA
@@ -189,6 +197,8 @@ class RegisteredImsTests(Fixture, unittest.TestCase):
         # Nothing registered now: done, nothing sent.
         again = self.api.request("POST", f"/ims/subscriptions/{IMPI}/deregister")
         self.assertEqual((again.status, again.json["reason"]), (200, "not-registered"))
+        registration = self.api.request("GET", f"/ims/subscriptions/{IMPI}/registration").json
+        self.assertEqual((registration["scscf_host"], registration["states"]), (None, []))
         self.assertEqual(len(self.scscf.received), 1)
 
     @defer.inlineCallbacks

@@ -19,7 +19,7 @@ from pyhss.provisioning import APN, SERVING_NODE, SUBSCRIBER, InvalidInput
 from pyhss.provisioning_eir import (
     EQUIPMENT_CHECK, EQUIPMENT_RULE, HISTORY_IMEI, HISTORY_IMSI, HISTORY_SINCE, EirProvisioning,
 )
-from pyhss.provisioning_ims import IFC_TEMPLATE, IMS_SUBSCRIPTION, ImsProvisioning
+from pyhss.provisioning_ims import IFC_TEMPLATE, IMS_REGISTRATION, IMS_SUBSCRIPTION, ImsProvisioning
 from pyhss.storage import rules
 from pyhss.storage.ims_records import normalise_impu
 from pyhss.storage.interface import SubscriberQuery
@@ -175,6 +175,10 @@ def delete_ims(call):
     return _ims(call).delete_subscription(call.key)
 
 
+def ims_registration(call):
+    return _ims(call).registration(call.key)
+
+
 def deregister_ims(call, impu=None, reason=None):
     """RTR for every identity of the IMPI, or for ``impu``'s implicit set."""
     provisioning = _ims(call)
@@ -207,6 +211,8 @@ IMS_SUBSCRIPTIONS = Collection(
                           "Reason-Info of the Deregistration-Reason (shown to the user)"),
                )),
     ),
+    views=(View("registration", IMS_REGISTRATION, ims_registration,
+                "the Cx registration: assigned S-CSCF, each registered identity (read-only: set by SAR, MAR, RTR)"),),
     notes_schema={"ppr": CX_OUTCOME_SCHEMA},
 )
 

@@ -284,3 +284,32 @@ IFC_TEMPLATE_RULES = (
     rules.Text("xml", "iFC template XML", max_length=65536,
                doc="one InitialFilterCriteria element, or a root element holding several (TS 29.228 Annex E)"),
 )
+
+
+class IdentityStates(rules.Rule):
+    """Each registered public identity's state (the others are not registered)."""
+
+    json_type = "array"
+
+    def check_value(self, value):
+        return tuple(value)
+
+    def to_json(self, value):
+        return [{"uri": uri, "state": state} for uri, state in value]
+
+    def value_schema(self):
+        return {"type": "array", "items": {"type": "object", "required": ["uri", "state"], "properties": {
+            "uri": {"type": "string"}, "state": {"type": "string", "enum": [REGISTERED, UNREGISTERED]}}}}
+
+
+# The registration is shown, never taken: Cx (SAR, MAR, RTR) changes it.
+IMS_REGISTRATION_RULES = (
+    IMPI,
+    rules.Text("server_name", "server_name", optional=True, doc="the assigned S-CSCF's SIP URI (Server-Name)"),
+    rules.Text("scscf_host", "scscf_host", optional=True, doc="the S-CSCF's Diameter host"),
+    rules.Text("scscf_realm", "scscf_realm", optional=True, doc="the S-CSCF's Diameter realm"),
+    rules.Text("peer", "peer", optional=True, doc="the connected peer the S-CSCF is reached through"),
+    rules.Flag("pending", "pending", doc="named by MAR, not yet confirmed by SAR (TS 29.228 8.1)"),
+    IdentityStates("states", "states", doc="the registered (or unregistered-with-services) identities"),
+    rules.Number("updated_at", "updated_at", doc="when Cx last changed it (seconds since the epoch)"),
+)
