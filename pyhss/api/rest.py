@@ -13,8 +13,10 @@ with one ``{"field", "problem"}`` per field at fault, the token check
 The OpenAPI document (:mod:`pyhss.api.openapi`) is built from the same
 declarations.
 
-Adding a resource (IMS subscriptions, EIR rules) is one more Collection
-with its handlers; an action (IMS deregistration, RTR) one more Action.
+Adding a resource is one more Collection with its handlers (subscribers,
+APN profiles, IMS subscriptions, iFC templates, EIR rules, the EIR
+history in :mod:`pyhss.api.resources`); an action one more Action (CLR's
+``cancel``, RTR's ``deregister``, which takes query parameters).
 
 Handlers take a :class:`Call` and return a Deferred (or a value); their
 failures map to statuses in :data:`STATUS_OF`; anything else is a 500
