@@ -122,7 +122,8 @@ def plan_transports(config):
             warnings.append("serving %s without SCTP (hss.sctp_optional): %s" % (
                 ", ".join(other for other in hss.transports if other != "sctp"), reason))
         else:
-            raise ConfigError(config.path, "hss.transports", "%s requested but %s" % (name, reason))
+            raise ConfigError(config.path, "hss.transports", "%s requested but %s%s" % (
+                name, reason, ", or use transports: [tcp]" if name == "sctp" else ""))
     for index, peer in enumerate(hss.connect_peers):
         reason = transport.unavailable(peer.transport)
         if reason is None:
@@ -131,8 +132,9 @@ def plan_transports(config):
             warnings.append("not connecting to %s (SCTP; hss.sctp_optional): %s" % (
                 peer.origin_host, reason))
         else:
-            raise ConfigError(config.path, "hss.connect_peers", "item %d (%s): %s requested but %s" % (
-                index, peer.origin_host, peer.transport, reason))
+            raise ConfigError(config.path, "hss.connect_peers", "item %d (%s): %s requested but %s%s" % (
+                index, peer.origin_host, peer.transport, reason,
+                ", or use transport: tcp" if peer.transport == "sctp" else ""))
     return tuple(listen), tuple(dial), warnings
 
 

@@ -2,11 +2,11 @@
 client of ss7tools.replay in this process (one reactor), then the twistd
 plugin as processes.
 
-What over SCTP: the same runs over real kernel SCTP inside user-mode
-Linux, once the shared SCTP transport (issue 14) is merged; this machine's
-kernel has no SCTP.  TCP carries no stream and no PPID, so the recorded
-capture has every message on stream 0 with the PPID its class implies:
-the comparison with the original leaves the stream out here.
+Over SCTP: tests/test_ss7_replay_sctp.py, on a real kernel stack (inside
+user-mode Linux where this machine's kernel has none).  TCP carries no
+stream and no PPID, so the recorded capture has every message on stream 0
+with the PPID its class implies: the comparison with the original leaves
+the stream out here (the SCTP test keeps it).
 """
 
 import json

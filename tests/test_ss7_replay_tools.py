@@ -13,9 +13,36 @@ from twisted.trial import unittest
 from pyhss.sctp import unavailable_reason
 from ss7tools import cli, m3ua
 from ss7tools.errors import ReplayInputError
-from ss7tools.replay import asp, rate, udp
+from ss7tools.replay import asp, endpoints, rate, udp
 from ss7tools.replay.commands import run_rate, send_once
 from ss7tools.replay.server import ReplayServer
+
+
+class EndpointStringTests(unittest.TestCase):
+    """The replay's endpoint strings (run over SCTP in
+    tests/test_ss7_replay_sctp.py)."""
+
+    def test_short_client_form(self):
+        for short, long in [
+                ("sctp:127.0.0.1:2905", "sctp:host=127.0.0.1:port=2905"),
+                ("tcp:localhost:2905", "tcp:host=localhost:port=2905"),
+                ("sctp:[::1]:2905", "sctp:host=\\:\\:1:port=2905"),
+                ("sctp:127.0.0.1:2905:streams=17:rto_min=0.2",
+                 "sctp:host=127.0.0.1:port=2905:streams=17:rto_min=0.2"),
+                ("sctp:host=127.0.0.1:port=2905", "sctp:host=127.0.0.1:port=2905"),
+                ("sctp:127.0.0.1:2905:17", "sctp:127.0.0.1:2905:17")]:
+            self.assertEqual(endpoints.client_description(short), long)
+
+    def test_sctp_streams_unless_given(self):
+        default = endpoints.DEFAULT_SCTP_STREAMS
+        for description, expected in [
+                ("sctp:2905:interface=127.0.0.1", "sctp:2905:interface=127.0.0.1:streams=%d" % default),
+                ("sctp:host=127.0.0.1:port=2905", "sctp:host=127.0.0.1:port=2905:streams=%d" % default),
+                ("SCTP:2905:streams=17", "SCTP:2905:streams=17"),
+                ("sctp:host=127.0.0.1:port=2905:streams=5:rto_min=0.2",
+                 "sctp:host=127.0.0.1:port=2905:streams=5:rto_min=0.2"),
+                ("tcp:2905", "tcp:2905")]:
+            self.assertEqual(endpoints.with_default_streams(description), expected)
 
 
 class SendTests(unittest.TestCase):

@@ -45,12 +45,12 @@ class ISCTPMessageReceiver(Interface):
 
 def unavailable_reason():
     """Why SCTP cannot be used here (no kernel support, no pysctp), or
-    C{None} when both are there."""
+    C{None} when both are there: one line for any user of the package, who
+    adds its own remedy (pyhss: C{transports: [tcp]})."""
     try:
         probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM, IPPROTO_SCTP)
     except OSError as e:
-        return ("the kernel has no SCTP support (%s); load the sctp module"
-                " or use transports: [tcp]" % (e.strerror or e,))
+        return "the kernel has no SCTP support (%s); load the sctp module" % (e.strerror or e,)
     probe.close()
     try:
         import sctp  # noqa: F401  (pysctp)

@@ -129,8 +129,10 @@ def run_send(args):
         sys.stderr.write("ss7tools send: %s\n" % result.getErrorMessage())
         return 1
     print("sent %d octets on stream %d, PPID %d" % (len(data), stream, args.ppid))
-    for reply, _stream, _ppid in result:
-        print("received %s (%d octets): %s" % (describe(reply), len(reply), reply.hex()))
+    for reply, reply_stream, reply_ppid in result:
+        # SCTP says where each answer came; TCP carries neither
+        where = "" if reply_stream is None else " on stream %d, PPID %d" % (reply_stream, reply_ppid)
+        print("received %s (%d octets)%s: %s" % (describe(reply), len(reply), where, reply.hex()))
     return 0 if len(result) >= args.expect else 1
 
 

@@ -13,14 +13,10 @@ TCP this same way); it carries no stream and no PPID.
 import struct
 
 from twisted.internet.protocol import Protocol
-from zope.interface import classImplements
+from zope.interface import implementer
 
+from pyhss.sctp import ISCTPMessageReceiver
 from ss7tools.errors import FramingError
-
-try:
-    from pyhss.sctp import ISCTPMessageReceiver
-except ImportError:  # the SCTP transport (issue 14) is not in this build
-    ISCTPMessageReceiver = None
 
 VERSION = 1
 HEADER_SIZE = 8
@@ -112,6 +108,7 @@ class CommonHeaderFramer:
         return messages
 
 
+@implementer(ISCTPMessageReceiver)
 class SigtranProtocol(Protocol):
     """A connection that carries SIGTRAN messages, over SCTP or TCP.
 
@@ -170,7 +167,3 @@ class SigtranProtocol(Protocol):
             write_message(data, stream, ppid)
         else:
             self.transport.write(data)
-
-
-if ISCTPMessageReceiver is not None:
-    classImplements(SigtranProtocol, ISCTPMessageReceiver)

@@ -35,9 +35,9 @@ from .source import from_directory, from_split
 
 log = Logger(namespace="ss7replay")
 
-TRANSPORT_HELP = ("sctp:PORT[:interface=ADDR] is standard SIGTRAN; tcp:PORT[:interface=ADDR]"
-                  " frames messages by their M3UA header length, is not standard and carries"
-                  " no SCTP stream or PPID")
+TRANSPORT_HELP = ("sctp:PORT[:interface=ADDR][:streams=N] is standard SIGTRAN (257 streams"
+                  " unless told); tcp:PORT[:interface=ADDR] frames messages by their M3UA header"
+                  " length, is not standard and carries no SCTP stream or PPID")
 
 
 class Refusal(SystemExit):
@@ -116,8 +116,8 @@ class ClientOptions(_RefusingOptions):
                 " tcp:HOST:PORT (frames messages by their M3UA header length; not standard;"
                 " carries no stream or PPID).")
     optParameters = [
-        ["connect", None, None, "Server endpoint: sctp:HOST:PORT or tcp:HOST:PORT (or Twisted's"
-         " sctp:host=H:port=P form)."],
+        ["connect", None, None, "Server endpoint: sctp:HOST:PORT[:streams=N] (257 streams unless"
+         " told) or tcp:HOST:PORT (or Twisted's sctp:host=H:port=P form)."],
         ["pcap-dir", None, None, "Replay every capture of this directory, one association each."],
         ["split-by", None, None, "Split the capture given as argument by this key (%s), one"
          " association per value." % ", ".join(KEYS)],
