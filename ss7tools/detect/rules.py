@@ -65,14 +65,34 @@ class Rule:
 
 
 class RuleSet:
-    """Rules in file order; ``first_match(ctx)`` the rule that decides, or None."""
+    """Rules in file order; ``first_match(ctx)`` the rule that decides, or None.
+
+    Most rules name the calling GT's origin, and most messages are our own
+    nodes': the rules are indexed by that origin, so a message is tried
+    only against the rules its calling GT can satisfy (in file order, with
+    the origin test already passed)."""
 
     def __init__(self, rules, source):
         self.rules, self.source = tuple(rules), source
+        self._by_calling = {}
+        for origin in ORIGIN_CODES.values():
+            candidates = []
+            for rule in self.rules:
+                origins = [getattr(c, "calling_origins", None) for c in rule.conditions]
+                if any(o is not None and origin not in o for o in origins):
+                    continue
+                rest = tuple(c for c, o in zip(rule.conditions, origins) if o is None)
+                candidates.append((rule, rest))
+            self._by_calling[origin] = tuple(candidates)
+        self._all = tuple((rule, rule.conditions) for rule in self.rules)
+        #: the (window, above) of the rate conditions, for the feature pass
+        self.rate_queries = tuple(sorted({c.rate_query for rule in self.rules
+                                          for c in rule.conditions
+                                          if hasattr(c, "rate_query")}))
 
     def first_match(self, ctx):
-        for rule in self.rules:
-            for condition in rule.conditions:
+        for rule, conditions in self._by_calling.get(ctx.calling.origin, self._all):
+            for condition in conditions:
                 if not condition(ctx):
                     break
             else:
@@ -229,7 +249,10 @@ def _c_origin(attribute):
     def compile_(reader, node, what):
         codes = frozenset(ORIGIN_CODES[n] for n in _names(reader, node, what, ORIGIN_CODES))
         if attribute == "calling":
-            return lambda ctx: ctx.calling.origin in codes
+            def test(ctx):
+                return ctx.calling.origin in codes
+            test.calling_origins = codes   # RuleSet's index
+            return test
         if attribute == "called":
             return lambda ctx: ctx.called.origin in codes
         return lambda ctx: ctx.vector[6] in codes
@@ -296,11 +319,14 @@ def _c_rate(reader, node, what):
     above = _number(reader, items["above"][1], what + ".above", 1, RATE_HISTORY - 2,
                     integer=True)
 
+    query = (window, above)
+
     def test(ctx):
-        times = ctx.rate_times
-        if times is None or len(times) <= above:
-            return False
-        return times[-(above + 1)] >= ctx.time - window
+        # the feature pass answered it when it saw the message (the request
+        # times move on as later messages come)
+        hits = ctx.rate_hits
+        return hits is not None and hits[query]
+    test.rate_query = query   # RuleSet.rate_queries
     return test
 
 
