@@ -398,3 +398,49 @@ class LoaderTests(unittest.TestCase):
                                                                "sendIMSI", tcap="end")):
             self.assertIn(e.evaluate([r]).action, ("alert", "drop", "allow"))
         self.assertGreaterEqual(len(rules), 0)
+
+
+class SummaryFamilyTests(unittest.TestCase):
+    """The per-subscriber family is the attacker's episode's, by what the
+    attacker GT sent itself before what it set off."""
+
+    def verdict(self, op, calling, called, attacker, family, imsi=HOME_IMSI):
+        from ss7tools.detect.engine import Verdict
+        v = Verdict()
+        v.frame, v.chunk, v.time, v.action, v.rule, v.score, v.reason = 1, 0, 1.0, "alert", \
+            "r", 1.0, ""
+        v.op, v.subscriber, v.imsi, v.msisdn = op, imsi, imsi, None
+        v.calling_gt, v.called_gt, v.attacker_gt, v.family = calling, called, attacker, family
+        return v
+
+    def families(self, *verdicts):
+        from ss7tools.detect.summary import Summary
+        summary = Summary()
+        for v in verdicts:
+            summary.add(v)
+        (entry,) = summary.merged().values()
+        return summary.families(entry)
+
+    def test_cancel_location_from_outside_is_dos(self):
+        # the model may call it interception: the episode says otherwise
+        self.assertEqual(self.families(
+            self.verdict("cancelLocation", HOSTILE, HOME_VLR, HOSTILE, "interception"),
+            self.verdict("cancelLocation", HOME_VLR, HOSTILE, HOSTILE, "interception")),
+            {"dos"})
+
+    def test_cancel_location_after_a_rogue_registration_is_interception(self):
+        self.assertEqual(self.families(
+            self.verdict("updateLocation", HOSTILE, HOME_HLR, HOSTILE, "interception"),
+            self.verdict("insertSubscriberData", HOME_HLR, HOSTILE, HOSTILE, "interception"),
+            self.verdict("cancelLocation", HOME_HLR, HOME_VLR, HOSTILE, "dos")),
+            {"interception"})
+
+    def test_sms_routing_alone_is_tracking_with_delivery_spoofing(self):
+        self.assertEqual(self.families(
+            self.verdict("sendRoutingInfoForSM", HOSTILE, HOME_HLR, HOSTILE,
+                         "location_tracking")), {"location_tracking"})
+        self.assertEqual(self.families(
+            self.verdict("sendRoutingInfoForSM", HOSTILE, HOME_HLR, HOSTILE,
+                         "location_tracking"),
+            self.verdict("mt-forwardSM", HOSTILE, HOME_VLR, HOSTILE, "location_tracking")),
+            {"sms_spoofing"})
