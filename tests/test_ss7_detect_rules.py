@@ -404,13 +404,14 @@ class SummaryFamilyTests(unittest.TestCase):
     """The per-subscriber family is the attacker's episode's, by what the
     attacker GT sent itself before what it set off."""
 
-    def verdict(self, op, calling, called, attacker, family, imsi=HOME_IMSI):
+    def verdict(self, op, calling, called, attacker, family, imsi=HOME_IMSI, request=True):
         from ss7tools.detect.engine import Verdict
         v = Verdict()
         v.frame, v.chunk, v.time, v.action, v.rule, v.score, v.reason = 1, 0, 1.0, "alert", \
             "r", 1.0, ""
         v.op, v.subscriber, v.imsi, v.msisdn = op, imsi, imsi, None
         v.calling_gt, v.called_gt, v.attacker_gt, v.family = calling, called, attacker, family
+        v.request = request
         return v
 
     def families(self, *verdicts):
@@ -425,13 +426,25 @@ class SummaryFamilyTests(unittest.TestCase):
         # the model may call it interception: the episode says otherwise
         self.assertEqual(self.families(
             self.verdict("cancelLocation", HOSTILE, HOME_VLR, HOSTILE, "interception"),
-            self.verdict("cancelLocation", HOME_VLR, HOSTILE, HOSTILE, "interception")),
+            self.verdict("cancelLocation", HOME_VLR, HOSTILE, HOSTILE, "interception",
+                         request=False)),
             {"dos"})
+
+    def test_an_attackers_answer_is_not_its_request(self):
+        # our HLR cancels a rogue VLR: the rogue's answer does not make it dos
+        self.assertEqual(self.families(
+            self.verdict("updateLocation", HOME_HLR, HOSTILE, HOSTILE, "interception",
+                         request=False),
+            self.verdict("cancelLocation", HOME_HLR, HOSTILE, HOSTILE, "interception"),
+            self.verdict("cancelLocation", HOSTILE, HOME_HLR, HOSTILE, "interception",
+                         request=False)),
+            {"interception"})
 
     def test_cancel_location_after_a_rogue_registration_is_interception(self):
         self.assertEqual(self.families(
             self.verdict("updateLocation", HOSTILE, HOME_HLR, HOSTILE, "interception"),
-            self.verdict("insertSubscriberData", HOME_HLR, HOSTILE, HOSTILE, "interception"),
+            self.verdict("insertSubscriberData", HOME_HLR, HOSTILE, HOSTILE, "interception",
+                         request=False),
             self.verdict("cancelLocation", HOME_HLR, HOME_VLR, HOSTILE, "dos")),
             {"interception"})
 

@@ -56,11 +56,12 @@ class Verdict:
     allow), the ``rule`` that decided (``model``, ``default`` where no rule
     did), the attack ``family`` (None when allowed), a ``score`` in [0, 1]
     and a ``reason``; the message's key (frame, chunk), time, operation,
-    subscriber, and the outside GT involved (``attacker_gt`` when flagged)."""
+    subscriber, and the outside GT involved (``attacker_gt`` when flagged);
+    ``request``: the message opened a dialogue with an invoke."""
 
     __slots__ = ("frame", "chunk", "time", "action", "rule", "family", "score", "reason",
                  "op", "subscriber", "imsi", "msisdn", "attacker_gt", "calling_gt",
-                 "called_gt")
+                 "called_gt", "request")
 
     def __repr__(self):
         return "Verdict(%r, %r, %r, %r, %r)" % (self.frame, self.chunk, self.action,
@@ -152,6 +153,7 @@ class Engine:
         v.subscriber, v.imsi, v.msisdn = ctx.subscriber, ctx.imsi, ctx.msisdn
         v.calling_gt, v.called_gt = ctx.calling_gt, ctx.called_gt
         v.attacker_gt = None
+        v.request = ctx.request
         dialogue = ctx.dialogue
         earlier = dialogue.verdict if dialogue is not None and not ctx.request else None
         if earlier is not None and (earlier.action != ALLOW or earlier.rule != DEFAULT_RULE):

@@ -5,7 +5,7 @@ attacker GTs.
 A subscriber's family is decided per attacker GT, from the whole episode
 rather than one message: the family whose attacker operations
 (:attr:`~ss7tools.attack_families.AttackFamily.attacker_operations`) cover
-most of the operations that GT itself sent about the subscriber (a
+most of the requests that GT itself sent about the subscriber (a
 cancelLocation from outside is denial of service; the cancelLocation our
 HLR sends after a rogue updateLocation is that interception's
 consequence); then the family whose operations cover most of all the
@@ -64,7 +64,7 @@ class Summary:
             group = entry.by_gt[v.attacker_gt] = [set(), set(), {}]
         if v.op is not None:
             group[0].add(v.op)
-            if v.attacker_gt is not None and v.calling_gt == v.attacker_gt:
+            if v.request and v.attacker_gt is not None and v.calling_gt == v.attacker_gt:
                 group[1].add(v.op)
         if v.family is not None:
             group[2][v.family] = group[2].get(v.family, 0) + 1
