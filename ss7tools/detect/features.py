@@ -15,6 +15,7 @@ unknown values are -1.
 """
 
 import math
+from itertools import compress, count as _counting, islice
 
 from ..map_catalogue import MAP_BY_NAME
 from ..rows import COLUMN_INDEX
@@ -312,13 +313,11 @@ class FeaturePass:
         if gt is not None:
             if request and op is not None:
                 rate_times = gt.op_times(op)
-                count = 1
-                cutoff = now - 60.0
-                for index in range(len(rate_times) - 1, -1, -1):
-                    if rate_times[index] < cutoff or count >= 64:
-                        break
-                    count += 1
-                vector[17] = count
+                # this one and the newest earlier ones back to the first older
+                # than 60 s, at most 64: the index of that first one, in C
+                older = map((now - 60.0).__gt__, islice(reversed(rate_times), 63))
+                held = len(rate_times)
+                vector[17] = 1 + next(compress(_counting(), older), held if held < 63 else 63)
             seen = gt.seen
             vector[18] = seen
             vector[19] = now - gt.first_at
@@ -339,13 +338,7 @@ class FeaturePass:
                                           and smsc_info.network == calling.network)
             vector[26] = 1 if same else 0
 
-        self._update(ctx, sub, gt, now, answer, dialogue, request, interconnect, tcap, op,
-                     calling, calling_gt)
-        return ctx
-
-    def _update(self, ctx, sub, gt, now, answer, dialogue, request, interconnect, tcap, op,
-                calling, calling_gt):
-        """The state after the message (its features are computed)."""
+        # the state after the message (its features are computed)
         if gt is not None:
             gt.seen += 1
             gt.last_at = now
@@ -355,32 +348,38 @@ class FeaturePass:
                     gt.sri_sm += 1
                 elif op == "mt-forwardSM":
                     gt.mt_sm += 1
-                rate_times = ctx.rate_times
                 if rate_times is not None:
                     rate_times.append(now)
-                    if self.rate_queries:
-                        ctx.rate_hits = _rate_hits(rate_times, now, self.rate_queries)
+                    queries = self.rate_queries
+                    if queries:
+                        # what the rules' rate conditions ask, as of now
+                        held = len(rate_times)
+                        hits = ctx.rate_hits = {}
+                        for query in queries:
+                            window, above = query
+                            hits[query] = (held > above
+                                           and rate_times[-(above + 1)] >= now - window)
         if request:
             if tcap == "begin" and calling_gt:
-                otid = ctx.row[_OTID]
+                otid = row[_OTID]
                 if otid:
-                    dialogues = self.state.dialogues
-                    if len(dialogues) >= self.state.limits.dialogues:
+                    dialogues = state.dialogues
+                    if len(dialogues) >= state.limits.dialogues:
                         dialogues.popitem(last=False)
-                    dialogue = dialogues[(calling_gt, otid)] = Dialogue(
-                        op, ctx.subscriber, ctx.frame, ctx.chunk, now, calling_gt,
-                        ctx.called_gt)
-                    ctx.dialogue = dialogue
+                    ctx.dialogue = dialogues[(calling_gt, otid)] = Dialogue(
+                        op, subscriber, ctx.frame, ctx.chunk, now, calling_gt, called_gt)
         elif dialogue is not None and answer and (tcap == "end" or tcap == "abort"):
-            state = self.state
-            initiator = state.gts.get(dialogue.initiator)
+            initiator_gt = dialogue.initiator
+            initiator = state.gts.get(initiator_gt)
             if initiator is not None:
                 initiator.answered += 1
                 if answer >= 2:
                     initiator.failed += 1
-            state.dialogues.pop((dialogue.initiator, _otid_of(ctx, dialogue)), None)
+            # the initiator's transaction id as this message names it
+            otid = row[_OTID] if calling_gt == initiator_gt and row[_OTID] else row[_DTID]
+            state.dialogues.pop((initiator_gt, otid), None)
         if sub is None:
-            return
+            return ctx
         sub.last_at = now
         if interconnect:
             if sub.outside_at is not None:
@@ -392,11 +391,11 @@ class FeaturePass:
         # evidence of where the phone is: the VLR's own requests, its results
         if request:
             if op not in PRESENCE_REQUESTS:
-                return
+                return ctx
             if op == "sendAuthenticationInfo":
                 sub.sai_gt, sub.sai_at = calling_gt, now
         elif not (answer == 1 and tcap == "end" and op in PRESENCE_RESULTS):
-            return
+            return ctx
         if calling_gt and calling.origin != NONE:
             vlr = sub.vlr
             speed = ctx.speed
@@ -405,20 +404,4 @@ class FeaturePass:
                 sub.vlr, sub.vlr_gt, sub.seen_at = calling, calling_gt, now
                 if request and op in REGISTRATIONS:
                     sub.ul_at = now
-
-
-def _rate_hits(times, now, queries):
-    """``{(window, above): more than above of ``times`` (this request's
-    included) within window seconds}``."""
-    held = len(times)
-    return {(window, above): held > above and times[-(above + 1)] >= now - window
-            for window, above in queries}
-
-
-def _otid_of(ctx, dialogue):
-    """The initiator's transaction id of ``dialogue`` as the message names it."""
-    row = ctx.row
-    if ctx.calling_gt == dialogue.initiator and row[_OTID]:
-        return row[_OTID]
-    return row[_DTID]
-
+        return ctx
