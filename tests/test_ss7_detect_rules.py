@@ -457,3 +457,32 @@ class SummaryFamilyTests(unittest.TestCase):
                          "location_tracking"),
             self.verdict("mt-forwardSM", HOSTILE, HOME_VLR, HOSTILE, "location_tracking")),
             {"sms_spoofing"})
+
+
+class VerdictTextTests(unittest.TestCase):
+    """The verdicts file's fast formatting writes what csv.writer writes."""
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.tuples(
+        st.one_of(st.none(), st.integers(0, 10 ** 9)), st.integers(0, 9),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.sampled_from(("alert", "drop", "allow")),
+        st.one_of(st.sampled_from((0.0, 1.0)), st.floats(0, 1)),
+        st.text(max_size=12), st.one_of(st.none(), st.text(max_size=8)),
+        st.text(max_size=40), *[st.one_of(st.none(), st.text(max_size=16))] * 5),
+        max_size=8))
+    def test_same_as_csv_writer(self, fields):
+        import csv
+        import io
+
+        from ss7tools.detect.command import verdict_row, verdict_text
+        from ss7tools.detect.engine import Verdict
+        verdicts = []
+        for values in fields:
+            v = Verdict()
+            (v.frame, v.chunk, v.time, v.action, v.score, v.rule, v.family, v.reason, v.op,
+             v.subscriber, v.calling_gt, v.called_gt, v.attacker_gt) = values
+            verdicts.append(v)
+        expected = io.StringIO()
+        csv.writer(expected, lineterminator="\n").writerows(map(verdict_row, verdicts))
+        self.assertEqual(verdict_text(verdicts), expected.getvalue())

@@ -6,6 +6,8 @@ matplotlib (report) are imported only by the commands that need them.
 """
 
 import csv
+import io
+import re
 import sys
 
 from ..errors import DetectError, Ss7ToolsError
@@ -28,15 +30,61 @@ def verdict_row(v):
             v.attacker_gt)
 
 
+#: a field csv.writer (QUOTE_MINIMAL, "," and "\n") would quote
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]').search
+_LINE = "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n"
+_TEXT_FIELDS = "%s%s%s%s%s%s%s%s"
+
+
+def verdict_text(verdicts):
+    """The verdicts file's lines of ``verdicts``, exactly as csv.writer
+    writes :func:`verdict_row` (str() of each field, None empty, a field
+    with a comma, quote or line break quoted), formatted at once where no
+    field needs quoting (nearly all: the text fields are checked together)."""
+    lines = []
+    append = lines.append
+    scores = _SCORE_TEXT
+    for v in verdicts:
+        family, op, subscriber = v.family, v.op, v.subscriber
+        calling, called, attacker = v.calling_gt, v.called_gt, v.attacker_gt
+        if family is None:
+            family = ""
+        if op is None:
+            op = ""
+        if subscriber is None:
+            subscriber = ""
+        if calling is None:
+            calling = ""
+        if called is None:
+            called = ""
+        if attacker is None:
+            attacker = ""
+        if _NEEDS_QUOTES(_TEXT_FIELDS % (v.rule, family, v.reason, op, subscriber, calling,
+                                         called, attacker)) is not None \
+                or v.frame is None or v.chunk is None:
+            append(_csv_line(verdict_row(v)))
+            continue
+        score = v.score
+        append(_LINE % (v.frame, v.chunk, v.time, v.action,
+                        scores.get(score) or "%.4f" % score, v.rule, family, v.reason, op,
+                        subscriber, calling, called, attacker))
+    return "".join(lines)
+
+
+def _csv_line(row):
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(row)
+    return buffer.getvalue()
+
+
 def detect_messages(engine, groups, out, each=None):
     """Evaluate ``groups`` (lists of rows, one per message) in order and
     write the verdicts CSV to ``out``; ``each(verdict)`` sees every verdict.
     The loop of ``ss7tools detect`` (and of bench/detect_rate.py): messages
     are evaluated and written in batches of :data:`BATCH` (the model scores
     a batch at once).  Returns the number of messages."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(VERDICT_COLUMNS)
-    writerows = writer.writerows
+    out.write(_csv_line(VERDICT_COLUMNS))
+    write = out.write
     evaluate_many = engine.evaluate_many
     count = 0
     batch = []
@@ -44,7 +92,7 @@ def detect_messages(engine, groups, out, each=None):
 
     def decide():
         verdicts = evaluate_many(batch)
-        writerows(map(verdict_row, verdicts))
+        write(verdict_text(verdicts))
         if each is not None:
             for v in verdicts:
                 each(v)
