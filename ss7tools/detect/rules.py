@@ -67,23 +67,23 @@ class Rule:
 class RuleSet:
     """Rules in file order; ``first_match(ctx)`` the rule that decides, or None.
 
-    Most rules name the calling GT's origin, and most messages are our own
-    nodes': the rules are indexed by that origin, so a message is tried
-    only against the rules its calling GT can satisfy (in file order, with
-    the origin test already passed)."""
+    Most rules name the calling and called GTs' origins and whether the
+    message is a request, and most messages are our own nodes': the rules
+    are indexed by those three, so a message is tried only against the
+    rules it can satisfy (in file order, with those tests already passed)."""
 
     def __init__(self, rules, source):
         self.rules, self.source = tuple(rules), source
-        self._by_calling = {}
-        for origin in ORIGIN_CODES.values():
+        self._index = {}
+        origins = tuple(ORIGIN_CODES.values())
+        for key in ((calling, called, request) for calling in origins for called in origins
+                    for request in (False, True)):
             candidates = []
             for rule in self.rules:
-                origins = [getattr(c, "calling_origins", None) for c in rule.conditions]
-                if any(o is not None and origin not in o for o in origins):
-                    continue
-                rest = tuple(c for c, o in zip(rule.conditions, origins) if o is None)
-                candidates.append((rule, rest))
-            self._by_calling[origin] = tuple(candidates)
+                rest = _rest(rule.conditions, *key)
+                if rest is not None:
+                    candidates.append((rule, rest))
+            self._index[key] = tuple(candidates)
         self._all = tuple((rule, rule.conditions) for rule in self.rules)
         #: the (window, above) of the rate conditions, for the feature pass
         self.rate_queries = tuple(sorted({c.rate_query for rule in self.rules
@@ -91,7 +91,8 @@ class RuleSet:
                                           if hasattr(c, "rate_query")}))
 
     def first_match(self, ctx):
-        for rule, conditions in self._by_calling.get(ctx.calling.origin, self._all):
+        key = (ctx.calling.origin, ctx.called.origin, ctx.request)
+        for rule, conditions in self._index.get(key, self._all):
             for condition in conditions:
                 if not condition(ctx):
                     break
@@ -101,6 +102,30 @@ class RuleSet:
 
     def __len__(self):
         return len(self.rules)
+
+
+def _rest(conditions, calling, called, request):
+    """The conditions still to test for a message of these origins and
+    request flag (None: the rule cannot match it)."""
+    rest = []
+    for condition in conditions:
+        codes = getattr(condition, "calling_origins", None)
+        if codes is not None:
+            if calling not in codes:
+                return None
+            continue
+        codes = getattr(condition, "called_origins", None)
+        if codes is not None:
+            if called not in codes:
+                return None
+            continue
+        wanted = getattr(condition, "request_is", None)
+        if wanted is not None:
+            if request is not wanted:
+                return None
+            continue
+        rest.append(condition)
+    return tuple(rest)
 
 
 def _one_line(text):
@@ -254,7 +279,10 @@ def _c_origin(attribute):
             test.calling_origins = codes   # RuleSet's index
             return test
         if attribute == "called":
-            return lambda ctx: ctx.called.origin in codes
+            def test(ctx):
+                return ctx.called.origin in codes
+            test.called_origins = codes   # RuleSet's index
+            return test
         return lambda ctx: ctx.vector[6] in codes
     return compile_
 
@@ -263,7 +291,10 @@ def _c_flag(attribute):
     def compile_(reader, node, what):
         wanted = _bool(reader, node, what)
         if attribute == "request":
-            return lambda ctx: ctx.request is wanted
+            def test(ctx):
+                return ctx.request is wanted
+            test.request_is = wanted   # RuleSet's index
+            return test
         return lambda ctx: ctx.interconnect is wanted
     return compile_
 
