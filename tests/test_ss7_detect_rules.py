@@ -486,3 +486,33 @@ class VerdictTextTests(unittest.TestCase):
         expected = io.StringIO()
         csv.writer(expected, lineterminator="\n").writerows(map(verdict_row, verdicts))
         self.assertEqual(verdict_text(verdicts), expected.getvalue())
+
+
+class RequestRateFeatureTests(unittest.TestCase):
+    """op_rate_60s: this request and the newest earlier ones from the same
+    GT and operation back to the first older than 60 s, at most 64, in
+    order or not."""
+
+    def check(self, times):
+        from ss7tools.detect.features import FEATURE_INDEX, FeaturePass
+        from ss7tools.detect.network import Network
+        features = FeaturePass(Network.load())
+        seen = []
+        for i, t in enumerate(times, 1):
+            ctx = features.observe([row(i, t, HOSTILE, HOME_HLR, "sendRoutingInfoForSM",
+                                        otid="%04x" % i, msisdn=HOME_MSISDN)])
+            expected = 1
+            for earlier in reversed(seen[-256:]):
+                if earlier < t - 60.0 or expected >= 64:
+                    break
+                expected += 1
+            self.assertEqual(ctx.vector[FEATURE_INDEX["op_rate_60s"]], expected, (i, t))
+            seen.append(t)
+
+    def test_in_order(self):
+        self.check([i * 0.5 for i in range(200)] + [500.0 + i * 7 for i in range(40)])
+
+    def test_out_of_order(self):
+        import random
+        rng = random.Random(5)
+        self.check([rng.uniform(0, 300) for _ in range(300)])

@@ -15,6 +15,7 @@ unknown values are -1.
 """
 
 import math
+from bisect import bisect_left as _bisect_left
 from itertools import compress, count as _counting, islice
 
 from ..map_catalogue import MAP_BY_NAME
@@ -314,10 +315,17 @@ class FeaturePass:
             if request and op is not None:
                 rate_times = gt.op_times(op)
                 # this one and the newest earlier ones back to the first older
-                # than 60 s, at most 64: the index of that first one, in C
-                older = map((now - 60.0).__gt__, islice(reversed(rate_times), 63))
+                # than 60 s, at most 64: a binary search while the times came
+                # in order (they do, but for a capture's own disorder)
                 held = len(rate_times)
-                vector[17] = 1 + next(compress(_counting(), older), held if held < 63 else 63)
+                cutoff = now - 60.0
+                if op not in gt.unordered:
+                    vector[17] = 1 + held - _bisect_left(rate_times, cutoff,
+                                                        held - 63 if held > 63 else 0)
+                else:
+                    older = map(cutoff.__gt__, islice(reversed(rate_times), 63))
+                    vector[17] = 1 + next(compress(_counting(), older),
+                                          held if held < 63 else 63)
             seen = gt.seen
             vector[18] = seen
             vector[19] = now - gt.first_at
@@ -349,6 +357,12 @@ class FeaturePass:
                 elif op == "mt-forwardSM":
                     gt.mt_sm += 1
                 if rate_times is not None:
+                    # out of order (or NaN): no binary search on these times
+                    if rate_times:
+                        if not now >= rate_times[-1]:
+                            gt.unordered.add(op)
+                    elif now != now:
+                        gt.unordered.add(op)
                     rate_times.append(now)
                     queries = self.rate_queries
                     if queries:

@@ -57,16 +57,19 @@ class SubscriberState:
 class GtState:
     """A calling GT's history: first and last message, messages, dialogues it
     opened and how they ended, its SMS routing queries and deliveries,
-    request times per operation (``ops``), and the engine's last flag."""
+    request times per operation (``ops``; ``unordered`` the operations
+    whose times did not come in order), and the engine's last flag."""
 
     __slots__ = ("first_at", "last_at", "seen", "dialogues", "answered", "failed", "sri_sm",
-                 "mt_sm", "ops", "flagged_at", "flagged_family", "flagged_rule", "touched")
+                 "mt_sm", "ops", "unordered", "flagged_at", "flagged_family", "flagged_rule",
+                 "touched")
 
     def __init__(self, now):
         self.first_at = self.last_at = self.touched = now
         self.seen = self.dialogues = self.answered = self.failed = 0
         self.sri_sm = self.mt_sm = 0
         self.ops = {}
+        self.unordered = set()    # operations whose request times came out of order
         self.flagged_at = self.flagged_family = self.flagged_rule = None
 
     def op_times(self, op):
