@@ -99,7 +99,13 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="30 min, 8,000 subscribers")
     parser.add_argument("--no-lofo", action="store_true", help="skip leave-one-family-out")
     parser.add_argument("--keep", help="directory to keep captures, model and rules in")
+    parser.add_argument("--lofo-families", default=",".join(ATTACK_TYPES),
+                        help="the families to withhold in turn (comma-separated)")
     args = parser.parse_args(argv)
+    families = [f for f in args.lofo_families.split(",") if f]
+    unknown = [f for f in families if f not in ATTACK_TYPES]
+    if unknown:
+        parser.error("--lofo-families: unknown family %r" % unknown[0])
     if args.quick:
         args.duration, args.subscribers = 1800.0, 8000
     directory = args.keep or tempfile.mkdtemp(prefix="detect_eval")
@@ -147,13 +153,13 @@ def main(argv=None):
                           "met" if per_message["any"]["f1"] >= 0.95 else "NOT met",
                           per_message["any"]["f1"]))
         if not args.no_lofo:
-            lofo(collected, tests, directory, out)
+            lofo(collected, tests, directory, out, families)
     finally:
         if not args.keep:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def lofo(collected, tests, directory, out):
+def lofo(collected, tests, directory, out, families=ATTACK_TYPES):
     X, y, groups, counts = collected
     out.write("\n== leave one family out: each family withheld from training; what is "
               "caught of it (detected, any family) on the held-out traffic\n")
@@ -161,7 +167,7 @@ def lofo(collected, tests, directory, out):
                                            "mined rules msg/sub", "rules+model msg/sub"))
     base_message, base_subscriber = merged_scores(
         tests, lambda net: Engine(default_rules(), net))
-    for family in ATTACK_TYPES:
+    for family in families:
         keep = [i for i, c in enumerate(y) if c != CLASS_INDEX[family]]
         part = ([X[i] for i in keep], [y[i] for i in keep], [groups[i] for i in keep], counts)
         path = os.path.join(directory, "model-without-%s.json" % family)

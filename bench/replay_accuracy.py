@@ -21,6 +21,11 @@ with its temporary files on a tmpfs of the guest; the timers measured are
 the guest's.  Every system call there is a round trip to the host kernel,
 so the guest's figures describe the guest, not the machine.
 
+With ``--detect RULES`` (a rule file or ``default``) the server judges
+every message with ``ss7tools detect``'s engine (``--rules``): its
+evaluation time per message (p50/p99/max, target p99 < 1 ms at 5,000
+messages/s) and its verdicts are printed beside the replay's figures.
+
 Each association's capture is M3UA DATA (MAP dialogues of
 ``ss7tools.encode``'s bench pool) with Poisson arrivals, written as pcap.
 
@@ -82,12 +87,14 @@ def write_captures(directory, clients, rate, duration, seed=1):
 class Server:
     """``twistd -n ss7replay server`` on a free port of 127.0.0.1."""
 
-    def __init__(self, transport, directory):
+    def __init__(self, transport, directory, rules=None):
         self.output_path = os.path.join(directory, "server.out")
         self.output = open(self.output_path, "wb")
         listen = "%s:0:interface=127.0.0.1" % transport
+        detect = ["--rules", rules] if rules else []
+        self.detection = None
         self.process = subprocess.Popen(
-            [TWISTD, "-n", "--pidfile=", "ss7replay", "server", "--listen", listen],
+            [TWISTD, "-n", "--pidfile=", "ss7replay", "server", "--listen", listen] + detect,
             stdout=self.output, stderr=subprocess.STDOUT, cwd=directory,
             env=dict(os.environ, PYTHONPATH=ROOT))
         self.port = self._wait_port()
@@ -121,6 +128,8 @@ class Server:
             for line in handle:
                 if '"association_closed"' in line:
                     received += json.loads(line[line.index("{"):])["messages"]
+                elif '{"event":"detection"' in line:
+                    self.detection = json.loads(line[line.index("{"):])
         return received
 
 
@@ -141,10 +150,11 @@ def replay(transport, port, captures, speed, directory, timeout):
         return json.load(handle), cpu
 
 
-def step(transport, captures, speed, directory, timeout):
+def step(transport, captures, speed, directory, timeout, rules=None):
     """One replay against a fresh server: the client's overall figures, the
-    server's count, and what was expected."""
-    server = Server(transport, directory)
+    server's count, and what was expected (and, with ``rules``, the
+    server's detection figures)."""
+    server = Server(transport, directory, rules)
     try:
         report, client_cpu = replay(transport, server.port, captures, speed, directory, timeout)
     finally:
@@ -161,7 +171,8 @@ def step(transport, captures, speed, directory, timeout):
             "lost": expected - received, "late": overall["late"],
             "p50_ms": overall["p50_ms"], "p99_ms": overall["p99_ms"],
             "max_ms": overall["max_ms"], "seconds": seconds,
-            "client_cpu_s": round(client_cpu, 2), "server_cpu_s": round(server_cpu, 2)}
+            "client_cpu_s": round(client_cpu, 2), "server_cpu_s": round(server_cpu, 2),
+            "detection": server.detection}
 
 
 def timer_overshoot(samples=1000, interval=0.001):
@@ -269,6 +280,13 @@ def show(label, figures):
               figures["lost"], figures["client_cpu_s"], figures["server_cpu_s"],
               "  FAILED %d" % figures["failed"] if figures["failed"] else ""),
           flush=True)
+    detection = figures.get("detection")
+    if detection:
+        print("%-22s detection: %d judged, evaluation p50 %.3f ms, p99 %.3f ms, max %.3f ms "
+              "(target p99 < 1 ms); verdicts %s" % (
+                  "", detection["judged"], detection["latency_p50_ms"],
+                  detection["latency_p99_ms"], detection["latency_max_ms"],
+                  detection["verdicts"]), flush=True)
 
 
 def main(argv=None):
@@ -284,6 +302,9 @@ def main(argv=None):
                         help="skip the timer overshoot measurement")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds allowed per replay")
+    parser.add_argument("--detect", metavar="RULES",
+                        help="the server judges every message (--rules RULES: a file or "
+                             "'default')")
     parser.add_argument("--here", action="store_true",
                         help="run on this kernel (it must have SCTP for --transport sctp); the"
                              " default boots a user-mode Linux guest when it has none")
@@ -315,14 +336,15 @@ def main(argv=None):
               % (written, args.clients, args.rate, args.duration, args.transport), flush=True)
         result = {"transport": args.transport, "clients": args.clients, "rate": args.rate,
                   "duration": args.duration}
-        base = step(args.transport, captures, 1.0, directory, args.timeout)
+        base = step(args.transport, captures, 1.0, directory, args.timeout, args.detect)
         show("at %g msg/s" % args.rate, base)
         result["base"] = base
         if args.ramp:
             ramp = []
             best = None
             for speed in RAMP_SPEEDS:
-                figures = step(args.transport, captures, speed, directory, args.timeout)
+                figures = step(args.transport, captures, speed, directory, args.timeout,
+                               args.detect)
                 show("at %g msg/s" % (args.rate * speed), figures)
                 ramp.append(figures)
                 if (figures["failed"] or figures["lost"] or figures["p99_ms"] is None

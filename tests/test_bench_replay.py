@@ -19,7 +19,7 @@ class ReplayAccuracyBenchTests(unittest.TestCase):
         out = io.StringIO()
         self.patch(sys, "stdout", out)
         code = replay_accuracy.main(["--clients", "4", "--rate", "200", "--duration", "0.5",
-                                     "--no-ramp", "--no-timers"])
+                                     "--no-ramp", "--no-timers", "--detect", "default"])
         self.assertEqual(code, 0, out.getvalue())
         result = json.loads(out.getvalue().strip().splitlines()[-1])
         base = result["base"]
@@ -29,3 +29,8 @@ class ReplayAccuracyBenchTests(unittest.TestCase):
         self.assertEqual(base["lost"], 0)
         self.assertEqual(base["server_received"], base["sent"] + 5 * 4)
         self.assertIsNotNone(base["p99_ms"])
+        # the server judged every SS7 message (not the ASP management)
+        detection = base["detection"]
+        self.assertEqual(detection["judged"], base["sent"])
+        self.assertEqual(sum(detection["verdicts"].values()), base["sent"])
+        self.assertIn("evaluation p50", out.getvalue())

@@ -233,6 +233,61 @@ class ModelTests(_Captured):
         self.assertTrue(any(v.rule == "model" for v in verdicts)
                         or any(0 < v.score < 1 for v in verdicts))
 
+    def test_batches_give_the_verdicts_of_one_message_at_a_time(self):
+        """ss7tools detect's loop (batches, the model scoring a batch at
+        once, merges and sweeps inside batches) decides exactly as the
+        engine does one message at a time."""
+        from ss7tools.detect import command
+        from ss7tools.detect.command import detect_messages, verdict_row
+        from ss7tools.detect.rules import parse_rules
+        model_path = self.path("forest.json")
+        train([(self.pcap, self.labels)], Network.load(), model_path,
+              names=("random_forest",))
+        model = load_model(model_path)
+        self.assertTrue(model.batches)
+        X, _, _, _ = collect([(self.pcap, self.labels)], Network.load())
+        self.assertEqual(model.predict_many(X), [model.predict(x) for x in X])
+        # the default rules with rate and flag conditions that fire often
+        text = _busy_rules()
+        groups = list(messages(iter_file_rows(self.pcap)))
+        for rules in (default_rules(), parse_rules(text, "busy.yaml")):
+            limits = Limits(subscribers=300, gts=40, dialogues=200, sweep_every=97)
+            one = Engine(rules, Network.load(), model, limits=Limits(
+                subscribers=300, gts=40, dialogues=200, sweep_every=97))
+            expected = [verdict_row(one.evaluate(rows)) for rows in groups]
+            batched = Engine(rules, Network.load(), model, limits=limits)
+            self.patch(command, "BATCH", 100)
+            out = io.StringIO()
+            self.assertEqual(detect_messages(batched, iter(groups), out), len(groups))
+            got = out.getvalue().splitlines()[1:]
+            buffer = io.StringIO()
+            import csv
+            csv.writer(buffer, lineterminator="\n").writerows(expected)
+            self.assertEqual(got, buffer.getvalue().splitlines())
+            self.assertEqual(one.counts, batched.counts)
+            self.assertTrue(batched.counts["alert"])
+
+    def test_a_batch_reads_a_gt_history_as_it_was(self):
+        """A new outside GT's first request flags it, although the batch's
+        feature pass has counted its later requests already."""
+        from ss7tools.detect.model import CLASSES, save_model
+
+        from .detect_helpers import HOME_HLR, HOME_VLR, HOSTILE, row
+        path = self.path("leaf.json")
+        leaf = {"feature": [-1], "threshold": [0.0], "left": [-1], "right": [-1],
+                "value": [[1.0] + [0.0] * (len(CLASSES) - 1)]}
+        save_model(path, {"kind": "trees", "trees": [leaf]}, 0.5, {})
+        model = load_model(path)
+        groups = [[row(i, i, HOSTILE, HOME_HLR, "sendRoutingInfoForSM", otid="%02x" % i,
+                       msisdn="49172%07d" % i)] for i in range(1, 31)]
+        groups.append([row(40, 40, HOME_VLR, HOSTILE, "mt-forwardSM", otid="77",
+                           imsi="262420000000001")])
+        one = Engine(default_rules(), Network.load(), model)
+        expected = [(v.action, v.rule) for v in map(one.evaluate, groups)]
+        self.assertEqual(expected[-1], ("alert", "attacker-gt-contacted"))
+        batched = Engine(default_rules(), Network.load(), model)
+        self.assertEqual([(v.action, v.rule) for v in batched.evaluate_many(groups)], expected)
+
     def refused(self, text=None, data=None):
         path = self.path("m.json")
         with open(path, "wb") as f:
@@ -294,6 +349,30 @@ class ModelTests(_Captured):
         status, err = self.cli("detect", self.pcap, "--rules", self.path("mined.yaml"),
                                "-o", self.path("v.csv"), "--labels", self.labels)
         self.assertEqual(status, 0, err)
+
+
+def _busy_rules():
+    """Rules whose conditions read what deciding changes (flags) and what
+    the feature pass moves on (request rates), ahead of the defaults."""
+    from ss7tools.detect.defaults import default_rules_text
+    head = """\
+version: 1
+rules:
+  - name: busy-gt
+    action: alert
+    family: dos
+    when: {calling: [partner, other], request: true, rate: {window: 30, above: 3}}
+  - name: after-flag
+    action: drop
+    family: inherit
+    when: {request: true, subscriber_flagged_within: 120}
+  - name: gt-after-flag
+    action: alert
+    family: inherit
+    when: {gt_flagged_within: 600}
+"""
+    defaults = default_rules_text().split("rules:\n", 1)[1]
+    return head + defaults
 
 
 class NetworkFileTests(unittest.TestCase):

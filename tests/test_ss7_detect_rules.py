@@ -398,3 +398,121 @@ class LoaderTests(unittest.TestCase):
                                                                "sendIMSI", tcap="end")):
             self.assertIn(e.evaluate([r]).action, ("alert", "drop", "allow"))
         self.assertGreaterEqual(len(rules), 0)
+
+
+class SummaryFamilyTests(unittest.TestCase):
+    """The per-subscriber family is the attacker's episode's, by what the
+    attacker GT sent itself before what it set off."""
+
+    def verdict(self, op, calling, called, attacker, family, imsi=HOME_IMSI, request=True):
+        from ss7tools.detect.engine import Verdict
+        v = Verdict()
+        v.frame, v.chunk, v.time, v.action, v.rule, v.score, v.reason = 1, 0, 1.0, "alert", \
+            "r", 1.0, ""
+        v.op, v.subscriber, v.imsi, v.msisdn = op, imsi, imsi, None
+        v.calling_gt, v.called_gt, v.attacker_gt, v.family = calling, called, attacker, family
+        v.request = request
+        return v
+
+    def families(self, *verdicts):
+        from ss7tools.detect.summary import Summary
+        summary = Summary()
+        for v in verdicts:
+            summary.add(v)
+        (entry,) = summary.merged().values()
+        return summary.families(entry)
+
+    def test_cancel_location_from_outside_is_dos(self):
+        # the model may call it interception: the episode says otherwise
+        self.assertEqual(self.families(
+            self.verdict("cancelLocation", HOSTILE, HOME_VLR, HOSTILE, "interception"),
+            self.verdict("cancelLocation", HOME_VLR, HOSTILE, HOSTILE, "interception",
+                         request=False)),
+            {"dos"})
+
+    def test_an_attackers_answer_is_not_its_request(self):
+        # our HLR cancels a rogue VLR: the rogue's answer does not make it dos
+        self.assertEqual(self.families(
+            self.verdict("updateLocation", HOME_HLR, HOSTILE, HOSTILE, "interception",
+                         request=False),
+            self.verdict("cancelLocation", HOME_HLR, HOSTILE, HOSTILE, "interception"),
+            self.verdict("cancelLocation", HOSTILE, HOME_HLR, HOSTILE, "interception",
+                         request=False)),
+            {"interception"})
+
+    def test_cancel_location_after_a_rogue_registration_is_interception(self):
+        self.assertEqual(self.families(
+            self.verdict("updateLocation", HOSTILE, HOME_HLR, HOSTILE, "interception"),
+            self.verdict("insertSubscriberData", HOME_HLR, HOSTILE, HOSTILE, "interception",
+                         request=False),
+            self.verdict("cancelLocation", HOME_HLR, HOME_VLR, HOSTILE, "dos")),
+            {"interception"})
+
+    def test_sms_routing_alone_is_tracking_with_delivery_spoofing(self):
+        self.assertEqual(self.families(
+            self.verdict("sendRoutingInfoForSM", HOSTILE, HOME_HLR, HOSTILE,
+                         "location_tracking")), {"location_tracking"})
+        self.assertEqual(self.families(
+            self.verdict("sendRoutingInfoForSM", HOSTILE, HOME_HLR, HOSTILE,
+                         "location_tracking"),
+            self.verdict("mt-forwardSM", HOSTILE, HOME_VLR, HOSTILE, "location_tracking")),
+            {"sms_spoofing"})
+
+
+class VerdictTextTests(unittest.TestCase):
+    """The verdicts file's fast formatting writes what csv.writer writes."""
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.tuples(
+        st.one_of(st.none(), st.integers(0, 10 ** 9)), st.integers(0, 9),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.sampled_from(("alert", "drop", "allow")),
+        st.one_of(st.sampled_from((0.0, 1.0)), st.floats(0, 1)),
+        st.text(max_size=12), st.one_of(st.none(), st.text(max_size=8)),
+        st.text(max_size=40), *[st.one_of(st.none(), st.text(max_size=16))] * 5),
+        max_size=8))
+    def test_same_as_csv_writer(self, fields):
+        import csv
+        import io
+
+        from ss7tools.detect.command import verdict_row, verdict_text
+        from ss7tools.detect.engine import Verdict
+        verdicts = []
+        for values in fields:
+            v = Verdict()
+            (v.frame, v.chunk, v.time, v.action, v.score, v.rule, v.family, v.reason, v.op,
+             v.subscriber, v.calling_gt, v.called_gt, v.attacker_gt) = values
+            verdicts.append(v)
+        expected = io.StringIO()
+        csv.writer(expected, lineterminator="\n").writerows(map(verdict_row, verdicts))
+        self.assertEqual(verdict_text(verdicts), expected.getvalue())
+
+
+class RequestRateFeatureTests(unittest.TestCase):
+    """op_rate_60s: this request and the newest earlier ones from the same
+    GT and operation back to the first older than 60 s, at most 64, in
+    order or not."""
+
+    def check(self, times):
+        from ss7tools.detect.features import FEATURE_INDEX, FeaturePass
+        from ss7tools.detect.network import Network
+        features = FeaturePass(Network.load())
+        seen = []
+        for i, t in enumerate(times, 1):
+            ctx = features.observe([row(i, t, HOSTILE, HOME_HLR, "sendRoutingInfoForSM",
+                                        otid="%04x" % i, msisdn=HOME_MSISDN)])
+            expected = 1
+            for earlier in reversed(seen[-256:]):
+                if earlier < t - 60.0 or expected >= 64:
+                    break
+                expected += 1
+            self.assertEqual(ctx.vector[FEATURE_INDEX["op_rate_60s"]], expected, (i, t))
+            seen.append(t)
+
+    def test_in_order(self):
+        self.check([i * 0.5 for i in range(200)] + [500.0 + i * 7 for i in range(40)])
+
+    def test_out_of_order(self):
+        import random
+        rng = random.Random(5)
+        self.check([rng.uniform(0, 300) for _ in range(300)])

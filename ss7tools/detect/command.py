@@ -6,12 +6,104 @@ matplotlib (report) are imported only by the commands that need them.
 """
 
 import csv
+import io
+import re
 import sys
 
 from ..errors import DetectError, Ss7ToolsError
 
 VERDICT_COLUMNS = ("frame", "chunk", "time_stamp", "verdict", "score", "rule", "family",
                    "reason", "op_name", "subscriber", "calling_gt", "called_gt", "attacker_gt")
+
+
+#: scores as the verdicts file writes them (most are 0 or 1)
+_SCORE_TEXT = {0.0: "0.0000", 1.0: "1.0000"}
+BATCH = 1024
+
+
+def verdict_row(v):
+    """The verdicts file's row of a :class:`~ss7tools.detect.engine.Verdict`
+    (None is written as an empty field)."""
+    score = v.score
+    return (v.frame, v.chunk, v.time, v.action, _SCORE_TEXT.get(score) or "%.4f" % score,
+            v.rule, v.family, v.reason, v.op, v.subscriber, v.calling_gt, v.called_gt,
+            v.attacker_gt)
+
+
+#: a field csv.writer (QUOTE_MINIMAL, "," and "\n") would quote
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]').search
+_LINE = "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n"
+_TEXT_FIELDS = "%s%s%s%s%s%s%s%s"
+
+
+def verdict_text(verdicts):
+    """The verdicts file's lines of ``verdicts``, exactly as csv.writer
+    writes :func:`verdict_row` (str() of each field, None empty, a field
+    with a comma, quote or line break quoted), formatted at once where no
+    field needs quoting (nearly all: the text fields are checked together)."""
+    lines = []
+    append = lines.append
+    scores = _SCORE_TEXT
+    for v in verdicts:
+        family, op, subscriber = v.family, v.op, v.subscriber
+        calling, called, attacker = v.calling_gt, v.called_gt, v.attacker_gt
+        if family is None:
+            family = ""
+        if op is None:
+            op = ""
+        if subscriber is None:
+            subscriber = ""
+        if calling is None:
+            calling = ""
+        if called is None:
+            called = ""
+        if attacker is None:
+            attacker = ""
+        if _NEEDS_QUOTES(_TEXT_FIELDS % (v.rule, family, v.reason, op, subscriber, calling,
+                                         called, attacker)) is not None \
+                or v.frame is None or v.chunk is None:
+            append(_csv_line(verdict_row(v)))
+            continue
+        score = v.score
+        append(_LINE % (v.frame, v.chunk, v.time, v.action,
+                        scores.get(score) or "%.4f" % score, v.rule, family, v.reason, op,
+                        subscriber, calling, called, attacker))
+    return "".join(lines)
+
+
+def _csv_line(row):
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(row)
+    return buffer.getvalue()
+
+
+def detect_messages(engine, groups, out, each=None):
+    """Evaluate ``groups`` (lists of rows, one per message) in order and
+    write the verdicts CSV to ``out``; ``each(verdict)`` sees every verdict.
+    The loop of ``ss7tools detect`` (and of bench/detect_rate.py): messages
+    are evaluated and written in batches of :data:`BATCH` (the model scores
+    a batch at once).  Returns the number of messages."""
+    out.write(_csv_line(VERDICT_COLUMNS))
+    write = out.write
+    evaluate_many = engine.evaluate_many
+    count = 0
+    batch = []
+    append = batch.append
+
+    def decide():
+        verdicts = evaluate_many(batch)
+        write(verdict_text(verdicts))
+        if each is not None:
+            for v in verdicts:
+                each(v)
+        batch.clear()
+        return len(verdicts)
+
+    for rows in groups:
+        append(rows)
+        if len(batch) >= BATCH:
+            count += decide()
+    return count + decide()
 
 
 def _refuse(command, exc, stderr):
@@ -39,7 +131,7 @@ def summary_path_for(output):
 
 
 def run_detect(args, stderr=None):
-    from .source import iter_file_rows, messages, read_labels
+    from .source import iter_file_messages, read_labels
     from .summary import SUMMARY_COLUMNS, Summary
     stderr = stderr if stderr is not None else sys.stderr
     try:
@@ -50,21 +142,18 @@ def run_detect(args, stderr=None):
         if labels is not None:
             from .evaluate import Scorer
             scorer = Scorer()
-        with open(args.output, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(VERDICT_COLUMNS)
-            write = writer.writerow
-            evaluate = engine.evaluate
-            add = summary.add
-            for rows in messages(iter_file_rows(args.input)):
-                v = evaluate(rows)
-                write((v.frame, v.chunk, v.time, v.action, "%.4f" % v.score, v.rule,
-                       v.family or "", v.reason, v.op or "", v.subscriber or "",
-                       v.calling_gt or "", v.called_gt or "", v.attacker_gt or ""))
+        add = summary.add
+        if scorer is None:
+            def each(v):
                 if v.action != "allow":
                     add(v)
-                if scorer is not None:
-                    scorer.add(v, labels.get((v.frame, v.chunk)))
+        else:
+            def each(v):
+                if v.action != "allow":
+                    add(v)
+                scorer.add(v, labels.get((v.frame, v.chunk)))
+        with open(args.output, "w", newline="", encoding="utf-8") as out:
+            detect_messages(engine, iter_file_messages(args.input), out, each)
         summary_out = args.summary or summary_path_for(args.output)
         mapping = dict(engine.features.state.msisdns)
         with open(summary_out, "w", newline="", encoding="utf-8") as out:

@@ -18,8 +18,9 @@ not blacklist a partner's node.
 """
 
 from ..attack_families import ATTACK_FAMILIES
-from .features import FeaturePass
+from .features import FEATURE_INDEX, Context, FeaturePass
 from .rules import INHERIT
+from .state import fold_flags
 
 ALERT, DROP, ALLOW = "alert", "drop", "allow"
 #: the rule name of a verdict no rule gave
@@ -29,6 +30,9 @@ MODEL_RULE, DEFAULT_RULE = "model", "default"
 GT_FLAG_MAX_HISTORY = 20
 WARM_UP_S = 600.0
 MODEL_GT_FLAG_SCORE = 0.95
+
+
+GT_MESSAGES = FEATURE_INDEX["gt_messages"]
 
 
 def _family_by_operation():
@@ -52,11 +56,12 @@ class Verdict:
     allow), the ``rule`` that decided (``model``, ``default`` where no rule
     did), the attack ``family`` (None when allowed), a ``score`` in [0, 1]
     and a ``reason``; the message's key (frame, chunk), time, operation,
-    subscriber, and the outside GT involved (``attacker_gt`` when flagged)."""
+    subscriber, and the outside GT involved (``attacker_gt`` when flagged);
+    ``request``: the message opened a dialogue with an invoke."""
 
     __slots__ = ("frame", "chunk", "time", "action", "rule", "family", "score", "reason",
                  "op", "subscriber", "imsi", "msisdn", "attacker_gt", "calling_gt",
-                 "called_gt")
+                 "called_gt", "request")
 
     def __repr__(self):
         return "Verdict(%r, %r, %r, %r, %r)" % (self.frame, self.chunk, self.action,
@@ -68,22 +73,87 @@ class Verdict:
 
 
 class Engine:
-    """``evaluate(rows)`` -> :class:`Verdict`, for each message in order."""
+    """``evaluate(rows)`` -> :class:`Verdict`, for each message in order;
+    ``evaluate_many(groups)`` the same for a batch of messages, with the
+    model's scores computed for the whole batch at once."""
 
     def __init__(self, rules, network, model=None, limits=None, features=None):
         self.rules = rules
         self.model = model
-        self.features = features if features is not None else FeaturePass(network, limits)
+        queries = rules.rate_queries if rules is not None else ()
+        if features is None:
+            features = FeaturePass(network, limits, queries)
+        else:
+            features.rate_queries = tuple(sorted(set(features.rate_queries) | set(queries)))
+        self.features = features
         self.network = network
         self.counts = {ALERT: 0, DROP: 0, ALLOW: 0}
+        self._first_match = rules.first_match if rules is not None else None
 
     def evaluate(self, rows):
-        ctx = self.features.observe(rows)
+        return self._decide(self.features.observe(rows), None)
+
+    def evaluate_many(self, groups):
+        """The verdicts of ``groups`` (lists of rows, one per message, in
+        order), identical to :meth:`evaluate` on each in turn.
+
+        The feature pass runs over the batch first (features do not depend
+        on verdicts), the model scores every request it may judge in one
+        vectorised call, then each message is decided in order.  What
+        deciding reads and the feature pass changes is kept apart: the
+        pending messages are decided before the state is swept, a merged
+        subscriber's flags are folded in their place among them, and a
+        GT's message count is read from the message's features."""
+        model = self.model
+        if model is None or not model.batches:
+            evaluate = self.evaluate
+            return [evaluate(rows) for rows in groups]
+        features = self.features
+        state = features.state
+        observe = features.observe_only
+        verdicts = []
+        pending = []
+
+        def flush():
+            if not pending:
+                return
+            judged = [ctx for ctx in pending if ctx.__class__ is Context and ctx.interconnect]
+            predictions = dict(zip(map(id, judged),
+                                   model.predict_many([ctx.vector for ctx in judged])))
+            decide = self._decide
+            append = verdicts.append
+            for ctx in pending:
+                if ctx.__class__ is Context:
+                    append(decide(ctx, predictions.get(id(ctx))))
+                else:
+                    fold_flags(*ctx)
+            pending.clear()
+
+        state.defer_flags = lambda old, new: pending.append((old, new))
+        try:
+            for rows in groups:
+                ctx = observe(rows)
+                pending.append(ctx)
+                if state.sweep_due():
+                    flush()
+                state.tick(ctx.time)
+            flush()
+        finally:
+            state.defer_flags = None
+        return verdicts
+
+    def _predict(self, ctx, prediction):
+        return prediction if prediction is not None else self.model.predict(ctx.vector)
+
+    def _decide(self, ctx, prediction):
+        """The verdict of a message the feature pass saw (``prediction``: the
+        model's (score, family) for it when already computed)."""
         v = Verdict()
         v.frame, v.chunk, v.time, v.op = ctx.frame, ctx.chunk, ctx.time, ctx.op
         v.subscriber, v.imsi, v.msisdn = ctx.subscriber, ctx.imsi, ctx.msisdn
         v.calling_gt, v.called_gt = ctx.calling_gt, ctx.called_gt
         v.attacker_gt = None
+        v.request = ctx.request
         dialogue = ctx.dialogue
         earlier = dialogue.verdict if dialogue is not None and not ctx.request else None
         if earlier is not None and (earlier.action != ALLOW or earlier.rule != DEFAULT_RULE):
@@ -92,11 +162,11 @@ class Engine:
             v.attacker_gt = earlier.attacker_gt
             v.reason = "in the dialogue of %s.%s" % (dialogue.frame, dialogue.chunk)
         else:
-            rule = self.rules.first_match(ctx) if self.rules is not None else None
+            rule = self._first_match(ctx) if self._first_match is not None else None
             if rule is not None:
-                self._by_rule(v, rule, ctx)
+                self._by_rule(v, rule, ctx, prediction)
             elif self.model is not None and ctx.interconnect:
-                score, family = self.model.predict(ctx.vector)
+                score, family = self._predict(ctx, prediction)
                 v.score = score
                 if score >= self.model.threshold:
                     v.action, v.rule, v.family = ALERT, MODEL_RULE, family
@@ -114,7 +184,7 @@ class Engine:
         self.counts[v.action] += 1
         return v
 
-    def _by_rule(self, v, rule, ctx):
+    def _by_rule(self, v, rule, ctx, prediction):
         v.action, v.rule = rule.action, rule.name
         v.reason = rule.description or "rule %s" % rule.name
         if rule.action == ALLOW:
@@ -131,7 +201,7 @@ class Engine:
                 family = state.flagged_family if state is not None else None
         elif family is None:
             if self.model is not None and ctx.interconnect:
-                score, family = self.model.predict(ctx.vector)
+                score, family = self._predict(ctx, prediction)
             if family is None:
                 family = FAMILY_BY_OPERATION.get(ctx.op)
         v.family = family
@@ -145,8 +215,10 @@ class Engine:
             sub.flagged_gt, sub.flagged_rule = v.attacker_gt, v.rule
         gt = ctx.external_gt
         if gt is not None and ctx.request and gt == ctx.calling_gt:
-            state = self.features.state.gt(gt, ctx.time)
-            new = state.seen <= GT_FLAG_MAX_HISTORY + 1
+            state = ctx.gt   # the calling GT's state (the feature pass found it)
+            # its messages before this one, as they were then (in a batch,
+            # later messages are counted already)
+            new = ctx.vector[GT_MESSAGES] <= GT_FLAG_MAX_HISTORY
             if v.rule == MODEL_RULE:
                 started = self.features.started_at
                 new = (new and v.score >= MODEL_GT_FLAG_SCORE

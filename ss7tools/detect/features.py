@@ -15,11 +15,13 @@ unknown values are -1.
 """
 
 import math
+from bisect import bisect_left as _bisect_left
+from itertools import compress, count as _counting, islice
 
 from ..map_catalogue import MAP_BY_NAME
 from ..rows import COLUMN_INDEX
 from .network import HOME, NONE, NO_GT, distance_km
-from .state import StateTables
+from .state import Dialogue, StateTables
 
 #: feature name -> meaning (the model's inputs, in this order)
 FEATURE_DOCS = (
@@ -79,8 +81,28 @@ _C = COLUMN_INDEX
     _C["frame"], _C["chunk"], _C["time_stamp"], _C["called_gt"], _C["calling_gt"],
     _C["tcap_type"], _C["otid"], _C["dtid"], _C["component"], _C["op_code"], _C["op_name"],
     _C["imsi"], _C["msisdn"], _C["smsc"])
-_CATEGORY = {op.name: op.fs11 or 0 for op in MAP_BY_NAME.values()}
-_CODE = {op.name: op.code for op in MAP_BY_NAME.values()}
+#: operation name -> (op_code feature, FS.11 category): one look-up a message
+_OPERATION_INFO = {op.name: (op.code, op.fs11 or 0) for op in MAP_BY_NAME.values()}
+_NO_OPERATION = (-1, 0)
+_TCAP_CODE = TCAP_TYPES
+_FEATURE_COUNT = len(FEATURES)
+_exp = math.exp
+
+
+_DISTANCES = {}
+_DISTANCES_MAX = 65536
+
+
+def _distance(a, b):
+    """:func:`distance_km`, remembered: locations are a network file's few
+    VLRs and partners, so the same pairs come back."""
+    key = (a, b)
+    km = _DISTANCES.get(key)
+    if km is None:
+        if len(_DISTANCES) >= _DISTANCES_MAX:
+            _DISTANCES.clear()
+        km = _DISTANCES[key] = distance_km(a, b)
+    return km
 
 
 class Context:
@@ -94,7 +116,7 @@ class Context:
     __slots__ = ("rows", "row", "frame", "chunk", "time", "op", "category", "tcap", "request",
                  "interconnect", "calling_gt", "called_gt", "calling", "called", "external_gt",
                  "subscriber", "imsi", "msisdn", "sub", "gt", "dialogue", "speed", "vector",
-                 "rate_times", "flags")
+                 "rate_times", "rate_hits", "flags")
 
     def column(self, name):
         return self.row[COLUMN_INDEX[name]]
@@ -103,13 +125,23 @@ class Context:
 class FeaturePass:
     """``observe(rows)`` -> :class:`Context`, in message order."""
 
-    def __init__(self, network, limits=None):
+    def __init__(self, network, limits=None, rate_queries=()):
         self.network = network
         self.state = StateTables(limits)
+        #: (window, above) pairs the rules' rate conditions ask about; each
+        #: request's answers are kept in ``ctx.rate_hits``
+        self.rate_queries = tuple(rate_queries)
         self.messages = 0
         self.started_at = None
 
     def observe(self, rows):
+        ctx = self.observe_only(rows)
+        self.state.tick(ctx.time)
+        return ctx
+
+    def observe_only(self, rows):
+        """:meth:`observe` without the state's sweep (the caller runs
+        ``state.tick`` once it may)."""
         network = self.network
         state = self.state
         self.messages += 1
@@ -128,8 +160,9 @@ class FeaturePass:
                     failed = 3
         component = row[_COMPONENT]
         now = row[_TIME] or 0.0
-        if self.started_at is None:
-            self.started_at = now
+        started_at = self.started_at
+        if started_at is None:
+            started_at = self.started_at = now
         tcap = row[_TCAP]
         ctx = Context()
         ctx.flags = state.gts
@@ -137,14 +170,17 @@ class FeaturePass:
         ctx.frame, ctx.chunk, ctx.time, ctx.tcap = row[_FRAME], row[_CHUNK], now, tcap
         calling_gt, called_gt = row[_CALLING_GT], row[_CALLED_GT]
         ctx.calling_gt, ctx.called_gt = calling_gt, called_gt
-        calling = network.gt(calling_gt) if calling_gt else NO_GT
-        called = network.gt(called_gt) if called_gt else NO_GT
+        gt_info = network.gt
+        known = network.gt_cache
+        calling = (known.get(calling_gt) or gt_info(calling_gt)) if calling_gt else NO_GT
+        called = (known.get(called_gt) or gt_info(called_gt)) if called_gt else NO_GT
         ctx.calling, ctx.called = calling, called
-        ctx.external_gt = (calling_gt if calling.origin != HOME and calling_gt
+        calling_origin = calling.origin
+        ctx.external_gt = (calling_gt if calling_origin != HOME and calling_gt
                            else called_gt if called.origin != HOME and called_gt else None)
-        request = (tcap == "begin" or tcap == "unidirectional") and component == "invoke"
+        request = component == "invoke" and (tcap == "begin" or tcap == "unidirectional")
         ctx.request = request
-        ctx.interconnect = request and calling.origin != HOME
+        interconnect = ctx.interconnect = request and calling_origin != HOME
         op = row[_OP_NAME]
         imsi, msisdn = row[_IMSI], row[_MSISDN]
         smsc = row[_SMSC]
@@ -154,16 +190,13 @@ class FeaturePass:
                 msisdn = msisdn or r[_MSISDN]
                 smsc = smsc or r[_SMSC]
 
-        # the dialogue: opened by a request, found again by the answers
-        dialogues = state.dialogues
+        # the dialogue: opened by a request (registered in _update, once the
+        # subscriber is known), found again by the answers
         dialogue = None
         answer = 0
-        if request:
-            if tcap == "begin" and calling_gt and row[_OTID]:
-                dialogue = None  # registered below, once the subscriber is known
-        elif tcap is not None:
-            key = (called_gt, row[_DTID])
-            dialogue = dialogues.get(key)
+        if not request and tcap is not None:
+            dialogues = state.dialogues
+            dialogue = dialogues.get((called_gt, row[_DTID]))
             if dialogue is None and row[_OTID]:
                 dialogue = dialogues.get((calling_gt, row[_OTID]))
             if tcap == "abort":
@@ -180,7 +213,7 @@ class FeaturePass:
                 op = dialogue.op
         ctx.dialogue = dialogue
         ctx.op = op
-        category = _CATEGORY.get(op, 0) if op is not None else 0
+        code, category = _OPERATION_INFO.get(op, _NO_OPERATION)
         ctx.category = category
 
         # the subscriber: IMSI, else one learnt for the MSISDN, else the
@@ -201,49 +234,73 @@ class FeaturePass:
             if subscriber is not None and subscriber.__class__ is str and len(subscriber) == 15:
                 imsi = subscriber
         ctx.subscriber, ctx.imsi, ctx.msisdn = subscriber, imsi, msisdn
-        sub = state.subscriber(subscriber, now) if subscriber else None
+        # state.subscriber() and state.gt(), inlined for the common case
+        sub = None
+        if subscriber:
+            sub = state.subscribers.get(subscriber)
+            if sub is None:
+                sub = state.subscriber(subscriber, now)
+            else:
+                state.subscribers.move_to_end(subscriber)
+                sub.touched = now
         ctx.sub = sub
-
-        gt = state.gt(calling_gt, now) if calling_gt else None
+        gt = None
+        if calling_gt:
+            gt = state.gts.get(calling_gt)
+            if gt is None:
+                gt = state.gt(calling_gt, now)
+            else:
+                state.gts.move_to_end(calling_gt)
+                gt.touched = now
         ctx.gt = gt
-        vector = [-1.0] * len(FEATURES)
+
+        vector = [-1.0] * _FEATURE_COUNT
         ctx.vector = vector
-        vector[0] = _CODE.get(op, -1) if op is not None else -1
+        vector[0] = code
         vector[1] = category
-        vector[2] = TCAP_TYPES.get(tcap, -1)
+        vector[2] = _TCAP_CODE.get(tcap, -1)
         vector[3] = answer
-        vector[4] = calling.origin
+        vector[4] = calling_origin
         vector[5] = called.origin
-        imsi_origin, imsi_network = network.imsi(imsi) if imsi else (NONE, None)
-        vector[6] = imsi_origin
-        vector[27] = min(now - self.started_at, MAX_PASS_AGE)
-        if imsi_network is not None and calling.origin != NONE:
-            vector[7] = 1 if calling.network == imsi_network else 0
+        if imsi:
+            imsi_origin, imsi_network = network.imsi(imsi)
+            vector[6] = imsi_origin
+            if imsi_network is not None and calling_origin != NONE:
+                vector[7] = 1 if calling.network == imsi_network else 0
+        else:
+            vector[6] = NONE
+        age = now - started_at
+        vector[27] = MAX_PASS_AGE if MAX_PASS_AGE < age else age   # min(), NaN alike
 
         # where the subscriber is
         speed = -1.0
         if sub is not None:
             vlr = sub.vlr
-            vector[8] = 0 if vlr is None else 1
-            if vlr is not None:
-                if calling.origin != NONE and calling.country is not None:
+            if vlr is None:
+                vector[8] = 0
+            else:
+                vector[8] = 1
+                if calling_origin != NONE and calling.country is not None:
                     vector[9] = 1 if calling.country == vlr.country else 0
                 vector[10] = 1 if calling_gt == sub.vlr_gt else 0
-                if sub.seen_at is not None:
-                    vector[12] = now - sub.seen_at
-                    if vlr.location is not None and calling.location is not None:
-                        if vlr.location == calling.location:
+                seen_at = sub.seen_at
+                if seen_at is not None:
+                    vector[12] = now - seen_at
+                    here, there = vlr.location, calling.location
+                    if here is not None and there is not None:
+                        if here == there:
                             speed = 0.0
                         else:
-                            hours = max(now - sub.seen_at, 1.0) / 3600.0
-                            speed = distance_km(vlr.location, calling.location) / hours
+                            elapsed = now - seen_at
+                            speed = _distance(here, there) / (
+                                (elapsed if elapsed > 1.0 else 1.0) / 3600.0)
                         vector[13] = speed
             if sub.ul_at is not None:
                 vector[11] = now - sub.ul_at
-            if sub.outside_at is not None:
-                vector[14] = now - sub.outside_at
-                vector[15] = sub.outside_count * math.exp((sub.outside_at - now)
-                                                          / OUTSIDE_DECAY_S)
+            outside_at = sub.outside_at
+            if outside_at is not None:
+                vector[14] = now - outside_at
+                vector[15] = sub.outside_count * _exp((outside_at - now) / OUTSIDE_DECAY_S)
             else:
                 vector[15] = 0.0
             if sub.last_at is not None:
@@ -257,99 +314,108 @@ class FeaturePass:
         if gt is not None:
             if request and op is not None:
                 rate_times = gt.op_times(op)
-                count = 1
+                # this one and the newest earlier ones back to the first older
+                # than 60 s, at most 64: a binary search while the times came
+                # in order (they do, but for a capture's own disorder)
+                held = len(rate_times)
                 cutoff = now - 60.0
-                for index in range(len(rate_times) - 1, -1, -1):
-                    if rate_times[index] < cutoff or count >= 64:
-                        break
-                    count += 1
-                vector[17] = count
-            vector[18] = gt.seen
+                if op not in gt.unordered:
+                    vector[17] = 1 + held - _bisect_left(rate_times, cutoff,
+                                                        held - 63 if held > 63 else 0)
+                else:
+                    older = map(cutoff.__gt__, islice(reversed(rate_times), 63))
+                    vector[17] = 1 + next(compress(_counting(), older),
+                                          held if held < 63 else 63)
+            seen = gt.seen
+            vector[18] = seen
             vector[19] = now - gt.first_at
-            if gt.seen:
+            if seen:
                 vector[20] = now - gt.last_at
             vector[21] = gt.dialogues
             if gt.answered:
                 vector[22] = gt.failed / gt.answered
-            vector[23] = gt.sri_sm
-            if gt.sri_sm:
-                vector[24] = gt.mt_sm / gt.sri_sm
+            sri_sm = gt.sri_sm
+            vector[23] = sri_sm
+            if sri_sm:
+                vector[24] = gt.mt_sm / sri_sm
         ctx.rate_times = rate_times
-        if op in SMS_OPERATIONS and smsc and calling_gt and request:
-            smsc_info = network.gt(smsc)
+        ctx.rate_hits = None
+        if smsc and request and calling_gt and op in SMS_OPERATIONS:
+            smsc_info = gt_info(smsc)
             same = smsc == calling_gt or (smsc_info.network is not None
                                           and smsc_info.network == calling.network)
             vector[26] = 1 if same else 0
 
-        self._update(ctx, sub, gt, now, answer, dialogue, dialogues)
-        state.tick(now)
-        return ctx
-
-    def _update(self, ctx, sub, gt, now, answer, dialogue, dialogues):
-        """The state after the message (its features are computed)."""
-        op, calling, calling_gt = ctx.op, ctx.calling, ctx.calling_gt
-        row = ctx.row
+        # the state after the message (its features are computed)
         if gt is not None:
             gt.seen += 1
             gt.last_at = now
-            if ctx.request:
+            if request:
                 gt.dialogues += 1
                 if op == "sendRoutingInfoForSM":
                     gt.sri_sm += 1
                 elif op == "mt-forwardSM":
                     gt.mt_sm += 1
-                if ctx.rate_times is not None:
-                    ctx.rate_times.append(now)
-        if ctx.request and ctx.tcap == "begin" and calling_gt and row[_OTID]:
-            limit = self.state.limits.dialogues
-            if len(dialogues) >= limit:
-                dialogues.popitem(last=False)
-            dialogue = dialogues[(calling_gt, row[_OTID])] = _new_dialogue(ctx, now)
-            ctx.dialogue = dialogue
-        elif dialogue is not None and answer and ctx.tcap in ("end", "abort"):
-            initiator = self.state.gts.get(dialogue.initiator)
+                if rate_times is not None:
+                    # out of order (or NaN): no binary search on these times
+                    if rate_times:
+                        if not now >= rate_times[-1]:
+                            gt.unordered.add(op)
+                    elif now != now:
+                        gt.unordered.add(op)
+                    rate_times.append(now)
+                    queries = self.rate_queries
+                    if queries:
+                        # what the rules' rate conditions ask, as of now
+                        held = len(rate_times)
+                        hits = ctx.rate_hits = {}
+                        for query in queries:
+                            window, above = query
+                            hits[query] = (held > above
+                                           and rate_times[-(above + 1)] >= now - window)
+        if request:
+            if tcap == "begin" and calling_gt:
+                otid = row[_OTID]
+                if otid:
+                    dialogues = state.dialogues
+                    if len(dialogues) >= state.limits.dialogues:
+                        dialogues.popitem(last=False)
+                    ctx.dialogue = dialogues[(calling_gt, otid)] = Dialogue(
+                        op, subscriber, ctx.frame, ctx.chunk, now, calling_gt, called_gt)
+        elif dialogue is not None and answer and (tcap == "end" or tcap == "abort"):
+            initiator_gt = dialogue.initiator
+            initiator = state.gts.get(initiator_gt)
             if initiator is not None:
                 initiator.answered += 1
                 if answer >= 2:
                     initiator.failed += 1
-            dialogues.pop((dialogue.initiator, _otid_of(ctx, dialogue)), None)
+            # the initiator's transaction id as this message names it
+            otid = row[_OTID] if calling_gt == initiator_gt and row[_OTID] else row[_DTID]
+            state.dialogues.pop((initiator_gt, otid), None)
         if sub is None:
-            return
+            return ctx
         sub.last_at = now
-        if ctx.interconnect:
+        if interconnect:
             if sub.outside_at is not None:
-                sub.outside_count = sub.outside_count * math.exp(
+                sub.outside_count = sub.outside_count * _exp(
                     (sub.outside_at - now) / OUTSIDE_DECAY_S) + 1.0
             else:
                 sub.outside_count = 1.0
             sub.outside_at = now
         # evidence of where the phone is: the VLR's own requests, its results
-        evidence = None
-        if ctx.request and op in PRESENCE_REQUESTS:
-            evidence = calling_gt
+        if request:
+            if op not in PRESENCE_REQUESTS:
+                return ctx
             if op == "sendAuthenticationInfo":
                 sub.sai_gt, sub.sai_at = calling_gt, now
-        elif answer == 1 and ctx.tcap == "end" and op in PRESENCE_RESULTS:
-            evidence = calling_gt
-        if evidence and calling.origin != NONE:
+        elif not (answer == 1 and tcap == "end" and op in PRESENCE_RESULTS):
+            return ctx
+        if calling_gt and calling.origin != NONE:
             vlr = sub.vlr
-            if (vlr is None or vlr.country == calling.country or ctx.speed < 0
-                    or ctx.speed <= PLAUSIBLE_SPEED_KMH):
-                sub.vlr, sub.vlr_gt, sub.seen_at = calling, evidence, now
-                if ctx.request and op in REGISTRATIONS:
+            speed = ctx.speed
+            if (vlr is None or vlr.country == calling.country or speed < 0
+                    or speed <= PLAUSIBLE_SPEED_KMH):
+                sub.vlr, sub.vlr_gt, sub.seen_at = calling, calling_gt, now
+                if request and op in REGISTRATIONS:
                     sub.ul_at = now
-
-
-def _new_dialogue(ctx, now):
-    from .state import Dialogue
-    return Dialogue(ctx.op, ctx.subscriber, ctx.frame, ctx.chunk, now, ctx.calling_gt,
-                    ctx.called_gt)
-
-
-def _otid_of(ctx, dialogue):
-    """The initiator's transaction id of ``dialogue`` as the message names it."""
-    row = ctx.row
-    if ctx.calling_gt == dialogue.initiator and row[_OTID]:
-        return row[_OTID]
-    return row[_DTID]
-
+        return ctx

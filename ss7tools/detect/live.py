@@ -13,6 +13,7 @@ lines to ``alert_log``; every call's evaluation time (by the injected
 reports.  Nothing here blocks or sleeps: it runs on the reactor thread.
 """
 
+import itertools
 import json
 import time
 from collections import deque
@@ -57,6 +58,12 @@ class LiveEvaluator:
         self.evaluated += 1
         if verdict.action != "allow" and self.alert_log is not None:
             self.alert_log.write(json.dumps(alert_record(verdict), sort_keys=True) + "\n")
+
+    def recent_latencies(self, count):
+        """The last ``count`` evaluation times (at most the window's)."""
+        window = self._latencies
+        count = min(count, len(window))
+        return list(itertools.islice(window, len(window) - count, len(window)))
 
     def latency(self):
         """``{count, p50, p99, max}`` of the recent evaluation times (seconds)."""

@@ -17,6 +17,11 @@ import hashlib
 import json
 import math
 
+try:
+    import numpy as _np
+except ImportError:  # batches are scored one vector at a time
+    _np = None
+
 from ..attack_families import ATTACK_TYPES, NORMAL_LABEL
 from ..errors import ModelFileError
 from .features import FEATURES
@@ -58,15 +63,20 @@ class Model:
         self.kind = estimator["kind"]
         self.name = estimator.get("name", self.kind)
         self._families = self.classes[1:]
+        self._packed = None
         if self.kind == "trees":
             self._trees = [(t["feature"], t["threshold"], t["left"], t["right"],
                             [tuple(v) for v in t["value"]]) for t in estimator["trees"]]
             self._scale = 1.0 / len(self._trees)
+            self._packed = _pack_trees(self._trees) if _np is not None else None
         else:
             self._coef = [tuple(row) for row in estimator["coef"]]
             self._intercept = tuple(estimator["intercept"])
             self._mean = tuple(estimator["mean"])
             self._std = tuple(estimator["scale"])
+        #: predict_many() is vectorised (trees, with numpy); a linear model is
+        #: cheap one vector at a time, and stays in plain floats (math.exp)
+        self.batches = self._packed is not None
 
     def probabilities(self, x):
         """Class probabilities (in ``classes`` order) for one feature vector."""
@@ -97,11 +107,60 @@ class Model:
         best = max(range(1, len(p)), key=p.__getitem__)
         return 1.0 - p[0], self._families[best - 1]
 
+    def predict_many(self, vectors):
+        """``[predict(x) for x in vectors]``, the trees walked for all the
+        vectors at once; the leaves' probabilities are added tree by tree in
+        the same order as :meth:`probabilities`, so the scores are the same
+        floats."""
+        if not vectors:
+            return []
+        if self._packed is None:
+            return [self.predict(x) for x in vectors]
+        np = _np
+        feature, threshold, left, right, values, roots, depth = self._packed
+        x = np.array(vectors, dtype=np.float64)
+        rows = np.arange(len(vectors))[:, None]
+        nodes = np.repeat(roots[None, :], len(vectors), axis=0)
+        for _ in range(depth):
+            go_left = x[rows, feature[nodes]] <= threshold[nodes]
+            nodes = np.where(go_left, left[nodes], right[nodes])
+        sums = np.zeros((len(vectors), len(self.classes)))
+        for tree in range(len(roots)):
+            sums += values[nodes[:, tree]]
+        p = sums * self._scale
+        scores = (1.0 - p[:, 0]).tolist()
+        best = np.argmax(p[:, 1:], axis=1).tolist()
+        families = self._families
+        return [(score, families[b]) for score, b in zip(scores, best)]
+
     def node_visits(self):
         """Roughly the comparisons one evaluation costs (choosing estimators)."""
         if self.kind == "trees":
             return sum(_depth(t[0], t[2], t[3]) for t in self._trees)
         return len(self._coef) * len(self.features)
+
+
+def _pack_trees(trees):
+    """The trees as numpy arrays of all their nodes (indexes made absolute;
+    a leaf is its own child, so walking past it stays there), the roots and
+    the greatest depth."""
+    np = _np
+    feature, threshold, left, right, values, roots = [], [], [], [], [], []
+    depth = 0
+    for f, t, lo, hi, v in trees:
+        base = len(feature)
+        roots.append(base)
+        for node in range(len(f)):
+            leaf = f[node] < 0
+            feature.append(0 if leaf else f[node])
+            threshold.append(t[node])
+            left.append(base + (node if leaf else lo[node]))
+            right.append(base + (node if leaf else hi[node]))
+        values.extend(v)
+        depth = max(depth, _depth(f, lo, hi))
+    return (np.array(feature, dtype=np.intp), np.array(threshold, dtype=np.float64),
+            np.array(left, dtype=np.intp), np.array(right, dtype=np.intp),
+            np.array(values, dtype=np.float64), np.array(roots, dtype=np.intp), depth)
 
 
 def _depth(feature, left, right):

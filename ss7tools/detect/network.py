@@ -174,7 +174,7 @@ class Network:
                       % (op.mcc, op.mnc, self._plmns[plmn].name))
             self._plmns[plmn] = op
         self._lengths = sorted({len(p) for p in self._prefixes}, reverse=True)
-        self._gt_cache = {}
+        self.gt_cache = {}   # GT digits -> GtInfo (read directly by the feature pass)
         self._imsi_cache = {}
         self.by_name = {op.name: op for op in [self.home] + self.partners}
 
@@ -204,7 +204,7 @@ class Network:
         """The :class:`GtInfo` of GT digits (cached)."""
         if not gt:
             return NO_GT
-        info = self._gt_cache.get(gt)
+        info = self.gt_cache.get(gt)
         if info is not None:
             return info
         op = self.operator_of_gt(gt)
@@ -213,9 +213,9 @@ class Network:
             info = GtInfo(op.origin, op.name, op.country, location)
         else:
             info = GtInfo(OTHER, None, _country_of_number(gt), None)
-        if len(self._gt_cache) >= _CACHE_MAX:
-            self._gt_cache.clear()
-        self._gt_cache[gt] = info
+        if len(self.gt_cache) >= _CACHE_MAX:
+            self.gt_cache.clear()
+        self.gt_cache[gt] = info
         return info
 
     def imsi(self, imsi):

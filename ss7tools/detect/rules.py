@@ -65,14 +65,35 @@ class Rule:
 
 
 class RuleSet:
-    """Rules in file order; ``first_match(ctx)`` the rule that decides, or None."""
+    """Rules in file order; ``first_match(ctx)`` the rule that decides, or None.
+
+    Most rules name the calling and called GTs' origins and whether the
+    message is a request, and most messages are our own nodes': the rules
+    are indexed by those three, so a message is tried only against the
+    rules it can satisfy (in file order, with those tests already passed)."""
 
     def __init__(self, rules, source):
         self.rules, self.source = tuple(rules), source
+        self._index = {}
+        origins = tuple(ORIGIN_CODES.values())
+        for key in ((calling, called, request) for calling in origins for called in origins
+                    for request in (False, True)):
+            candidates = []
+            for rule in self.rules:
+                rest = _rest(rule.conditions, *key)
+                if rest is not None:
+                    candidates.append((rule, rest))
+            self._index[key] = tuple(candidates)
+        self._all = tuple((rule, rule.conditions) for rule in self.rules)
+        #: the (window, above) of the rate conditions, for the feature pass
+        self.rate_queries = tuple(sorted({c.rate_query for rule in self.rules
+                                          for c in rule.conditions
+                                          if hasattr(c, "rate_query")}))
 
     def first_match(self, ctx):
-        for rule in self.rules:
-            for condition in rule.conditions:
+        key = (ctx.calling.origin, ctx.called.origin, ctx.request)
+        for rule, conditions in self._index.get(key, self._all):
+            for condition in conditions:
                 if not condition(ctx):
                     break
             else:
@@ -81,6 +102,30 @@ class RuleSet:
 
     def __len__(self):
         return len(self.rules)
+
+
+def _rest(conditions, calling, called, request):
+    """The conditions still to test for a message of these origins and
+    request flag (None: the rule cannot match it)."""
+    rest = []
+    for condition in conditions:
+        codes = getattr(condition, "calling_origins", None)
+        if codes is not None:
+            if calling not in codes:
+                return None
+            continue
+        codes = getattr(condition, "called_origins", None)
+        if codes is not None:
+            if called not in codes:
+                return None
+            continue
+        wanted = getattr(condition, "request_is", None)
+        if wanted is not None:
+            if request is not wanted:
+                return None
+            continue
+        rest.append(condition)
+    return tuple(rest)
 
 
 def _one_line(text):
@@ -229,9 +274,15 @@ def _c_origin(attribute):
     def compile_(reader, node, what):
         codes = frozenset(ORIGIN_CODES[n] for n in _names(reader, node, what, ORIGIN_CODES))
         if attribute == "calling":
-            return lambda ctx: ctx.calling.origin in codes
+            def test(ctx):
+                return ctx.calling.origin in codes
+            test.calling_origins = codes   # RuleSet's index
+            return test
         if attribute == "called":
-            return lambda ctx: ctx.called.origin in codes
+            def test(ctx):
+                return ctx.called.origin in codes
+            test.called_origins = codes   # RuleSet's index
+            return test
         return lambda ctx: ctx.vector[6] in codes
     return compile_
 
@@ -240,7 +291,10 @@ def _c_flag(attribute):
     def compile_(reader, node, what):
         wanted = _bool(reader, node, what)
         if attribute == "request":
-            return lambda ctx: ctx.request is wanted
+            def test(ctx):
+                return ctx.request is wanted
+            test.request_is = wanted   # RuleSet's index
+            return test
         return lambda ctx: ctx.interconnect is wanted
     return compile_
 
@@ -296,11 +350,14 @@ def _c_rate(reader, node, what):
     above = _number(reader, items["above"][1], what + ".above", 1, RATE_HISTORY - 2,
                     integer=True)
 
+    query = (window, above)
+
     def test(ctx):
-        times = ctx.rate_times
-        if times is None or len(times) <= above:
-            return False
-        return times[-(above + 1)] >= ctx.time - window
+        # the feature pass answered it when it saw the message (the request
+        # times move on as later messages come)
+        hits = ctx.rate_hits
+        return hits is not None and hits[query]
+    test.rate_query = query   # RuleSet.rate_queries
     return test
 
 

@@ -57,16 +57,19 @@ class SubscriberState:
 class GtState:
     """A calling GT's history: first and last message, messages, dialogues it
     opened and how they ended, its SMS routing queries and deliveries,
-    request times per operation (``ops``), and the engine's last flag."""
+    request times per operation (``ops``; ``unordered`` the operations
+    whose times did not come in order), and the engine's last flag."""
 
     __slots__ = ("first_at", "last_at", "seen", "dialogues", "answered", "failed", "sri_sm",
-                 "mt_sm", "ops", "flagged_at", "flagged_family", "flagged_rule", "touched")
+                 "mt_sm", "ops", "unordered", "flagged_at", "flagged_family", "flagged_rule",
+                 "touched")
 
     def __init__(self, now):
         self.first_at = self.last_at = self.touched = now
         self.seen = self.dialogues = self.answered = self.failed = 0
         self.sri_sm = self.mt_sm = 0
         self.ops = {}
+        self.unordered = set()    # operations whose request times came out of order
         self.flagged_at = self.flagged_family = self.flagged_rule = None
 
     def op_times(self, op):
@@ -100,6 +103,10 @@ class StateTables:
         self.dialogues = OrderedDict()
         self.msisdns = OrderedDict()    # MSISDN -> IMSI, learnt from messages with both
         self._countdown = self.limits.sweep_every
+        #: where a merge's flags go: None folds them at once; the batch
+        #: engine passes a callable that queues (old, new) among its
+        #: pending messages, so they are folded when deciding reaches it
+        self.defer_flags = None
 
     def subscriber(self, key, now):
         subs = self.subscribers
@@ -136,10 +143,10 @@ class StateTables:
         new = self.subscriber(new_key, now)
         if old.seen_at is not None and (new.seen_at is None or old.seen_at > new.seen_at):
             new.vlr, new.vlr_gt, new.seen_at = old.vlr, old.vlr_gt, old.seen_at
-        if old.flagged_at is not None and (new.flagged_at is None
-                                           or old.flagged_at > new.flagged_at):
-            new.flagged_at, new.flagged_family = old.flagged_at, old.flagged_family
-            new.flagged_gt, new.flagged_rule = old.flagged_gt, old.flagged_rule
+        if self.defer_flags is not None:
+            self.defer_flags(old, new)
+        else:
+            fold_flags(old, new)
         for slot in ("ul_at", "outside_at", "last_at", "sai_at"):
             value = getattr(old, slot)
             if value is not None and (getattr(new, slot) is None or value > getattr(new, slot)):
@@ -147,6 +154,10 @@ class StateTables:
                 if slot == "sai_at":
                     new.sai_gt = old.sai_gt
         new.outside_count = max(new.outside_count, old.outside_count)
+
+    def sweep_due(self):
+        """True if the next :meth:`tick` sweeps."""
+        return self._countdown <= 1
 
     def tick(self, now):
         """Count a message; every SWEEP_EVERY messages, sweep."""
@@ -172,6 +183,14 @@ class StateTables:
     def sizes(self):
         return {"subscribers": len(self.subscribers), "gts": len(self.gts),
                 "dialogues": len(self.dialogues), "msisdns": len(self.msisdns)}
+
+
+def fold_flags(old, new):
+    """The engine's flags of a merged subscriber state: the later wins."""
+    if old.flagged_at is not None and (new.flagged_at is None
+                                       or old.flagged_at > new.flagged_at):
+        new.flagged_at, new.flagged_family = old.flagged_at, old.flagged_family
+        new.flagged_gt, new.flagged_rule = old.flagged_gt, old.flagged_rule
 
 
 def _expire(table, cutoff, limit):

@@ -2,11 +2,17 @@
 attacked, by which attack family, when (first and last alert), from which
 attacker GTs.
 
-A subscriber's family is decided per attacker GT: the family whose
-operations (:mod:`ss7tools.attack_families`) cover most of the operations
-flagged from that GT about the subscriber (a sendRoutingInfoForSM followed
-by an mt-forwardSM is SMS spoofing, a sendRoutingInfoForSM alone
-tracking); ties go to the family the verdicts named most.
+A subscriber's family is decided per attacker GT, from the whole episode
+rather than one message: the family whose attacker operations
+(:attr:`~ss7tools.attack_families.AttackFamily.attacker_operations`) cover
+most of the requests that GT itself sent about the subscriber (a
+cancelLocation from outside is denial of service; the cancelLocation our
+HLR sends after a rogue updateLocation is that interception's
+consequence); then the family whose operations cover most of all the
+flagged operations of the episode, the attacker's and what they set off
+(a sendRoutingInfoForSM followed by an mt-forwardSM is SMS spoofing, a
+sendRoutingInfoForSM alone tracking); ties go to the family the verdicts
+named most.
 """
 
 from ..attack_families import ATTACK_FAMILIES
@@ -22,7 +28,7 @@ class _Entry:
         self.imsi = self.msisdn = None
         self.first = self.last = None
         self.alerts = self.drops = 0
-        self.by_gt = {}     # attacker GT -> [ops set, {family: votes}]
+        self.by_gt = {}     # attacker GT -> [ops, ops it sent, {family: votes}]
         self.rules = {}
 
 
@@ -55,11 +61,13 @@ class Summary:
         entry.rules[v.rule] = entry.rules.get(v.rule, 0) + 1
         group = entry.by_gt.get(v.attacker_gt)
         if group is None:
-            group = entry.by_gt[v.attacker_gt] = [set(), {}]
+            group = entry.by_gt[v.attacker_gt] = [set(), set(), {}]
         if v.op is not None:
             group[0].add(v.op)
+            if v.request and v.attacker_gt is not None and v.calling_gt == v.attacker_gt:
+                group[1].add(v.op)
         if v.family is not None:
-            group[1][v.family] = group[1].get(v.family, 0) + 1
+            group[2][v.family] = group[2].get(v.family, 0) + 1
 
     def merged(self, msisdn_to_imsi=None):
         """Entries keyed by IMSI where one is known for an MSISDN key."""
@@ -81,18 +89,19 @@ class Summary:
             other.drops += entry.drops
             for rule, count in entry.rules.items():
                 other.rules[rule] = other.rules.get(rule, 0) + count
-            for gt, (ops, votes) in entry.by_gt.items():
-                group = other.by_gt.setdefault(gt, [set(), {}])
+            for gt, (ops, sent, votes) in entry.by_gt.items():
+                group = other.by_gt.setdefault(gt, [set(), set(), {}])
                 group[0].update(ops)
+                group[1].update(sent)
                 for family, count in votes.items():
-                    group[1][family] = group[1].get(family, 0) + count
+                    group[2][family] = group[2].get(family, 0) + count
         return merged
 
     def families(self, entry):
         """The attack families of an entry (one per attacker GT, see the module)."""
         found = set()
-        for ops, votes in entry.by_gt.values():
-            family = resolve_family(ops, votes)
+        for ops, sent, votes in entry.by_gt.values():
+            family = resolve_family(ops, votes, sent)
             if family is not None:
                 found.add(family)
         return found
@@ -110,11 +119,19 @@ class Summary:
         return out
 
 
-def resolve_family(ops, votes):
+def resolve_family(ops, votes, sent=frozenset()):
+    """The family of one attacker GT's episode: ``ops`` all its flagged
+    operations, ``sent`` those the GT sent itself, ``votes`` the verdicts'
+    families (see the module)."""
     best, best_key = None, None
     for order, family in enumerate(ATTACK_FAMILIES):
-        cover = len(ops & set(family.operations))
-        key = (cover, votes.get(family.name, 0), -order)
+        cover = len(ops & _OPERATIONS[family.name])
+        key = (len(sent & _ATTACKER_OPERATIONS[family.name]), cover,
+               votes.get(family.name, 0), -order)
         if (cover or votes.get(family.name)) and (best_key is None or key > best_key):
             best, best_key = family.name, key
     return best
+
+
+_OPERATIONS = {f.name: frozenset(f.operations) for f in ATTACK_FAMILIES}
+_ATTACKER_OPERATIONS = {f.name: frozenset(f.attacker_operations) for f in ATTACK_FAMILIES}

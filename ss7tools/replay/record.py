@@ -53,29 +53,46 @@ class MessageSummary:
         self.stats = ParseStats()
         self._decoder = MessageDecoder(self.stats)
 
-    def summary(self, number, time_stamp, src, dst, sport, dport, stream, ppid, data):
+    def decode(self, number, time_stamp, src, dst, sport, dport, stream, ppid, data):
+        """The :class:`~ss7tools.model.Ss7Message` of a received message, or
+        the decoder's fault as an exception instance (it must not cost the
+        message)."""
         fields = (number, 0, time_stamp, src, dst, sport, dport, stream, ppid, data)
         try:
-            rows = messages_rows((self._decoder.decode(fields),))
-        except Exception as exc:  # a decoder fault must not cost the message
-            return {"error": "internal error: %s: %s" % (type(exc).__name__, exc)}
-        first = rows[0]
-        summary = {}
-        for name, index in _SUMMARY_INDEX:
-            value = first[index]
-            if value is not None:
-                summary[name] = value
-        names = [row[COLUMN_INDEX["op_name"]] for row in rows
-                 if row[COLUMN_INDEX["op_name"]] is not None]
-        if len(names) > 1:
-            summary["op_name"] = names
-        for name in _IDENTITY_COLUMNS:
-            if name not in summary:
-                for row in rows[1:]:
-                    if row[COLUMN_INDEX[name]] is not None:
-                        summary[name] = row[COLUMN_INDEX[name]]
-                        break
-        return summary
+            return self._decoder.decode(fields)
+        except Exception as exc:
+            return exc
+
+    def summary(self, number, time_stamp, src, dst, sport, dport, stream, ppid, data):
+        return summarise(self.decode(number, time_stamp, src, dst, sport, dport, stream, ppid,
+                                     data))
+
+
+def summarise(message):
+    """The log line's fields of a message :meth:`MessageSummary.decode` gave."""
+    if isinstance(message, Exception):
+        return {"error": "internal error: %s: %s" % (type(message).__name__, message)}
+    try:
+        rows = messages_rows((message,))
+    except Exception as exc:  # a projection fault must not cost the message
+        return {"error": "internal error: %s: %s" % (type(exc).__name__, exc)}
+    first = rows[0]
+    summary = {}
+    for name, index in _SUMMARY_INDEX:
+        value = first[index]
+        if value is not None:
+            summary[name] = value
+    names = [row[COLUMN_INDEX["op_name"]] for row in rows
+             if row[COLUMN_INDEX["op_name"]] is not None]
+    if len(names) > 1:
+        summary["op_name"] = names
+    for name in _IDENTITY_COLUMNS:
+        if name not in summary:
+            for row in rows[1:]:
+                if row[COLUMN_INDEX[name]] is not None:
+                    summary[name] = row[COLUMN_INDEX[name]]
+                    break
+    return summary
 
 
 class EventLog:

@@ -2,7 +2,10 @@
 ASP management, logs and records what arrives.
 
 Each association gets an :class:`AssociationProtocol` with its own ASP
-state (:class:`~ss7tools.replay.asp.SgpMachine`) and decoder.  A peer
+state (:class:`~ss7tools.replay.asp.SgpMachine`) and decoder.  With
+detection (:mod:`ss7tools.replay.detection`), every SS7 message is judged
+before it is recorded: an alert or drop is logged as a JSON line, and a
+dropped message is neither recorded nor counted as accepted.  A peer
 that sends garbage over TCP (a bad version, an impossible length) gets an
 ERR and is disconnected; over SCTP, where each message stands alone, a bad
 message gets its ERR and the association goes on.  Either way the other
@@ -17,7 +20,8 @@ from twisted.logger import Logger
 
 from . import asp
 from .framing import PPID_M3UA, SigtranProtocol, implied_ppid
-from .record import MessageSummary
+from .detection import alert_line
+from .record import MessageSummary, summarise
 
 #: Associations served at once; more are refused (closed at once).
 DEFAULT_MAX_ASSOCIATIONS = 4096
@@ -41,6 +45,7 @@ class AssociationProtocol(SigtranProtocol):
         self.messages = 0
         self.octets = 0
         self.refused = 0
+        self.dropped = 0
         self.close_reason = None
         self._summary = None
 
@@ -69,11 +74,13 @@ class AssociationProtocol(SigtranProtocol):
             server.event(self, "refused", message=self.messages, reason=note,
                          answers=[reply.name for reply in replies])
 
-    def summary(self, now, stream, ppid, data):
+    def decoded(self, now, stream, ppid, data):
+        """The message as the parser decodes it (its frame: its number on
+        this association), or None if the decoder failed."""
         if self._summary is None:
             self._summary = MessageSummary()
-        return self._summary.summary(self.messages, now, self.peer, self.local, self.peer_port,
-                                     self.local_port, stream, ppid, data)
+        return self._summary.decode(self.messages, now, self.peer, self.local, self.peer_port,
+                                    self.local_port, stream, ppid, data)
 
     def framing_failed(self, error):
         # the byte stream cannot be followed any further: say why, and drop it
@@ -136,7 +143,7 @@ class ReplayServer(Factory):
     noisy = False
 
     def __init__(self, clock, event_log=None, recorder=None, log_messages=True,
-                 max_associations=DEFAULT_MAX_ASSOCIATIONS, console=True):
+                 max_associations=DEFAULT_MAX_ASSOCIATIONS, console=True, detection=None):
         self.clock = clock
         self.event_log = event_log
         self.recorder = recorder
@@ -144,6 +151,7 @@ class ReplayServer(Factory):
         self.max_associations = max_associations
         self.console = console
         self.counters = ServerCounters()
+        self.detection = detection
         self.associations = {}
         self._numbers = 0
         self._ticker = None
@@ -174,12 +182,22 @@ class ReplayServer(Factory):
             protocol.close_reason = "server stopping"
             self.closed(protocol)
             protocol.transport.loseConnection()
+        if self.detection is not None:
+            summary = self.detection.summary()
+            if self.event_log is not None:
+                self.event_log.write(summary)
+            if self.console:
+                log.info("{line}", line=_json(summary))
         for output in (self.recorder, self.event_log):
             if output is not None:
                 output.close()
 
     def _tick(self):
         line = self.counters.interval_line(COUNTER_INTERVAL)
+        if self.detection is not None:
+            judged = self.detection.interval_text()
+            if judged:
+                line = (line or "no messages accepted") + judged
         if line is not None and self.console:
             log.info("{line}", line=line)
         self.flush()
@@ -215,6 +233,12 @@ class ReplayServer(Factory):
                                            protocol.local, protocol.local_port)
 
     def received(self, protocol, now, stream, ppid, data):
+        decoded = None
+        if self.detection is not None or self.log_messages:
+            decoded = protocol.decoded(now, stream, ppid, data)
+        if self.detection is not None and self._judge(protocol, decoded) == "drop":
+            protocol.dropped += 1
+            return
         self.counters.add(len(data))
         if self.recorder is not None:
             self.recorder.write(protocol.number, now, stream, ppid, data)
@@ -222,8 +246,26 @@ class ReplayServer(Factory):
             line = {"event": "message", "time": round(now, 6), "association": protocol.number,
                     "peer": protocol.peer, "peer_port": protocol.peer_port, "stream": stream,
                     "ppid": ppid, "size": len(data)}
-            line.update(protocol.summary(now, stream, ppid, data))
+            line.update(summarise(decoded))
             self.event_log.write(line)
+
+    def _judge(self, protocol, decoded):
+        """The action detection takes on a message (None: not judged)."""
+        try:
+            verdict = self.detection.judge(decoded)
+        except Exception as exc:  # an evaluation fault must not cost the message
+            self.detection.errors += 1
+            self.event(protocol, "detection_error", message=protocol.messages,
+                       error="%s: %s" % (type(exc).__name__, exc))
+            return None
+        if verdict is None or verdict.action == "allow":
+            return None
+        line = alert_line(protocol.number, verdict)
+        if self.event_log is not None:
+            self.event_log.write(line)
+        if self.console:
+            log.info("{line}", line=_json(line))
+        return verdict.action
 
     def closed(self, protocol):
         if self.associations.pop(protocol.number, None) is None:
@@ -233,6 +275,7 @@ class ReplayServer(Factory):
         line = self.event(
             protocol, "association_closed", peer=protocol.peer, peer_port=protocol.peer_port,
             messages=protocol.messages, octets=protocol.octets, refused=protocol.refused,
+            dropped=protocol.dropped,
             asp_state=protocol.machine.state, reason=protocol.close_reason)
         if self.console:
             log.info("{line}", line=_json(line))

@@ -1,7 +1,8 @@
 """``twistd ss7replay``: the replay server and client as Twisted services.
 
 ``twistd -n ss7replay server --listen tcp:2905 [--listen sctp:2905]
-[--log events.jsonl] [--record received.pcap]`` and ``twistd -n ss7replay
+[--log events.jsonl] [--record received.pcap] [--rules rules.yaml|default]
+[--model FILE] [--network net.yaml]`` and ``twistd -n ss7replay
 client --connect sctp:HOST:PORT (--pcap-dir DIR | --split-by KEY IN.pcap)
 [--speed X] [--loop N] [--max-rate R] [--clients-limit N] [--json F]``.
 
@@ -23,10 +24,11 @@ from twisted.logger import Logger
 from twisted.python import usage
 from twisted.python.failure import Failure
 
-from ss7tools.errors import EndpointError, ReplayInputError
+from ss7tools.errors import EndpointError, ReplayInputError, Ss7ToolsError
 from ss7tools.split import KEYS
 
 from .client import ASP_MODES, DEFAULT_ACK_TIMEOUT, ReplayRun, ReplaySettings, format_report
+from .detection import ServerDetection
 from .endpoints import client_endpoint, server_endpoint
 from .record import EventLog, Recorder
 from .schedule import DEFAULT_LATE_AFTER
@@ -70,7 +72,8 @@ class _RefusingOptions(usage.Options):
 
 class ServerOptions(_RefusingOptions):
     command = "server"
-    synopsis = "--listen ENDPOINT [--listen ENDPOINT] [--log FILE] [--record FILE]"
+    synopsis = ("--listen ENDPOINT [--listen ENDPOINT] [--log FILE] [--record FILE] "
+                "[--rules FILE|default] [--model FILE] [--network FILE]")
     longdesc = ("Accept SIGTRAN associations, answer M3UA ASP management, log and record"
                 " what arrives. Endpoints: " + TRANSPORT_HELP + ".")
     optParameters = [
@@ -80,6 +83,14 @@ class ServerOptions(_RefusingOptions):
          " original stream and PPID, receive timestamps (file created 0600)."],
         ["max-associations", None, DEFAULT_MAX_ASSOCIATIONS,
          "Associations served at once; more are closed at once", _positive(int)],
+        ["rules", None, None, "Judge every SS7 message as it arrives with these firewall rules"
+         " (ss7tools detect's YAML; 'default': the FS.11 category rules): alerts and drops"
+         " are JSON lines in the log and on the console, a dropped message is neither"
+         " recorded nor counted as accepted."],
+        ["model", None, None, "With detection: a model from ss7tools train for the messages"
+         " no rule decides (detection on, default rules if --rules is not given)."],
+        ["network", None, None, "With detection: the home network file (default: the"
+         " simulator's default world; detection on)."],
     ]
 
     def __init__(self):
@@ -99,6 +110,16 @@ class ServerOptions(_RefusingOptions):
             self.endpoints = [(d, server_endpoint(reactor, d)) for d in self["listen"]]
         except EndpointError as exc:
             self.refuse("--listen %s" % (exc,))
+        self.detection = None
+        if self["rules"] or self["model"] or self["network"]:
+            rules = None if self["rules"] in (None, "default") else self["rules"]
+            try:
+                self.detection = ServerDetection.from_files(rules, self["model"],
+                                                            self["network"])
+            except Ss7ToolsError as exc:
+                self.refuse(str(exc))
+            except OSError as exc:
+                self.refuse("%s: %s" % (exc.filename, exc.strerror))
         try:
             self.event_log = EventLog(self["log"]) if self["log"] else None
             self.recorder = Recorder(self["record"]) if self["record"] else None
@@ -340,6 +361,7 @@ def makeService(options):
     sub = options.subOptions
     if options.subCommand == "server":
         server = ReplayServer(reactor, event_log=sub.event_log, recorder=sub.recorder,
-                              log_messages=True, max_associations=sub["max-associations"])
+                              log_messages=True, max_associations=sub["max-associations"],
+                              detection=sub.detection)
         return ServerService(sub.endpoints, server)
     return ClientService(sub, reactor)
