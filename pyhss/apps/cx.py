@@ -46,6 +46,7 @@ from twisted.logger import Logger
 
 from pyhss.apps import cx_control
 from pyhss.apps.base import DiameterApplication
+from pyhss.apps.cx_messages import aka_answer
 from pyhss.apps.cx_push import VSAI, ScscfRequests
 from pyhss.apps.cx_policy import AKA_SCHEME, DIGEST_ALIASES, DIGEST_SCHEME, UNKNOWN_SCHEME, CxPolicy
 from pyhss.apps.cx_userdata import UserData
@@ -229,18 +230,10 @@ class CxApplication(ScscfRequests, DiameterApplication):
             return self.answer(request, results.DIAMETER_AUTHORIZATION_REJECTED).add(
                 "Error-Message", "subscriber disabled")
         vectors = self.auc.vectors(subscriber, sqns, utran=count, resynchronised=resynchronised).utran
-        items = []
-        for number, vector in enumerate(vectors, 1):
-            items.append(("SIP-Auth-Data-Item", [
-                ("SIP-Item-Number", number),
-                ("SIP-Authentication-Scheme", AKA_SCHEME),
-                ("SIP-Authenticate", vector.rand + vector.autn),
-                ("SIP-Authorization", vector.xres),
-                ("Confidentiality-Key", vector.ck),
-                ("Integrity-Key", vector.ik),
-            ]))
         self._cancel_old_scscf(subscription, before, request)
-        return self._maa(request, subscription, items)
+        # Written as bytes (cx_messages): the MAA is one per MAR under load.
+        return aka_answer(request, self.node.origin_avps(), subscription.impi, request.get("Public-Identity"),
+                          vectors)
 
     def _maa(self, request, subscription, items):
         answer = self.answer(request, results.DIAMETER_SUCCESS)
