@@ -1,4 +1,5 @@
-"""The MAA of Digest-AKAv1-MD5 written as bytes.
+"""Cx requests read in one pass, and the MAA of Digest-AKAv1-MD5 written
+as bytes.
 
 An MAA is one per MAR under load, and building it from Avp objects (then
 encoding them) cost a quarter of a MAR: as the AIA is
@@ -16,6 +17,11 @@ from pyhss.apps.cx_push import VSAI
 from pyhss.protocols import codec, results
 from pyhss.protocols.dictionary import DICTIONARY
 
+# The top-level AVPs the handlers read, by definition.
+_READ = {DICTIONARY.avp(name): name for name in (
+    "User-Name", "Public-Identity", "Server-Name", "Origin-Host", "Origin-Realm", "Server-Assignment-Type",
+    "User-Data-Already-Available", "User-Authorization-Type", "Visited-Network-Identifier",
+    "SIP-Number-Auth-Items")}
 _SESSION_ID = DICTIONARY.avp("Session-Id")
 _PROXY_INFO = DICTIONARY.avp("Proxy-Info")
 _W_SESSION_ID = codec.AvpWriter("Session-Id")
@@ -35,6 +41,18 @@ _SUCCESS = codec.result_code_avp(results.DIAMETER_SUCCESS)
 # The sizes pyhss.auc makes: RAND || AUTN 32, XRES 8, CK and IK 16 octets
 # (no padding anywhere).
 _SIZES = (32, 8, 16, 16)
+
+
+def read_request(request):
+    """{name: value} of the first of each AVP in _READ at the top level of
+    ``request``: one pass, where a ``request.get`` per name searched the
+    request again each time (a tenth of a SAR)."""
+    values = {}
+    for avp in request.avps:
+        name = _READ.get(avp.definition)
+        if name is not None and name not in values:
+            values[name] = avp.value
+    return values
 
 
 def _aka_item_packer():
