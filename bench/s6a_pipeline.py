@@ -1,6 +1,6 @@
-"""The S6a (and S13) server path in one process, without sockets: CPU per request.
+"""The S6a (and Cx, S13) server path in one process, without sockets: CPU per request.
 
-    .venv/bin/python bench/s6a_pipeline.py [--request air|ulr|ecr] [--requests 30000]
+    .venv/bin/python bench/s6a_pipeline.py [--request air|ulr|mar|sar|uar|ecr] [--requests 30000]
         [--window 50] [--subscribers 100000] [--eir-rules 100000] [--db FILE] [--profile FILE]
         [--metrics on|off]
 
@@ -23,6 +23,9 @@ instructions with callgrind: two runs that differ only in --requests,
 
 and the difference in "Collected" divided by 2,000 is the instructions one
 request costs, both threads together (bench/README.md lists them).
+
+The Cx kinds (mar, sar, uar) are diameter_load.py's: the provisioned
+subscribers each have an IMS subscription (bench/provision.py).
 
 --profile FILE writes cProfile statistics of the reactor thread to FILE
 and of the SQLite thread to FILE.sqlite.  --db keeps the provisioned
@@ -58,7 +61,7 @@ from pyhss.tap import HSSService, tune_collector  # noqa: E402
 
 class AnswerCounter(StringTransport):
     """Keeps what the server writes and fires ``waiter`` once ``target``
-    answers were written (one write per answer outside a read)."""
+    messages were written."""
 
     def __init__(self, reactor):
         StringTransport.__init__(self)
@@ -73,6 +76,13 @@ class AnswerCounter(StringTransport):
         if self.waiter is not None and self.written >= self.target:
             waiter, self.waiter = self.waiter, None
             self.reactor.callLater(0, waiter.callback, None)
+
+    def writeSequence(self, data):
+        # What the connection writes within a read (the CEA): one message
+        # each, so that the CER's waiter fires then, not at the first DWR
+        # 30 s later.
+        for message in data:
+            self.write(message)
 
     def wait_for(self, count):
         self.target = count
@@ -98,6 +108,18 @@ def result_code(data):
     """Result-Code (or Experimental-Result-Code) of the first answer in data."""
     answer = codec.decode_message(data[:codec.peek_message_length(data)])
     return answer.result_code
+
+
+def answer_codes(data):
+    """{Result-Code or Experimental-Result-Code: count} of the answers in data."""
+    codes = {}
+    offset = 0
+    while offset < len(data):
+        length = codec.peek_message_length(data, offset)
+        code = codec.decode_message(data[offset:offset + length]).result_code
+        codes[code] = codes.get(code, 0) + 1
+        offset += length
+    return codes
 
 
 def profile_worker(worker_class, path):
@@ -177,6 +199,7 @@ def run(reactor, options, out):
     start = time.perf_counter()
     sent = 0
     first_code = None
+    last_batch = b""
     while sent < options.requests:
         count = min(options.window, options.requests - sent)
         batch = b"".join(templates[(sent + i) % len(templates)].render(sent + i + 2, sent + i + 2, sent + i)
@@ -187,6 +210,7 @@ def run(reactor, options, out):
         yield answered
         if first_code is None:
             first_code = result_code(transport.value())
+        last_batch = transport.value()
         transport.clear()
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu_before
@@ -202,6 +226,8 @@ def run(reactor, options, out):
     split = {name: (ticks_after.get(name, 0) - ticks_before.get(name, 0)) / per_second / sent * 1e6
              for name in ticks_after}
     out.write("%s: %d requests, window %d, first answer %s\n" % (options.request, sent, options.window, first_code))
+    out.write("  last batch's answers by code: %s\n" % (
+        ", ".join("%s %d" % item for item in sorted(answer_codes(last_batch).items())),))
     out.write("  %10.0f requests/s (no sockets, no client)\n" % (sent / elapsed,))
     # Clock ticks are 10 ms: a short run may show 0 for a thread.
     shown = sorted(item for item in split.items() if item[0] in ("reactor", "sqlite") or item[1] > 0)
@@ -210,7 +236,7 @@ def run(reactor, options, out):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--request", choices=("air", "ulr", "ecr"), default="air")
+    parser.add_argument("--request", choices=("air", "ulr", "mar", "sar", "uar", "ecr"), default="air")
     parser.add_argument("--requests", type=int, default=30000)
     parser.add_argument("--window", type=int, default=50)
     parser.add_argument("--subscribers", type=int, default=100000)

@@ -109,6 +109,19 @@ class UserDataSchemaTests(unittest.TestCase):
         profile.append(identity)          # after the InitialFilterCriteria
         self.assertRaises(AssertionError, SCHEMA.check, document, SCHEMA.roots["IMSSubscription"])
 
+    def test_cached_criteria_give_elementtrees_whole_document(self):
+        """UserData puts the template's criteria, serialised once, into each
+        user's document: the bytes are those of the whole tree serialised
+        (whitespace between elements and escaped values included)."""
+        user_data = UserData()
+        for text in (IFC, IFC.replace("voicemail", "a&amp;b&lt;x&gt;"), canonical_template(IFC)):
+            template = IfcTemplate("voice", text)
+            for identities in (SUBSCRIPTION.implicit_set("sip:alice@ims.test"), SUBSCRIPTION.impus[:1], ()):
+                data = user_data(SUBSCRIPTION, identities, template)
+                self.assertEqual(data, build_user_data(SUBSCRIPTION.impi, identities, parse_ifc_template(text)))
+                if identities:      # the schema wants one at least
+                    SCHEMA.check(ET.fromstring(data), SCHEMA.roots["IMSSubscription"])
+
     def test_values_are_escaped_by_the_library(self):
         odd = ImsSubscription("a&b@ims.test", "001010000000001", ("sip:a&b@ims.test",))
         data = build_user_data(odd.impi, odd.impus, ())

@@ -46,6 +46,7 @@ from twisted.logger import Logger
 
 from pyhss.apps import cx_control
 from pyhss.apps.base import DiameterApplication
+from pyhss.apps.cx_messages import aka_answer, read_request
 from pyhss.apps.cx_push import VSAI, ScscfRequests
 from pyhss.apps.cx_policy import AKA_SCHEME, DIGEST_ALIASES, DIGEST_SCHEME, UNKNOWN_SCHEME, CxPolicy
 from pyhss.apps.cx_userdata import UserData
@@ -139,19 +140,20 @@ class CxApplication(ScscfRequests, DiameterApplication):
 
     # --- UAR ---------------------------------------------------------------------------
     def user_authorization(self, request, peer):
-        impi, impu = request.get("User-Name"), request.get("Public-Identity")
+        values = read_request(request)
+        impi, impu = values.get("User-Name"), values.get("Public-Identity")
         d = self.store.ims_lookup(impi)
-        d.addCallback(self._uaa, request, impu)
+        d.addCallback(self._uaa, request, impu, values)
         d.addErrback(self._unknown_on_bad_identity, request)
         return d
 
-    def _uaa(self, found, request, impu):
+    def _uaa(self, found, request, impu, values):
         subscription, registration = found
         if subscription is None or subscription.identity(impu) is None:
             return self._identities_refusal(request, subscription, impu)
-        kind = request.get("User-Authorization-Type", UAR_REGISTRATION)
+        kind = values.get("User-Authorization-Type", UAR_REGISTRATION)
         if kind != UAR_DE_REGISTRATION:
-            if not self.policy.roaming_allowed(request.get("Visited-Network-Identifier")):
+            if not self.policy.roaming_allowed(values.get("Visited-Network-Identifier")):
                 return self.experimental_answer(request, results.DIAMETER_ERROR_ROAMING_NOT_ALLOWED)
             if all(identity.barred for identity in subscription.implicit_set(impu)):
                 return self.answer(request, results.DIAMETER_AUTHORIZATION_REJECTED).add(
@@ -182,13 +184,14 @@ class CxApplication(ScscfRequests, DiameterApplication):
 
     # --- MAR ---------------------------------------------------------------------------
     def multimedia_auth(self, request, peer):
+        values = read_request(request)
         item = request.find("SIP-Auth-Data-Item")
         scheme = item.get("SIP-Authentication-Scheme", UNKNOWN_SCHEME) if item is not None else UNKNOWN_SCHEME
         authorization = item.get("SIP-Authorization") if item is not None else None
-        count = self.policy.auth_items(request.get("SIP-Number-Auth-Items"))
-        authentication = dict(impi=request.get("User-Name"), impu=request.get("Public-Identity"),
-                              server_name=request.get("Server-Name"), scscf_host=request.get("Origin-Host"),
-                              scscf_realm=request.get("Origin-Realm"),
+        count = self.policy.auth_items(values.get("SIP-Number-Auth-Items"))
+        authentication = dict(impi=values.get("User-Name"), impu=values.get("Public-Identity"),
+                              server_name=values.get("Server-Name"), scscf_host=values.get("Origin-Host"),
+                              scscf_realm=values.get("Origin-Realm"),
                               peer=peer.origin_host if peer is not None else None, now=self.node.clock.seconds())
         if scheme in (AKA_SCHEME, UNKNOWN_SCHEME):
             if authorization:
@@ -223,24 +226,16 @@ class CxApplication(ScscfRequests, DiameterApplication):
 
     def _maa_aka(self, found, request, count, resynchronised):
         subscription, before, subscriber, sqns = found
+        impu = request.get("Public-Identity")
         if before is None:
-            return self._identities_refusal(request, subscription, request.get("Public-Identity"))
+            return self._identities_refusal(request, subscription, impu)
         if sqns is None:
             return self.answer(request, results.DIAMETER_AUTHORIZATION_REJECTED).add(
                 "Error-Message", "subscriber disabled")
         vectors = self.auc.vectors(subscriber, sqns, utran=count, resynchronised=resynchronised).utran
-        items = []
-        for number, vector in enumerate(vectors, 1):
-            items.append(("SIP-Auth-Data-Item", [
-                ("SIP-Item-Number", number),
-                ("SIP-Authentication-Scheme", AKA_SCHEME),
-                ("SIP-Authenticate", vector.rand + vector.autn),
-                ("SIP-Authorization", vector.xres),
-                ("Confidentiality-Key", vector.ck),
-                ("Integrity-Key", vector.ik),
-            ]))
         self._cancel_old_scscf(subscription, before, request)
-        return self._maa(request, subscription, items)
+        # Written as bytes (cx_messages): the MAA is one per MAR under load.
+        return aka_answer(request, self.node.origin_avps(), subscription.impi, impu, vectors)
 
     def _maa(self, request, subscription, items):
         answer = self.answer(request, results.DIAMETER_SUCCESS)
@@ -281,24 +276,25 @@ class CxApplication(ScscfRequests, DiameterApplication):
 
     # --- SAR ---------------------------------------------------------------------------
     def server_assignment(self, request, peer):
-        kind = request.get("Server-Assignment-Type")
-        impi, impu = request.get("User-Name"), request.get("Public-Identity")
+        values = read_request(request)
+        kind = values.get("Server-Assignment-Type")
+        impi, impu = values.get("User-Name"), values.get("Public-Identity")
         if impi is None and impu is None:
             answer = self.answer(request, results.DIAMETER_MISSING_AVP)
             answer.add("Error-Message", "SAR needs User-Name or Public-Identity")
             answer.add("Failed-AVP", [("Public-Identity", "")])
             return defer.succeed(answer)
-        assignment = Assignment(kind, impi, impu, request.get("Server-Name"), request.get("Origin-Host"),
-                                request.get("Origin-Realm"), peer.origin_host if peer is not None else None,
+        assignment = Assignment(kind, impi, impu, values.get("Server-Name"), values.get("Origin-Host"),
+                                values.get("Origin-Realm"), peer.origin_host if peer is not None else None,
                                 self.node.clock.seconds(), self.policy.keep_server_name)
         d = self.store.ims_assign(assignment)
-        d.addCallback(self._saa, request, kind)
+        d.addCallback(self._saa, request, kind, values)
         d.addErrback(self._unknown_on_bad_identity, request)
         return d
 
-    def _saa(self, found, request, kind):
+    def _saa(self, found, request, kind, values):
         subscription, before, after, outcome, template = found
-        impu = request.get("Public-Identity")
+        impu = values.get("Public-Identity")
         if subscription is None or before is None:
             return self._identities_refusal(request, subscription, impu)
         if outcome == OTHER_SCSCF:
@@ -314,7 +310,7 @@ class CxApplication(ScscfRequests, DiameterApplication):
             return self.experimental_answer(request, results.DIAMETER_ERROR_IN_ASSIGNMENT_TYPE)
         answer = self.answer(request, results.DIAMETER_SUCCESS).add("User-Name", subscription.impi)
         if kind in _PROFILE_TYPES:
-            if request.get("User-Data-Already-Available") != USER_DATA_ALREADY_AVAILABLE \
+            if values.get("User-Data-Already-Available") != USER_DATA_ALREADY_AVAILABLE \
                     or kind != RE_REGISTRATION:
                 identities = subscription.implicit_set(impu) if impu is not None else subscription.impus
                 answer.add("User-Data", self.user_data(subscription, identities, template))

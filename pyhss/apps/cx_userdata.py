@@ -10,6 +10,8 @@ carries (checked against Annex E's tInitialFilterCriteria when added).
 """
 
 import xml.etree.ElementTree as ET
+from collections import namedtuple
+from xml.sax.saxutils import escape
 
 from pyhss.storage.errors import ValidationError
 
@@ -108,10 +110,21 @@ def canonical_template(text):
 
 class UserData:
     """User-Data documents, the parsed templates and the documents of
-    unchanged subscriptions kept (bounded: emptied when full)."""
+    unchanged subscriptions kept (bounded: emptied when full).
+
+    A document is written from its *form*, kept per template and per
+    identities' barring flags: the whole document built and serialised by
+    ElementTree once, with a marker in place of each value (the private
+    identity, each public identity), then cut at the markers.  A user's
+    document is the form's pieces with its values between them, escaped
+    by the XML library as ElementTree escapes text: the same bytes as
+    :func:`build_user_data` gives, at a small part of the cost
+    (serialising some 17 elements anew for every user was half of a SAR).
+    """
 
     def __init__(self):
         self._templates = {}
+        self._forms = {}
         self._documents = {}
 
     def criteria(self, template):
@@ -127,6 +140,22 @@ class UserData:
             self._templates[key] = parsed
         return parsed
 
+    def form(self, barring, template):
+        """The pieces of the documents whose identities have the barring
+        flags ``barring`` (a tuple) and whose criteria are ``template``'s."""
+        key = (barring, None if template is None else (template.name, template.xml))
+        pieces = self._forms.get(key)
+        if pieces is None:
+            identities = tuple(_FormIdentity(_MARKER, barred) for barred in barring)
+            pieces = tuple(build_user_data(_MARKER, identities, self.criteria(template))
+                           .decode("utf-8").split(_MARKER))
+            if len(pieces) != len(barring) + 2:
+                raise ValueError("a User-Data form must hold one marker per value")
+            if len(self._forms) >= MAX_TEMPLATE_CACHE:
+                self._forms.clear()
+            self._forms[key] = pieces
+        return pieces
+
     def __call__(self, subscription, identities, template):
         """The User-Data (UTF-8 bytes) for ``subscription``'s
         ``identities`` (PublicIdentity records: the implicit registration
@@ -134,11 +163,22 @@ class UserData:
         key = (subscription.impi, identities, template)
         document = self._documents.get(key)
         if document is None:
-            document = build_user_data(subscription.impi, identities, self.criteria(template))
+            pieces = self.form(tuple(identity.barred for identity in identities), template)
+            parts = [pieces[0], escape(subscription.impi)]
+            for identity, piece in zip(identities, pieces[1:]):
+                parts.append(piece)
+                parts.append(escape(identity.uri))
+            parts.append(pieces[-1])
+            document = "".join(parts).encode("utf-8")
             if len(self._documents) >= MAX_DOCUMENT_CACHE:
                 self._documents.clear()
             self._documents[key] = document
         return document
+
+
+# Stands for a value in a form: no XML text can hold it (XML 1.0 2.2).
+_MARKER = "\x00"
+_FormIdentity = namedtuple("_FormIdentity", "uri barred")
 
 
 def build_user_data(impi, identities, criteria):
@@ -155,6 +195,5 @@ def build_user_data(impi, identities, criteria):
     profile.extend(criteria)
     # Serialised to text, then encoded once: ElementTree's byte output
     # goes through a text wrapper that resets its codec on every one of
-    # the ~60 writes (half of a SAR's time).  The declaration it writes
-    # names UTF-8 either way.
+    # the ~60 writes.  The declaration it writes names UTF-8 either way.
     return ET.tostring(root, encoding="unicode", xml_declaration=True).encode("utf-8")

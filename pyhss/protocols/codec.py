@@ -79,7 +79,11 @@ _REPEATING_AVPS = (
     'Vendor-Specific-Application-Id', 'Origin-State-Id', 'Supported-Features',
     'Visited-PLMN-Id', 'RAT-Type', 'ULR-Flags', 'UE-SRVCC-Capability',
     'Requested-EUTRAN-Authentication-Info',
-    'Requested-UTRAN-GERAN-Authentication-Info')
+    'Requested-UTRAN-GERAN-Authentication-Info',
+    # Cx: what a CSCF asks for, and which S-CSCF it is.
+    'SIP-Auth-Data-Item', 'SIP-Number-Auth-Items', 'Server-Name',
+    'Server-Assignment-Type', 'User-Data-Already-Available',
+    'User-Authorization-Type', 'Visited-Network-Identifier')
 
 
 def _decode_table():
