@@ -410,7 +410,34 @@ def write_transcript_pcap(path, transcript, server_port=3868):
 FREEDIAMETER_WAITCEA = "-> 'STATE_WAITCEA'"
 
 
-class FreeDiameterProcess(protocol.ProcessProtocol):
+class StoppableProcess(protocol.ProcessProtocol):
+    """A peer process (freeDiameterd, Kamailio) stopped the same way: its
+    subclass sets C{ended} (a Deferred fired by processEnded) and
+    C{running}."""
+
+    @defer.inlineCallbacks
+    def stop(self, reactor, timeout=5.0):
+        """SIGTERM, then SIGKILL after C{timeout}; fires when it is gone."""
+        if not self.running:
+            return
+        try:
+            self.transport.signalProcess("TERM")
+        except Exception:
+            pass
+        killer = reactor.callLater(timeout, self._kill)
+        yield self.ended
+        if killer.active():
+            killer.cancel()
+
+    def _kill(self):
+        if self.running:
+            try:
+                self.transport.signalProcess("KILL")
+            except Exception:
+                pass
+
+
+class FreeDiameterProcess(StoppableProcess):
     """
     freeDiameterd run by the reactor, with its (merged) output kept for
     assertions and failure messages.  Start with L{FreeDiameterProcess.spawn}.
@@ -507,23 +534,3 @@ class FreeDiameterProcess(protocol.ProcessProtocol):
         return sum(1 for line in self.text().splitlines()
                    if all(fragment in line for fragment in fragments))
 
-    @defer.inlineCallbacks
-    def stop(self, reactor, timeout=5.0):
-        """SIGTERM, then SIGKILL after C{timeout}; fires when it is gone."""
-        if not self.running:
-            return
-        try:
-            self.transport.signalProcess("TERM")
-        except Exception:
-            pass
-        killer = reactor.callLater(timeout, self._kill)
-        yield self.ended
-        if killer.active():
-            killer.cancel()
-
-    def _kill(self):
-        if self.running:
-            try:
-                self.transport.signalProcess("KILL")
-            except Exception:
-                pass

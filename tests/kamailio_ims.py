@@ -11,7 +11,9 @@ import shutil
 import socket
 import sqlite3
 
-from twisted.internet import defer, protocol
+from twisted.internet import defer
+
+from tests.interop_helpers import StoppableProcess
 
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
@@ -209,7 +211,7 @@ route[REG_SAR_REPLY] {{
 """
 
 
-class KamailioProcess(protocol.ProcessProtocol):
+class KamailioProcess(StoppableProcess):
     """One Kamailio instance; ``output`` is its log (stderr)."""
 
     def __init__(self, name):
@@ -232,26 +234,6 @@ class KamailioProcess(protocol.ProcessProtocol):
     def text(self, last=int(os.environ.get("KAMAILIO_LOG_TAIL", "8000"))):
         return self.output.decode("utf-8", "replace")[-last:]
 
-    @defer.inlineCallbacks
-    def stop(self, reactor, timeout=5.0):
-        """SIGTERM to the main process, SIGKILL after ``timeout``."""
-        if not self.running:
-            return
-        try:
-            self.transport.signalProcess("TERM")
-        except Exception:
-            pass
-        killer = reactor.callLater(timeout, self._kill)
-        yield self.ended
-        if killer.active():
-            killer.cancel()
-
-    def _kill(self):
-        if self.running:
-            try:
-                self.transport.signalProcess("KILL")
-            except Exception:
-                pass
 
 
 class ImsCore:
