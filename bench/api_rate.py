@@ -50,9 +50,10 @@ TICK = 0.01   # AIR pacing: a batch every 10 ms
 class ApiServer(SpawnedServer):
     """SpawnedServer whose configuration turns the API on."""
 
-    def __init__(self, reactor, config_path, log, process):
+    def __init__(self, reactor, config_path, log, process, api_settings=None):
         SpawnedServer.__init__(self, reactor, config_path, log)
         self.api_process = process
+        self.api_settings = dict(api_settings or {})
         self.api_port = None
         self.token = None
 
@@ -67,7 +68,7 @@ class ApiServer(SpawnedServer):
         sock.close()
         tokens_path = os.path.join(self.directory, "api-tokens.json")
         config["api"] = {"listen": f"tcp:{self.api_port}:interface=127.0.0.1", "process": self.api_process,
-                         "tokens": tokens_path}
+                         "tokens": tokens_path, **self.api_settings}
         config.setdefault("metrics", {})["enabled"] = True
         config.setdefault("control", {})["socket"] = os.path.join(self.directory, "control")
         with open(path, "w") as handle:
@@ -269,11 +270,12 @@ def measure(reactor, options, process, log):
     load_options = parse_arguments(argv)
     load_options.air_rate = options.air_rate
     server_identity(load_options)
-    server = ApiServer(reactor, options.config, log, process)
+    settings = {name: getattr(options, name) for name in ("writes", "nice") if getattr(options, name) is not None}
+    server = ApiServer(reactor, options.config, log, process, settings)
     from provision import provision
     yield server.start(prepare=lambda spawned: provision(reactor, spawned.database_path, load_options.imsi_first,
                                                          options.provision, log))
-    result = {"process": process}
+    result = {"process": process, "api": settings}
     try:
         load_options.host, load_options.port = "127.0.0.1", server.port
         kind = REQUEST_KINDS["air"](load_options, load_options.origin_host, load_options.origin_realm)
@@ -296,7 +298,8 @@ def measure(reactor, options, process, log):
 
 
 def report(result):
-    lines = [f"api.process: {result['process']}",
+    settings = "".join(f", api.{name}: {value}" for name, value in result.get("api", {}).items())
+    lines = [f"api.process: {result['process']}{settings}",
              "  AIR alone         : {air_per_s}/s  p50 {air_p50_ms} ms  p99 {air_p99_ms} ms".format(
                  **result["air_alone"])]
     for kind in ("get", "create"):
@@ -315,6 +318,9 @@ def main(reactor, argv):
     parser.add_argument("--connections", type=int, default=4, help="Diameter connections (default 4)")
     parser.add_argument("--http-connections", type=int, default=50, help="keep-alive connections (default 50)")
     parser.add_argument("--provision", type=int, default=10000, help="subscribers stored first (default 10000)")
+    parser.add_argument("--writes", choices=("hss", "child"),
+                        help="api.writes (default: the configuration's): who writes the store for the child")
+    parser.add_argument("--nice", type=int, help="api.nice (default: the configuration's)")
     parser.add_argument("--config", default=os.path.join(_ROOT, "config.yaml"))
     options = parser.parse_args(argv)
 

@@ -523,7 +523,10 @@ def parse_arguments(argv):
     parser.add_argument("--metrics", choices=("config", "on", "off", "compare"), default="config",
                         help="with --spawn-server: metrics.enabled as in --config, on, off, or compare: "
                              "the same load against a server with metrics on and one with them off, "
-                             "alternately (on, off, on, off), and the difference of their throughputs")
+                             "alternately (on, off, on, off...: --rounds pairs), and the difference of their "
+                             "throughputs and of the server's CPU time per request")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="with --metrics compare: on/off pairs run (default 3)")
     parser.add_argument("--profile", metavar="FILE",
                         help="with --spawn-server: run the server under"
                              " cProfile (twistd --profile FILE --profiler"
@@ -543,6 +546,8 @@ def parse_arguments(argv):
         parser.error("--timeout must be positive")
     if options.profile is not None and not options.spawn_server:
         parser.error("--profile needs --spawn-server")
+    if options.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if options.metrics != "config" and not options.spawn_server:
         parser.error("--metrics needs --spawn-server")
     check_kind_arguments(parser, options)
@@ -605,22 +610,50 @@ def main(reactor, argv):
 
 @defer.inlineCallbacks
 def compare_metrics(reactor, argv):
-    """The same load with metrics on and off, alternately, twice each."""
+    """The same load with metrics on and off, alternately (--rounds pairs).
+
+    Throughput on a shared machine swings with the neighbours' load; the
+    server's CPU seconds per answered request swing much less, so both are
+    reported: the best and the median rate of each setting, and the median
+    CPU per request."""
     rates = {"on": [], "off": []}
-    for setting in ("on", "off", "on", "off"):
+    cpu = {"on": [], "off": []}
+    rounds = parse_arguments(argv).rounds
+    for setting in ("on", "off") * rounds:
         options = parse_arguments(argv)
         options.metrics = setting
         summary = yield run_once(reactor, options, quiet=True)
         rates[setting].append(summary["requests_per_s"])
-        print("# metrics %s: %.1f requests/s, p99 %s ms" % (
-            setting, summary["requests_per_s"], summary["latency_ms"]["p99"]))
+        if summary.get("server_cpu_s") and summary["answered"]:
+            cpu[setting].append(1e6 * summary["server_cpu_s"] / summary["answered"])
+        print("# metrics %s: %.1f requests/s, p99 %s ms, server CPU %s us/request" % (
+            setting, summary["requests_per_s"], summary["latency_ms"]["p99"],
+            "%.1f" % cpu[setting][-1] if cpu[setting] else "-"))
+        sys.stdout.flush()
     on, off = max(rates["on"]), max(rates["off"])
     cost = 100.0 * (off - on) / off if off else 0.0
-    print("metrics on  : %s requests/s (best %.1f)" % (rates["on"], on))
-    print("metrics off : %s requests/s (best %.1f)" % (rates["off"], off))
-    print("cost        : %.1f%% of throughput (best of each)" % (cost,))
+    median_on, median_off = _median(rates["on"]), _median(rates["off"])
+    median_cost = 100.0 * (median_off - median_on) / median_off if median_off else 0.0
+    cpu_on, cpu_off = _median(cpu["on"]), _median(cpu["off"])
+    cpu_cost = 100.0 * (cpu_on - cpu_off) / cpu_off if cpu_off else None
+    print("metrics on  : %s requests/s (best %.1f, median %.1f)" % (rates["on"], on, median_on))
+    print("metrics off : %s requests/s (best %.1f, median %.1f)" % (rates["off"], off, median_off))
+    print("cost        : %.1f%% of throughput (best of each), %.1f%% (medians)" % (cost, median_cost))
+    if cpu_cost is not None:
+        print("server CPU  : %.1f us/request on, %.1f off (medians): %+.1f%%" % (cpu_on, cpu_off, cpu_cost))
     print(json.dumps({"kind": options.request, "metrics_on": rates["on"], "metrics_off": rates["off"],
-                      "cost_percent": round(cost, 2)}))
+                      "cost_percent": round(cost, 2), "median_cost_percent": round(median_cost, 2),
+                      "cpu_us_per_request_on": [round(v, 1) for v in cpu["on"]],
+                      "cpu_us_per_request_off": [round(v, 1) for v in cpu["off"]],
+                      "cpu_cost_percent": None if cpu_cost is None else round(cpu_cost, 2)}))
+
+
+def _median(values):
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
 
 
 @defer.inlineCallbacks

@@ -85,6 +85,14 @@ class ApiConfig:
                         doc="child: HTTP is served by a child process of the service (a burst of "
                             "provisioning never delays Diameter answers; needs the sqlite store); "
                             "reactor: on the Diameter reactor (the memory store)")
+    writes: str = _key("writes", choice(("hss", "child")), "hss",
+                       doc="with process child: hss sends the child's store writes over its link to the HSS "
+                           "process, whose one store worker orders them with AIR's SQN writes (SQLite has one "
+                           "writer: a burst of creations written by the child held AIR up for a second); "
+                           "child: the child writes the file itself")
+    nice: int = _key("nice", integer(0, 19), 5,
+                     doc="with process child: the child's CPU niceness (added to the service's), so that on "
+                         "a busy machine the Diameter reactor gets the CPU first; 0: the same priority")
     tokens: str = _key("tokens", path, "var/api-tokens.json", check_default=True,
                        doc="API token file (pyhss-admin token add), hashed tokens, mode 0600")
     tls_certificate: str | None = _key("tls_certificate", optional_path, None,

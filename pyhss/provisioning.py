@@ -88,6 +88,9 @@ class Shape:
         self.read_only = frozenset(read_only)
         self.write_only = frozenset(name for name, rule in self.rules.items() if rule.secret)
         self.kept = self.write_only | frozenset(kept)
+        shown = [rule for rule in self.rules.values() if not rule.secret]
+        self._shown_names = tuple(rule.name for rule in shown)
+        self._shown_to_json = tuple(rule.to_json for rule in shown)
         self.defaults = {}
         for f in fields(record):
             if f.default is not MISSING:
@@ -97,11 +100,16 @@ class Shape:
     def view(self, record, secrets=False):
         """The record as JSON values; the secret fields only with ``secrets``
         (``pyhss-admin subscriber show``), never for the API."""
+        if not secrets:
+            # The API's path (every GET): the shown fields' converters, looked up once.
+            return {name: None if value is None else to_json(value)
+                    for name, to_json, value in zip(self._shown_names, self._shown_to_json,
+                                                    map(record.__getattribute__, self._shown_names))}
         view = {}
         for name, rule in self.rules.items():
             if rule.secret:
                 # A write-only input may be no field at all (a password kept as its hash).
-                if secrets and hasattr(record, name):
+                if hasattr(record, name):
                     value = getattr(record, name)
                     view[name] = None if value is None else value.hex().upper()
                 continue
@@ -280,12 +288,13 @@ class Provisioning:
         self.server = server
 
     # --- subscribers -------------------------------------------------------------------
-    @defer.inlineCallbacks
     def get_subscriber(self, imsi):
-        subscriber = yield self.store.get_subscriber(_key(SUBSCRIBER, imsi))
-        if subscriber is None:
-            raise NotFoundError(f"no subscriber {imsi}")
-        return subscriber
+        # Not a generator: the API's most frequent request.
+        try:
+            key = _key(SUBSCRIBER, imsi)
+        except InvalidInput:
+            return defer.fail()
+        return self.store.get_subscriber(key).addCallback(_found, imsi)
 
     @defer.inlineCallbacks
     def list_subscribers(self, query=EVERY_SUBSCRIBER, offset=0, limit=None):
@@ -375,6 +384,12 @@ class Provisioning:
 
     def delete_apn(self, name):
         return defer.maybeDeferred(lambda: self.store.delete_apn(_key(APN, name)))
+
+
+def _found(subscriber, imsi):
+    if subscriber is None:
+        raise NotFoundError(f"no subscriber {imsi}")
+    return subscriber
 
 
 def checked_key(shape, value):

@@ -112,6 +112,10 @@ class ChildProcessTests(unittest.TestCase):
         self.assertIn('pyhss_diameter_requests_total{app="s6a",command="ULR",result="2001"} 1.0', metrics)
         self.assertIn('pyhss_diameter_sent_requests_total{app="s6a",command="IDR",result="2001"} 1.0', metrics)
         self.assertIn("pyhss_api_process_cpu_seconds_total", metrics)
+        # The writes were made by the HSS process's store (api.writes: hss), which counts them.
+        for operation in ("add_apn", "add_subscriber", "update_subscriber", "add_ims_subscription",
+                          "add_equipment_rule"):
+            self.assertIn(f'pyhss_store_operations_total{{operation="{operation}"}} 1.0', metrics)
         got = yield client.request("GET", f"/subscribers/{IMSI}")
         for response in (created, got, changed, serving):
             for secret in SECRETS:

@@ -2,9 +2,11 @@
 
 Started by :class:`pyhss.api.service.ApiService` with the bound listening
 socket on fd 3 and its end of the AMP link on fd 4.  It opens the store
-named by the configuration (the same SQLite file as the HSS), then serves
-HTTP on fd 3; IDR, CLR and the metrics snapshot are asked of the HSS over
-fd 4.  It logs as the HSS does (``logging``: the same file, appended, or
+named by the configuration (the same SQLite file as the HSS) to read it,
+then serves HTTP on fd 3; IDR, CLR, the metrics snapshot and (``api.writes:
+hss``) every store write are asked of the HSS over fd 4
+(:mod:`pyhss.api.store_link`).  It lowers its own CPU priority by
+``api.nice`` first, so that the Diameter reactor wins the CPU.  It logs as the HSS does (``logging``: the same file, appended, or
 the standard output it inherits).  It stops on SIGTERM, or when its standard input closes (the HSS is
 gone).
 """
@@ -18,7 +20,7 @@ from twisted.logger import Logger, globalLogBeginner
 from twisted.protocols import amp
 
 from pyhss import logsetup
-from pyhss.api import link, tokens
+from pyhss.api import link, store_link, tokens
 from pyhss.api.service import LINK_FD, LISTEN_FD, serve
 from pyhss.api.site import build_site
 from pyhss.config import ConfigError, load_config
@@ -44,10 +46,14 @@ class _ParentWatch(protocol.Protocol):
 
 @defer.inlineCallbacks
 def start(reactor, config):
+    if config.api.nice:
+        os.nice(config.api.nice)
     store = open_store(config.database, reactor)
     yield store.opened
     reactor.addSystemEventTrigger("after", "shutdown", store.close)
     server = link.LinkServer(reactor, config.timers.request_timeout + LINK_MARGIN)
+    if config.api.writes == "hss":
+        store = store_link.ForwardingStore(store, server.store_writes, reactor)
     link_socket = socket.socket(fileno=LINK_FD)
     try:
         server.protocol = amp.AMP()

@@ -16,6 +16,7 @@ from twisted.internet import error as net_error
 from twisted.protocols import amp
 
 from pyhss import control
+from pyhss.api import store_link
 
 CHUNK = 60000   # an AMP value holds at most 65535 bytes
 
@@ -43,16 +44,32 @@ class MetricsSnapshot(amp.Command):
     response = [(b"snapshot", LongText())]
 
 
-class LinkLocator(control.ControlLocator):
-    """The HSS side: the control commands, and the metrics snapshot."""
+class StoreWrites(amp.Command):
+    """The child's store writes of one reactor iteration, made by the HSS's
+    store (:mod:`pyhss.api.store_link`): ``calls`` a JSON list of
+    ``[method, args, kwargs]``, ``outcomes`` one result or error each."""
+    arguments = [(b"calls", LongText())]
+    response = [(b"outcomes", LongText())]
 
-    def __init__(self, applications, node, count=None):
+
+class LinkLocator(control.ControlLocator):
+    """The HSS side: the control commands, the metrics snapshot, and the
+    child's store writes (on ``store``, the HSS's own)."""
+
+    def __init__(self, applications, node, count=None, store=None):
         control.ControlLocator.__init__(self, applications, count)
         self.node = node
+        self.store = store
 
     @MetricsSnapshot.responder
     def metrics_snapshot(self):
         return {"snapshot": json.dumps(self.node.metrics_snapshot(), separators=(",", ":"))}
+
+    @StoreWrites.responder
+    def store_writes(self, calls):
+        if self.store is None:
+            raise control.NotServed("this server takes no store writes over the link")
+        return store_link.run_writes(self.store, calls).addCallback(lambda outcomes: {"outcomes": outcomes})
 
 
 class LinkServer:
@@ -71,6 +88,10 @@ class LinkServer:
 
     def snapshot(self):
         return self._remote(MetricsSnapshot).addCallback(lambda result: json.loads(result["snapshot"]))
+
+    def store_writes(self, calls):
+        """Fires the outcomes' JSON of the encoded writes ``calls``."""
+        return self._remote(StoreWrites, calls=calls).addCallback(lambda result: result["outcomes"])
 
     def _remote(self, command, **arguments):
         if self.protocol is None:

@@ -6,7 +6,8 @@ serves it on its own reactor, or hands it to a child process
 (``python -m pyhss.api.child``, fd 3) together with one end of a socket
 pair (fd 4) that carries the AMP link (:mod:`pyhss.api.link`).  The child
 opens the same SQLite store, serves every HTTP request, and asks the HSS
-over the link for IDR/CLR and the metrics snapshot.  It writes its log
+over the link for IDR/CLR, the metrics snapshot and its store writes
+(``api.writes: hss``: one SQLite writer, :mod:`pyhss.api.store_link`).  It writes its log
 lines itself, to the configured log file (appending, as the HSS does) or
 to the standard output and error it inherits: nothing of its logging
 passes through the Diameter reactor.  A child that exits is started again (after 1 s,
@@ -135,7 +136,8 @@ class ApiService(service.Service):
         hss = self.hss
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         locator = link.LinkLocator(hss.applications.values(), hss.node,
-                                   count=hss.node.stats.control_request if hss.node.stats is not None else None)
+                                   count=hss.node.stats.control_request if hss.node.stats is not None else None,
+                                   store=hss.store if self.config.api.writes == "hss" else None)
         factory = protocol.Factory.forProtocol(lambda: amp.AMP(locator=locator))
         try:
             self.reactor.adoptStreamConnection(ours.fileno(), socket.AF_UNIX, factory)

@@ -30,6 +30,8 @@ SCOPES = (READ_ONLY, READ_WRITE)
 TOKEN_PREFIX = "pyhss_"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 RELOAD_INTERVAL = 1.0
+# Known tokens' headers remembered (only known ones: unknown ones cannot fill it).
+HEADER_CACHE = 1024
 FILE_MODE = 0o600
 
 
@@ -157,6 +159,7 @@ class Authenticator:
         self.loopback_only = loopback_only
         self.clock = clock
         self._by_digest = {}
+        self._by_header = {}      # Authorization header -> Token: one SHA-256 per token, not per request
         self._stamp = None
         self._checked_at = None
         self.reload()
@@ -181,6 +184,7 @@ class Authenticator:
             tokens = {}
         self._stamp = stamp
         self._by_digest = {token.sha256: token for token in tokens.values()}
+        self._by_header = {}
 
     @property
     def required(self):
@@ -192,6 +196,11 @@ class Authenticator:
         if self.clock() - self._checked_at >= RELOAD_INTERVAL:
             self.reload()
         header = request.getHeader(b"authorization")
+        found = self._by_header.get(header)
+        if found is not None:
+            if write and found.read_only:
+                raise Forbidden(f"token {found.name} is read-only")
+            return found
         if not self._by_digest:
             if self.loopback_only:
                 return LOCAL
@@ -205,6 +214,8 @@ class Authenticator:
         found = self._by_digest.get(presented_digest)
         if found is None or not hmac.compare_digest(found.sha256, presented_digest):
             raise Unauthorized("unknown API token")
+        if len(self._by_header) < HEADER_CACHE:
+            self._by_header[header] = found
         if write and found.read_only:
             raise Forbidden(f"token {found.name} is read-only")
         return found
