@@ -119,10 +119,11 @@ class EirProvisioning:
 
     @defer.inlineCallbacks
     def list_rules(self, offset=0, limit=None):
-        """Fires ``(rules, total)``: the rules in order (TACs and IMEIs)."""
-        found = yield self.store.list_equipment_rules(0, None)
-        end = None if limit is None else offset + limit
-        return found[offset:end], len(found)
+        """Fires ``(rules, total)``: a page of the rules in order (TACs and
+        IMEIs), and how many there are."""
+        found = yield self.store.list_equipment_rules(offset, limit)
+        total = yield self.store.count_equipment_rules()
+        return found, total
 
     @defer.inlineCallbacks
     def add_rule(self, values, replace=False):

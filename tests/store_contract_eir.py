@@ -44,6 +44,7 @@ class EquipmentRegisterContract:
         listed = yield self.store.list_equipment_rules()
         self.assertEqual([rule.key for rule in listed], [TAC, IMEI])
         self.assertEqual((yield self.store.list_equipment_rules(offset=1, limit=5)), [bound])
+        self.assertEqual((yield self.store.count_equipment_rules()), 2)
 
     @defer.inlineCallbacks
     def test_duplicate_replace_delete(self):
@@ -53,8 +54,10 @@ class EquipmentRegisterContract:
         self.assertEqual((yield self.store.get_equipment_rule(IMEI)).status, WHITELISTED)
         yield self.store.add_equipment_rule(EquipmentRule(IMEI, BLACKLISTED), replace=True)
         self.assertEqual((yield self.store.get_equipment_rule(IMEI)).status, BLACKLISTED)
+        self.assertEqual((yield self.store.count_equipment_rules()), 1)
         yield self.store.delete_equipment_rule(IMEI)
         self.assertIsNone((yield self.store.get_equipment_rule(IMEI)))
+        self.assertEqual((yield self.store.count_equipment_rules()), 0)
         yield self.assertFails(self.store.delete_equipment_rule(IMEI), NotFoundError)
         yield self.assertFails(self.store.add_equipment_rule({"key": IMEI}), ValidationError)
 

@@ -279,6 +279,9 @@ class IEquipmentRegister(Interface):
     def list_equipment_rules(offset=0, limit=None):
         """Fires a list of EquipmentRules ordered by key."""
 
+    def count_equipment_rules():
+        """Fires the number of rules (a page's total: list_equipment_rules pages)."""
+
     def match_equipment(imei):
         """ECR in one store round trip: fires ``(imei_rule, tac_rule)``, the
         rule of the 14-digit ``imei`` and the rule of its TAC (its first 8

@@ -60,6 +60,11 @@ class MemoryEquipmentRegister:
         return [self._equipment_rules[key] for key in keys[offset:end]]
 
     @_deferred
+    def count_equipment_rules(self):
+        self._check_open()
+        return len(self._equipment_rules)
+
+    @_deferred
     def match_equipment(self, imei):
         self._check_open()
         rules = self._equipment_rules

@@ -101,6 +101,9 @@ class SqliteEquipmentRegister:
         return self._submit(self._read, SELECT_RULE + " ORDER BY key LIMIT ? OFFSET ?",
                             (-1 if limit is None else limit, offset), lambda c: [stored_rule(row) for row in c])
 
+    def count_equipment_rules(self):
+        return self._submit(self._read, "SELECT count(*) FROM equipment_rule", (), lambda c: c.fetchone()[0])
+
     def match_equipment(self, imei):
         return self._submit(self._read, MATCH_RULES, (imei, imei[:TAC_DIGITS]), _matched)
 
