@@ -16,6 +16,7 @@ from twisted.trial import unittest
 
 from pyhss.api.service import bind, serve
 from pyhss.config import Config
+from pyhss.storage.records_eir import status_name
 from tests.api_helpers import K_HEX, OPC_HEX, InMemoryApi
 
 CHROMIUM = "/usr/bin/chromium"
@@ -165,14 +166,34 @@ class ConsoleInBrowserTests(unittest.TestCase):
         cleared = b.find_element(By.CSS_SELECTOR, '.error[data-for="msisdn"]').text
         keys = b.find_element(By.ID, "f-k").get_attribute("value")
         page = b.page_source
-        # A read-only list page (EIR rules), filled from the API with the token kept.
+        # An EIR rule from its list page: a refused value next to its field, then the edit (PUT).
         b.get(self.base + "/console/eir_rules")
         rule_row = self.text_of("#record-list tbody tr")
+        b.find_element(By.CSS_SELECTOR, "#record-list tbody a").click()
+        self.wait(lambda b: b.find_element(By.ID, "f-status").get_attribute("value") == "blacklisted")
+        imsi = b.find_element(By.ID, "f-imsi")
+        imsi.send_keys("12ab")
+        b.find_element(By.ID, "save").click()
+        rule_error = self.text_of('.error[data-for="imsi"]')
+        imsi.clear()
+        b.find_element(By.CSS_SELECTOR, "#f-status option[value=greylisted]").click()
+        b.find_element(By.ID, "save").click()
+        self.wait(lambda b: b.find_element(By.ID, "notice").text.startswith("Saved"))
+        # An IMS subscription: one more public identity, in its own implicit set.
+        b.get(self.base + "/console/ims_subscriptions")
+        self.wait(lambda b: b.find_elements(By.CSS_SELECTOR, "#record-list tbody a"))
+        b.find_element(By.CSS_SELECTOR, "#record-list tbody a").click()
+        impus = self.wait(lambda b: b.find_element(By.ID, "f-impus").get_attribute("value") == "sip:alice@ims.test"
+                          and b.find_element(By.ID, "f-impus"))
+        impus.send_keys("\ntel:+15551230001 set=2")
+        b.find_element(By.ID, "save").click()
+        ims_notice = self.wait(lambda b: b.find_element(By.ID, "notice").text.startswith("Saved")
+                               and b.find_element(By.ID, "notice").text)
         b.get(self.base + "/")
         self.wait(lambda b: b.find_elements(By.CSS_SELECTOR, "#rates tbody tr") or
                   "connections by state" in b.find_element(By.ID, "peer-states").text)
         return {"apns": apns, "error": error, "invalid": invalid, "notice": notice, "cleared": cleared,
-                "keys": keys, "page": page, "rule_row": rule_row}
+                "keys": keys, "page": page, "rule_row": rule_row, "rule_error": rule_error, "ims_notice": ims_notice}
 
     @defer.inlineCallbacks
     def test_search_edit_and_see_errors_next_to_the_field(self):
@@ -183,6 +204,8 @@ class ConsoleInBrowserTests(unittest.TestCase):
         self.assertEqual(created.status, 201)
         self.assertEqual(self.api.request("POST", "/eir/rules", {"key": "49015420323751", "status": "blacklisted",
                                                                  "note": "stolen"}, token=self.token).status, 201)
+        self.assertEqual(self.api.request("POST", "/ims/subscriptions", {
+            "impi": "alice@ims.test", "imsi": IMSI, "impus": ["sip:alice@ims.test"]}, token=self.token).status, 201)
         yield threads.deferToThread(self.start_browser)
         seen = yield threads.deferToThread(self.browse)
         self.assertEqual(seen["apns"], "internet")
@@ -196,3 +219,10 @@ class ConsoleInBrowserTests(unittest.TestCase):
             self.assertNotIn(secret, seen["page"].upper())
         stored = self.successResultOf(self.api.store.get_subscriber(IMSI))
         self.assertEqual((stored.msisdn, stored.ue_ambr_dl), ("4915112345678", 2000000))
+        self.assertIn("must be", seen["rule_error"])
+        rule = self.successResultOf(self.api.store.get_equipment_rule("49015420323751"))
+        self.assertEqual((status_name(rule.status), rule.imsi, rule.note), ("greylisted", None, "stolen"))
+        self.assertTrue(seen["ims_notice"].startswith("Saved."), seen["ims_notice"])
+        ims = self.successResultOf(self.api.store.get_ims_subscription("alice@ims.test"))
+        self.assertEqual([(i.uri, i.implicit_set) for i in ims.impus],
+                         [("sip:alice@ims.test", 1), ("tel:+15551230001", 2)])

@@ -288,7 +288,8 @@ class EirTests(Fixture, unittest.TestCase):
 
 
 class ConsoleListTests(Fixture, unittest.TestCase):
-    """A read-only list page per new collection, its columns the read schema's."""
+    """A list page per new collection, its columns the read schema's; record
+    forms for IMS subscriptions and EIR rules (tests/test_api_console.py uses them)."""
 
     def test_list_pages(self):
         page = self.api.request("GET", "/console/ims_subscriptions")
@@ -303,6 +304,18 @@ class ConsoleListTests(Fixture, unittest.TestCase):
             self.assertIn(f'data-list="{path}"'.encode(), page.body)
             self.assertIn(f'href="/console/{name}"'.encode(), page.body)
         self.assertIn(b"<h1>Equipment checks</h1>", page.body)
-        # No record forms for them (the list is all the console shows).
-        self.assertEqual(self.api.request("GET", f"/console/ims_subscriptions/{IMPI}").status, 404)
-        self.assertEqual(self.api.request("GET", f"/console/eir_rules/{IMEI}").status, 404)
+        # Record forms for IMS subscriptions (PATCH) and EIR rules (PUT: no partial update);
+        # none for the iFC templates and the read-only history.
+        page = self.api.request("GET", f"/console/ims_subscriptions/{IMPI}")
+        self.assertIn(b'data-edit="PATCH"', page.body)
+        self.assertIn(b'<textarea id="f-impus"', page.body)
+        self.assertIn(b'id="f-digest_password" name="digest_password" data-kind="secret"', page.body)
+        self.assertIn(b'data-action="deregister"', page.body)
+        page = self.api.request("GET", f"/console/eir_rules/{IMEI}")
+        self.assertIn(b'data-edit="PUT"', page.body)
+        self.assertNotIn(b'id="f-updated_at"', page.body)
+        page = self.api.request("GET", "/console/eir_rules/new")
+        self.assertIn(b'id="f-key"', page.body)
+        self.assertIn(b'data-console="/console/eir_rules"', self.api.request("GET", "/console/eir_rules").body)
+        self.assertEqual(self.api.request("GET", "/console/ifc_templates/bench").status, 404)
+        self.assertEqual(self.api.request("GET", "/console/eir_checks/1").status, 404)

@@ -12,9 +12,11 @@ Pages: ``/`` (dashboard: peers and per-command rates from ``/metrics``),
 ``/console/subscribers`` (search by IMSI or MSISDN), ``/console/subscribers/IMSI``
 (profile, APNs, serving MME; edit, disable, cancel, delete),
 ``/console/subscribers/new``, ``/console/apns`` and ``/console/apns/NAME``;
-a read-only list page for each other collection (``/console/ims_subscriptions``,
-``ifc_templates``, ``eir_rules``, ``eir_checks``), its columns the fields of
-its record's read schema.
+IMS subscriptions and EIR rules listed (``/console/ims_subscriptions``,
+``/console/eir_rules``) with a record page each (``.../KEY``, ``.../new``:
+edit, create, delete; an IMS subscription's public identities one a line);
+a read-only list page for the others (``ifc_templates``, ``eir_checks``).
+List columns are the fields of the record's read schema.
 """
 
 import importlib.resources
@@ -23,6 +25,7 @@ import jinja2
 from twisted.web import resource
 
 from pyhss.storage import rules
+from pyhss.storage.ims_records import PublicIdentities
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("pyhss.api", "templates"),
@@ -61,9 +64,16 @@ class FormField:
         elif isinstance(rule, rules.ApnList):
             self.kind = "list"
             self.attributes = {"placeholder": "internet, ims"}
+        elif isinstance(rule, PublicIdentities):
+            # One identity a line: URI, then "barred" and "set=N" when not the defaults.
+            self.kind = "identities"
+            self.attributes = {"rows": 3, "placeholder": "sip:alice@ims.example\ntel:+15551234 set=2"}
         elif isinstance(rule, rules.Octets):
             self.kind = "secret" if rule.secret else "text"
             self.attributes = {"maxlength": 2 * rule.length + 2, "autocomplete": "off"}
+        elif rule.secret:
+            self.kind = "secret"
+            self.attributes = {"autocomplete": "new-password"}
         else:
             self.kind = "text"
         self.optional = rule.optional
@@ -81,7 +91,9 @@ def form_fields(shape, creating):
 
 
 # Collections with record pages (forms); the others have a read-only list page.
-FORM_PAGES = ("subscribers", "apns")
+FORM_PAGES = ("subscribers", "apns", "ims_subscriptions", "eir_rules")
+# Collections whose list page is a template of its own (search, columns); the others list.html.
+OWN_LIST_PAGES = ("subscribers", "apns")
 
 
 class Console(resource.Resource):
@@ -114,10 +126,11 @@ class Console(resource.Resource):
         noun = collection.shape.name
         listed_only = collection.name not in FORM_PAGES
         if len(parts) == 1:
-            if listed_only:
+            if collection.name not in OWN_LIST_PAGES:
                 shape = collection.shape
                 columns = [name for name, rule in shape.rules.items() if not rule.secret]
                 return render("list.html", page=collection.name, collection=collection, columns=columns,
+                              editable=not listed_only, noun=noun,
                               title=(noun[0].upper() if noun[1:2].islower() else noun[0]) + noun[1:] + "s")
             return render(f"{collection.name}.html", page=collection.name, collection=collection)
         if listed_only:

@@ -93,6 +93,7 @@ function fill(form, record) {
     if (kind === "secret") { input.value = ""; continue; }
     if (kind === "flag") input.checked = !!value;
     else if (kind === "list") input.value = (value || []).join(", ");
+    else if (kind === "identities") input.value = (value || []).map(identityLine).join("\n");
     else input.value = value === null || value === undefined ? "" : String(value);
     input.dataset.loaded = kind === "flag" ? String(input.checked) : input.value;
   }
@@ -107,11 +108,34 @@ function read(form, onlyChanged) {
     if (kind === "secret" && raw === "") continue;
     if (kind === "flag") values[input.name] = input.checked;
     else if (kind === "list") values[input.name] = raw ? raw.split(/[\s,;]+/).filter((s) => s) : [];
+    else if (kind === "identities") values[input.name] = raw.split("\n").map((l) => l.trim()).filter((l) => l).map(identityOf);
     else if (raw === "") { if (onlyChanged || input.dataset.loaded !== undefined) values[input.name] = null; }
     else if (kind === "int" || kind === "choice-int") values[input.name] = /^-?[0-9]+$/.test(raw) ? Number(raw) : raw;
     else values[input.name] = raw;
   }
   return values;
+}
+
+// An IMS public identity as a line: its URI, then "barred" and "set=N" when not the defaults.
+function identityLine(identity) {
+  if (typeof identity === "string") return identity;
+  let line = identity.uri;
+  if (identity.barred) line += " barred";
+  if (identity.implicit_set !== undefined && identity.implicit_set !== 1) line += " set=" + identity.implicit_set;
+  return line;
+}
+
+// A line back: a plain URI, or an object the API checks (an unknown word becomes a field it names).
+function identityOf(line) {
+  const [uri, ...words] = line.split(/\s+/);
+  if (!words.length) return uri;
+  const identity = {uri: uri};
+  for (const word of words) {
+    const set = /^set=(.*)$/.exec(word);
+    if (set) identity.implicit_set = /^[0-9]+$/.test(set[1]) ? Number(set[1]) : set[1];
+    else identity[word] = true;
+  }
+  return identity;
 }
 
 // --- pages ------------------------------------------------------------------------------
@@ -121,7 +145,7 @@ async function recordPage() {
   const form = document.getElementById("record");
   const collection = body.dataset.collection;
   const key = body.dataset.key;
-  const consolePath = "/console" + collection;
+  const consolePath = body.dataset.console;
   if (key) {
     const result = await api("GET", collection + "/" + encodeURIComponent(key));
     if (result.status !== 200) { showProblem(form, result); return; }
@@ -132,7 +156,10 @@ async function recordPage() {
     event.preventDefault();
     clearErrors(form);
     let result;
-    if (key) {
+    if (key && body.dataset.edit === "PUT") {
+      // No partial update (EIR rules): the whole form replaces the record.
+      result = await api("PUT", collection + "/" + encodeURIComponent(key), read(form, false));
+    } else if (key) {
       const changes = read(form, true);
       if (!Object.keys(changes).length) { notice("Nothing changed."); return; }
       result = await api("PATCH", collection + "/" + encodeURIComponent(key), changes);
@@ -141,7 +168,8 @@ async function recordPage() {
     }
     if (result.status === 200 || result.status === 201) {
       fill(form, result.data);
-      const idr = result.data.idr ? " " + result.data.idr.message : "";
+      const told = result.data.idr || result.data.ppr;
+      const idr = told ? " " + told.message : "";
       notice((key ? "Saved." : "Created.") + idr);
       if (!key) window.location = consolePath + "/" + encodeURIComponent(result.data[body.dataset.keyField]);
       else loadViews(collection, key);
@@ -248,6 +276,8 @@ function shown(value) {
 
 async function listPage() {
   const path = document.body.dataset.list;
+  const consolePath = document.body.dataset.console;
+  const keyField = document.body.dataset.keyField;
   const columns = Array.from(document.querySelectorAll("#record-list th")).map((th) => th.dataset.field);
   const rows = document.querySelector("#record-list tbody");
   const more = document.getElementById("list-more");
@@ -260,7 +290,11 @@ async function listPage() {
     }
     for (const record of result.data.items) {
       const row = document.createElement("tr");
-      for (const name of columns) cell(row, shown(record[name]));
+      for (const name of columns) {
+        const value = shown(record[name]);
+        // Editable collections: the key leads to the record's page.
+        cell(row, consolePath && name === keyField ? link(consolePath + "/" + encodeURIComponent(record[name]), value) : value);
+      }
       rows.appendChild(row);
     }
     offset += result.data.items.length;
