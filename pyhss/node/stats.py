@@ -162,13 +162,13 @@ def _timed(method, name, stats):
     record = stats.store_operation
     calls = stats.store_calls
     calls[name] = 0
+    failed = _failure_counter(stats.store_failed, name)
 
     def timed(*args, **kwargs):
         count = calls[name] = calls[name] + 1
         if count % STORE_SAMPLE:
-            d = method(*args, **kwargs)
-            d.addErrback(_failed, stats.store_failed, name)
-            return d
+            # An errback of no arguments: no tuple built per call.
+            return method(*args, **kwargs).addErrback(failed)
         started = now()
         d = method(*args, **kwargs)
         d.addCallbacks(_timed_done, _timed_failed, (record, name, started), None, (record, name, started), None)
@@ -177,9 +177,11 @@ def _timed(method, name, stats):
     return timed
 
 
-def _failed(reason, failed, name):
-    failed(name)
-    return reason
+def _failure_counter(failed, name):
+    def count_failure(reason):
+        failed(name)
+        return reason
+    return count_failure
 
 
 def _timed_done(result, record, name, started):
