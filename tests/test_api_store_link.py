@@ -100,6 +100,13 @@ class ForwardingTests(unittest.TestCase):
         self.clock.advance(0)
         self.assertIn("link closed", str(self.failureResultOf(d, StoreUnavailable).value))
 
+    def test_no_answer_in_time_is_an_unknown_outcome(self):
+        self.store = store_link.ForwardingStore(
+            self.local, lambda calls: defer.fail(defer.TimeoutError()), self.clock)
+        d = self.store.delete_apn("internet")
+        self.clock.advance(0)
+        self.assertIn("outcome is unknown", str(self.failureResultOf(d, StoreUnavailable).value))
+
     def test_only_writes_run_on_the_hss(self):
         outcomes = store_link.decode(self.successResultOf(store_link.run_writes(
             self.hss, '[["close",[],[]],["get_subscriber",["%s"],[]]]' % IMSI)))

@@ -193,7 +193,13 @@ class ForwardingStore:
                     d.errback(error_from(outcome))
 
         def failed(reason):
-            error = errors.StoreUnavailable(f"the HSS process did not make the write: {reason.getErrorMessage()}")
+            if reason.check(defer.TimeoutError):
+                # It may yet be made: say so rather than that it was not.
+                error = errors.StoreUnavailable("no answer from the HSS process in time: the write's outcome "
+                                                "is unknown")
+            else:
+                error = errors.StoreUnavailable(f"the HSS process did not make the write: "
+                                                f"{reason.getErrorMessage()}")
             for _, d in batch:
                 if not d.called:
                     d.errback(error)
