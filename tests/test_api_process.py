@@ -77,6 +77,9 @@ class ChildProcessTests(unittest.TestCase):
         self.assertEqual(created.status, 201, created)
         child_pid = service.api.child.transport.pid
         self.assertNotEqual(child_pid, os.getpid())
+        # api.nice (5 in the shipped config.yaml): the child yields the CPU to the Diameter reactor.
+        self.assertEqual(os.getpriority(os.PRIO_PROCESS, child_pid) - os.getpriority(os.PRIO_PROCESS, 0),
+                         min(5, 19 - os.getpriority(os.PRIO_PROCESS, 0)))
 
         received = []
         mme, peer = yield connect_mme(self, service, received)
