@@ -6,9 +6,10 @@ named by the configuration (the same SQLite file as the HSS) to read it,
 then serves HTTP on fd 3; IDR, CLR, the metrics snapshot and (``api.writes:
 hss``) every store write are asked of the HSS over fd 4
 (:mod:`pyhss.api.store_link`).  It lowers its own CPU priority by
-``api.nice`` first, so that the Diameter reactor wins the CPU.  It logs as the HSS does (``logging``: the same file, appended, or
-the standard output it inherits).  It stops on SIGTERM, or when its standard input closes (the HSS is
-gone).
+``api.nice`` first, so that the Diameter reactor wins the CPU.  It logs as
+the HSS does (``logging``: the same file, appended, or the standard output
+it inherits).  It stops on SIGTERM, or when its standard input closes (the
+HSS is gone).
 """
 
 import os

@@ -7,8 +7,8 @@ serves it on its own reactor, or hands it to a child process
 pair (fd 4) that carries the AMP link (:mod:`pyhss.api.link`).  The child
 opens the same SQLite store, serves every HTTP request, and asks the HSS
 over the link for IDR/CLR, the metrics snapshot and its store writes
-(``api.writes: hss``: one SQLite writer, :mod:`pyhss.api.store_link`).  It writes its log
-lines itself, to the configured log file (appending, as the HSS does) or
+(``api.writes: hss``: one SQLite writer, :mod:`pyhss.api.store_link`).
+It writes its log lines itself, to the configured log file (appending, as the HSS does) or
 to the standard output and error it inherits: nothing of its logging
 passes through the Diameter reactor.  A child that exits is started again (after 1 s,
 doubling to 30 s); stopping the service stops it (SIGTERM, then SIGKILL
