@@ -37,16 +37,18 @@ class SubscriberState:
     its last updateLocation, ``outside_at``/``outside_count`` the last
     request about it from outside the home network and a count of them
     decaying with a one-hour time constant, ``last_at`` its last message,
-    ``sai_gt``/``sai_at`` the last VLR that asked for its vectors; the
-    ``flagged_*`` slots are the engine's: its last alert or drop."""
+    ``sai_gt``/``sai_at`` the last VLR that asked for its vectors,
+    ``silent_at`` the last silent SMS (short message type 0) sent to it
+    from outside, not by its own home network; the ``flagged_*`` slots are the engine's: its last alert
+    or drop."""
 
     __slots__ = ("vlr", "vlr_gt", "seen_at", "ul_at", "outside_at", "outside_count",
                  "last_at", "sai_gt", "sai_at", "flagged_at", "flagged_family", "flagged_gt",
-                 "flagged_rule", "touched")
+                 "flagged_rule", "touched", "silent_at")
 
     def __init__(self, now):
         self.vlr = self.vlr_gt = None
-        self.seen_at = self.ul_at = self.outside_at = self.sai_at = None
+        self.seen_at = self.ul_at = self.outside_at = self.sai_at = self.silent_at = None
         self.outside_count = 0.0
         self.last_at = None
         self.sai_gt = None
@@ -147,7 +149,7 @@ class StateTables:
             self.defer_flags(old, new)
         else:
             fold_flags(old, new)
-        for slot in ("ul_at", "outside_at", "last_at", "sai_at"):
+        for slot in ("ul_at", "outside_at", "last_at", "sai_at", "silent_at"):
             value = getattr(old, slot)
             if value is not None and (getattr(new, slot) is None or value > getattr(new, slot)):
                 setattr(new, slot, value)

@@ -11,8 +11,9 @@ HLR sends after a rogue updateLocation is that interception's
 consequence); then the family whose operations cover most of all the
 flagged operations of the episode, the attacker's and what they set off
 (a sendRoutingInfoForSM followed by an mt-forwardSM is SMS spoofing, a
-sendRoutingInfoForSM alone tracking); ties go to the family the verdicts
-named most.
+sendRoutingInfoForSM alone tracking, and followed by a silent SMS, whose
+operation key :func:`~ss7tools.attack_families.operation_key` sets apart,
+tracking); ties go to the family the verdicts named most.
 """
 
 from ..attack_families import ATTACK_FAMILIES
@@ -62,10 +63,11 @@ class Summary:
         group = entry.by_gt.get(v.attacker_gt)
         if group is None:
             group = entry.by_gt[v.attacker_gt] = [set(), set(), {}]
-        if v.op is not None:
-            group[0].add(v.op)
+        op = v.op_key
+        if op is not None:
+            group[0].add(op)
             if v.request and v.attacker_gt is not None and v.calling_gt == v.attacker_gt:
-                group[1].add(v.op)
+                group[1].add(op)
         if v.family is not None:
             group[2][v.family] = group[2].get(v.family, 0) + 1
 
@@ -133,5 +135,5 @@ def resolve_family(ops, votes, sent=frozenset()):
     return best
 
 
-_OPERATIONS = {f.name: frozenset(f.operations) for f in ATTACK_FAMILIES}
+_OPERATIONS = {f.name: frozenset(f.operation_keys) for f in ATTACK_FAMILIES}
 _ATTACKER_OPERATIONS = {f.name: frozenset(f.attacker_operations) for f in ATTACK_FAMILIES}

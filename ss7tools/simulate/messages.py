@@ -8,6 +8,7 @@ pycrate's BER encoding with the slot values written in."""
 from ss7tools.encode import tcap
 from ss7tools.encode.gsmmap import isdn, tbcd
 from ss7tools.map_catalogue import ERRORS, MAP_BY_NAME, context_oid
+from ss7tools.sms_tpdu import SHORT_MESSAGE_TYPE_0
 
 #: slot name -> 'digits' (TBCD digits) or 'raw' (bytes of a fixed length)
 RAW_SLOTS = frozenset(["otid", "dtid", "cgi", "sgsn_ip"]
@@ -31,7 +32,7 @@ SHORT_MESSAGE_KINDS = {
     # a class 0 ("flash") message, shown at once: "Hello world"
     "flash": (0x00, 0x10, 11, bytes.fromhex("c8329bfd06dddf723619")),
     # a short message type 0 (TS 23.040 9.2.3.9): acknowledged, never shown
-    "silent": (0x40, 0x00, 0, b""),
+    "silent": (SHORT_MESSAGE_TYPE_0, 0x00, 0, b""),
 }
 
 
