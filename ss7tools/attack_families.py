@@ -11,6 +11,8 @@ victim's real VLR after a rogue updateLocation), never the attacker.
 the GSMA FS.11 categories its operations fall in (1: never expected from
 the interconnect, 2: only from the subscriber's home network, 3: only from
 the network the subscriber visits); empty where FS.11 does not place them.
+``required`` the operations without which an episode is not of the family
+(an SMS spoofer delivers its SMS: a routing query alone is tracking).
 ``short_messages`` are the kinds of short message (:data:`SHORT_MESSAGE_KINDS`)
 the family's attacker sends as a tool of its own: a tracker's silent SMS
 is its, not an SMS spoofer's; :func:`operation_key` names such a message
@@ -30,12 +32,13 @@ _DELIVERIES = frozenset(("mt-forwardSM", "forwardSM"))
 
 class AttackFamily:
     __slots__ = ("name", "description", "operations", "consequences", "fs11",
-                 "short_messages")
+                 "short_messages", "required")
 
-    def __init__(self, name, description, operations, consequences=(), short_messages=()):
+    def __init__(self, name, description, operations, consequences=(), short_messages=(),
+                 required=()):
         self.name, self.description = name, description
         self.operations, self.consequences = tuple(operations), tuple(consequences)
-        self.short_messages = tuple(short_messages)
+        self.short_messages, self.required = tuple(short_messages), tuple(required)
         self.fs11 = tuple(sorted({MAP_BY_NAME[op].fs11 for op in self.operations}
                                  - {None}))
 
@@ -85,7 +88,7 @@ INFO_THEFT = AttackFamily(
     ("sendIMSI", "sendAuthenticationInfo"))
 SMS_SPOOFING = AttackFamily(
     "sms_spoofing", "an SMS delivered under a claimed SMSC address",
-    ("sendRoutingInfoForSM", "mt-forwardSM"))
+    ("sendRoutingInfoForSM", "mt-forwardSM"), required=("mt-forwardSM",))
 
 ATTACK_FAMILIES = (LOCATION_TRACKING, INTERCEPTION, FRAUD, DOS, INFO_THEFT, SMS_SPOOFING)
 BY_NAME = {family.name: family for family in ATTACK_FAMILIES}

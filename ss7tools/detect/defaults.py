@@ -76,6 +76,13 @@ rules:
       operation: [{consequences}]
       subscriber_flagged_within: {window}
 
+  - name: no-agreement
+    action: alert
+    description: a request from a network that is neither home nor a roaming partner
+    when:
+      calling: [other]
+      request: true
+
   - name: silent-sms-to-home-subscriber
     action: alert
     family: location_tracking
@@ -98,13 +105,6 @@ rules:
       request: true
       operation: [{tracking}]
       since_silent_sms: {{ge: 0, le: {silent_window}}}
-
-  - name: no-agreement
-    action: alert
-    description: a request from a network that is neither home nor a roaming partner
-    when:
-      calling: [other]
-      request: true
 
   - name: fs11-cat1-from-interconnect
     action: alert

@@ -226,10 +226,13 @@ class FeaturePass:
         ctx.category = category
 
         # the subscriber: IMSI, else one learnt for the MSISDN, else the
-        # E.214 called GT, else the dialogue's
+        # E.214 called GT, else the dialogue's; an answer that names an IMSI
+        # gives the one of the MSISDN its request named (SRI, SRI-SM, sendIMSI)
+        if imsi and not msisdn and dialogue is not None:
+            msisdn = dialogue.msisdn
         if imsi and msisdn:
             if state.msisdns.get(msisdn) != imsi:
-                state.learn_msisdn(msisdn, imsi)
+                state.learn_msisdn(msisdn, imsi, now)
                 # what was kept under the MSISDN (before its IMSI was known)
                 # is the IMSI's
                 state.merge_subscriber(msisdn, imsi, now)
@@ -402,7 +405,8 @@ class FeaturePass:
                     if len(dialogues) >= state.limits.dialogues:
                         dialogues.popitem(last=False)
                     ctx.dialogue = dialogues[(calling_gt, otid)] = Dialogue(
-                        op, subscriber, ctx.frame, ctx.chunk, now, calling_gt, called_gt)
+                        op, subscriber, ctx.frame, ctx.chunk, now, calling_gt, called_gt,
+                        msisdn)
         elif dialogue is not None and answer and (tcap == "end" or tcap == "abort"):
             initiator_gt = dialogue.initiator
             initiator = state.gts.get(initiator_gt)

@@ -3,7 +3,8 @@ attacked, by which attack family, when (first and last alert), from which
 attacker GTs.
 
 A subscriber's family is decided per attacker GT, from the whole episode
-rather than one message: the family whose attacker operations
+rather than one message: among the families whose required operations the
+episode shows, the family whose attacker operations
 (:attr:`~ss7tools.attack_families.AttackFamily.attacker_operations`) cover
 most of the requests that GT itself sent about the subscriber (a
 cancelLocation from outside is denial of service; the cancelLocation our
@@ -39,6 +40,14 @@ class Summary:
     def __init__(self):
         self.entries = {}
         self.subscribers_seen = set()
+        #: MSISDN -> IMSI of the MSISDN-keyed entries, as the feature pass
+        #: learnt them (its own table forgets them after a horizon)
+        self.learnt = {}
+
+    def learn(self, msisdn, imsi):
+        """The feature pass learnt ``msisdn``'s IMSI (``StateTables.on_learn``)."""
+        if msisdn in self.entries:
+            self.learnt[msisdn] = imsi
 
     def add(self, v):
         key = v.imsi or v.msisdn
@@ -73,7 +82,8 @@ class Summary:
 
     def merged(self, msisdn_to_imsi=None):
         """Entries keyed by IMSI where one is known for an MSISDN key."""
-        mapping = msisdn_to_imsi or {}
+        mapping = dict(self.learnt)
+        mapping.update(msisdn_to_imsi or {})
         merged = {}
         for key, entry in self.entries.items():
             imsi = entry.imsi or mapping.get(key)
@@ -128,8 +138,8 @@ def resolve_family(ops, votes, sent=frozenset()):
     best, best_key = None, None
     for order, family in enumerate(ATTACK_FAMILIES):
         cover = len(ops & _OPERATIONS[family.name])
-        key = (len(sent & _ATTACKER_OPERATIONS[family.name]), cover,
-               votes.get(family.name, 0), -order)
+        key = (_REQUIRED[family.name] <= ops, len(sent & _ATTACKER_OPERATIONS[family.name]),
+               cover, votes.get(family.name, 0), -order)
         if (cover or votes.get(family.name)) and (best_key is None or key > best_key):
             best, best_key = family.name, key
     return best
@@ -137,3 +147,4 @@ def resolve_family(ops, votes, sent=frozenset()):
 
 _OPERATIONS = {f.name: frozenset(f.operation_keys) for f in ATTACK_FAMILIES}
 _ATTACKER_OPERATIONS = {f.name: frozenset(f.attacker_operations) for f in ATTACK_FAMILIES}
+_REQUIRED = {f.name: frozenset(f.required) for f in ATTACK_FAMILIES}
