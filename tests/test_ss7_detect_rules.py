@@ -570,3 +570,48 @@ class RequestRateFeatureTests(unittest.TestCase):
         import random
         rng = random.Random(5)
         self.check([rng.uniform(0, 300) for _ in range(300)])
+
+
+class MiningTests(unittest.TestCase):
+    """Mining uses features of roles and relations, wants its rules in
+    several inputs, and keeps them within a false-positive budget on the
+    last input."""
+
+    def collected(self, normal_other_in_last=0):
+        from ss7tools.detect.features import FEATURES
+        index = {name: i for i, name in enumerate(FEATURES)}
+        X, y, groups = [], [], []
+        for group in range(3):
+            for n in range(400):
+                attack = n % 4 == 0
+                vector = [0.0] * len(FEATURES)
+                vector[index["op_code"]] = 71
+                # attacks from outside the partners; the pass age would
+                # separate them as well, in this world only
+                vector[index["calling_origin"]] = 2 if attack else 1
+                vector[index["pass_age"]] = 100.0 if attack else 5000.0
+                if group == 2 and not attack and 0 < n % 20 <= normal_other_in_last:
+                    vector[index["calling_origin"]] = 2
+                X.append(vector)
+                y.append(1 if attack else 0)
+                groups.append(group)
+        return X, y, groups, [{}] * 3
+
+    def test_roles_not_volumes(self):
+        from ss7tools.detect.mine import mine_collected
+        text, _ = mine_collected(self.collected(), inputs=3)
+        rules = parse_rules(text, "mined.yaml")
+        mined = [r for r in rules.rules if r.name.startswith("mined-")]
+        self.assertEqual(len(mined), 1)
+        self.assertNotIn("pass_age", text)
+        self.assertIn("calling: [other, none]", text)
+        self.assertIn("validation part: 100 attacks, 0 normal requests matched", text)
+
+    def test_false_positive_budget(self):
+        from ss7tools.detect.mine import mine_collected
+        logged = []
+        # 1 of 20 of the last input's normal requests look like the attacks
+        text, _ = mine_collected(self.collected(normal_other_in_last=1), log=logged.append,
+                                 inputs=3)
+        self.assertNotIn("mined-01", text)
+        self.assertIn("1 over the validation false-positive budget", logged[0])
