@@ -231,13 +231,16 @@ class FeaturePass:
         if imsi and not msisdn and dialogue is not None:
             msisdn = dialogue.msisdn
         if imsi and msisdn:
-            if state.msisdns.get(msisdn) != imsi:
+            # the current generation's dict first (one C look-up, the common case)
+            msisdns = state.msisdns
+            if msisdns.current.get(msisdn) != imsi and msisdns.get(msisdn) != imsi:
                 state.learn_msisdn(msisdn, imsi, now)
                 # what was kept under the MSISDN (before its IMSI was known)
                 # is the IMSI's
                 state.merge_subscriber(msisdn, imsi, now)
         elif msisdn and not imsi:
-            imsi = state.msisdns.get(msisdn)
+            msisdns = state.msisdns
+            imsi = msisdns.current.get(msisdn) or msisdns.get(msisdn)
         if not imsi and request and called_gt:
             imsi = network.mgt_imsi(called_gt)
         subscriber = imsi or msisdn
