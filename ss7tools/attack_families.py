@@ -11,8 +11,9 @@ victim's real VLR after a rogue updateLocation), never the attacker.
 the GSMA FS.11 categories its operations fall in (1: never expected from
 the interconnect, 2: only from the subscriber's home network, 3: only from
 the network the subscriber visits); empty where FS.11 does not place them.
-``required`` the operations without which an episode is not of the family
-(an SMS spoofer delivers its SMS: a routing query alone is tracking).
+``required`` the operations an episode of the family shows, where it is
+seen whole (an SMS spoofer delivers its SMS: a routing query alone is
+rather tracking, when nothing else tells).
 ``short_messages`` are the kinds of short message (:data:`SHORT_MESSAGE_KINDS`)
 the family's attacker sends as a tool of its own: a tracker's silent SMS
 is its, not an SMS spoofer's; :func:`operation_key` names such a message

@@ -502,6 +502,16 @@ class SummaryFamilyTests(unittest.TestCase):
             self.verdict("mt-forwardSM", HOSTILE, HOME_VLR, HOSTILE, "location_tracking")),
             {"sms_spoofing"})
 
+    def test_lone_sms_routing_follows_the_verdicts_then_the_required_delivery(self):
+        # a spoofer's SMS to a VLR abroad is out of sight: the SMSC check's
+        # verdicts say spoofing; with no vote either way, no delivery: tracking
+        self.assertEqual(self.families(
+            self.verdict("sendRoutingInfoForSM", HOSTILE, HOME_HLR, HOSTILE,
+                         "sms_spoofing")), {"sms_spoofing"})
+        self.assertEqual(self.families(
+            self.verdict("sendRoutingInfoForSM", HOSTILE, HOME_HLR, HOSTILE, None)),
+            {"location_tracking"})
+
     def test_sms_routing_then_silent_sms_is_tracking(self):
         # the same two operations, but the short message is of type 0 (TP-PID
         # 0x40): the tracker's tool, not a spoofed SMS; an ordinary one is

@@ -3,8 +3,7 @@ attacked, by which attack family, when (first and last alert), from which
 attacker GTs.
 
 A subscriber's family is decided per attacker GT, from the whole episode
-rather than one message: among the families whose required operations the
-episode shows, the family whose attacker operations
+rather than one message: the family whose attacker operations
 (:attr:`~ss7tools.attack_families.AttackFamily.attacker_operations`) cover
 most of the requests that GT itself sent about the subscriber (a
 cancelLocation from outside is denial of service; the cancelLocation our
@@ -14,7 +13,11 @@ flagged operations of the episode, the attacker's and what they set off
 (a sendRoutingInfoForSM followed by an mt-forwardSM is SMS spoofing, a
 sendRoutingInfoForSM alone tracking, and followed by a silent SMS, whose
 operation key :func:`~ss7tools.attack_families.operation_key` sets apart,
-tracking); ties go to the family the verdicts named most.
+tracking); ties go to the family the verdicts named most, then to a
+family whose required operations the episode shows (a lone
+sendRoutingInfoForSM is not an SMS delivered: tracking, unless the
+verdicts said otherwise, as the SMSC check does for a spoofer whose SMS
+went to a VLR abroad, out of sight), then to the first declared.
 """
 
 from ..attack_families import ATTACK_FAMILIES
@@ -138,8 +141,8 @@ def resolve_family(ops, votes, sent=frozenset()):
     best, best_key = None, None
     for order, family in enumerate(ATTACK_FAMILIES):
         cover = len(ops & _OPERATIONS[family.name])
-        key = (_REQUIRED[family.name] <= ops, len(sent & _ATTACKER_OPERATIONS[family.name]),
-               cover, votes.get(family.name, 0), -order)
+        key = (len(sent & _ATTACKER_OPERATIONS[family.name]), cover,
+               votes.get(family.name, 0), _REQUIRED[family.name] <= ops, -order)
         if (cover or votes.get(family.name)) and (best_key is None or key > best_key):
             best, best_key = family.name, key
     return best
