@@ -65,18 +65,26 @@ def peak_rss_mib():
 
 def shifted(rows, day, renumber):
     """The rows ``day`` days later, with subscriber numbers never used
-    before (digits 7 to 9 of each IMSI and MSISDN, after the home network's
-    MCC, MNC and country code, are the pass's number)."""
+    before: an MSISDN gets the pass's number (three digits) after its sixth
+    digit; an IMSI keeps its 15 digits, its MSIN plus ``day`` millions
+    modulo its range (one to one within a pass; another pass's IMSIs only
+    where a random MSIN lands on one, a few in 50,000)."""
     t, imsi, msisdn = COLUMN_INDEX["time_stamp"], COLUMN_INDEX["imsi"], COLUMN_INDEX["msisdn"]
     offset = 86400.0 * day
-    mark = "%03d" % (day % 1000)
     for row in rows:
         row = list(row)
         row[t] += offset
         if renumber:
             for i in (imsi, msisdn):
-                if row[i] and len(row[i]) > 9:
-                    row[i] = row[i][:6] + mark + row[i][9:]
+                value = row[i]
+                if not value or len(value) <= 9 or not value.isdigit():
+                    continue
+                if i == msisdn:
+                    row[i] = value[:6] + "%03d" % (day % 1000) + value[6:]
+                else:
+                    width = len(value) - 6
+                    tail = (int(value[6:]) + day * 10 ** (width - 3)) % 10 ** width
+                    row[i] = value[:6] + "%0*d" % (width, tail)
         yield tuple(row)
 
 
