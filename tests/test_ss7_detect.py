@@ -27,7 +27,8 @@ from ss7tools.detect.train import collect, train
 from ss7tools.errors import ModelFileError, NetworkFileError
 from ss7tools.stats import ParseStats
 
-from .detect_helpers import HOME_HLR, HOME_IMSI, HOME_MSISDN, HOME_VLR, HOSTILE, row, simulate_labelled
+from .detect_helpers import (HOME_HLR, HOME_IMSI, HOME_MSISDN, HOME_VLR, HOSTILE, row,
+                             simulate_labelled)
 
 
 class _Captured(unittest.TestCase):

@@ -4,9 +4,10 @@ tshark's PDML output is cut into SS7 messages at each M3UA or M2PA layer
 and each message into components at each GSM MAP layer, so that its
 per-frame, multi-occurrence values line up with our rows (one row per
 message, or per component).  On every message tshark decodes, op_code,
-imsi, msisdn, the short message's TP-PID and TP-DCS, calling/called GT
-and SSN, OPC, DPC, otid, dtid and tcap_type must agree.  Runs on every capture in ../shared/ss7-captures and
-on generated traffic covering every message kind of the issue.
+imsi, msisdn, the short message's TP-PID and TP-DCS, calling/called
+GT and SSN, OPC, DPC, otid, dtid and tcap_type must agree.  Runs on
+every capture in ../shared/ss7-captures and on generated traffic
+covering every message kind of the issue.
 """
 
 import os

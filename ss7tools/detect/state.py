@@ -126,8 +126,8 @@ class SubscriberState:
     decaying with a one-hour time constant, ``last_at`` its last message,
     ``sai_gt``/``sai_at`` the last VLR that asked for its vectors,
     ``silent_at`` the last silent SMS (short message type 0) sent to it
-    from outside, not by its own home network; the ``flagged_*`` slots are the engine's: its last alert
-    or drop."""
+    from outside, not by its own home network; the ``flagged_*`` slots are
+    the engine's: its last alert or drop."""
 
     __slots__ = ("vlr", "vlr_gt", "seen_at", "ul_at", "outside_at", "outside_count",
                  "last_at", "sai_gt", "sai_at", "flagged_at", "flagged_family", "flagged_gt",
