@@ -44,15 +44,25 @@ from ss7tools.simulate.command import simulate  # noqa: E402
 from ss7tools.simulate.world import HOLDOUT_WORLD, World  # noqa: E402
 
 
-def make(directory, world_path, seed, duration, subscribers, boost, stealth):
+class _Reused:
+    """What a simulation left in --keep's directory: its message count."""
+
+    def __init__(self, labels):
+        with open(labels) as f:
+            self.messages = sum(1 for _ in f) - 1
+
+
+def make(directory, world_path, seed, duration, subscribers, boost, stealth, reuse=False):
     world = World.load(world_path)
     name = "%s-%d" % (os.path.basename(world_path or "default").split("_")[0], seed)
     pcap = os.path.join(directory, name + ".pcap")
     labels = os.path.join(directory, name + ".labels.csv")
+    network = Network(world.network_description(), name)
+    if reuse and os.path.exists(pcap) and os.path.exists(labels):
+        return pcap, labels, network, _Reused(labels)
     mix = {family: spec["share"] * boost for family, spec in world.attacks.items()}
     sim = simulate(pcap, labels, world=world, seed=seed, duration=duration,
                    subscribers=subscribers, attack_mix=mix, stealth=stealth)
-    network = Network(world.network_description(), name)
     return pcap, labels, network, sim
 
 
@@ -99,6 +109,10 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="30 min, 8,000 subscribers")
     parser.add_argument("--no-lofo", action="store_true", help="skip leave-one-family-out")
     parser.add_argument("--keep", help="directory to keep captures, model and rules in")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --keep: use the captures already there (same options)")
+    parser.add_argument("--no-approaches", action="store_true",
+                        help="only leave-one-family-out (with --reuse, to split it over runs)")
     parser.add_argument("--lofo-families", default=",".join(ATTACK_TYPES),
                         help="the families to withhold in turn (comma-separated)")
     args = parser.parse_args(argv)
@@ -112,51 +126,60 @@ def main(argv=None):
     out = sys.stdout
     try:
         started = time.time()
+        if args.keep:
+            os.makedirs(directory, exist_ok=True)
+        reuse = args.reuse and bool(args.keep)
         trains = [make(directory, None, int(s), args.duration, args.subscribers, args.boost,
-                       args.train_stealth) for s in args.train_seeds.split(",")]
+                       args.train_stealth, reuse) for s in args.train_seeds.split(",")]
         tests = [make(directory, HOLDOUT_WORLD, int(s), args.duration, args.subscribers,
-                      args.boost, None) for s in args.test_seeds.split(",")]
+                      args.boost, None, reuse) for s in args.test_seeds.split(",")]
         out.write("simulated %d training messages (default world, stealth %.2f) and %d test "
                   "messages (holdout world) in %.0f s\n" % (
                       sum(t[3].messages for t in trains), args.train_stealth,
                       sum(t[3].messages for t in tests), time.time() - started))
         collected = collect([(p, l) for p, l, _, _ in trains], trains[0][2])
-        model_path = os.path.join(directory, "model.json")
-        log = lambda line: out.write("  " + line + "\n")  # noqa: E731
-        train_collected(collected, model_path, log=log, inputs=len(trains))
-        model = load_model(model_path)
-        out.write("  chose %s, threshold %.3f\n" % (model.training["chosen"], model.threshold))
-        mined_text, _ = mine_collected(collected, log=log, inputs=len(trains))
-        with open(os.path.join(directory, "mined.yaml"), "w") as f:
-            f.write(mined_text)
-        mined = parse_rules(mined_text, "mined.yaml")
-        approaches = (
-            ("category rules", lambda net: Engine(default_rules(), net)),
-            ("mined rules", lambda net: Engine(mined, net)),
-            ("rules + model", lambda net: Engine(default_rules(), net, model)),
-        )
-        results = {}
-        for name, make_engine in approaches:
-            t = time.time()
-            per_message, per_subscriber = merged_scores(tests, make_engine)
-            results[name] = (per_message, per_subscriber)
-            out.write("\n== %s (held out: holdout world, seeds %s; %.0f s)\n"
-                      % (name, args.test_seeds, time.time() - t))
-            format_table("per message", per_message, out)
-            format_table("per subscriber", per_subscriber, out, subscriber=True)
-            worst = min(per_subscriber[f]["detected"] for f in ATTACK_TYPES)
-            out.write("  targets: per-subscriber detected >= 0.98 in every family: %s "
-                      "(lowest %.3f); normal subscribers flagged < 0.5%%: %s; per-message "
-                      "F1 >= 0.95: %s (%.3f)\n" % (
-                          "met" if worst >= 0.98 else "NOT met", worst,
-                          "met" if per_subscriber["normal_flagged"] < 0.005 else "NOT met",
-                          "met" if per_message["any"]["f1"] >= 0.95 else "NOT met",
-                          per_message["any"]["f1"]))
+        if not args.no_approaches:
+            approaches_run(collected, trains, tests, directory, args, out)
         if not args.no_lofo:
             lofo(collected, tests, directory, out, families)
     finally:
         if not args.keep:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def approaches_run(collected, trains, tests, directory, args, out):
+    """Train, mine, and score the three approaches on the held-out tests."""
+    model_path = os.path.join(directory, "model.json")
+    log = lambda line: out.write("  " + line + "\n")  # noqa: E731
+    train_collected(collected, model_path, log=log, inputs=len(trains))
+    model = load_model(model_path)
+    out.write("  chose %s, threshold %.3f\n" % (model.training["chosen"], model.threshold))
+    mined_text, _ = mine_collected(collected, log=log, inputs=len(trains))
+    with open(os.path.join(directory, "mined.yaml"), "w") as f:
+        f.write(mined_text)
+    mined = parse_rules(mined_text, "mined.yaml")
+    approaches = (
+        ("category rules", lambda net: Engine(default_rules(), net)),
+        ("mined rules", lambda net: Engine(mined, net)),
+        ("rules + model", lambda net: Engine(default_rules(), net, model)),
+    )
+    results = {}
+    for name, make_engine in approaches:
+        t = time.time()
+        per_message, per_subscriber = merged_scores(tests, make_engine)
+        results[name] = (per_message, per_subscriber)
+        out.write("\n== %s (held out: holdout world, seeds %s; %.0f s)\n"
+                  % (name, args.test_seeds, time.time() - t))
+        format_table("per message", per_message, out)
+        format_table("per subscriber", per_subscriber, out, subscriber=True)
+        worst = min(per_subscriber[f]["detected"] for f in ATTACK_TYPES)
+        out.write("  targets: per-subscriber detected >= 0.98 in every family: %s "
+                  "(lowest %.3f); normal subscribers flagged < 0.5%%: %s; per-message "
+                  "F1 >= 0.95: %s (%.3f)\n" % (
+                      "met" if worst >= 0.98 else "NOT met", worst,
+                      "met" if per_subscriber["normal_flagged"] < 0.005 else "NOT met",
+                      "met" if per_message["any"]["f1"] >= 0.95 else "NOT met",
+                      per_message["any"]["f1"]))
 
 
 def lofo(collected, tests, directory, out, families=ATTACK_TYPES):

@@ -7,9 +7,10 @@ traffic grows, and live evaluation latency at a paced arrival rate.
    plus ``--model`` if given), write the verdicts CSV.  Target: >= 50,000
    messages/s.
 2. Memory: the same rows replayed ``--passes`` times, each a day later
-   (so state expires as it would) and with the subscribers renumbered (so
-   each pass brings new ones): resident memory after each pass must stay
-   flat, the state tables bounded.
+   (so state expires as it would, at the default one-day horizon or
+   ``--state-horizon``) and with the subscribers renumbered (so each pass
+   brings ones never seen before): resident and peak resident memory after
+   each pass must stay flat, the state tables bounded.
 3. Live: the capture's decoded messages handed to
    :class:`~ss7tools.detect.live.LiveEvaluator` one at a time at
    ``--rate`` messages/s (paced by the wall clock): p50, p99 and max
@@ -32,6 +33,7 @@ sys.path.insert(0, ROOT)
 from ss7tools.decoder import decoded_batches  # noqa: E402
 from ss7tools.detect.command import build_engine, detect_messages  # noqa: E402
 from ss7tools.detect.live import LiveEvaluator  # noqa: E402
+from ss7tools.detect.state import Limits  # noqa: E402
 from ss7tools.detect.source import iter_file_messages, iter_file_rows, messages  # noqa: E402
 from ss7tools.pipeline import write_rows_file  # noqa: E402
 from ss7tools.rows import COLUMN_INDEX  # noqa: E402
@@ -57,8 +59,16 @@ def offline(rows_path, out_path, model):
     return count, time.perf_counter() - started, engine
 
 
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def shifted(rows, day, renumber):
-    """The rows a day later, with other subscriber numbers."""
+    """The rows ``day`` days later, with subscriber numbers never used
+    before: an MSISDN gets the pass's number (three digits) after its sixth
+    digit; an IMSI keeps its 15 digits, its MSIN plus ``day`` millions
+    modulo its range (one to one within a pass; another pass's IMSIs only
+    where a random MSIN lands on one, a few in 50,000)."""
     t, imsi, msisdn = COLUMN_INDEX["time_stamp"], COLUMN_INDEX["imsi"], COLUMN_INDEX["msisdn"]
     offset = 86400.0 * day
     for row in rows:
@@ -66,19 +76,26 @@ def shifted(rows, day, renumber):
         row[t] += offset
         if renumber:
             for i in (imsi, msisdn):
-                if row[i]:
-                    row[i] = row[i][:-3] + "%03d" % ((int(row[i][-3:]) + 7 * day) % 1000)
+                value = row[i]
+                if not value or len(value) <= 9 or not value.isdigit():
+                    continue
+                if i == msisdn:
+                    row[i] = value[:6] + "%03d" % (day % 1000) + value[6:]
+                else:
+                    width = len(value) - 6
+                    tail = (int(value[6:]) + day * 10 ** (width - 3)) % 10 ** width
+                    row[i] = value[:6] + "%0*d" % (width, tail)
         yield tuple(row)
 
 
-def memory(rows_path, passes, model):
-    engine = build_engine(model_path=model)
+def memory(rows_path, passes, model, limits=None):
+    engine = build_engine(model_path=model, limits=limits)
     base = list(iter_file_rows(rows_path))
     figures = []
     for day in range(passes):
         for group in messages(shifted(base, day, True)):
             engine.evaluate(group)
-        figures.append((day + 1, rss_mib(), engine.features.state.sizes()))
+        figures.append((day + 1, rss_mib(), peak_rss_mib(), engine.features.state.sizes()))
     return figures
 
 
@@ -106,6 +123,10 @@ def main(argv=None):
     parser.add_argument("--duration", type=float, default=3600.0)
     parser.add_argument("--model", help="a model file (ss7tools train) to run with the rules")
     parser.add_argument("--passes", type=int, default=4)
+    parser.add_argument("--state-horizon", type=float, default=None,
+                        help="seconds of traffic after which state is forgotten "
+                             "(default: the detector's, a day)")
+    parser.add_argument("--skip-live", action="store_true")
     parser.add_argument("--rate", type=float, default=5000.0)
     parser.add_argument("--live-messages", type=int, default=50000)
     args = parser.parse_args(argv)
@@ -126,8 +147,12 @@ def main(argv=None):
                  count / engine.cpu_seconds))
         print("  verdicts: %s; state %s" % (engine.counts, engine.features.state.sizes()))
         print("memory, the capture replayed a day later each pass with new subscribers:")
-        for day, mib, sizes in memory(rows, args.passes, args.model):
-            print("  pass %d: resident %.0f MiB, state %s" % (day, mib, sizes))
+        limits = Limits.with_horizon(args.state_horizon) if args.state_horizon else None
+        for day, mib, peak, sizes in memory(rows, args.passes, args.model, limits):
+            print("  pass %d: resident %.0f MiB, peak resident so far %.0f MiB, state %s"
+                  % (day, mib, peak, sizes))
+        if args.skip_live:
+            return
         latency, achieved, late = live(pcap, args.rate, args.model, args.live_messages)
         print("live, %.0f messages/s asked (%.0f achieved, %d messages started > 10 ms late): "
               "p50 %.3f ms, p99 %.3f ms, max %.3f ms over %d messages (target p99 < 1 ms)"

@@ -11,19 +11,35 @@ victim's real VLR after a rogue updateLocation), never the attacker.
 the GSMA FS.11 categories its operations fall in (1: never expected from
 the interconnect, 2: only from the subscriber's home network, 3: only from
 the network the subscriber visits); empty where FS.11 does not place them.
+``required`` the operations an episode of the family shows, where it is
+seen whole (an SMS spoofer delivers its SMS: a routing query alone is
+rather tracking, when nothing else tells).
+``short_messages`` are the kinds of short message (:data:`SHORT_MESSAGE_KINDS`)
+the family's attacker sends as a tool of its own: a tracker's silent SMS
+is its, not an SMS spoofer's; :func:`operation_key` names such a message
+where families' operations are compared.
 """
 
 from .map_catalogue import MAP_BY_NAME
+from .sms_tpdu import SHORT_MESSAGE_TYPE_0
 
 NORMAL_LABEL = "normal"
+#: short message kind -> its TP-PID (TS 23.040 9.2.3.9): "silent", a
+#: short message type 0, acknowledged by the phone and never shown
+SHORT_MESSAGE_KINDS = {"silent": SHORT_MESSAGE_TYPE_0}
+#: the operations that deliver a short message to the phone
+_DELIVERIES = frozenset(("mt-forwardSM", "forwardSM"))
 
 
 class AttackFamily:
-    __slots__ = ("name", "description", "operations", "consequences", "fs11")
+    __slots__ = ("name", "description", "operations", "consequences", "fs11",
+                 "short_messages", "required")
 
-    def __init__(self, name, description, operations, consequences=()):
+    def __init__(self, name, description, operations, consequences=(), short_messages=(),
+                 required=()):
         self.name, self.description = name, description
         self.operations, self.consequences = tuple(operations), tuple(consequences)
+        self.short_messages, self.required = tuple(short_messages), tuple(required)
         self.fs11 = tuple(sorted({MAP_BY_NAME[op].fs11 for op in self.operations}
                                  - {None}))
 
@@ -32,15 +48,32 @@ class AttackFamily:
 
     @property
     def attacker_operations(self):
-        """The operations an attacker of this family sends."""
-        return tuple(op for op in self.operations if op not in self.consequences)
+        """The operations an attacker of this family sends (a short message
+        of its own as :func:`operation_key` names it)."""
+        return tuple(op for op in self.operations if op not in self.consequences) + tuple(
+            "mt-forwardSM:" + kind for kind in self.short_messages)
+
+    @property
+    def operation_keys(self):
+        """Its operations and own short messages, as :func:`operation_key` names them."""
+        return self.operations + tuple("mt-forwardSM:" + k for k in self.short_messages)
+
+
+def operation_key(op, tp_pid=None):
+    """``op``, or for the delivery of a short message of a kind that is a
+    family's tool (a silent SMS) ``mt-forwardSM:silent``."""
+    if tp_pid is not None and op in _DELIVERIES:
+        for kind, pid in SHORT_MESSAGE_KINDS.items():
+            if tp_pid == pid:
+                return "mt-forwardSM:" + kind
+    return op
 
 
 LOCATION_TRACKING = AttackFamily(
     "location_tracking", "where a subscriber is: cell, serving VLR, roaming number",
     ("sendRoutingInfo", "provideRoamingNumber", "sendRoutingInfoForSM",
      "provideSubscriberInfo", "anyTimeInterrogation", "sendRoutingInfoForGprs"),
-    ("provideRoamingNumber",))
+    ("provideRoamingNumber",), short_messages=("silent",))
 INTERCEPTION = AttackFamily(
     "interception", "calls or SMS rerouted through the attacker: a rogue VLR "
     "registration, or forwarding to the attacker written into the serving VLR",
@@ -56,7 +89,7 @@ INFO_THEFT = AttackFamily(
     ("sendIMSI", "sendAuthenticationInfo"))
 SMS_SPOOFING = AttackFamily(
     "sms_spoofing", "an SMS delivered under a claimed SMSC address",
-    ("sendRoutingInfoForSM", "mt-forwardSM"))
+    ("sendRoutingInfoForSM", "mt-forwardSM"), required=("mt-forwardSM",))
 
 ATTACK_FAMILIES = (LOCATION_TRACKING, INTERCEPTION, FRAUD, DOS, INFO_THEFT, SMS_SPOOFING)
 BY_NAME = {family.name: family for family in ATTACK_FAMILIES}

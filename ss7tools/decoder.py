@@ -8,6 +8,7 @@ before it, ``error`` says ``layer: reason`` and ``stats`` counts it under
 
 from . import gsmmap, m2pa, m3ua, sccp, tcap
 from .ber import BerError
+from .errors import TpduError
 from .capture import DECODED_FIELDS, iter_messages, protocol_by_port
 from .model import RoutingLabel, Ss7Message
 from .sctp import PPID_M3UA
@@ -20,6 +21,8 @@ MAP_OPERATIONS = gsmmap.OPERATIONS
 CAP_OPERATIONS = gsmmap.CAP_OPERATIONS
 context_info = gsmmap.application_context_info
 identity_row = gsmmap.identity_row
+short_message = gsmmap.short_message
+SHORT_MESSAGE_OPERATIONS = gsmmap.SHORT_MESSAGE_OPERATIONS
 m3ua_label = m3ua.decode_label
 sccp_head = sccp.decode_head
 tcap_decode = tcap.decode
@@ -157,6 +160,11 @@ class MessageDecoder:
                                 except BerError as exc:
                                     stats.undecodable_message("gsm_map")
                                     comp.error = "gsm_map: %s" % exc
+                                else:
+                                    if (op_code in SHORT_MESSAGE_OPERATIONS
+                                            and comp.type_name == "invoke"):
+                                        self._short_message(comp, op_code, tcap_data,
+                                                            parameter)
         # object.__new__ and stores: cheaper than Ss7Message's __init__ call
         m = new_object(Ss7Message)
         m.frame, m.chunk, m.time_stamp = frame, chunk, time_stamp
@@ -166,6 +174,20 @@ class MessageDecoder:
         m.components = components
         m.error = "; ".join(errors) if errors else None
         return m
+
+    def _short_message(self, comp, op_code, tcap_data, parameter):
+        """TP-PID and TP-DCS of a forwardSM's TPDU; a malformed one is
+        counted (``sms_tpdu``) and named in the component's error, its
+        identities kept."""
+        try:
+            comp.short_message = short_message(op_code, tcap_data, parameter[0],
+                                               parameter[1])
+        except BerError as exc:
+            self.stats.undecodable_message("gsm_map")
+            comp.error = "gsm_map: %s" % exc
+        except TpduError as exc:
+            self.stats.undecodable_message("sms_tpdu")
+            comp.error = "sms_tpdu: %s" % exc
 
     def _label(self, key):
         """The shared :class:`RoutingLabel` of ``key``, its fields' values."""

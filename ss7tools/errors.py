@@ -47,6 +47,10 @@ class BerError(DecodeError):
     """Base class of BER decoding errors (the MAP layer's errors)."""
 
 
+class TpduError(DecodeError):
+    """The short message TPDU (TS 23.040) inside a MAP SM-RP-UI is malformed."""
+
+
 class EncodeError(Ss7ToolsError, ValueError):
     """A value does not fit the message being built."""
 

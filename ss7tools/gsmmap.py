@@ -8,9 +8,19 @@ here into one tree per operation and direction.
 """
 
 from .ber import find_path, read_tlv
+from .sms_tpdu import pid_dcs
 from .map_catalogue import (APPLICATION_CONTEXTS, APPLICATION_CONTEXTS_V1V2,
                             CAP_AC_PREFIXES, CAP_OPERATION_NAMES, IDENTITY_FIELDS,
                             MAP_AC_PREFIX, MAP_BY_CODE, MAP_OPERATION_NAMES)
+
+#: the operations whose argument carries a short message TPDU (SM-RP-UI):
+#: mt-forwardSM, and mo-forwardSM (forwardSM of MAP v1/v2, both ways)
+SHORT_MESSAGE_OPERATIONS = frozenset((44, 46))
+MT_FORWARD_SM = 44
+#: the sm-RP-DA choice that addresses the SMSC: the TPDU comes from the phone
+_SERVICE_CENTRE_DA = 0x84
+_SIGNAL_INFO = 0x04
+NO_SHORT_MESSAGE = (None, None)
 
 #: local code -> name (MAP; CAP when the dialogue is CAMEL)
 OPERATIONS = MAP_OPERATION_NAMES
@@ -169,3 +179,26 @@ def identity_row(op_code, is_result, buf, start, end):
     out = [None] * 7
     _walk(buf, start, end, tree, out)
     return tuple(out)
+
+
+def short_message(op_code, buf, start, end):
+    """``(tp_pid, tp_dcs)`` of the TPDU in a forwardSM argument's SM-RP-UI
+    (the parameter TLV ``buf[start:end]``: sm-RP-DA, sm-RP-OA, sm-RP-UI,
+    ...); ``(None, None)`` when it has none.  The direction comes from the
+    operation (mt-forwardSM: to the phone) or, for forwardSM of MAP v1/v2
+    and mo-forwardSM, from sm-RP-DA (the SMSC's address: from the phone).
+
+    Raises :class:`BerError` for malformed BER and
+    :class:`~ss7tools.errors.TpduError` for a malformed TPDU."""
+    tag, pos, vend, _ = read_tlv(buf, start, end)
+    if tag != 0x30:
+        return NO_SHORT_MESSAGE
+    first = None
+    while pos < vend:
+        tag, vstart, value_end, pos = read_tlv(buf, pos, vend)
+        if first is None:
+            first = tag
+        elif tag == _SIGNAL_INFO:
+            from_mobile = op_code != MT_FORWARD_SM and first == _SERVICE_CENTRE_DA
+            return pid_dcs(bytes(buf[vstart:value_end]), from_mobile)
+    return NO_SHORT_MESSAGE

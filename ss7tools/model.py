@@ -21,6 +21,7 @@ message (:func:`ss7tools.rows.messages_rows`).
 from .map_catalogue import IDENTITY_FIELDS
 
 NO_IDENTITIES = (None,) * len(IDENTITY_FIELDS)
+NO_SHORT_MESSAGE = (None, None)
 
 
 def _repr(obj):
@@ -94,20 +95,24 @@ class Component:
     type, code)``, ``parameter`` the ``(start, end)`` of the parameter in the
     TCAP message's octets, the identities the MAP decoder found in it
     (``identities``, in :data:`~ss7tools.map_catalogue.IDENTITY_FIELDS`
-    order; also as ``imsi``, ``msisdn`` ... properties) and the parameter's
-    decoding fault (None)."""
+    order; also as ``imsi``, ``msisdn`` ... properties), the parameter's
+    decoding fault (None), and ``short_message`` the ``(TP-PID, TP-DCS)``
+    of the short message a forwardSM argument carries (TS 23.040; None
+    each where absent)."""
 
     __slots__ = ("type_name", "invoke_id", "linked_id", "op_code", "error_code", "problem",
-                 "parameter", "op_name", "identities", "error")
+                 "parameter", "op_name", "identities", "error", "short_message")
 
     __repr__ = _repr
 
     def __init__(self, type_name, invoke_id, linked_id, op_code, error_code, problem,
-                 parameter, op_name=None, identities=NO_IDENTITIES, error=None):
+                 parameter, op_name=None, identities=NO_IDENTITIES, error=None,
+                 short_message=NO_SHORT_MESSAGE):
         self.type_name, self.invoke_id, self.linked_id = type_name, invoke_id, linked_id
         self.op_code, self.error_code, self.problem = op_code, error_code, problem
         self.parameter, self.op_name = parameter, op_name
         self.identities, self.error = identities, error
+        self.short_message = short_message
 
 
 def _identity(index):

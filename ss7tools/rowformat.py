@@ -24,7 +24,7 @@ MSGPACK_FORMAT = "ss7tools-rows"
 _LINK = slice(3, 25)        # src_ip .. routing_context, sccp_type .. calling_pc
 _OPERATION = slice(28, 34)  # app_context .. error_code
 _CACHE_MAX = 16384
-_COLUMNS = 42
+_COLUMNS = 44
 _NUMBERS = [str(n) for n in range(256)]  # chunk indexes, mostly
 
 
@@ -68,7 +68,7 @@ class CsvFormatter:
         numbers = _NUMBERS
         lines = []
         append = lines.append
-        regular = True  # every row of 42 columns
+        regular = True  # every row of 44 columns
         last_frame = last_stamp = None
         head = ""
         try:
@@ -98,8 +98,8 @@ class CsvFormatter:
                     head = "%s,%%s,%s" % (("" if frame is None else str(frame)).replace("%", "%%"),
                                           ("" if stamp is None else str(stamp)).replace("%", "%%"))
                 (tcap_type, otid, dtid, imsi, msisdn, msc, vlr, hlr, sgsn, smsc,
-                 error) = row[25], row[26], row[27], row[34], row[35], row[36], row[37], \
-                    row[38], row[39], row[40], row[41]
+                 tp_pid, tp_dcs, error) = row[25], row[26], row[27], row[34], row[35], \
+                    row[36], row[37], row[38], row[39], row[40], row[41], row[42], row[43]
                 append((head % (numbers[chunk] if chunk.__class__ is int and 0 <= chunk < 256
                                 else "" if chunk is None else chunk),
                         link, "" if tcap_type is None else tcap_type,
@@ -107,7 +107,12 @@ class CsvFormatter:
                         "" if imsi is None else imsi, "" if msisdn is None else msisdn,
                         "" if msc is None else msc, "" if vlr is None else vlr,
                         "" if hlr is None else hlr, "" if sgsn is None else sgsn,
-                        "" if smsc is None else smsc, "" if error is None else error))
+                        "" if smsc is None else smsc,
+                        "" if tp_pid is None else numbers[tp_pid]
+                        if tp_pid.__class__ is int and 0 <= tp_pid < 256 else str(tp_pid),
+                        "" if tp_dcs is None else numbers[tp_dcs]
+                        if tp_dcs.__class__ is int and 0 <= tp_dcs < 256 else str(tp_dcs),
+                        "" if error is None else error))
         except TypeError:  # a list for a row, or an unhashable value
             return "".join([self._csv_line(row) for row in rows])
         try:
@@ -125,7 +130,7 @@ class CsvFormatter:
 
 
 def _plain(line):
-    """Whether ``line`` is 42 unquoted fields whose text needs no quoting."""
+    """Whether ``line`` is 44 unquoted fields whose text needs no quoting."""
     return (line.count(",") == _COLUMNS - 1 and line.find("\n") == len(line) - 1
             and '"' not in line and "\r" not in line)
 

@@ -18,6 +18,11 @@ Row schema (:data:`COLUMNS`, in this order) and value formats:
 - ``tcap_type``: begin / continue / end / abort / unidirectional;
   ``component``: invoke / returnResultLast / returnResultNotLast /
   returnError / reject.
+- ``tp_pid`` / ``tp_dcs``: ints, the TP-Protocol-Identifier and
+  TP-Data-Coding-Scheme of the short message (TS 23.040 TPDU) in a
+  forwardSM / mt-forwardSM / mo-forwardSM invoke's SM-RP-UI (0x40: a silent
+  "short message type 0").  Files written before these columns existed
+  read them as absent.
 - ``error``: what could not be decoded (``layer: reason``; the message's
   faults, then the component's); the row keeps the fields decoded before the
   fault.  None everywhere a value is absent.
@@ -41,7 +46,7 @@ COLUMNS = (
     "called_ssn", "called_pc", "calling_gt", "calling_ssn", "calling_pc",
     "tcap_type", "otid", "dtid", "app_context", "component", "invoke_id",
     "op_code", "op_name", "error_code", "imsi", "msisdn", "msc", "vlr", "hlr",
-    "sgsn", "smsc", "error",
+    "sgsn", "smsc", "tp_pid", "tp_dcs", "error",
 )
 COLUMN_INDEX = {name: i for i, name in enumerate(COLUMNS)}
 # messages decoded before their rows are yielded (as pipeline.CHUNK: a long
@@ -82,6 +87,7 @@ def messages_rows(messages):
             elif error is not None:
                 fault = error + "; " + fault
             imsi, msisdn, msc, vlr, hlr, sgsn, smsc = c.identities
+            tp_pid, tp_dcs = c.short_message
             append((m.frame, m.chunk, m.time_stamp, m.src_ip, m.dst_ip, m.src_port,
                     m.dst_port, m.stream, m.ppid, label.m3ua_class, label.m3ua_type,
                     label.opc, label.dpc, label.si, label.ni, label.sls,
@@ -90,7 +96,7 @@ def messages_rows(messages):
                     calling.pc, transaction.type_name, transaction.otid, transaction.dtid,
                     transaction.context_name or transaction.app_context, c.type_name,
                     c.invoke_id, c.op_code, c.op_name, c.error_code, imsi, msisdn, msc, vlr,
-                    hlr, sgsn, smsc, fault))
+                    hlr, sgsn, smsc, tp_pid, tp_dcs, fault))
     return rows
 
 

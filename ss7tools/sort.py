@@ -24,7 +24,7 @@ INTEGER_COLUMNS = (
     "frame", "chunk", "src_port", "dst_port", "sctp_stream", "ppid", "opc",
     "dpc", "si", "ni", "sls", "network_appearance", "routing_context",
     "called_ssn", "called_pc", "calling_ssn", "calling_pc", "invoke_id",
-    "op_code", "error_code")
+    "op_code", "error_code", "tp_pid", "tp_dcs")
 FLOAT_COLUMNS = ("time_stamp", "time_diff")
 TIME_DIFF = "time_diff"
 

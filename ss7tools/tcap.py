@@ -2,7 +2,7 @@
 
 from .ber import BerError, decode_integer, decode_oid, read_tlv
 from .errors import TcapError
-from .model import NO_IDENTITIES, Component, Transaction
+from .model import NO_IDENTITIES, NO_SHORT_MESSAGE, Component, Transaction
 
 new_object = object.__new__
 
@@ -228,4 +228,5 @@ def _components(data, pos, end, comps):
             comp.op_code, comp.error_code, comp.problem = op_code, error_code, problem
             comp.parameter, comp.op_name, comp.identities = parameter, None, NO_IDENTITIES
             comp.error = None
+            comp.short_message = NO_SHORT_MESSAGE
             comps.append(comp)

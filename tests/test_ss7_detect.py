@@ -22,12 +22,13 @@ from ss7tools.detect.model import load_model
 from ss7tools.detect.network import Network
 from ss7tools.detect.rules import load_rules
 from ss7tools.detect.source import iter_file_rows, messages, read_labels
-from ss7tools.detect.state import Limits
+from ss7tools.detect.state import ExpiringMap, Limits
 from ss7tools.detect.train import collect, train
 from ss7tools.errors import ModelFileError, NetworkFileError
 from ss7tools.stats import ParseStats
 
-from .detect_helpers import simulate_labelled
+from .detect_helpers import (HOME_HLR, HOME_IMSI, HOME_MSISDN, HOME_VLR, HOSTILE, row,
+                             simulate_labelled)
 
 
 class _Captured(unittest.TestCase):
@@ -190,6 +191,66 @@ class OfflineLiveTests(_Captured):
         state.limits.gt_ttl = 0.0
         state.sweep(last + 1.0)
         self.assertEqual((len(state.subscribers), len(state.gts)), (0, 0))
+
+
+class ExpiryTests(unittest.TestCase):
+    """State is forgotten by traffic time, at a configured horizon."""
+
+    def test_expiring_map_generations(self):
+        table = ExpiringMap(horizon=100.0, limit=1000)
+        table.set("a", "1", 0.0)
+        table.set("b", "2", 0.0)
+        table.expire(99.0)
+        self.assertEqual((table.get("a"), len(table)), ("1", 2))
+        table.expire(100.0)              # a horizon: both move to the previous generation
+        self.assertEqual(table.get("a"), "1")   # read: copied forward
+        table.expire(200.0)              # another: what was not read is gone
+        self.assertEqual((table.get("a"), table.get("b")), ("1", None))
+        table.expire(float("nan"))       # no time: no swap
+        table.expire(400.0)
+        table.expire(500.0)
+        self.assertEqual((len(table), dict(table.items())), (0, {}))
+
+    def test_expiring_map_limit(self):
+        table = ExpiringMap(horizon=1e9, limit=10)
+        for n in range(1000):
+            table.set(str(n), n, 0.0)
+            self.assertLessEqual(len(table), 10)
+        self.assertEqual(table.get("999"), 999)
+
+    def test_every_table_expires_at_the_horizon(self):
+        from ss7tools.detect.summary import Summary
+        engine = Engine(default_rules(), Network.load(), limits=Limits.with_horizon(3600.0))
+        state = engine.features.state
+        summary = Summary()
+        state.on_learn = summary.learn
+        # a routing query by MSISDN from outside, answered with the IMSI
+        for r in (row(1, 0, HOSTILE, HOME_HLR, "sendRoutingInfoForSM", msisdn=HOME_MSISDN,
+                      otid="0a"),
+                  row(2, 1, HOME_HLR, HOSTILE, "sendRoutingInfoForSM", tcap="end",
+                      component="returnResultLast", otid=None, dtid="0a", imsi=HOME_IMSI)):
+            summary.add(engine.evaluate([r]))
+        self.assertEqual(state.msisdns.get(HOME_MSISDN), HOME_IMSI)
+        self.assertEqual(set(summary.merged()), {HOME_IMSI})
+        # two horizons of traffic about others later, nothing is left of it
+        for n in range(1, 2 * 2048 + 2):
+            engine.evaluate([row(10 + n, 3 * 3600.0 * n / 2048, HOME_VLR, HOME_HLR,
+                                 "sendAuthenticationInfo", imsi="26201%010d" % n,
+                                 otid="%x" % n)])
+        self.assertIsNone(state.msisdns.get(HOME_MSISDN))
+        self.assertNotIn(HOME_IMSI, state.subscribers)
+        self.assertNotIn(HOSTILE, state.gts)
+        self.assertLess(len(state.subscribers), 2048 + 2)
+        # the summary still joins the MSISDN to its IMSI
+        self.assertEqual(set(summary.merged()), {HOME_IMSI})
+
+    def test_horizon_on_the_command_line(self):
+        from ss7tools.detect.command import _horizon
+        import argparse
+        self.assertEqual(_horizon("600"), 600.0)
+        for bad in ("0", "-1", "x", "nan"):
+            self.assertRaises(argparse.ArgumentTypeError, _horizon, bad)
+        self.assertRaises(ValueError, Limits.with_horizon, 0)
 
 
 class ModelTests(_Captured):

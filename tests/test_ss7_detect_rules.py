@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.trial import unittest
 
-from ss7tools.attack_families import ATTACK_FAMILIES
+from ss7tools.attack_families import ATTACK_FAMILIES, operation_key
 from ss7tools.detect.defaults import default_rules, default_rules_text
 from ss7tools.detect.rules import CONDITIONS, load_rules, parse_rules
 from ss7tools.errors import RuleError
@@ -226,8 +226,31 @@ class ConditionTests(unittest.TestCase):
         self.assertEqual(self.verdicts("{smsc_matches_calling: false}", rows),
                          ["alert", "allow"])
 
+    def test_silent_sms(self):
+        rows = [row(1, 0, FR_SMSC, HOME_VLR, "mt-forwardSM", imsi=HOME_IMSI, tp_pid=0x40,
+                    tp_dcs=0),
+                row(2, 0, FR_SMSC, HOME_VLR, "mt-forwardSM", imsi=HOME_IMSI, tp_pid=0,
+                    tp_dcs=0, otid="02"),
+                row(3, 0, FR_SMSC, HOME_VLR, "mt-forwardSM", imsi=HOME_IMSI, otid="03")]
+        self.assertEqual(self.verdicts("{silent_sms: true}", rows), ["alert", "allow", "allow"])
+        self.assertEqual(self.verdicts("{silent_sms: false}", rows),
+                         ["allow", "alert", "allow"])
+
+    def test_since_silent_sms(self):
+        # a silent SMS from outside, then location queries about its subscriber
+        rows = [row(1, 0, HOSTILE, HOME_HLR, "sendRoutingInfoForSM", msisdn=HOME_MSISDN),
+                row(2, 10, HOSTILE, HOME_VLR, "mt-forwardSM", imsi=HOME_IMSI, tp_pid=0x40,
+                    otid="02"),
+                row(3, 70, FR_HLR, HOME_VLR, "provideSubscriberInfo", imsi=HOME_IMSI,
+                    otid="03"),
+                row(4, 7000, FR_HLR, HOME_VLR, "provideSubscriberInfo", imsi=HOME_IMSI,
+                    otid="04")]
+        self.assertEqual(self.verdicts("{since_silent_sms: {ge: 0, le: 3600}}", rows),
+                         ["allow", "allow", "alert", "allow"])
+
     def test_every_condition_is_tested(self):
-        tested = {"operation", "category", "calling", "called", "imsi", "request",
+        tested = {"silent_sms", "since_silent_sms", "operation", "category", "calling",
+                  "called", "imsi", "request",
                   "interconnect", "tcap", "calling_is_subscriber_home", "calling_is_vlr",
                   "calling_vs_vlr_country", "smsc_matches_calling", "since_location_update",
                   "since_seen", "travel_speed_kmh", "rate", "subscriber_flagged_within",
@@ -314,6 +337,25 @@ class DefaultRuleTests(unittest.TestCase):
         self.assertEqual([rule for _, rule in out], [
             "default", "fs11-cat3-implausible-travel", "fs11-cat3-implausible-travel",
             "fs11-cat3-not-serving-network", "default", "default"])
+
+    def test_silent_sms(self):
+        # a partner's SMSC pinging its own roamer here is its business; a
+        # silent SMS from outside to one of ours is tracking, and so is a
+        # location query about that subscriber within the hour
+        e = engine(default_rules_text())
+        out = [e.evaluate([r]) for r in (
+            row(1, 0, FR_SMSC, HOME_VLR, "mt-forwardSM", imsi=FR_IMSI, smsc=FR_SMSC,
+                tp_pid=0x40),
+            row(2, 0, FR_SMSC, HOME_VLR, "mt-forwardSM", imsi=HOME_IMSI, smsc=FR_SMSC,
+                tp_pid=0x00, otid="02"),
+            row(3, 0, FR_SMSC, HOME_VLR, "mt-forwardSM", imsi=HOME_IMSI, smsc=FR_SMSC,
+                tp_pid=0x40, otid="03"),
+            row(4, 900, FR_SMSC, HOME_HLR, "sendRoutingInfoForSM", msisdn=HOME_MSISDN,
+                imsi=HOME_IMSI, smsc=FR_SMSC, otid="04"))]
+        self.assertEqual([(v.rule, v.family) for v in out], [
+            ("default", None), ("default", None),
+            ("silent-sms-to-home-subscriber", "location_tracking"),
+            ("location-query-after-silent-sms", "location_tracking")])
 
 
 class LoaderTests(unittest.TestCase):
@@ -404,12 +446,14 @@ class SummaryFamilyTests(unittest.TestCase):
     """The per-subscriber family is the attacker's episode's, by what the
     attacker GT sent itself before what it set off."""
 
-    def verdict(self, op, calling, called, attacker, family, imsi=HOME_IMSI, request=True):
+    def verdict(self, op, calling, called, attacker, family, imsi=HOME_IMSI, request=True,
+                tp_pid=None):
         from ss7tools.detect.engine import Verdict
         v = Verdict()
         v.frame, v.chunk, v.time, v.action, v.rule, v.score, v.reason = 1, 0, 1.0, "alert", \
             "r", 1.0, ""
         v.op, v.subscriber, v.imsi, v.msisdn = op, imsi, imsi, None
+        v.op_key = op if tp_pid is None else operation_key(op, tp_pid)
         v.calling_gt, v.called_gt, v.attacker_gt, v.family = calling, called, attacker, family
         v.request = request
         return v
@@ -457,6 +501,26 @@ class SummaryFamilyTests(unittest.TestCase):
                          "location_tracking"),
             self.verdict("mt-forwardSM", HOSTILE, HOME_VLR, HOSTILE, "location_tracking")),
             {"sms_spoofing"})
+
+    def test_lone_sms_routing_follows_the_verdicts_then_the_required_delivery(self):
+        # a spoofer's SMS to a VLR abroad is out of sight: the SMSC check's
+        # verdicts say spoofing; with no vote either way, no delivery: tracking
+        self.assertEqual(self.families(
+            self.verdict("sendRoutingInfoForSM", HOSTILE, HOME_HLR, HOSTILE,
+                         "sms_spoofing")), {"sms_spoofing"})
+        self.assertEqual(self.families(
+            self.verdict("sendRoutingInfoForSM", HOSTILE, HOME_HLR, HOSTILE, None)),
+            {"location_tracking"})
+
+    def test_sms_routing_then_silent_sms_is_tracking(self):
+        # the same two operations, but the short message is of type 0 (TP-PID
+        # 0x40): the tracker's tool, not a spoofed SMS; an ordinary one is
+        for pid, family in ((0x40, "location_tracking"), (0x00, "sms_spoofing")):
+            self.assertEqual(self.families(
+                self.verdict("sendRoutingInfoForSM", HOSTILE, HOME_HLR, HOSTILE,
+                             "sms_spoofing"),
+                self.verdict("mt-forwardSM", HOSTILE, HOME_VLR, HOSTILE, "sms_spoofing",
+                             tp_pid=pid)), {family})
 
 
 class VerdictTextTests(unittest.TestCase):
@@ -516,3 +580,48 @@ class RequestRateFeatureTests(unittest.TestCase):
         import random
         rng = random.Random(5)
         self.check([rng.uniform(0, 300) for _ in range(300)])
+
+
+class MiningTests(unittest.TestCase):
+    """Mining uses features of roles and relations, wants its rules in
+    several inputs, and keeps them within a false-positive budget on the
+    last input."""
+
+    def collected(self, normal_other_in_last=0):
+        from ss7tools.detect.features import FEATURES
+        index = {name: i for i, name in enumerate(FEATURES)}
+        X, y, groups = [], [], []
+        for group in range(3):
+            for n in range(400):
+                attack = n % 4 == 0
+                vector = [0.0] * len(FEATURES)
+                vector[index["op_code"]] = 71
+                # attacks from outside the partners; the pass age would
+                # separate them as well, in this world only
+                vector[index["calling_origin"]] = 2 if attack else 1
+                vector[index["pass_age"]] = 100.0 if attack else 5000.0
+                if group == 2 and not attack and 0 < n % 20 <= normal_other_in_last:
+                    vector[index["calling_origin"]] = 2
+                X.append(vector)
+                y.append(1 if attack else 0)
+                groups.append(group)
+        return X, y, groups, [{}] * 3
+
+    def test_roles_not_volumes(self):
+        from ss7tools.detect.mine import mine_collected
+        text, _ = mine_collected(self.collected(), inputs=3)
+        rules = parse_rules(text, "mined.yaml")
+        mined = [r for r in rules.rules if r.name.startswith("mined-")]
+        self.assertEqual(len(mined), 1)
+        self.assertNotIn("pass_age", text)
+        self.assertIn("calling: [other, none]", text)
+        self.assertIn("validation part: 100 attacks, 0 normal requests matched", text)
+
+    def test_false_positive_budget(self):
+        from ss7tools.detect.mine import mine_collected
+        logged = []
+        # 1 of 20 of the last input's normal requests look like the attacks
+        text, _ = mine_collected(self.collected(normal_other_in_last=1), log=logged.append,
+                                 inputs=3)
+        self.assertNotIn("mined-01", text)
+        self.assertIn("1 over the validation false-positive budget", logged[0])

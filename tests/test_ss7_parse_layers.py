@@ -447,7 +447,7 @@ class MessageModelTests(unittest.TestCase):
         self.assertEqual((m.label.m3ua_type, m.label.opc), ("BEAT", None))
         self.assertEqual((m.sccp, m.tcap, tuple(m.components), m.error), (None, None, (), None))
         self.assertEqual(message_rows(m), [(7, 1, 1000.5, "10.0.0.1", "10.0.0.2", 2905, 2905, 1,
-                                            3, "ASPSM", "BEAT") + (None,) * 31])
+                                            3, "ASPSM", "BEAT") + (None,) * (len(COLUMNS) - 11)])
         m = self.decoded(b"\x01\x00")
         self.assertEqual((m.label, m.error), (None, "m3ua: truncated common header"))
 

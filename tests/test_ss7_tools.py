@@ -396,6 +396,34 @@ class CommandLineTests(TempDirMixin, unittest.TestCase):
         self.assertEqual(code, 0, err)
         self.assertIn("time_diff", pd.read_csv(self.path("sorted.csv")).columns)
 
+    def test_short_message_columns_survive(self):
+        # flatten and split keep the frames' TPDUs; CSV, msgpack and sort the
+        # tp_pid / tp_dcs columns, as integers
+        from ss7tools.rows import COLUMN_INDEX, iter_rows
+        source = self.path("in.pcap")
+        write_sample_capture(source)
+
+        def short_messages(path):
+            pid, dcs = COLUMN_INDEX["tp_pid"], COLUMN_INDEX["tp_dcs"]
+            return sorted((r[pid], r[dcs]) for r in iter_rows(path) if r[pid] is not None)
+        want = short_messages(source)
+        self.assertEqual(want, [(0, 0)] * 3)
+        self.assertEqual(self.main("flatten", source, "-o", self.path("flat.pcap"))[0], 0)
+        self.assertEqual(short_messages(self.path("flat.pcap")), want)
+        self.assertEqual(self.main("split", source, "--by", "calling_gt", "-o",
+                                   self.path("split"))[0], 0)
+        self.assertEqual(sorted(sum((short_messages(os.path.join(self.path("split"), name))
+                                     for name in os.listdir(self.path("split"))), [])), want)
+        for fmt in ("csv", "msgpack"):
+            rows = self.path("rows." + fmt)
+            self.assertEqual(self.main("parse", source, "-o", rows, "-q")[0], 0)
+            out = self.path("sorted." + fmt)
+            self.assertEqual(self.main("sort", rows, "--by", "imsi", "-o", out)[0], 0)
+            from ss7tools import io as ss7io
+            got = sorted((int(r["tp_pid"]), int(r["tp_dcs"])) for r in ss7io.read_rows(out)
+                         if r["tp_pid"] not in (None, ""))
+            self.assertEqual(got, want, fmt)
+
     def test_errors_exit_2(self):
         code, err = self.main("flatten", self.path("missing.pcap"), "-o",
                               self.path("x.pcap"))

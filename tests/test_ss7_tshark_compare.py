@@ -4,9 +4,10 @@ tshark's PDML output is cut into SS7 messages at each M3UA or M2PA layer
 and each message into components at each GSM MAP layer, so that its
 per-frame, multi-occurrence values line up with our rows (one row per
 message, or per component).  On every message tshark decodes, op_code,
-imsi, msisdn, calling/called GT and SSN, OPC, DPC, otid, dtid and
-tcap_type must agree.  Runs on every capture in ../shared/ss7-captures and
-on generated traffic covering every message kind of the issue.
+imsi, msisdn, the short message's TP-PID and TP-DCS, calling/called
+GT and SSN, OPC, DPC, otid, dtid and tcap_type must agree.  Runs on
+every capture in ../shared/ss7-captures and on generated traffic
+covering every message kind of the issue.
 """
 
 import os
@@ -31,7 +32,7 @@ MALFORMED = ("_ws.malformed", "_ws.unreassembled", "_ws.short")
 TCAP_TYPES = ("begin", "end", "continue", "abort", "unidirectional")
 MESSAGE_FIELDS = ("opc", "dpc", "called_gt", "called_ssn", "calling_gt",
                   "calling_ssn", "otid", "dtid", "tcap_type")
-COMPONENT_FIELDS = ("op_code", "imsi", "msisdn")
+COMPONENT_FIELDS = ("op_code", "imsi", "msisdn", "tp_pid", "tp_dcs")
 TSHARK_PREFS = ["-o", "sctp.checksum:NONE", "-o", "sctp.reassembly:TRUE",
                 "-o", "m3ua.version:RFC 4666"]
 
@@ -153,6 +154,13 @@ def tshark_messages(path):
                         current.set("tcap_type", fname[5:-8])
             elif name == "gsm_map":
                 current.components.append(_component(proto))
+            elif name == "gsm_sms" and current.components:
+                # the TPDU of the last MAP component's SM-RP-UI
+                for field in _fields(proto):
+                    fname = field.get("name")
+                    if fname in ("gsm_sms.tp-pid", "gsm_sms.tp-dcs"):
+                        current.components[-1].setdefault(
+                            fname[8:].replace("-", "_"), str(int(field.get("value"), 16)))
             if current is not None and any(
                     p.get("name") in MALFORMED for p in proto.iter("proto")):
                 current.malformed = True
@@ -185,7 +193,7 @@ def norm(field, value):
         return ""
     if field in ("otid", "dtid"):
         return value.lower().replace(":", "").replace("0x", "")
-    if field in ("opc", "dpc", "called_ssn", "calling_ssn", "op_code"):
+    if field in ("opc", "dpc", "called_ssn", "calling_ssn", "op_code", "tp_pid", "tp_dcs"):
         try:
             return str(int(float(value)))
         except ValueError:

@@ -135,7 +135,11 @@ def run_detect(args, stderr=None):
     from .summary import SUMMARY_COLUMNS, Summary
     stderr = stderr if stderr is not None else sys.stderr
     try:
-        engine = build_engine(args.rules, args.model, args.network)
+        limits = None
+        if args.state_horizon is not None:
+            from .state import Limits
+            limits = Limits.with_horizon(args.state_horizon)
+        engine = build_engine(args.rules, args.model, args.network, limits)
         labels = read_labels(args.labels) if args.labels else None
         summary = Summary()
         scorer = None
@@ -152,6 +156,7 @@ def run_detect(args, stderr=None):
                 if v.action != "allow":
                     add(v)
                 scorer.add(v, labels.get((v.frame, v.chunk)))
+        engine.features.state.on_learn = summary.learn
         with open(args.output, "w", newline="", encoding="utf-8") as out:
             detect_messages(engine, iter_file_messages(args.input), out, each)
         summary_out = args.summary or summary_path_for(args.output)
@@ -264,6 +269,10 @@ def add_parser(subparsers):
     p.add_argument("--summary", help="per-subscriber summary CSV (default: OUTPUT with "
                                      ".summary.csv)")
     p.add_argument("--labels", help="simulator labels: score the verdicts against them")
+    p.add_argument("--state-horizon", type=_horizon, metavar="SECONDS",
+                   help="forget what is known of a subscriber, MSISDN or GT after this "
+                        "much traffic time without news of it (default: a day for "
+                        "subscribers and MSISDNs, a week for GTs)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=run_detect)
 
@@ -297,6 +306,18 @@ def add_parser(subparsers):
         description="Print the default FS.11 rule set, or check rule files (--check).")
     p.add_argument("--check", nargs="+", metavar="FILE", help="rule files to check")
     p.set_defaults(func=run_rules)
+
+
+def _horizon(text):
+    import argparse
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 365 * 86400:
+        raise argparse.ArgumentTypeError("expected seconds, more than 0 and at most a "
+                                         "year, got %r" % text)
+    return value
 
 
 def _rule_count(text):

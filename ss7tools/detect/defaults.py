@@ -6,7 +6,7 @@ comes from the catalogue (:data:`ss7tools.map_catalogue.FS11_CATEGORIES`)
 when the rules run, and the comments list each category's operations.
 """
 
-from ..attack_families import ATTACK_FAMILIES
+from ..attack_families import ATTACK_FAMILIES, LOCATION_TRACKING
 from ..map_catalogue import FS11_CATEGORIES
 from .features import REGISTRATIONS
 from .rules import parse_rules
@@ -16,6 +16,8 @@ CONSEQUENCE_WINDOW_S = 30
 ATTACKER_GT_WINDOW_S = 3600
 #: beyond this speed a subscriber cannot have travelled between countries
 IMPLAUSIBLE_SPEED_KMH = 1000
+#: seconds a silent SMS from outside makes a location query about its subscriber suspect
+SILENT_SMS_WINDOW_S = 3600
 #: requests per minute of one operation from one outside GT that are a flood
 FLOOD_PER_MINUTE = 200
 
@@ -80,6 +82,29 @@ rules:
     when:
       calling: [other]
       request: true
+
+  - name: silent-sms-to-home-subscriber
+    action: alert
+    family: location_tracking
+    description: a silent SMS (short message type 0, TP-PID 0x40, 3GPP TS 23.040
+      9.2.3.9) from the interconnect to one of our subscribers; the phone acknowledges
+      it unseen, which tells the sender it is there (only its own network pages it so)
+    when:
+      calling: [partner, other]
+      request: true
+      silent_sms: true
+      imsi: [home]
+
+  - name: location-query-after-silent-sms
+    action: alert
+    family: location_tracking
+    description: a location query from the interconnect about a subscriber that was sent
+      a silent SMS from outside within {silent_window} s
+    when:
+      calling: [partner, other]
+      request: true
+      operation: [{tracking}]
+      since_silent_sms: {{ge: 0, le: {silent_window}}}
 
   - name: fs11-cat1-from-interconnect
     action: alert
@@ -163,7 +188,8 @@ rules:
            cat3=_wrapped(FS11_CATEGORIES[3]), cat3_other=", ".join(cat3_other),
            window=CONSEQUENCE_WINDOW_S, consequences=", ".join(sorted(
                {op for family in ATTACK_FAMILIES for op in family.consequences})), attacker_window=ATTACKER_GT_WINDOW_S,
-           speed=IMPLAUSIBLE_SPEED_KMH, flood=FLOOD_PER_MINUTE)
+           speed=IMPLAUSIBLE_SPEED_KMH, flood=FLOOD_PER_MINUTE, silent_window=SILENT_SMS_WINDOW_S,
+           tracking=", ".join(LOCATION_TRACKING.operations))
 
 
 def default_rules():

@@ -57,11 +57,12 @@ class Verdict:
     did), the attack ``family`` (None when allowed), a ``score`` in [0, 1]
     and a ``reason``; the message's key (frame, chunk), time, operation,
     subscriber, and the outside GT involved (``attacker_gt`` when flagged);
-    ``request``: the message opened a dialogue with an invoke."""
+    ``request``: the message opened a dialogue with an invoke; ``op_key``
+    the operation as attack families name it (a silent SMS apart)."""
 
     __slots__ = ("frame", "chunk", "time", "action", "rule", "family", "score", "reason",
                  "op", "subscriber", "imsi", "msisdn", "attacker_gt", "calling_gt",
-                 "called_gt", "request")
+                 "called_gt", "request", "op_key")
 
     def __repr__(self):
         return "Verdict(%r, %r, %r, %r, %r)" % (self.frame, self.chunk, self.action,
@@ -150,6 +151,7 @@ class Engine:
         model's (score, family) for it when already computed)."""
         v = Verdict()
         v.frame, v.chunk, v.time, v.op = ctx.frame, ctx.chunk, ctx.time, ctx.op
+        v.op_key = ctx.op_key
         v.subscriber, v.imsi, v.msisdn = ctx.subscriber, ctx.imsi, ctx.msisdn
         v.calling_gt, v.called_gt = ctx.calling_gt, ctx.called_gt
         v.attacker_gt = None
@@ -203,7 +205,7 @@ class Engine:
             if self.model is not None and ctx.interconnect:
                 score, family = self._predict(ctx, prediction)
             if family is None:
-                family = FAMILY_BY_OPERATION.get(ctx.op)
+                family = FAMILY_BY_OPERATION.get(ctx.op_key)
         v.family = family
 
     def _flag(self, v, ctx):

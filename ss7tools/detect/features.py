@@ -18,8 +18,10 @@ import math
 from bisect import bisect_left as _bisect_left
 from itertools import compress, count as _counting, islice
 
+from ..attack_families import operation_key
 from ..map_catalogue import MAP_BY_NAME
 from ..rows import COLUMN_INDEX
+from ..sms_tpdu import SHORT_MESSAGE_TYPE_0, message_class
 from .network import HOME, NONE, NO_GT, distance_km
 from .state import Dialogue, StateTables
 
@@ -57,6 +59,11 @@ FEATURE_DOCS = (
                              "GT's network, 0 it is not"),
     ("pass_age", "seconds since the feature pass saw its first message (capped at a day): "
                  "how much history the state holds"),
+    ("silent_sms", "1 the message carries a short message type 0 (TP-PID 0x40, a silent "
+                   "SMS), 0 another short message, -1 none"),
+    ("sms_class", "the short message's class by its TP-DCS (0 flash .. 3), -1 none"),
+    ("since_silent_sms", "seconds since a silent SMS came to the subscriber from outside "
+                         "the home network, not from its own home network"),
 )
 FEATURES = tuple(name for name, _ in FEATURE_DOCS)
 FEATURE_INDEX = {name: i for i, name in enumerate(FEATURES)}
@@ -77,10 +84,10 @@ MAX_PASS_AGE = 86400.0
 
 _C = COLUMN_INDEX
 (_FRAME, _CHUNK, _TIME, _CALLED_GT, _CALLING_GT, _TCAP, _OTID, _DTID, _COMPONENT, _OP_CODE,
- _OP_NAME, _IMSI, _MSISDN, _SMSC) = (
+ _OP_NAME, _IMSI, _MSISDN, _SMSC, _TP_PID, _TP_DCS) = (
     _C["frame"], _C["chunk"], _C["time_stamp"], _C["called_gt"], _C["calling_gt"],
     _C["tcap_type"], _C["otid"], _C["dtid"], _C["component"], _C["op_code"], _C["op_name"],
-    _C["imsi"], _C["msisdn"], _C["smsc"])
+    _C["imsi"], _C["msisdn"], _C["smsc"], _C["tp_pid"], _C["tp_dcs"])
 #: operation name -> (op_code feature, FS.11 category): one look-up a message
 _OPERATION_INFO = {op.name: (op.code, op.fs11 or 0) for op in MAP_BY_NAME.values()}
 _NO_OPERATION = (-1, 0)
@@ -111,12 +118,14 @@ class Context:
     subscriber and its state, the calling GT's state, its dialogue, and the
     feature ``vector``.  ``request``: it opens a dialogue with an invoke;
     ``interconnect``: such a request from outside the home network (what
-    the model judges)."""
+    the model judges); ``op_key`` the operation as attack families name it
+    (:func:`~ss7tools.attack_families.operation_key`: a silent SMS is
+    ``mt-forwardSM:silent``)."""
 
     __slots__ = ("rows", "row", "frame", "chunk", "time", "op", "category", "tcap", "request",
                  "interconnect", "calling_gt", "called_gt", "calling", "called", "external_gt",
                  "subscriber", "imsi", "msisdn", "sub", "gt", "dialogue", "speed", "vector",
-                 "rate_times", "rate_hits", "flags")
+                 "rate_times", "rate_hits", "flags", "silent_sms", "op_key")
 
     def column(self, name):
         return self.row[COLUMN_INDEX[name]]
@@ -217,15 +226,21 @@ class FeaturePass:
         ctx.category = category
 
         # the subscriber: IMSI, else one learnt for the MSISDN, else the
-        # E.214 called GT, else the dialogue's
+        # E.214 called GT, else the dialogue's; an answer that names an IMSI
+        # gives the one of the MSISDN its request named (SRI, SRI-SM, sendIMSI)
+        if imsi and not msisdn and dialogue is not None:
+            msisdn = dialogue.msisdn
         if imsi and msisdn:
-            if state.msisdns.get(msisdn) != imsi:
-                state.learn_msisdn(msisdn, imsi)
+            # the current generation's dict first (one C look-up, the common case)
+            msisdns = state.msisdns
+            if msisdns.current.get(msisdn) != imsi and msisdns.get(msisdn) != imsi:
+                state.learn_msisdn(msisdn, imsi, now)
                 # what was kept under the MSISDN (before its IMSI was known)
                 # is the IMSI's
                 state.merge_subscriber(msisdn, imsi, now)
         elif msisdn and not imsi:
-            imsi = state.msisdns.get(msisdn)
+            msisdns = state.msisdns
+            imsi = msisdns.current.get(msisdn) or msisdns.get(msisdn)
         if not imsi and request and called_gt:
             imsi = network.mgt_imsi(called_gt)
         subscriber = imsi or msisdn
@@ -271,6 +286,16 @@ class FeaturePass:
             vector[6] = NONE
         age = now - started_at
         vector[27] = MAX_PASS_AGE if MAX_PASS_AGE < age else age   # min(), NaN alike
+        tp_pid = row[_TP_PID]
+        silent = False
+        if tp_pid is not None:
+            silent = tp_pid == SHORT_MESSAGE_TYPE_0
+            vector[28] = 1 if silent else 0
+            sms_class = message_class(row[_TP_DCS])
+            if sms_class is not None:
+                vector[29] = sms_class
+        ctx.silent_sms = silent
+        ctx.op_key = operation_key(op, tp_pid) if tp_pid is not None else op
 
         # where the subscriber is
         speed = -1.0
@@ -307,6 +332,8 @@ class FeaturePass:
                 vector[16] = now - sub.last_at
             if gt is not None and sub.sai_gt == calling_gt and sub.sai_at is not None:
                 vector[25] = now - sub.sai_at
+            if sub.silent_at is not None:
+                vector[30] = now - sub.silent_at
         ctx.speed = speed
 
         # the calling GT's history
@@ -381,7 +408,8 @@ class FeaturePass:
                     if len(dialogues) >= state.limits.dialogues:
                         dialogues.popitem(last=False)
                     ctx.dialogue = dialogues[(calling_gt, otid)] = Dialogue(
-                        op, subscriber, ctx.frame, ctx.chunk, now, calling_gt, called_gt)
+                        op, subscriber, ctx.frame, ctx.chunk, now, calling_gt, called_gt,
+                        msisdn)
         elif dialogue is not None and answer and (tcap == "end" or tcap == "abort"):
             initiator_gt = dialogue.initiator
             initiator = state.gts.get(initiator_gt)
@@ -402,6 +430,9 @@ class FeaturePass:
             else:
                 sub.outside_count = 1.0
             sub.outside_at = now
+            if silent and vector[7] != 1:
+                # (not its own home network's: operators page their roamers so)
+                sub.silent_at = now
         # evidence of where the phone is: the VLR's own requests, its results
         if request:
             if op not in PRESENCE_REQUESTS:

@@ -439,6 +439,12 @@ CONDITIONS = {
     "smsc_matches_calling": (_c_tristate(FEATURE_INDEX["smsc_matches_calling"]),
                              "an SMS operation's SMSC address is (not) the calling "
                              "GT's network"),
+    "silent_sms": (_c_tristate(FEATURE_INDEX["silent_sms"]),
+                   "the message carries (true) a short message type 0 (TP-PID 0x40, a "
+                   "silent SMS) or (false) another short message"),
+    "since_silent_sms": (_c_feature_named("since_silent_sms"),
+                         "seconds since a silent SMS from outside reached the subscriber "
+                         "(-1 never)"),
     "since_location_update": (_c_feature_named("since_location_update"),
                               "seconds since the subscriber's last updateLocation"),
     "since_seen": (_c_feature_named("since_seen"),

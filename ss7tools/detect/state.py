@@ -5,7 +5,10 @@ stays flat however long the traffic runs.
 Tables are insertion-ordered dicts used as LRU lists (a touched entry moves
 to the end); :meth:`StateTables.sweep` drops, from the front, what has been
 idle longer than its time to live, and the oldest entries of a table past
-its size limit.
+its size limit.  The MSISDN -> IMSI table, read far more than written, is an
+:class:`ExpiringMap` instead: two generations swapped once per horizon of
+traffic time, no per-entry bookkeeping.  Every time is the traffic's (the
+messages' time stamps), never the clock's.
 """
 
 from collections import OrderedDict, deque
@@ -16,7 +19,11 @@ RATE_HISTORY = 256
 
 
 class Limits:
-    """Sizes and times to live of the state tables (seconds)."""
+    """Sizes and times to live of the state tables (seconds of traffic
+    time): a subscriber's state and its MSISDN's IMSI are forgotten after
+    ``subscriber_ttl`` without a message about it (an MSISDN between one
+    and two of them), a GT's after ``gt_ttl``, an open dialogue after
+    ``dialogue_ttl``."""
 
     __slots__ = ("subscribers", "gts", "dialogues", "msisdns", "subscriber_ttl", "gt_ttl",
                  "dialogue_ttl", "sweep_every")
@@ -28,6 +35,86 @@ class Limits:
         self.msisdns, self.sweep_every = msisdns, sweep_every
         self.subscriber_ttl, self.gt_ttl, self.dialogue_ttl = subscriber_ttl, gt_ttl, dialogue_ttl
 
+    @classmethod
+    def with_horizon(cls, seconds, **kwargs):
+        """Limits whose subscriber, MSISDN and GT state is forgotten after
+        ``seconds`` of traffic without news of it."""
+        if not seconds > 0:
+            raise ValueError("a state horizon is a positive number of seconds, got %r"
+                             % (seconds,))
+        return cls(subscriber_ttl=float(seconds), gt_ttl=float(seconds), **kwargs)
+
+
+class ExpiringMap:
+    """A mapping whose entries expire by traffic time: writes go to the
+    current generation, a read found only in the previous one is copied
+    forward, and once a ``horizon`` of traffic time has passed since the
+    current generation began (or it holds half of ``limit`` entries) the previous
+    generation is dropped whole and the current one becomes it.  An entry
+    lives between one and two horizons after it was last read or written;
+    the cost is one dict swap per horizon, none per message."""
+
+    __slots__ = ("current", "previous", "started", "horizon", "limit")
+
+    def __init__(self, horizon, limit):
+        self.current, self.previous = {}, {}
+        self.started = None
+        self.horizon, self.limit = horizon, limit
+
+    def get(self, key, default=None):
+        value = self.current.get(key)
+        if value is None:
+            value = self.previous.get(key)
+            if value is None:
+                return default
+            self.current[key] = value
+        return value
+
+    def set(self, key, value, now):
+        """Write ``key`` at traffic time ``now`` (the first write starts the
+        first generation)."""
+        if self.started is None:
+            self.started = now
+        current = self.current
+        current[key] = value
+        # both generations together stay within the limit
+        if len(current) * 2 >= self.limit:
+            self._swap(self.started)
+
+    def expire(self, now):
+        """Swap generations if a horizon has passed by ``now`` (a NaN or
+        earlier time never does)."""
+        started = self.started
+        if started is None:
+            self.started = now
+        elif now - started >= self.horizon:
+            self._swap(now)
+
+    def _swap(self, now):
+        self.previous, self.current = self.current, {}
+        self.started = now
+
+    def __len__(self):
+        return len(self.current) + len(self.previous)
+
+    def items(self):
+        """Every live entry once (the current generation's value wins)."""
+        merged = dict(self.previous)
+        merged.update(self.current)
+        return merged.items()
+
+    def __iter__(self):
+        return iter(dict(self.items()))
+
+    def keys(self):
+        return dict(self.items()).keys()
+
+    def __getitem__(self, key):
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
 
 class SubscriberState:
     """Where a subscriber is believed to be and what happened to it lately.
@@ -37,16 +124,18 @@ class SubscriberState:
     its last updateLocation, ``outside_at``/``outside_count`` the last
     request about it from outside the home network and a count of them
     decaying with a one-hour time constant, ``last_at`` its last message,
-    ``sai_gt``/``sai_at`` the last VLR that asked for its vectors; the
-    ``flagged_*`` slots are the engine's: its last alert or drop."""
+    ``sai_gt``/``sai_at`` the last VLR that asked for its vectors,
+    ``silent_at`` the last silent SMS (short message type 0) sent to it
+    from outside, not by its own home network; the ``flagged_*`` slots are
+    the engine's: its last alert or drop."""
 
     __slots__ = ("vlr", "vlr_gt", "seen_at", "ul_at", "outside_at", "outside_count",
                  "last_at", "sai_gt", "sai_at", "flagged_at", "flagged_family", "flagged_gt",
-                 "flagged_rule", "touched")
+                 "flagged_rule", "touched", "silent_at")
 
     def __init__(self, now):
         self.vlr = self.vlr_gt = None
-        self.seen_at = self.ul_at = self.outside_at = self.sai_at = None
+        self.seen_at = self.ul_at = self.outside_at = self.sai_at = self.silent_at = None
         self.outside_count = 0.0
         self.last_at = None
         self.sai_gt = None
@@ -80,15 +169,18 @@ class GtState:
 
 
 class Dialogue:
-    """An open TCAP dialogue: its request's operation, subscriber, opening
-    message (frame, chunk), initiator GT and the verdict it got."""
+    """An open TCAP dialogue: its request's operation, subscriber (and the
+    MSISDN the request named, if any), opening message (frame, chunk),
+    initiator GT and the verdict it got."""
 
     __slots__ = ("op", "subscriber", "frame", "chunk", "opened_at", "initiator", "responder",
-                 "verdict")
+                 "verdict", "msisdn")
 
-    def __init__(self, op, subscriber, frame, chunk, opened_at, initiator, responder):
+    def __init__(self, op, subscriber, frame, chunk, opened_at, initiator, responder,
+                 msisdn=None):
         self.op, self.subscriber, self.frame, self.chunk = op, subscriber, frame, chunk
         self.opened_at, self.initiator, self.responder = opened_at, initiator, responder
+        self.msisdn = msisdn
         self.verdict = None
 
 
@@ -101,7 +193,11 @@ class StateTables:
         self.subscribers = OrderedDict()
         self.gts = OrderedDict()
         self.dialogues = OrderedDict()
-        self.msisdns = OrderedDict()    # MSISDN -> IMSI, learnt from messages with both
+        # MSISDN -> IMSI, learnt from messages with both
+        self.msisdns = ExpiringMap(self.limits.subscriber_ttl, self.limits.msisdns)
+        #: called with (msisdn, imsi) when a pair is learnt (the detect
+        #: command's summary keeps those of the subscribers it reports)
+        self.on_learn = None
         self._countdown = self.limits.sweep_every
         #: where a merge's flags go: None folds them at once; the batch
         #: engine passes a callable that queues (old, new) among its
@@ -128,11 +224,10 @@ class StateTables:
             state.touched = now
         return state
 
-    def learn_msisdn(self, msisdn, imsi):
-        table = self.msisdns
-        if table.get(msisdn) != imsi:
-            table[msisdn] = imsi
-        table.move_to_end(msisdn)
+    def learn_msisdn(self, msisdn, imsi, now):
+        self.msisdns.set(msisdn, imsi, now)
+        if self.on_learn is not None:
+            self.on_learn(msisdn, imsi)
 
     def merge_subscriber(self, old_key, new_key, now):
         """Fold the state kept under ``old_key`` into ``new_key``'s: the
@@ -147,7 +242,7 @@ class StateTables:
             self.defer_flags(old, new)
         else:
             fold_flags(old, new)
-        for slot in ("ul_at", "outside_at", "last_at", "sai_at"):
+        for slot in ("ul_at", "outside_at", "last_at", "sai_at", "silent_at"):
             value = getattr(old, slot)
             if value is not None and (getattr(new, slot) is None or value > getattr(new, slot)):
                 setattr(new, slot, value)
@@ -177,8 +272,7 @@ class StateTables:
             if dialogue.opened_at >= cutoff and len(dialogues) <= limits.dialogues:
                 break
             del dialogues[key]
-        while len(self.msisdns) > limits.msisdns:
-            self.msisdns.popitem(last=False)
+        self.msisdns.expire(now)
 
     def sizes(self):
         return {"subscribers": len(self.subscribers), "gts": len(self.gts),

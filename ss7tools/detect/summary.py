@@ -11,8 +11,13 @@ HLR sends after a rogue updateLocation is that interception's
 consequence); then the family whose operations cover most of all the
 flagged operations of the episode, the attacker's and what they set off
 (a sendRoutingInfoForSM followed by an mt-forwardSM is SMS spoofing, a
-sendRoutingInfoForSM alone tracking); ties go to the family the verdicts
-named most.
+sendRoutingInfoForSM alone tracking, and followed by a silent SMS, whose
+operation key :func:`~ss7tools.attack_families.operation_key` sets apart,
+tracking); ties go to the family the verdicts named most, then to a
+family whose required operations the episode shows (a lone
+sendRoutingInfoForSM is not an SMS delivered: tracking, unless the
+verdicts said otherwise, as the SMSC check does for a spoofer whose SMS
+went to a VLR abroad, out of sight), then to the first declared.
 """
 
 from ..attack_families import ATTACK_FAMILIES
@@ -38,6 +43,14 @@ class Summary:
     def __init__(self):
         self.entries = {}
         self.subscribers_seen = set()
+        #: MSISDN -> IMSI of the MSISDN-keyed entries, as the feature pass
+        #: learnt them (its own table forgets them after a horizon)
+        self.learnt = {}
+
+    def learn(self, msisdn, imsi):
+        """The feature pass learnt ``msisdn``'s IMSI (``StateTables.on_learn``)."""
+        if msisdn in self.entries:
+            self.learnt[msisdn] = imsi
 
     def add(self, v):
         key = v.imsi or v.msisdn
@@ -62,16 +75,18 @@ class Summary:
         group = entry.by_gt.get(v.attacker_gt)
         if group is None:
             group = entry.by_gt[v.attacker_gt] = [set(), set(), {}]
-        if v.op is not None:
-            group[0].add(v.op)
+        op = v.op_key
+        if op is not None:
+            group[0].add(op)
             if v.request and v.attacker_gt is not None and v.calling_gt == v.attacker_gt:
-                group[1].add(v.op)
+                group[1].add(op)
         if v.family is not None:
             group[2][v.family] = group[2].get(v.family, 0) + 1
 
     def merged(self, msisdn_to_imsi=None):
         """Entries keyed by IMSI where one is known for an MSISDN key."""
-        mapping = msisdn_to_imsi or {}
+        mapping = dict(self.learnt)
+        mapping.update(msisdn_to_imsi or {})
         merged = {}
         for key, entry in self.entries.items():
             imsi = entry.imsi or mapping.get(key)
@@ -127,11 +142,12 @@ def resolve_family(ops, votes, sent=frozenset()):
     for order, family in enumerate(ATTACK_FAMILIES):
         cover = len(ops & _OPERATIONS[family.name])
         key = (len(sent & _ATTACKER_OPERATIONS[family.name]), cover,
-               votes.get(family.name, 0), -order)
+               votes.get(family.name, 0), _REQUIRED[family.name] <= ops, -order)
         if (cover or votes.get(family.name)) and (best_key is None or key > best_key):
             best, best_key = family.name, key
     return best
 
 
-_OPERATIONS = {f.name: frozenset(f.operations) for f in ATTACK_FAMILIES}
+_OPERATIONS = {f.name: frozenset(f.operation_keys) for f in ATTACK_FAMILIES}
 _ATTACKER_OPERATIONS = {f.name: frozenset(f.attacker_operations) for f in ATTACK_FAMILIES}
+_REQUIRED = {f.name: frozenset(f.required) for f in ATTACK_FAMILIES}

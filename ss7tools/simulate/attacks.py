@@ -12,7 +12,7 @@ VLR) carries the attack's label.
 How each family runs here:
 
 - location_tracking: sendRoutingInfo (+ provideRoamingNumber),
-  sendRoutingInfoForSM, provideSubscriberInfo, anyTimeInterrogation,
+  sendRoutingInfoForSM (+ a silent SMS), provideSubscriberInfo, anyTimeInterrogation,
   sendRoutingInfoForGprs
 - interception: updateLocation (+ insertSubscriberData, cancelLocation to
   the real VLR) from a foreign VLR; insertSubscriberData with call
@@ -25,8 +25,10 @@ How each family runs here:
 A family's ``stealth`` (a share of its campaigns) makes the attacker act
 more like the node it pretends to be: requests spaced four times wider; a
 rogue VLR authenticates (sendAuthenticationInfo) before its updateLocation;
-a tracker follows its sendRoutingInfoForSM with a silent SMS
-(mt-forwardSM), as an SMSC would; a spoofed SMS claims the attacker's own
+a tracker follows its sendRoutingInfoForSM with a silent SMS (mt-forwardSM
+of a short message type 0, TP-PID 0x40, TS 23.040 9.2.3.9) and sends one
+before its provideSubscriberInfo or anyTimeInterrogation (the phone
+paged, so the answer's cell is fresh); a spoofed SMS claims the attacker's own
 GT as its SMSC (only the originator inside the SMS is forged).
 """
 
@@ -115,23 +117,20 @@ def location_tracking(sim, victim, attacker, method, stealthy=False):
         else:
             d.end_error("sendRoutingInfo", "absentSubscriber")
     elif method == "sendRoutingInfoForSM":
-        located = yield from exchange(
-            sim, attacker.node("smsc"), hlr, "sendRoutingInfoForSM",
-            {"msisdn": victim.msisdn, "smsc": attacker.gt},
-            {"imsi": victim.imsi, "msc": vlr.gt if vlr else hlr.gt}, label,
-            error="absentSubscriberSM" if vlr is None else None, called=(victim.msisdn, 1))
-        if stealthy and located and vlr.network is not None:
-            yield sim.latency() * 3
-            yield from exchange(sim, attacker.node("smsc"), vlr, "mt-forwardSM",
-                                {"imsi": victim.imsi, "smsc": attacker.gt}, {},
-                                sim.label(LOCATION_TRACKING.name, victim, attacker.gt),
-                                error=None if victim.on else "absentSubscriberSM")
+        yield from silent_sms(sim, victim, attacker, stealthy)
     elif method == "provideSubscriberInfo":
+        if stealthy:
+            # page the phone first, so the VLR's answer has a fresh cell
+            yield from silent_sms(sim, victim, attacker)
+            yield sim.latency() * 3
         target = victim.vlr if is_home(victim.vlr) else sim.world.home.vlrs[0]
         yield from exchange(sim, attacker.node("hlr"), target, "provideSubscriberInfo",
                             {"imsi": victim.imsi}, {"vlr": target.gt, "cgi": sim.cgi(target)},
                             label, error=None if target is victim.vlr else "unidentifiedSubscriber")
     elif method == "anyTimeInterrogation":
+        if stealthy:
+            yield from silent_sms(sim, victim, attacker)
+            yield sim.latency() * 3
         located = vlr is not None and vlr.network is not None
         blocked = sim.rng.random() < 0.5 or not located
         yield from exchange(
@@ -143,6 +142,30 @@ def location_tracking(sim, victim, attacker, method, stealthy=False):
         yield from exchange(sim, attacker.node("gmsc"), hlr, "sendRoutingInfoForGprs",
                             {"imsi": victim.imsi, "ggsn": attacker.gt},
                             {"sgsn_ip": SGSN_ADDRESS}, label, called=hlr_route(victim))
+
+
+def silent_sms(sim, victim, attacker, deliver=True):
+    """sendRoutingInfoForSM for the victim's MSC and, if ``deliver``, a
+    silent SMS (short message type 0, TP-PID 0x40) to it: the phone
+    answers without showing anything, which tells the tracker it is
+    there (and makes its MSC page it, so a location query that follows
+    gets a fresh cell)."""
+    hlr = sim.world.home.hlr
+    vlr = victim.hlr_vlr
+    located = yield from exchange(
+        sim, attacker.node("smsc"), hlr, "sendRoutingInfoForSM",
+        {"msisdn": victim.msisdn, "smsc": attacker.gt},
+        {"imsi": victim.imsi, "msc": vlr.gt if vlr else hlr.gt},
+        sim.label(LOCATION_TRACKING.name, victim, attacker.gt),
+        error="absentSubscriberSM" if vlr is None else None, called=(victim.msisdn, 1))
+    if deliver and located and vlr.network is not None:
+        yield sim.latency() * 3
+        yield from exchange(sim, attacker.node("smsc"), vlr, "mt-forwardSM",
+                            {"imsi": victim.imsi, "smsc": attacker.gt}, {},
+                            sim.label(LOCATION_TRACKING.name, victim, attacker.gt),
+                            error=None if victim.on else "absentSubscriberSM",
+                            variant="silent")
+    return located
 
 
 def recover_registration(sim, victim, rogue):

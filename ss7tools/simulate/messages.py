@@ -8,6 +8,7 @@ pycrate's BER encoding with the slot values written in."""
 from ss7tools.encode import tcap
 from ss7tools.encode.gsmmap import isdn, tbcd
 from ss7tools.map_catalogue import ERRORS, MAP_BY_NAME, context_oid
+from ss7tools.sms_tpdu import SHORT_MESSAGE_TYPE_0
 
 #: slot name -> 'digits' (TBCD digits) or 'raw' (bytes of a fixed length)
 RAW_SLOTS = frozenset(["otid", "dtid", "cgi", "sgsn_ip"]
@@ -15,9 +16,40 @@ RAW_SLOTS = frozenset(["otid", "dtid", "cgi", "sgsn_ip"]
                          for i in range(5)])
 
 _REQUESTED_INFO = {"locationInformation": 0, "subscriberState": 0}
-# TS 23.040 TPDUs, "Hello world" in the GSM 7-bit alphabet
-_SMS_DELIVER = bytes.fromhex("040b916407281553f80000422190519391800bc8329bfd06dddf723619")
-_SMS_SUBMIT = bytes.fromhex("01110b916407281553f800000bc8329bfd06dddf723619")
+# TS 23.040 TPDUs: SMS-DELIVER (from +46708251358, SCTS 2024-12-09 15:39:19
+# +02:00) and SMS-SUBMIT (TP-MR 0x11, no TP-VP, to +46708251358), around the
+# user data of each short message kind
+_DELIVER_HEAD = bytes.fromhex("040b916407281553f8")
+_SCTS = bytes.fromhex("42219051939180")
+_SUBMIT_HEAD = bytes.fromhex("01110b916407281553f8")
+#: short message kind -> (TP-PID, TP-DCS, TP-UDL, TP-UD); the simulator's
+#: ``sms_kinds`` behaviour draws among them, None is "text"
+SHORT_MESSAGE_KINDS = {
+    # "Hello world" in the GSM 7-bit default alphabet, 11 septets
+    "text": (0x00, 0x00, 11, bytes.fromhex("c8329bfd06dddf723619")),
+    # "Hello" in UCS2, 10 octets
+    "ucs2": (0x00, 0x08, 10, "Hello".encode("utf-16-be")),
+    # a class 0 ("flash") message, shown at once: "Hello world"
+    "flash": (0x00, 0x10, 11, bytes.fromhex("c8329bfd06dddf723619")),
+    # a short message type 0 (TS 23.040 9.2.3.9): acknowledged, never shown
+    "silent": (SHORT_MESSAGE_TYPE_0, 0x00, 0, b""),
+}
+
+
+def sms_deliver(kind):
+    """The SMS-DELIVER TPDU of a short message kind."""
+    pid, dcs, udl, ud = SHORT_MESSAGE_KINDS[kind or "text"]
+    return _DELIVER_HEAD + bytes((pid, dcs)) + _SCTS + bytes((udl,)) + ud
+
+
+def sms_submit(kind):
+    """The SMS-SUBMIT TPDU of a short message kind."""
+    pid, dcs, udl, ud = SHORT_MESSAGE_KINDS[kind or "text"]
+    return _SUBMIT_HEAD + bytes((pid, dcs, udl)) + ud
+
+
+_SMS_DELIVER = {kind: sms_deliver(kind) for kind in SHORT_MESSAGE_KINDS}
+_SMS_SUBMIT = {kind: sms_submit(kind) for kind in SHORT_MESSAGE_KINDS}
 _USSD_REQUEST = bytes.fromhex("aa180da682dd6c31192d36bbdd46")   # *100#-style request
 _USSD_ANSWER = bytes.fromhex("c2303bec0e83e86f3b0c")
 
@@ -79,10 +111,10 @@ ARGUMENTS = {
     "mt-forwardSM": lambda v, x: {
         "sm-RP-DA": ("imsi", tbcd(v["imsi"])),
         "sm-RP-OA": ("serviceCentreAddressOA", isdn(v["smsc"])),
-        "sm-RP-UI": _SMS_DELIVER},
+        "sm-RP-UI": _SMS_DELIVER[x or "text"]},
     "mo-forwardSM": lambda v, x: {
         "sm-RP-DA": ("serviceCentreAddressDA", isdn(v["smsc"])),
-        "sm-RP-OA": ("msisdn", isdn(v["msisdn"])), "sm-RP-UI": _SMS_SUBMIT},
+        "sm-RP-OA": ("msisdn", isdn(v["msisdn"])), "sm-RP-UI": _SMS_SUBMIT[x or "text"]},
     "reportSM-DeliveryStatus": lambda v, x: {
         "msisdn": isdn(v["msisdn"]), "serviceCentreAddress": isdn(v["smsc"]),
         "sm-DeliveryOutcome": x or "absentSubscriber"},

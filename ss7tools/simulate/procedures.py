@@ -12,7 +12,9 @@ MAP operations (TS 29.002) per procedure:
 - authentication: sendAuthenticationInfo (1-2 quintuplets)
 - purge: purgeMS when a switched-off subscriber's record is dropped
 - MT call: sendRoutingInfo, provideRoamingNumber
-- MT SMS: sendRoutingInfoForSM, mt-forwardSM, reportSM-DeliveryStatus
+- MT SMS: sendRoutingInfoForSM, mt-forwardSM, reportSM-DeliveryStatus; the
+  short message plain text, UCS2, flash or (from the subscriber's own
+  network, as operators page phones) silent, by the world's ``sms_kinds``
 - MO SMS: mo-forwardSM; USSD: processUnstructuredSS-Request
 - subscription change: insertSubscriberData from the HLR to the serving VLR
 - CAMEL location: anyTimeInterrogation from the gsmSCF, provideSubscriberInfo
@@ -183,6 +185,26 @@ def mt_call(sim, sub):
         d.end_error("sendRoutingInfo", "absentSubscriber")
 
 
+def sms_kind(sim, own_network=True, mobile=False):
+    """The kind of a short message (:data:`SHORT_MESSAGE_KINDS`; None plain
+    text) drawn from the world's ``sms_kinds``: silent (type 0) ones only
+    from the subscriber's own network's SMSC, silent and flash ones only
+    to the phone.  A world without kinds draws nothing (its traffic stays)."""
+    kinds = sim.behaviour.get("sms_kinds")
+    if not kinds:
+        return None
+    draw = sim.rng.random()
+    for kind, share in kinds.items():
+        if draw < share:
+            if mobile and kind != "ucs2":
+                return None
+            if kind == "silent" and not own_network:
+                return None
+            return kind
+        draw -= share
+    return None
+
+
 def mt_sms(sim, sub, smsc=None, label=None):
     vlr = sub.hlr_vlr
     if not is_home(sub.network.hlr):
@@ -192,7 +214,8 @@ def mt_sms(sim, sub, smsc=None, label=None):
         absent = not sub.on or sim.rng.random() < sim.behaviour["sms_absent_share"]
         yield from exchange(sim, sub.network.smsc, vlr, "mt-forwardSM",
                             {"imsi": sub.imsi, "smsc": sub.network.smsc.gt}, {},
-                            sim.label(), error="absentSubscriberSM" if absent else None)
+                            sim.label(), error="absentSubscriberSM" if absent else None,
+                            variant=sms_kind(sim))
         return
     if smsc is None:
         # international SMS: a partner's SMSC asks our HLR and delivers itself
@@ -210,7 +233,9 @@ def mt_sms(sim, sub, smsc=None, label=None):
     absent = not sub.on or sim.rng.random() < sim.behaviour["sms_absent_share"]
     delivered = yield from exchange(
         sim, smsc, vlr, "mt-forwardSM", {"imsi": sub.imsi, "smsc": smsc.gt}, {},
-        label if vlr.network is not None else label_towards(sim, sub, vlr), error="absentSubscriberSM" if absent else None)
+        label if vlr.network is not None else label_towards(sim, sub, vlr),
+        error="absentSubscriberSM" if absent else None,
+        variant=sms_kind(sim, smsc is sub.network.smsc))
     if delivered:
         sub.last_seen = sim.now
     else:
@@ -226,7 +251,8 @@ def mo_sms(sim, sub):
     sub.last_seen = sim.now
     smsc = sub.network.smsc
     yield from exchange(sim, sub.vlr, smsc, "mo-forwardSM",
-                        {"msisdn": sub.msisdn, "smsc": smsc.gt}, {}, sim.label())
+                        {"msisdn": sub.msisdn, "smsc": smsc.gt}, {}, sim.label(),
+                        variant=sms_kind(sim, mobile=True))
 
 
 def ussd(sim, sub):

@@ -17,6 +17,7 @@ import yaml
 from ss7tools.attack_families import ATTACK_TYPES
 from ss7tools.encode.sccp import SSN_GSMSCF, SSN_HLR, SSN_MSC, SSN_VLR
 from ss7tools.errors import WorldError
+from ss7tools.simulate.messages import SHORT_MESSAGE_KINDS
 
 DEFAULT_WORLD = os.path.join(os.path.dirname(__file__), "default_world.yaml")
 HOLDOUT_WORLD = os.path.join(os.path.dirname(__file__), "holdout_world.yaml")
@@ -207,6 +208,17 @@ class World:
         latency = _get(self.behaviour, "latency_s", "behaviour", list)
         if len(latency) != 2 or not 0 <= latency[0] <= latency[1]:
             raise WorldError("behaviour.latency_s: expected [low, high] seconds")
+        kinds = self.behaviour.get("sms_kinds") or {}
+        if not isinstance(kinds, dict):
+            raise WorldError("behaviour.sms_kinds: expected a mapping of kind to share")
+        for kind in kinds:
+            if kind not in SHORT_MESSAGE_KINDS or kind == "text":
+                raise WorldError("behaviour.sms_kinds.%s: unknown kind (known: %s)" % (
+                    kind, ", ".join(k for k in SHORT_MESSAGE_KINDS if k != "text")))
+        kinds = {k: _share(kinds, k, "behaviour.sms_kinds") for k in kinds}
+        if sum(kinds.values()) > 1:
+            raise WorldError("behaviour.sms_kinds: the shares add up to more than 1")
+        self.behaviour["sms_kinds"] = kinds
         sack_every = self.behaviour.setdefault("sack_every", 2)
         if not isinstance(sack_every, int) or sack_every < 0:
             raise WorldError("behaviour.sack_every: expected a count >= 0 (0: no SACKs)")
