@@ -7,6 +7,7 @@ Read once from the ``cx`` section of config.yaml (:class:`CxPolicy.from_config`)
 """
 
 from pyhss.apps.errors import ApplicationConfigError
+from pyhss.protocols import codec
 
 DEFAULT_MAX_AUTH_ITEMS = 8
 
@@ -49,6 +50,7 @@ class CxPolicy:
         self.charging = dict(charging or {})
         self.keep_server_name = keep_server_name
         self.digest_qop = digest_qop
+        self._encoded = {}      # method name -> (the values it was encoded from, bytes)
 
     @classmethod
     def from_config(cls, section):
@@ -84,3 +86,18 @@ class CxPolicy:
     def charging_information(self):
         """Charging-Information's grouped value, or None when none is configured."""
         return list(self.charging.items()) or None
+
+    def server_capabilities_avp(self):
+        """Server-Capabilities encoded, or b"" when no capability or name
+        is configured (encoded again only when they change)."""
+        return self._encode("Server-Capabilities", self.server_capabilities())
+
+    def charging_information_avp(self):
+        """Charging-Information encoded, or b"" when none is configured."""
+        return self._encode("Charging-Information", self.charging_information())
+
+    def _encode(self, name, value):
+        cached = self._encoded.get(name)
+        if cached is None or cached[0] != value:
+            cached = self._encoded[name] = (value, codec.Avp.new(name, value).encode() if value else b"")
+        return cached[1]

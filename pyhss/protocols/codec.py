@@ -460,6 +460,16 @@ class EncodedAnswer(Message):
             return Message.encode(self)
         return self.encode_with_body(self._body)
 
+    def add(self, name, value=None):
+        # An AVP added to the decoded list would not reach encode(): make
+        # it an ordinary Message first.
+        self.avps = self.avps + [Avp.new(name, value)]
+        return self
+
+    def append(self, avp):
+        self.avps = self.avps + [avp]
+        return self
+
     @property
     def result_code(self):
         """Result-Code, else Experimental-Result-Code, else None: read from
