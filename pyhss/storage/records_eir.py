@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 
 from pyhss.storage import rules
 from pyhss.storage.errors import ValidationError
-from pyhss.storage.records import IMSI, check_imsi
+from pyhss.storage.records import IMSI, check_imsi, trusted_constructor
 
 TAC_DIGITS = 8
 IMEI_DIGITS = 14            # TAC + SNR, without check or spare digit
@@ -244,25 +244,14 @@ UNLIMITED = HistoryLimit()
 RULE_FIELDS = tuple(f.name for f in fields(EquipmentRule))
 CHECK_FIELDS = tuple(f.name for f in fields(EquipmentCheck))
 
-_new = object.__new__
-# The slots' own setters, in field order (what a frozen dataclass's
-# __init__ amounts to, without __post_init__).
-_CHECK_SETTERS = tuple(getattr(EquipmentCheck, name).__set__ for name in CHECK_FIELDS)
-_RULE_SETTERS = tuple(getattr(EquipmentRule, name).__set__ for name in RULE_FIELDS)
-
-
-def answered_check(checked_at, origin_host, result_code, reason, imei, software_version, imsi, status):
-    """An EquipmentCheck of values its caller has checked already: the S13
-    handler, from identities it read with :func:`imei_from_wire` and the
-    other checks here (or :func:`printable`), its own result code, reason
-    and status, and an Origin-Host the codec decoded (no control
-    characters).  Built without ``__post_init__``, which cost more than the
-    rest of recording a check; a test keeps the two equal."""
-    check = _new(EquipmentCheck)
-    for set_field, value in zip(_CHECK_SETTERS, (checked_at, origin_host, result_code, reason, imei,
-                                                 software_version, imsi, status)):
-        set_field(check, value)
-    return check
+# An EquipmentCheck of values its caller has checked already: the S13
+# handler, from identities it read with imei_from_wire and the other
+# checks here (or printable), its own result code, reason and status, and
+# an Origin-Host the codec decoded (no control characters).  Built without
+# __post_init__, which cost more than the rest of recording a check; a
+# test keeps the two equal.  Arguments: the fields in order.
+answered_check = trusted_constructor(EquipmentCheck)
+_trusted_rule = trusted_constructor(EquipmentRule)
 
 
 def stored_rule(row):
@@ -278,10 +267,7 @@ def stored_rule(row):
             and (note is None or (type(note) is str and len(note) <= NOTE_MAX and note.isprintable()))
             and type(updated_at) is float):
         return EquipmentRule(*row)
-    rule = _new(EquipmentRule)
-    for set_field, value in zip(_RULE_SETTERS, row):
-        set_field(rule, value)
-    return rule
+    return _trusted_rule(key, status, imsi, note, updated_at)
 
 
 # --- the field rules (pyhss-admin eir and the REST API read these) ---------------------
