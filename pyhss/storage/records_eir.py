@@ -69,7 +69,8 @@ def imei_from_wire(text):
     """The 14-digit IMEI in an IMEI AVP's value (TS 29.272 7.3.4): 14
     digits, or 15 whose last is the check digit or the spare digit 0.
     ValidationError saying what is wrong otherwise."""
-    if not _digits(text):
+    # _digits inline: the S13 handler checks every ECR's IMEI, SV and IMSI.
+    if type(text) is not str or not (text.isascii() and text.isdigit()):
         raise ValidationError("IMEI must be digits")
     if len(text) == IMEI_DIGITS:
         return text
@@ -102,7 +103,7 @@ def check_tac(text):
 
 def check_software_version(text):
     """TS 23.003 6.2.2: the software version number, 2 digits."""
-    if not _digits(text) or len(text) != SOFTWARE_VERSION_DIGITS:
+    if type(text) is not str or len(text) != SOFTWARE_VERSION_DIGITS or not (text.isascii() and text.isdigit()):
         raise ValidationError(f"Software-Version must be {SOFTWARE_VERSION_DIGITS} digits")
     return text
 
@@ -111,7 +112,7 @@ def check_user_imsi(text):
     """An IMSI as an MME sends it in User-Name (TS 23.003 2.2: 15 digits
     at most, MCC and MNC first)."""
     low, high = IMSI_DIGITS
-    if not _digits(text) or not low <= len(text) <= high:
+    if type(text) is not str or not low <= len(text) <= high or not (text.isascii() and text.isdigit()):
         raise ValidationError(f"User-Name must be an IMSI of {low}-{high} digits")
     return text
 
