@@ -47,7 +47,8 @@ from twisted.logger import Logger
 from pyhss.apps import cx_control
 from pyhss.apps.base import DiameterApplication
 from pyhss.apps.cx_messages import (
-    CxAnswers, aka_answer, error_message, read_request, server_name as server_name_avp, user_data, user_name,
+    CxAnswers, aka_answer, error_message, item_scheme, read_request, server_name as server_name_avp, user_data,
+    user_name,
 )
 from pyhss.apps.cx_push import ScscfRequests
 from pyhss.apps.cx_policy import AKA_SCHEME, DIGEST_ALIASES, DIGEST_SCHEME, UNKNOWN_SCHEME, CxPolicy
@@ -152,13 +153,15 @@ class CxApplication(ScscfRequests, DiameterApplication):
 
     def _uaa(self, found, request, impu, values):
         subscription, registration = found
-        if subscription is None or subscription.identity(impu) is None:
+        identity = subscription.identity(impu) if subscription is not None else None
+        if identity is None:
             return self._identities_refusal(request, subscription, impu)
         kind = values.get("User-Authorization-Type", UAR_REGISTRATION)
         if kind != UAR_DE_REGISTRATION:
             if not self.policy.roaming_allowed(values.get("Visited-Network-Identifier")):
                 return self.experimental_answer(request, results.DIAMETER_ERROR_ROAMING_NOT_ALLOWED, values=values)
-            if all(identity.barred for identity in subscription.implicit_set(impu)):
+            # The identity heads its implicit set: unbarred, the set is not all barred.
+            if identity.barred and all(other.barred for other in subscription.implicit_set(impu)):
                 return self.answer(request, results.DIAMETER_AUTHORIZATION_REJECTED,
                                    error_message("public identity barred"), values=values)
         # A name MAR stored (pending) counts: the user's next REGISTER goes
@@ -189,9 +192,9 @@ class CxApplication(ScscfRequests, DiameterApplication):
     # --- MAR ---------------------------------------------------------------------------
     def multimedia_auth(self, request, peer):
         values = read_request(request)
-        item = values.get("SIP-Auth-Data-Item")
-        scheme = item.get("SIP-Authentication-Scheme", UNKNOWN_SCHEME) if item is not None else UNKNOWN_SCHEME
-        authorization = item.get("SIP-Authorization") if item is not None else None
+        scheme, authorization = item_scheme(values.get("SIP-Auth-Data-Item", ()))
+        if scheme is None:
+            scheme = UNKNOWN_SCHEME
         count = self.policy.auth_items(values.get("SIP-Number-Auth-Items"))
         authentication = dict(impi=values.get("User-Name"), impu=values.get("Public-Identity"),
                               server_name=values.get("Server-Name"), scscf_host=values.get("Origin-Host"),

@@ -19,12 +19,14 @@ from pyhss.protocols import codec, results
 from pyhss.protocols.dictionary import DICTIONARY, VENDOR_3GPP
 
 # The top-level AVPs the handlers read, by definition (Proxy-Info: all of
-# them, as a list, for the answer).
+# them, as a list, for the answer; SIP-Auth-Data-Item: its children).
 _READ = {DICTIONARY.avp(name): name for name in (
     "Session-Id", "User-Name", "Public-Identity", "Server-Name", "Origin-Host", "Origin-Realm",
     "Server-Assignment-Type", "User-Data-Already-Available", "User-Authorization-Type",
-    "Visited-Network-Identifier", "SIP-Number-Auth-Items", "SIP-Auth-Data-Item")}
+    "Visited-Network-Identifier", "SIP-Number-Auth-Items", "SIP-Auth-Data-Item", "Proxy-Info")}
 _PROXY_INFO = DICTIONARY.avp("Proxy-Info")
+_SCHEME = DICTIONARY.avp("SIP-Authentication-Scheme")
+_AUTHORIZATION = DICTIONARY.avp("SIP-Authorization")
 _W_SESSION_ID = codec.AvpWriter("Session-Id")
 _W_USER_NAME = codec.AvpWriter("User-Name")
 _W_PUBLIC_IDENTITY = codec.AvpWriter("Public-Identity")
@@ -49,20 +51,31 @@ _MAX_MIDDLES = 64
 
 def read_request(request):
     """{name: value} of the first of each AVP in _READ at the top level of
-    ``request`` (SIP-Auth-Data-Item: the Avp), and "Proxy-Info": the list
-    of its Proxy-Info AVPs when it has any: one pass, where a
-    ``request.get`` per name searched the request again each time (a tenth
-    of a SAR)."""
+    ``request``, and "Proxy-Info": the list of its Proxy-Info AVPs when it
+    has any: one pass, where a ``request.get`` per name searched the
+    request again each time (a tenth of a SAR)."""
     values = {}
+    read = _READ.get
     for avp in request.avps:
-        definition = avp.definition
-        name = _READ.get(definition)
-        if name is not None:
-            if name not in values:
-                values[name] = avp.value if name != "SIP-Auth-Data-Item" else avp
-        elif definition is _PROXY_INFO:
-            values.setdefault("Proxy-Info", []).append(avp)
+        name = read(avp.definition)
+        if name is not None and name not in values:
+            values[name] = avp.value
+    if "Proxy-Info" in values:
+        values["Proxy-Info"] = [avp for avp in request.avps if avp.definition is _PROXY_INFO]
     return values
+
+
+def item_scheme(children):
+    """(SIP-Authentication-Scheme, SIP-Authorization) of a
+    SIP-Auth-Data-Item's children (None: absent)."""
+    scheme = authorization = None
+    for avp in children:
+        definition = avp.definition
+        if definition is _SCHEME and scheme is None:
+            scheme = avp.value
+        elif definition is _AUTHORIZATION and authorization is None:
+            authorization = avp.value
+    return scheme, authorization
 
 
 def text(writer, value):

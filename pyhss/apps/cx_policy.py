@@ -50,7 +50,7 @@ class CxPolicy:
         self.charging = dict(charging or {})
         self.keep_server_name = keep_server_name
         self.digest_qop = digest_qop
-        self._encoded = {}      # method name -> (the values it was encoded from, bytes)
+        self._encoded = {}      # AVP name -> (the settings it was encoded from, bytes)
 
     @classmethod
     def from_config(cls, section):
@@ -90,14 +90,22 @@ class CxPolicy:
     def server_capabilities_avp(self):
         """Server-Capabilities encoded, or b"" when no capability or name
         is configured (encoded again only when they change)."""
-        return self._encode("Server-Capabilities", self.server_capabilities())
+        key = (self.mandatory_capabilities, self.optional_capabilities, self.scscf_names)
+        cached = self._encoded.get("Server-Capabilities")
+        if cached is None or cached[0] != key:
+            cached = self._encoded["Server-Capabilities"] = (key, _encoded("Server-Capabilities",
+                                                                           self.server_capabilities()))
+        return cached[1]
 
     def charging_information_avp(self):
         """Charging-Information encoded, or b"" when none is configured."""
-        return self._encode("Charging-Information", self.charging_information())
-
-    def _encode(self, name, value):
-        cached = self._encoded.get(name)
-        if cached is None or cached[0] != value:
-            cached = self._encoded[name] = (value, codec.Avp.new(name, value).encode() if value else b"")
+        key = tuple(self.charging.items())
+        cached = self._encoded.get("Charging-Information")
+        if cached is None or cached[0] != key:
+            cached = self._encoded["Charging-Information"] = (key, _encoded("Charging-Information",
+                                                                            self.charging_information()))
         return cached[1]
+
+
+def _encoded(name, value):
+    return codec.Avp.new(name, value).encode() if value else b""
