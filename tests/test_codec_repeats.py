@@ -105,6 +105,19 @@ class RepeatingAvpTests(unittest.TestCase):
             for message in decoded:
                 self.assertEqual([code for code, _ in codec.validate(message)], codes)
 
+    def test_decoded_clean_then_changed_is_validated_again(self):
+        # The decoder's "nothing to check" holds for the list it decoded:
+        # an AVP added afterwards is checked.
+        first = codec.decode_message(air("001010000000001"))
+        self.assertIsNone(first.checked_avps)      # its Grouped AVP was new: checked by validate
+        message = codec.decode_message(air("001010000000002", "mme;2"))
+        self.assertIsNotNone(message.checked_avps)
+        self.assertEqual(codec.validate(message), [])
+        message.avps.append(codec.Avp(60001, 0, codec.AVP_MANDATORY, b"x"))
+        self.assertEqual([code for code, _ in codec.validate(message)], [5001])
+        message.avps = [avp for avp in message.avps if avp.name != "Origin-Host"][:-1]
+        self.assertEqual([(code, avp.name) for code, avp in codec.validate(message)], [(5005, "Origin-Host")])
+
 
 def dwr_with_group(distinct, children):
     """A DWR carrying a Vendor-Specific-Application-Id of ``children`` small

@@ -218,12 +218,15 @@ def decode_message(data, max_size=DEFAULT_MAX_SIZE,
         if cache is None:
             cache = _REPEAT_CACHES[max_depth] = _RepeatCache()
         try:
-            header.avps = _decode_avps(data, HEADER_LENGTH, length, 1,
-                                       max_depth, cache)
+            avps, checked = _decode_avps(data, HEADER_LENGTH, length, 1,
+                                         max_depth, cache)
         except (InvalidAvpLength, InvalidAvpValue, InvalidPadding,
                 NestingTooDeep) as e:
             e.header = header
             raise
+        header.avps = avps
+        if checked:
+            header.checked_avps = (avps, len(avps))
         return header
     error.header = header
     raise error
@@ -231,7 +234,12 @@ def decode_message(data, max_size=DEFAULT_MAX_SIZE,
 
 def _decode_avps(data, offset, end, depth, max_depth, repeats=None):
     """The AVPs in ``data[offset:end]``; ``repeats`` is the top level's
-    cache of repeating AVPs (see _REPEATING_AVPS)."""
+    cache of repeating AVPs (see _REPEATING_AVPS).  At the top level
+    (``repeats`` given): (the AVPs, whether validate's AVP checks would
+    find nothing in them: no unknown AVP, no Grouped AVP but cached ones
+    found valid)."""
+    checked = True
+    checked_groups = _CHECKED_GROUPS
     avps = []
     append = avps.append
     lookup = _DECODE.get
@@ -260,6 +268,9 @@ def _decode_avps(data, offset, end, depth, max_depth, repeats=None):
                 if seen is not None:
                     append(seen)
                     offset = next_offset
+                    if checked and type(seen.value) is list \
+                            and checked_groups.get(id(seen)) is not seen:
+                        checked = False
                     continue
         flags = word >> 24
         if flags & AVP_VENDOR:
@@ -284,6 +295,7 @@ def _decode_avps(data, offset, end, depth, max_depth, repeats=None):
             avp = Avp(code, vendor_id, flags, data[start:avp_end], None,
                       data[offset:avp_end])
             key = None
+            checked = False
         else:
             # The common kinds inline; the rest in _decode_value.
             # Known AVPs keep no copy of their bytes (raw is None): only
@@ -301,6 +313,7 @@ def _decode_avps(data, offset, end, depth, max_depth, repeats=None):
                 value = data[start:avp_end]
             elif kind == _GROUPED and depth <= max_depth:
                 value = _decode_avps(data, start, avp_end, depth + 1, max_depth)
+                checked = False
             else:
                 value = _decode_value(entry, data, start, avp_end,
                                       data[offset:avp_end], depth, max_depth)
@@ -326,6 +339,8 @@ def _decode_avps(data, offset, end, depth, max_depth, repeats=None):
             # Checked whole, padding included: cache it.
             repeats.remember(key, avp)
         offset = next_offset
+    if repeats is not None:
+        return avps, checked
     return avps
 
 
@@ -621,9 +636,12 @@ def validate(message):
     AVP's code and a zero value, ready for Failed-AVP (inside a Grouped AVP:
     that Grouped AVP holding only the missing child).  [] when valid."""
     problems = []
-    _check_avps(message.avps, problems)
+    avps = message.avps
+    checked = message.checked_avps
+    if checked is None or checked[0] is not avps or checked[1] != len(avps):
+        _check_avps(avps, problems)
     required = _required(message)
     if required:
-        for defn in _missing(message.avps, required):
+        for defn in _missing(avps, required):
             problems.append((5005, _zero_avp(defn)))
     return problems
