@@ -233,11 +233,11 @@ def decode_message(data, max_size=DEFAULT_MAX_SIZE,
 
 
 def _decode_avps(data, offset, end, depth, max_depth, repeats=None):
-    """The AVPs in ``data[offset:end]``; ``repeats`` is the top level's
-    cache of repeating AVPs (see _REPEATING_AVPS).  At the top level
-    (``repeats`` given): (the AVPs, whether validate's AVP checks would
-    find nothing in them: no unknown AVP, no Grouped AVP but cached ones
-    found valid)."""
+    """(The AVPs in ``data[offset:end]``, whether validate's AVP checks
+    would find nothing in them: no unknown AVP, and every Grouped AVP one
+    found valid before or one whose children are such AVPs and that
+    requires none); ``repeats`` is the top level's cache of repeating
+    AVPs (see _REPEATING_AVPS)."""
     checked = True
     checked_groups = _CHECKED_GROUPS
     avps = []
@@ -312,8 +312,9 @@ def _decode_avps(data, offset, end, depth, max_depth, repeats=None):
             elif kind == _RAW:
                 value = data[start:avp_end]
             elif kind == _GROUPED and depth <= max_depth:
-                value = _decode_avps(data, start, avp_end, depth + 1, max_depth)
-                checked = False
+                value, inner = _decode_avps(data, start, avp_end, depth + 1, max_depth)
+                if not inner or entry[0].required:
+                    checked = False
             else:
                 value = _decode_value(entry, data, start, avp_end,
                                       data[offset:avp_end], depth, max_depth)
@@ -339,9 +340,7 @@ def _decode_avps(data, offset, end, depth, max_depth, repeats=None):
             # Checked whole, padding included: cache it.
             repeats.remember(key, avp)
         offset = next_offset
-    if repeats is not None:
-        return avps, checked
-    return avps
+    return avps, checked
 
 
 def _decode_value(entry, data, start, end, raw, depth, max_depth):
@@ -371,7 +370,7 @@ def _decode_value(entry, data, start, end, raw, depth, max_depth):
         if depth > max_depth:
             raise NestingTooDeep('%s: Grouped nesting deeper than %d' % (
                 defn.name, max_depth), failed_avp=raw)
-        return _decode_avps(data, start, end, depth + 1, max_depth)
+        return _decode_avps(data, start, end, depth + 1, max_depth)[0]
     if kind == _ADDRESS:
         return _decode_address(defn, data, start, end, raw)
     return data[start:end]
@@ -462,7 +461,7 @@ class EncodedAnswer(Message):
     def avps(self):
         if self._decoded is None:
             self._decoded = _decode_avps(self._body, 0, len(self._body), 1,
-                                         DEFAULT_MAX_DEPTH)
+                                         DEFAULT_MAX_DEPTH)[0]
         return self._decoded
 
     @avps.setter
