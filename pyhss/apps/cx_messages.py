@@ -78,11 +78,6 @@ def item_scheme(children):
     return scheme, authorization
 
 
-def text(writer, value):
-    """The AVP of ``writer`` (a codec.AvpWriter) holding the text ``value``."""
-    return writer(value.encode("utf-8"))
-
-
 def server_name(name):
     return _W_SERVER_NAME(name.encode("utf-8"))
 
