@@ -597,6 +597,24 @@ class ImsContract(StoreFixture):
         self.assertEqual(unknown, (None, None, None, None, None))
 
     @defer.inlineCallbacks
+    def test_assign_and_authenticate_check_what_the_request_brings(self):
+        # What MAR and SAR bring from the wire (Server-Name...) is checked
+        # as the record checks it; a refusal writes nothing.
+        yield self.linked_subscriber()
+        yield self.store.add_ims_subscription(ims_subscription(impus=(IMPU, TEL)))
+        too_long = "sip:" + "s" * 250 + ".test"
+        yield self.assertFails(self.store.ims_assign(self.assignment(REGISTRATION, too_long)), ValidationError)
+        yield self.assertFails(self.store.ims_authenticate(self.authentication(too_long)), ValidationError)
+        yield self.assertFails(self.store.ims_assign(self.assignment(REGISTRATION, "")), ValidationError)
+        self.assertEqual((yield self.store.ims_lookup(IMPI))[1], ImsRegistration(IMPI))
+        _, _, after, _, _ = yield self.store.ims_assign(self.assignment(REGISTRATION))
+        # The record the checking constructor builds from the same values.
+        checked = ImsRegistration(after.impi, after.server_name, after.scscf_host, after.scscf_realm, after.peer,
+                                  after.pending, tuple(reversed(after.states)), after.updated_at)
+        self.assertEqual(after, checked)
+        self.assertEqual(after.states, ((IMPU, "registered"), (TEL, "registered")))
+
+    @defer.inlineCallbacks
     def test_update_drops_the_state_of_removed_identities(self):
         yield self.linked_subscriber()
         yield self.store.add_ims_subscription(ims_subscription())

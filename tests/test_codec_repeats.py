@@ -82,6 +82,40 @@ class RepeatingAvpTests(unittest.TestCase):
         self.assertTrue(data.endswith(group))
         self.assertRaises(codec.InvalidAvpLength, codec.decode_message, cut)
 
+    def test_cached_group_validated_alike(self):
+        # A repeating group is checked once when cached; one that breaks
+        # the rules (a required child missing, an unknown M-bit child) is
+        # reported again for every message that carries it.
+        def with_group(children, imsi):
+            message = codec.Message.request(APP_S6A, CMD_AIR, [
+                ("Session-Id", "mme;" + imsi), ("Auth-Session-State", 1),
+                ("Origin-Host", "mme.test"), ("Origin-Realm", "test"),
+                ("Destination-Realm", "hss.test"), ("User-Name", imsi),
+                ("Visited-PLMN-Id", b"\x00\xf1\x10")])
+            message.append(codec.Avp.new("Vendor-Specific-Application-Id", children))
+            return message.encode()
+
+        good = [codec.Avp.new("Vendor-Id", 10415), codec.Avp.new("Auth-Application-Id", APP_S6A)]
+        missing = [codec.Avp.new("Auth-Application-Id", APP_S6A)]
+        unknown = good + [codec.Avp(60001, 0, codec.AVP_MANDATORY, b"x")]
+        for children, codes in ((good, []), (missing, [5005]), (unknown, [5001])):
+            decoded = [codec.decode_message(with_group(children, "00101000000000%d" % (n,))) for n in range(3)]
+            self.assertIs(decoded[1].find("Vendor-Specific-Application-Id"),
+                          decoded[2].find("Vendor-Specific-Application-Id"))
+            for message in decoded:
+                self.assertEqual([code for code, _ in codec.validate(message)], codes)
+
+    def test_decoded_clean_then_changed_is_validated_again(self):
+        # The decoder's "nothing to check" holds for the list it decoded:
+        # an AVP added afterwards is checked.
+        message = codec.decode_message(air("001010000000001"))
+        self.assertIsNotNone(message.checked_avps)
+        self.assertEqual(codec.validate(message), [])
+        message.avps.append(codec.Avp(60001, 0, codec.AVP_MANDATORY, b"x"))
+        self.assertEqual([code for code, _ in codec.validate(message)], [5001])
+        message.avps = [avp for avp in message.avps if avp.name != "Origin-Host"][:-1]
+        self.assertEqual([(code, avp.name) for code, avp in codec.validate(message)], [(5005, "Origin-Host")])
+
 
 def dwr_with_group(distinct, children):
     """A DWR carrying a Vendor-Specific-Application-Id of ``children`` small

@@ -47,3 +47,10 @@ class EncodedAnswerTests(unittest.TestCase):
         decoded = codec.decode_message(answer.encode())
         self.assertEqual(decoded.get("Error-Message"), "changed")
         self.assertEqual(decoded.get("Result-Code"), 2001)
+
+    def test_added_avps_are_encoded(self):
+        # add() and append() on an answer written as bytes reach the wire.
+        answer = codec.EncodedAnswer(0, 318, 16777251, 1, 2, codec.Avp.new("Result-Code", 2001).encode())
+        answer.add("Error-Message", "added").append(codec.Avp.new("Origin-Host", "hss.test"))
+        decoded = codec.decode_message(answer.encode())
+        self.assertEqual([avp.name for avp in decoded.avps], ["Result-Code", "Error-Message", "Origin-Host"])

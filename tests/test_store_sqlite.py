@@ -13,7 +13,7 @@ from pyhss.storage import open_store
 from pyhss.storage.errors import StoreError, ValidationError
 from pyhss.storage import checkpoints
 from pyhss.storage import sqlite as sqlite_module
-from pyhss.storage.records import SUBSCRIBER_FIELDS, ApnProfile, ServingNode, stored_subscriber
+from pyhss.storage.records import SUBSCRIBER_FIELDS, ApnProfile, ServingNode, stored_subscriber, trusted_constructor
 from pyhss.storage.sqlite import SCHEMA_VERSION, SqliteStore
 from pyhss.storage.sqlite_rows import encode_subscriber
 from tests.store_contract import IMSI, StoreContractMixin, subscriber
@@ -285,6 +285,15 @@ class SqliteStoreTests(unittest.TestCase):
         broken = list(encode_subscriber(subscriber()))
         broken[SUBSCRIBER_FIELDS.index("sqn")] = -1
         self.assertIsNone(stored_subscriber(tuple(broken)))
+
+    def test_trusted_constructor_sets_every_field_unchecked(self):
+        build = trusted_constructor(ServingNode)
+        node = build("001010000000001", "mme.test", "test", "peer.test", 5.0, True)
+        self.assertIs(type(node), ServingNode)
+        self.assertEqual(node, ServingNode("001010000000001", "mme.test", "test", "peer.test", 5.0, True))
+        self.assertRaises(ValidationError, ServingNode, "1", "mme.test", "test")
+        self.assertEqual(build("1", "mme.test", "test", None, 0.0, False).imsi, "1")   # no check
+        self.assertRaises(TypeError, build, "001010000000001", "mme.test")    # every field, in order
 
     @defer.inlineCallbacks
     def test_open_failure_is_reported_by_every_call(self):

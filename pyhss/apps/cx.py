@@ -46,13 +46,16 @@ from twisted.logger import Logger
 
 from pyhss.apps import cx_control
 from pyhss.apps.base import DiameterApplication
-from pyhss.apps.cx_messages import aka_answer, read_request
-from pyhss.apps.cx_push import VSAI, ScscfRequests
+from pyhss.apps.cx_messages import (
+    CxAnswers, aka_answer, error_message, item_scheme, read_request, server_name as server_name_avp, user_data,
+    user_name,
+)
+from pyhss.apps.cx_push import ScscfRequests
 from pyhss.apps.cx_policy import AKA_SCHEME, DIGEST_ALIASES, DIGEST_SCHEME, UNKNOWN_SCHEME, CxPolicy
 from pyhss.apps.cx_userdata import UserData
 from pyhss.auc.centre import AuthenticationCentre
 from pyhss.auc.errors import AucError, ResyncError
-from pyhss.protocols import results
+from pyhss.protocols import codec, results
 from pyhss.protocols.dictionary import APP_CX, CMD_LIR, CMD_MAR, CMD_SAR, CMD_UAR, VENDOR_3GPP
 from pyhss.storage.errors import NotFoundError, ValidationError
 from pyhss.storage.ims_records import NOT_REGISTERED, REGISTERED
@@ -92,6 +95,7 @@ class CxApplication(ScscfRequests, DiameterApplication):
             auc = AuthenticationCentre(store) if ind_bits is None else AuthenticationCentre(store, ind_bits=ind_bits)
         self.auc = auc
         self.user_data = UserData()
+        self.answers = CxAnswers(node.origin_avps)
         self.control = cx_control.CxControl(self)
 
     @classmethod
@@ -113,17 +117,18 @@ class CxApplication(ScscfRequests, DiameterApplication):
         return self.control.commands()
 
     # --- answers -----------------------------------------------------------------------
-    def answer(self, request, result_code=None):
-        answer = DiameterApplication.answer(self, request, result_code)
-        answer.avps.append(VSAI)
-        return answer
+    # Written as bytes (cx_messages.CxAnswers): ``extra`` are encoded AVPs,
+    # and nothing can be added to the answer afterwards.
+    def answer(self, request, result_code, *extra, values=None):
+        """The answer with Result-Code, Vendor-Specific-Application-Id and ``extra``."""
+        return self.answers(request, result_code, extra, values=values)
 
-    def experimental_answer(self, request, code, message=None):
-        answer = self.answer(request)
-        answer.add("Experimental-Result", [("Vendor-Id", VENDOR_3GPP), ("Experimental-Result-Code", code)])
+    def experimental_answer(self, request, code, message=None, *extra, values=None):
+        """The answer with Experimental-Result ``code``, Error-Message when
+        given, and ``extra``."""
         if message:
-            answer.add("Error-Message", message[:200])
-        return answer
+            extra = (error_message(message),) + extra
+        return self.answers(request, code, extra, experimental=True, values=values)
 
     def _unknown_on_bad_identity(self, reason, request):
         if reason.check(NotFoundError, ValidationError):
@@ -143,51 +148,53 @@ class CxApplication(ScscfRequests, DiameterApplication):
         values = read_request(request)
         impi, impu = values.get("User-Name"), values.get("Public-Identity")
         d = self.store.ims_lookup(impi)
-        d.addCallback(self._uaa, request, impu, values)
-        d.addErrback(self._unknown_on_bad_identity, request)
+        d.addCallbacks(self._uaa, self._unknown_on_bad_identity, (request, impu, values), None, (request,))
         return d
 
     def _uaa(self, found, request, impu, values):
         subscription, registration = found
-        if subscription is None or subscription.identity(impu) is None:
+        identity = subscription.identity(impu) if subscription is not None else None
+        if identity is None:
             return self._identities_refusal(request, subscription, impu)
         kind = values.get("User-Authorization-Type", UAR_REGISTRATION)
         if kind != UAR_DE_REGISTRATION:
             if not self.policy.roaming_allowed(values.get("Visited-Network-Identifier")):
-                return self.experimental_answer(request, results.DIAMETER_ERROR_ROAMING_NOT_ALLOWED)
-            if all(identity.barred for identity in subscription.implicit_set(impu)):
-                return self.answer(request, results.DIAMETER_AUTHORIZATION_REJECTED).add(
-                    "Error-Message", "public identity barred")
+                return self.experimental_answer(request, results.DIAMETER_ERROR_ROAMING_NOT_ALLOWED, values=values)
+            # The identity heads its implicit set: unbarred, the set is not all barred.
+            if identity.barred and all(other.barred for other in subscription.implicit_set(impu)):
+                return self.answer(request, results.DIAMETER_AUTHORIZATION_REJECTED,
+                                   error_message("public identity barred"), values=values)
         # A name MAR stored (pending) counts: the user's next REGISTER goes
         # to the S-CSCF that challenged it.
         server_name = registration.server_name
         if kind == UAR_DE_REGISTRATION:
             if server_name is None:
-                return self.experimental_answer(request, results.DIAMETER_ERROR_IDENTITY_NOT_REGISTERED)
-            return self.answer(request, results.DIAMETER_SUCCESS).add("Server-Name", server_name)
+                return self.experimental_answer(request, results.DIAMETER_ERROR_IDENTITY_NOT_REGISTERED,
+                                                values=values)
+            return self.answer(request, results.DIAMETER_SUCCESS, server_name_avp(server_name), values=values)
         if kind == UAR_REGISTRATION_AND_CAPABILITIES:
             code = results.DIAMETER_SERVER_SELECTION if server_name is None else results.DIAMETER_FIRST_REGISTRATION
-            return self._with_capabilities(self.experimental_answer(request, code))
+            return self._with_capabilities(request, code, values)
         if server_name is not None:
-            return self.experimental_answer(request, results.DIAMETER_SUBSEQUENT_REGISTRATION).add(
-                "Server-Name", server_name)
-        return self._with_capabilities(self.experimental_answer(request, results.DIAMETER_FIRST_REGISTRATION))
+            return self.experimental_answer(request, results.DIAMETER_SUBSEQUENT_REGISTRATION, None,
+                                            server_name_avp(server_name), values=values)
+        return self._with_capabilities(request, results.DIAMETER_FIRST_REGISTRATION, values)
 
-    def _with_capabilities(self, answer):
-        """Server-Capabilities when any are configured: an empty one makes
-        Kamailio's cdp drop the whole answer (AAACreateAVP: NULL value),
-        and without it the I-CSCF chooses among all its S-CSCFs."""
-        capabilities = self.policy.server_capabilities()
-        if capabilities:
-            answer.add("Server-Capabilities", capabilities)
-        return answer
+    def _with_capabilities(self, request, code, values=None):
+        """Experimental-Result ``code`` with Server-Capabilities when any
+        are configured: an empty one makes Kamailio's cdp drop the whole
+        answer (AAACreateAVP: NULL value), and without it the I-CSCF
+        chooses among all its S-CSCFs."""
+        capabilities = self.policy.server_capabilities_avp()
+        return self.experimental_answer(request, code, None, *((capabilities,) if capabilities else ()),
+                                        values=values)
 
     # --- MAR ---------------------------------------------------------------------------
     def multimedia_auth(self, request, peer):
         values = read_request(request)
-        item = request.find("SIP-Auth-Data-Item")
-        scheme = item.get("SIP-Authentication-Scheme", UNKNOWN_SCHEME) if item is not None else UNKNOWN_SCHEME
-        authorization = item.get("SIP-Authorization") if item is not None else None
+        scheme, authorization = item_scheme(values.get("SIP-Auth-Data-Item", ()))
+        if scheme is None:
+            scheme = UNKNOWN_SCHEME
         count = self.policy.auth_items(values.get("SIP-Number-Auth-Items"))
         authentication = dict(impi=values.get("User-Name"), impu=values.get("Public-Identity"),
                               server_name=values.get("Server-Name"), scscf_host=values.get("Origin-Host"),
@@ -199,13 +206,14 @@ class CxApplication(ScscfRequests, DiameterApplication):
             else:
                 d = self.store.ims_authenticate(Authentication(
                     sqn_request=self.auc.sqn_request(count), required=_AKA_ENABLED, **authentication))
-                d.addCallback(self._maa_aka, request, count, False)
+                d.addCallback(self._maa_aka, request, count, False, values)
         elif scheme in DIGEST_ALIASES:
             d = self.store.ims_lookup(authentication["impi"])
             d.addCallback(self._mar_digest, request, authentication)
         else:
             return defer.succeed(self.experimental_answer(
-                request, results.DIAMETER_ERROR_AUTH_SCHEME_NOT_SUPPORTED, f"unknown scheme {scheme[:60]}"))
+                request, results.DIAMETER_ERROR_AUTH_SCHEME_NOT_SUPPORTED, f"unknown scheme {scheme[:60]}",
+                values=values))
         d.addErrback(self._mar_failed, request, authentication["impi"])
         return d
 
@@ -224,27 +232,24 @@ class CxApplication(ScscfRequests, DiameterApplication):
             **authentication))
         return (yield self._maa_aka(found, request, count, True))
 
-    def _maa_aka(self, found, request, count, resynchronised):
+    def _maa_aka(self, found, request, count, resynchronised, values=None):
+        if values is None:
+            values = read_request(request)
         subscription, before, subscriber, sqns = found
-        impu = request.get("Public-Identity")
+        impu = values.get("Public-Identity")
         if before is None:
             return self._identities_refusal(request, subscription, impu)
         if sqns is None:
-            return self.answer(request, results.DIAMETER_AUTHORIZATION_REJECTED).add(
-                "Error-Message", "subscriber disabled")
+            return self.answer(request, results.DIAMETER_AUTHORIZATION_REJECTED, error_message("subscriber disabled"),
+                               values=values)
         vectors = self.auc.vectors(subscriber, sqns, utran=count, resynchronised=resynchronised).utran
         self._cancel_old_scscf(subscription, before, request)
-        # Written as bytes (cx_messages): the MAA is one per MAR under load.
-        return aka_answer(request, self.node.origin_avps(), subscription.impi, impu, vectors)
+        return aka_answer(self.answers, request, values, subscription.impi, impu, vectors)
 
     def _maa(self, request, subscription, items):
-        answer = self.answer(request, results.DIAMETER_SUCCESS)
-        answer.add("User-Name", subscription.impi)
-        answer.add("Public-Identity", request.get("Public-Identity"))
-        answer.add("SIP-Number-Auth-Items", len(items))
-        for name, value in items:
-            answer.add(name, value)
-        return answer
+        return self.answer(request, results.DIAMETER_SUCCESS, user_name(subscription.impi), *(
+            codec.Avp.new(name, value).encode() for name, value in [
+                ("Public-Identity", request.get("Public-Identity")), ("SIP-Number-Auth-Items", len(items))] + items))
 
     @defer.inlineCallbacks
     def _mar_digest(self, found, request, authentication):
@@ -271,7 +276,7 @@ class CxApplication(ScscfRequests, DiameterApplication):
         if reason.check(AucError):
             self.log.warn("MAR for {impi}: {error}", impi=impi, error=reason.value)
             text = "re-synchronisation failed" if reason.check(ResyncError) else "no usable key material"
-            return self.answer(request, results.DIAMETER_AUTHENTICATION_REJECTED).add("Error-Message", text)
+            return self.answer(request, results.DIAMETER_AUTHENTICATION_REJECTED, error_message(text))
         return self._unknown_on_bad_identity(reason, request)
 
     # --- SAR ---------------------------------------------------------------------------
@@ -280,16 +285,14 @@ class CxApplication(ScscfRequests, DiameterApplication):
         kind = values.get("Server-Assignment-Type")
         impi, impu = values.get("User-Name"), values.get("Public-Identity")
         if impi is None and impu is None:
-            answer = self.answer(request, results.DIAMETER_MISSING_AVP)
-            answer.add("Error-Message", "SAR needs User-Name or Public-Identity")
-            answer.add("Failed-AVP", [("Public-Identity", "")])
-            return defer.succeed(answer)
+            return defer.succeed(self.answer(
+                request, results.DIAMETER_MISSING_AVP, error_message("SAR needs User-Name or Public-Identity"),
+                codec.Avp.new("Failed-AVP", [("Public-Identity", "")]).encode(), values=values))
         assignment = Assignment(kind, impi, impu, values.get("Server-Name"), values.get("Origin-Host"),
                                 values.get("Origin-Realm"), peer.origin_host if peer is not None else None,
                                 self.node.clock.seconds(), self.policy.keep_server_name)
         d = self.store.ims_assign(assignment)
-        d.addCallback(self._saa, request, kind, values)
-        d.addErrback(self._unknown_on_bad_identity, request)
+        d.addCallbacks(self._saa, self._unknown_on_bad_identity, (request, kind, values), None, (request,))
         return d
 
     def _saa(self, found, request, kind, values):
@@ -299,25 +302,25 @@ class CxApplication(ScscfRequests, DiameterApplication):
             return self._identities_refusal(request, subscription, impu)
         if outcome == OTHER_SCSCF:
             if kind in (REGISTRATION, RE_REGISTRATION, UNREGISTERED_USER):
-                return self.experimental_answer(request, results.DIAMETER_ERROR_IDENTITY_ALREADY_REGISTERED).add(
-                    "Server-Name", before.server_name)
-            return self.answer(request, results.DIAMETER_UNABLE_TO_COMPLY).add(
-                "Error-Message", "another S-CSCF is assigned" if before.server_name else "no S-CSCF is assigned")
+                return self.experimental_answer(request, results.DIAMETER_ERROR_IDENTITY_ALREADY_REGISTERED, None,
+                                                server_name_avp(before.server_name), values=values)
+            return self.answer(request, results.DIAMETER_UNABLE_TO_COMPLY, error_message(
+                "another S-CSCF is assigned" if before.server_name else "no S-CSCF is assigned"), values=values)
         if outcome == NAME_NOT_STORED:
-            return self.experimental_answer(request, results.DIAMETER_SUCCESS_SERVER_NAME_NOT_STORED).add(
-                "User-Name", subscription.impi)
+            return self.experimental_answer(request, results.DIAMETER_SUCCESS_SERVER_NAME_NOT_STORED, None,
+                                            user_name(subscription.impi), values=values)
         if outcome != DONE:
-            return self.experimental_answer(request, results.DIAMETER_ERROR_IN_ASSIGNMENT_TYPE)
-        answer = self.answer(request, results.DIAMETER_SUCCESS).add("User-Name", subscription.impi)
+            return self.experimental_answer(request, results.DIAMETER_ERROR_IN_ASSIGNMENT_TYPE, values=values)
+        extra = [user_name(subscription.impi)]
         if kind in _PROFILE_TYPES:
             if values.get("User-Data-Already-Available") != USER_DATA_ALREADY_AVAILABLE \
                     or kind != RE_REGISTRATION:
                 identities = subscription.implicit_set(impu) if impu is not None else subscription.impus
-                answer.add("User-Data", self.user_data(subscription, identities, template))
-            charging = self.policy.charging_information()
+                extra.append(user_data(self.user_data(subscription, identities, template)))
+            charging = self.policy.charging_information_avp()
             if charging:
-                answer.add("Charging-Information", charging)
-        return answer
+                extra.append(charging)
+        return self.answer(request, results.DIAMETER_SUCCESS, *extra, values=values)
 
     # --- LIR ---------------------------------------------------------------------------
     def location_info(self, request, peer):
@@ -335,12 +338,12 @@ class CxApplication(ScscfRequests, DiameterApplication):
         state = registration.state(subscription.identity(impu).uri)
         confirmed = registration.server_name if not registration.pending else None
         if state == REGISTERED:
-            return self.answer(request, results.DIAMETER_SUCCESS).add("Server-Name", registration.server_name)
+            return self.answer(request, results.DIAMETER_SUCCESS, server_name_avp(registration.server_name))
         if confirmed is not None:   # unregistered, or de-registered with the name kept
-            return self.experimental_answer(request, results.DIAMETER_UNREGISTERED_SERVICE).add(
-                "Server-Name", confirmed)
+            return self.experimental_answer(request, results.DIAMETER_UNREGISTERED_SERVICE, None,
+                                            server_name_avp(confirmed))
         if state == NOT_REGISTERED and (yield self._unregistered_services(subscription)):
-            return self._with_capabilities(self.experimental_answer(request, results.DIAMETER_UNREGISTERED_SERVICE))
+            return self._with_capabilities(request, results.DIAMETER_UNREGISTERED_SERVICE)
         return self.experimental_answer(request, results.DIAMETER_ERROR_IDENTITY_NOT_REGISTERED)
 
     @defer.inlineCallbacks

@@ -7,6 +7,7 @@ Read once from the ``cx`` section of config.yaml (:class:`CxPolicy.from_config`)
 """
 
 from pyhss.apps.errors import ApplicationConfigError
+from pyhss.protocols import codec
 
 DEFAULT_MAX_AUTH_ITEMS = 8
 
@@ -49,6 +50,7 @@ class CxPolicy:
         self.charging = dict(charging or {})
         self.keep_server_name = keep_server_name
         self.digest_qop = digest_qop
+        self._encoded = {}      # AVP name -> (the settings it was encoded from, bytes)
 
     @classmethod
     def from_config(cls, section):
@@ -84,3 +86,26 @@ class CxPolicy:
     def charging_information(self):
         """Charging-Information's grouped value, or None when none is configured."""
         return list(self.charging.items()) or None
+
+    def server_capabilities_avp(self):
+        """Server-Capabilities encoded, or b"" when no capability or name
+        is configured (encoded again only when they change)."""
+        key = (self.mandatory_capabilities, self.optional_capabilities, self.scscf_names)
+        cached = self._encoded.get("Server-Capabilities")
+        if cached is None or cached[0] != key:
+            cached = self._encoded["Server-Capabilities"] = (key, _encoded("Server-Capabilities",
+                                                                           self.server_capabilities()))
+        return cached[1]
+
+    def charging_information_avp(self):
+        """Charging-Information encoded, or b"" when none is configured."""
+        key = tuple(self.charging.items())
+        cached = self._encoded.get("Charging-Information")
+        if cached is None or cached[0] != key:
+            cached = self._encoded["Charging-Information"] = (key, _encoded("Charging-Information",
+                                                                            self.charging_information()))
+        return cached[1]
+
+
+def _encoded(name, value):
+    return codec.Avp.new(name, value).encode() if value else b""

@@ -17,7 +17,6 @@ from pyhss.storage.errors import ValidationError
 
 IFC = "InitialFilterCriteria"
 MAX_TEMPLATE_CACHE = 256
-MAX_DOCUMENT_CACHE = 4096
 
 # Annex E's complex types for what a template may hold: each element's
 # children in schema order as (name, least, most (None: unbounded), type);
@@ -109,8 +108,8 @@ def canonical_template(text):
 
 
 class UserData:
-    """User-Data documents, the parsed templates and the documents of
-    unchanged subscriptions kept (bounded: emptied when full).
+    """User-Data documents, with the parsed templates and the forms kept
+    (bounded: emptied when full).
 
     A document is written from its *form*, kept per template and per
     identities' barring flags: the whole document built and serialised by
@@ -120,12 +119,13 @@ class UserData:
     by the XML library as ElementTree escapes text: the same bytes as
     :func:`build_user_data` gives, at a small part of the cost
     (serialising some 17 elements anew for every user was half of a SAR).
+    Documents themselves are not kept: written from the form, one costs
+    about what finding it in a cache did (hashing its identities).
     """
 
     def __init__(self):
         self._templates = {}
         self._forms = {}
-        self._documents = {}
 
     def criteria(self, template):
         """The InitialFilterCriteria of an IfcTemplate (or None: none)."""
@@ -160,20 +160,20 @@ class UserData:
         """The User-Data (UTF-8 bytes) for ``subscription``'s
         ``identities`` (PublicIdentity records: the implicit registration
         set of SAR's Public-Identity) with ``template``'s criteria."""
-        key = (subscription.impi, identities, template)
-        document = self._documents.get(key)
-        if document is None:
-            pieces = self.form(tuple(identity.barred for identity in identities), template)
-            parts = [pieces[0], escape(subscription.impi)]
-            for identity, piece in zip(identities, pieces[1:]):
-                parts.append(piece)
-                parts.append(escape(identity.uri))
-            parts.append(pieces[-1])
-            document = "".join(parts).encode("utf-8")
-            if len(self._documents) >= MAX_DOCUMENT_CACHE:
-                self._documents.clear()
-            self._documents[key] = document
-        return document
+        pieces = self.form(tuple([identity.barred for identity in identities]), template)
+        parts = [pieces[0], _escape(subscription.impi)]
+        for identity, piece in zip(identities, pieces[1:]):
+            parts.append(piece)
+            parts.append(_escape(identity.uri))
+        parts.append(pieces[-1])
+        return "".join(parts).encode("utf-8")
+
+
+def _escape(text):
+    """``escape(text)``: identities seldom hold what it replaces."""
+    if "&" in text or "<" in text or ">" in text:
+        return escape(text)
+    return text
 
 
 # Stands for a value in a form: no XML text can hold it (XML 1.0 2.2).

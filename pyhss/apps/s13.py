@@ -125,11 +125,14 @@ class S13Application(DiameterApplication):
         if plan.session_id is not None:
             parts.append(_W_SESSION_ID(plan.session_id.encode("utf-8")))
         parts.append(_SUCCESS if status is not None else _EQUIPMENT_UNKNOWN)
-        parts.extend(avp.encode() for avp in plan.proxy_infos)
+        if plan.proxy_infos:
+            parts.extend([avp.encode() for avp in plan.proxy_infos])
         parts.append(self._tail(status))
         return codec.EncodedAnswer(request.flags & codec.FLAG_PROXIABLE, request.command_code,
                                    request.application_id, request.hop_by_hop, request.end_to_end,
-                                   b"".join(parts), request.version)
+                                   b"".join(parts), request.version,
+                                   results.DIAMETER_SUCCESS if status is not None
+                                   else results.DIAMETER_ERROR_EQUIPMENT_UNKNOWN)
 
     def _tail(self, status):
         origin_host, origin_realm = self.node.origin_avps()

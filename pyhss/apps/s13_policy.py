@@ -108,21 +108,17 @@ class EcrPlan:
 
     def __init__(self, request):
         self.request = request
-        self.session_id = self.origin_host = self.imei = self.software_version = self.imsi = None
-        self.refusal = None
-        self.proxy_infos = []
-        terminal = user_name = None
+        self.imei = self.software_version = self.imsi = self.refusal = None
+        session_id = origin_host = terminal = user_name = None
+        proxy_infos = []
         field_of = _ECR_FIELDS.get
         for avp in request.avps:
             field = field_of(avp.definition)
             if field is None:
                 continue
             if field == _SESSION_ID:
-                if self.session_id is None:
-                    self.session_id = avp.value
-            elif field == _ORIGIN_HOST:
-                if self.origin_host is None:
-                    self.origin_host = avp.value
+                if session_id is None:
+                    session_id = avp.value
             elif field == _TERMINAL_INFORMATION:
                 if terminal is not None:
                     self._refuse(_too_many(avp, "Terminal-Information"))
@@ -131,8 +127,14 @@ class EcrPlan:
                 if user_name is not None:
                     self._refuse(_too_many(avp, "User-Name"))
                 user_name = avp
+            elif field == _ORIGIN_HOST:
+                if origin_host is None:
+                    origin_host = avp.value
             else:
-                self.proxy_infos.append(avp)
+                proxy_infos.append(avp)
+        self.session_id = session_id
+        self.origin_host = origin_host
+        self.proxy_infos = proxy_infos
         if self.refusal is not None:
             return      # nothing more is read of a message that breaks the ABNF
         # The node's validation ran: Terminal-Information is there, grouped.

@@ -20,6 +20,7 @@ Value mapping (``Avp.value``):
 * Grouped: ``list`` of :class:`Avp`.
 """
 
+import operator as _operator
 import re
 import socket
 import struct as _struct
@@ -95,6 +96,11 @@ def _decode_table():
 
 
 _DECODE = _decode_table()
+# The codes of _REPEATING_AVPS (whatever their vendor: the cache is keyed
+# by the AVP's bytes, so another vendor's AVP of one of these codes only
+# misses there).
+_REPEATING_CODES = frozenset(DICTIONARY.avp(name).code
+                             for name in _REPEATING_AVPS)
 # The cache is shared by every connection, including peers that have not
 # sent a CER yet, so what one peer can make it hold is bounded three ways:
 # entries, their estimated memory, and the size of one cached AVP (the
@@ -121,8 +127,23 @@ class _RepeatCache(dict):
                 or self.cost + cost > _REPEAT_CACHE_BUDGET:
             self.clear()
             self.cost = 0
+            _CHECKED_GROUPS.clear()
         self[key] = avp
         self.cost += cost
+        if type(avp.value) is list:
+            problems = []
+            _check_avps((avp,), problems)
+            if not problems:
+                if len(_CHECKED_GROUPS) >= _REPEAT_CACHE_SIZE:
+                    _CHECKED_GROUPS.clear()
+                _CHECKED_GROUPS[id(avp)] = avp
+
+
+# id -> Avp: the Grouped AVPs held by a _RepeatCache that validate finds
+# nothing wrong with (a cached Avp is never changed, so it never will).
+# Each holds its Avp, so an id here is never another object's; emptied
+# with any cache, so it holds no more than the caches do.
+_CHECKED_GROUPS = {}
 
 
 def _count_avps(avp):
@@ -197,54 +218,66 @@ def decode_message(data, max_size=DEFAULT_MAX_SIZE,
         if cache is None:
             cache = _REPEAT_CACHES[max_depth] = _RepeatCache()
         try:
-            header.avps = _decode_avps(data, HEADER_LENGTH, length, 1,
-                                       max_depth, cache)
+            avps, checked = _decode_avps(data, HEADER_LENGTH, length, 1,
+                                         max_depth, cache)
         except (InvalidAvpLength, InvalidAvpValue, InvalidPadding,
                 NestingTooDeep) as e:
             e.header = header
             raise
+        header.avps = avps
+        if checked:
+            header.checked_avps = (avps, len(avps))
         return header
     error.header = header
     raise error
 
 
 def _decode_avps(data, offset, end, depth, max_depth, repeats=None):
-    """The AVPs in ``data[offset:end]``; ``repeats`` is the top level's
-    cache of repeating AVPs (see _REPEATING_AVPS)."""
+    """(The AVPs in ``data[offset:end]``, whether validate's AVP checks
+    would find nothing in them: no unknown AVP, and every Grouped AVP one
+    found valid before or one whose children are such AVPs and that
+    requires none); ``repeats`` is the top level's cache of repeating
+    AVPs (see _REPEATING_AVPS)."""
+    checked = True
+    checked_groups = _CHECKED_GROUPS
     avps = []
     append = avps.append
     lookup = _DECODE.get
     unpack_header = _AVP_HEADER.unpack_from
-    unpack_vendor_header = _AVP_HEADER_V.unpack_from
-    new_avp = _new_object
     unpack_word = _U32.unpack_from
+    new_avp = _new_object
+    # Only the codes of repeating AVPs are looked up in the cache: the
+    # others (Session-Id, User-Name...) would only miss there.
+    repeating = _REPEATING_CODES if repeats is not None else ()
     while offset < end:
         if end - offset < 8:
             raise InvalidAvpLength('%d bytes left, shorter than an AVP '
                                    'header' % (end - offset,),
                                    failed_avp=data[offset:end])
-        if repeats is not None:
+        code, word = unpack_header(data, offset)
+        length = word & MAX_LENGTH
+        avp_end = offset + length
+        key = None
+        if code in repeating:
             # A repeating AVP is cached under its bytes with its padding:
-            # the same bytes are the same valid AVP, no header to read.
-            next_offset = (offset + (unpack_word(data, offset + 4)[0]
-                                     & MAX_LENGTH) + 3) & ~3
+            # the same bytes are the same valid AVP, nothing more to read.
+            next_offset = (avp_end + 3) & ~3
             if next_offset <= end:
-                seen = repeats.get(data[offset:next_offset])
+                key = data[offset:next_offset]
+                seen = repeats.get(key)
                 if seen is not None:
                     append(seen)
                     offset = next_offset
+                    if checked and type(seen.value) is list \
+                            and checked_groups.get(id(seen)) is not seen:
+                        checked = False
                     continue
-        flags = data[offset + 4]
-        if flags & AVP_VENDOR and end - offset >= 12:
-            code, word, vendor_id = unpack_vendor_header(data, offset)
-        else:
-            code, word = unpack_header(data, offset)
-        length = word & MAX_LENGTH
-        avp_end = offset + length
+        flags = word >> 24
         if flags & AVP_VENDOR:
             if length < 12 or end - offset < 12:
                 raise InvalidAvpLength('AVP %d: length %d with V bit' % (
                     code, length), failed_avp=data[offset:min(avp_end, end)])
+            vendor_id = unpack_word(data, offset + 8)[0]
             start = offset + 12
             entry = lookup(code | (vendor_id << 32))
         else:
@@ -259,25 +292,29 @@ def _decode_avps(data, offset, end, depth, max_depth, repeats=None):
                                    'container' % (code, length),
                                    failed_avp=data[offset:end])
         if entry is None:
-            append(Avp(code, vendor_id, flags, data[start:avp_end], None,
-                       data[offset:avp_end]))
+            avp = Avp(code, vendor_id, flags, data[start:avp_end], None,
+                      data[offset:avp_end])
+            key = None
+            checked = False
         else:
             # The common kinds inline; the rest in _decode_value.
             # Known AVPs keep no copy of their bytes (raw is None): only
             # errors need it, and they slice it then.
             kind = entry[1]
-            if kind == _FIXED and avp_end - start == entry[2]:
-                value = entry[3].unpack_from(data, start)[0]
-            elif kind == _TEXT:
+            if kind == _TEXT:
                 try:
                     value = data[start:avp_end].decode('utf-8')
                 except UnicodeDecodeError:
                     raise InvalidAvpValue('%s: not UTF-8' % (entry[0].name,),
                                           failed_avp=data[offset:avp_end])
+            elif kind == _FIXED and avp_end - start == entry[2]:
+                value = entry[3].unpack_from(data, start)[0]
             elif kind == _RAW:
                 value = data[start:avp_end]
             elif kind == _GROUPED and depth <= max_depth:
-                value = _decode_avps(data, start, avp_end, depth + 1, max_depth)
+                value, inner = _decode_avps(data, start, avp_end, depth + 1, max_depth)
+                if not inner or entry[0].required:
+                    checked = False
             else:
                 value = _decode_value(entry, data, start, avp_end,
                                       data[offset:avp_end], depth, max_depth)
@@ -288,23 +325,22 @@ def _decode_avps(data, offset, end, depth, max_depth, repeats=None):
             avp.value = value
             avp.definition = entry[0]
             avp.raw = None
-            append(avp)
-        avp_start = offset
-        offset = (avp_end + 3) & ~3
-        if offset != avp_end:
-            if offset > end:
+        append(avp)
+        next_offset = (avp_end + 3) & ~3
+        if next_offset != avp_end:
+            if next_offset > end:
                 # The last AVP of a Grouped may lack (some of) its padding.
                 padding = data[avp_end:end]
             else:
-                padding = data[avp_end:offset]
+                padding = data[avp_end:next_offset]
             if padding != _ZEROS[len(padding)]:
                 raise InvalidPadding('AVP %d: nonzero padding' % (code,),
-                                     failed_avp=data[avp_end - length:avp_end])
-        if repeats is not None and entry is not None and entry[4] \
-                and offset <= end and offset - avp_start <= _REPEAT_MAX_AVP:
+                                     failed_avp=data[offset:avp_end])
+        if key is not None and entry[4] and next_offset - offset <= _REPEAT_MAX_AVP:
             # Checked whole, padding included: cache it.
-            repeats.remember(data[avp_start:offset], avp)
-    return avps
+            repeats.remember(key, avp)
+        offset = next_offset
+    return avps, checked
 
 
 def _decode_value(entry, data, start, end, raw, depth, max_depth):
@@ -334,7 +370,7 @@ def _decode_value(entry, data, start, end, raw, depth, max_depth):
         if depth > max_depth:
             raise NestingTooDeep('%s: Grouped nesting deeper than %d' % (
                 defn.name, max_depth), failed_avp=raw)
-        return _decode_avps(data, start, end, depth + 1, max_depth)
+        return _decode_avps(data, start, end, depth + 1, max_depth)[0]
     if kind == _ADDRESS:
         return _decode_address(defn, data, start, end, raw)
     return data[start:end]
@@ -425,7 +461,7 @@ class EncodedAnswer(Message):
     def avps(self):
         if self._decoded is None:
             self._decoded = _decode_avps(self._body, 0, len(self._body), 1,
-                                         DEFAULT_MAX_DEPTH)
+                                         DEFAULT_MAX_DEPTH)[0]
         return self._decoded
 
     @avps.setter
@@ -437,6 +473,16 @@ class EncodedAnswer(Message):
         if self._body is None:
             return Message.encode(self)
         return self.encode_with_body(self._body)
+
+    def add(self, name, value=None):
+        # An AVP added to the decoded list would not reach encode(): make
+        # it an ordinary Message first.
+        self.avps = self.avps + [Avp.new(name, value)]
+        return self
+
+    def append(self, avp):
+        self.avps = self.avps + [avp]
+        return self
 
     @property
     def result_code(self):
@@ -548,22 +594,30 @@ def _children_required(defn):
     return required
 
 
+_definition_of = _operator.attrgetter('definition')
+
+
 def _missing(avps, required):
     # Decoded AVPs carry their dictionary definition (one object per code
     # and vendor): a set of those says what is present, no key tuples.
-    present = {avp.definition for avp in avps}
+    present = set(map(_definition_of, avps))
+    if present.issuperset(required):
+        return ()
     return [defn for defn in required if defn not in present]
 
 
 def _check_avps(avps, problems):
     """5001 for unknown AVPs with the M bit and 5005 for required children
     missing from Grouped AVPs, at any depth."""
+    checked = _CHECKED_GROUPS
     for avp in avps:
         defn = avp.definition
         if defn is None:
             if avp.flags & AVP_MANDATORY:
                 problems.append((5001, avp))
         elif type(avp.value) is list:
+            if checked.get(id(avp)) is avp:
+                continue        # a repeating group found valid before
             _check_avps(avp.value, problems)
             if defn.required:
                 for child in _missing(avp.value,
@@ -581,9 +635,12 @@ def validate(message):
     AVP's code and a zero value, ready for Failed-AVP (inside a Grouped AVP:
     that Grouped AVP holding only the missing child).  [] when valid."""
     problems = []
-    _check_avps(message.avps, problems)
+    avps = message.avps
+    checked = message.checked_avps
+    if checked is None or checked[0] is not avps or checked[1] != len(avps):
+        _check_avps(avps, problems)
     required = _required(message)
     if required:
-        for defn in _missing(message.avps, required):
+        for defn in _missing(avps, required):
             problems.append((5005, _zero_avp(defn)))
     return problems

@@ -377,8 +377,12 @@ def next_end_to_end():
 class Message(object):
     """One Diameter message: header fields and a list of top-level AVPs."""
 
+    # checked_avps: (the AVP list, its length) when the decoder found
+    # nothing in it for codec.validate's AVP checks (no unknown AVP, every
+    # Grouped AVP one found valid before); validate trusts it only while
+    # the message holds that list at that length.
     __slots__ = ('version', 'flags', 'command_code', 'application_id',
-                 'hop_by_hop', 'end_to_end', 'avps')
+                 'hop_by_hop', 'end_to_end', 'avps', 'checked_avps')
 
     def __init__(self, flags, command_code, application_id=0, hop_by_hop=0,
                  end_to_end=0, avps=None, version=1):
@@ -389,6 +393,7 @@ class Message(object):
         self.hop_by_hop = hop_by_hop
         self.end_to_end = end_to_end
         self.avps = [] if avps is None else avps
+        self.checked_avps = None
 
     @classmethod
     def request(cls, application_id, command_code, avps=(), hop_by_hop=None,

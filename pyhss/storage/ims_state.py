@@ -11,7 +11,8 @@ the outcomes below, never a result code.
 
 from dataclasses import dataclass, replace
 
-from pyhss.storage.ims_records import NOT_REGISTERED, REGISTERED, UNREGISTERED, ImsRegistration
+from pyhss.storage.ims_records import MAX_IDENTITY, NOT_REGISTERED, REGISTERED, UNREGISTERED, ImsRegistration
+from pyhss.storage.records import trusted_constructor
 
 # TS 29.229 6.3.15 Server-Assignment-Type
 NO_ASSIGNMENT = 0
@@ -89,14 +90,37 @@ def empty_registration(impi):
     return ImsRegistration(impi)
 
 
+_trusted_registration = trusted_constructor(ImsRegistration)
+
+
+def _changed(registration, server_name, scscf_host, scscf_realm, peer, pending, states, updated_at):
+    """``replace(registration, ...)`` with every field given, for a valid
+    ``registration`` and ``states`` made by _with_states (or its own): the
+    same record, with only the values a request brought checked (the
+    whole ``__post_init__``, which normalises and sorts every state again,
+    was most of a SAR's and a MAR's work on the store's thread).  A value
+    that fails goes the checking way, which names it."""
+    # ImsRegistration's checks of these, written out (a helper call each
+    # cost as much as the checks).
+    if ((server_name is None or (type(server_name) is str and 0 < len(server_name) <= MAX_IDENTITY))
+            and (scscf_host is None or (type(scscf_host) is str and 0 < len(scscf_host) <= MAX_IDENTITY))
+            and (scscf_realm is None or (type(scscf_realm) is str and 0 < len(scscf_realm) <= MAX_IDENTITY))
+            and (peer is None or (type(peer) is str and 0 < len(peer) <= MAX_IDENTITY))
+            and type(pending) is bool and type(updated_at) in (int, float)):
+        return _trusted_registration(registration.impi, server_name, scscf_host, scscf_realm, peer, pending, states,
+                                     updated_at)
+    return replace(registration, server_name=server_name, scscf_host=scscf_host, scscf_realm=scscf_realm,
+                   peer=peer, pending=pending, states=states, updated_at=updated_at)
+
+
 def authenticated(registration, request):
     """The registration after MAR ``request`` (6.3.1 step 5, 8.1): the
     S-CSCF that asks is stored, "pending" until its SAR, unless it is the
     one already stored or the MAR reports a synchronisation failure."""
     if request.resync or request.server_name is None or registration.server_name == request.server_name:
         return registration
-    return replace(registration, server_name=request.server_name, scscf_host=request.scscf_host,
-                   scscf_realm=request.scscf_realm, peer=request.peer, pending=True, updated_at=request.now)
+    return _changed(registration, request.server_name, request.scscf_host, request.scscf_realm, request.peer, True,
+                    registration.states, request.now)
 
 
 def _targets(subscription, impu):
@@ -106,13 +130,15 @@ def _targets(subscription, impu):
 
 
 def _with_states(registration, targets, state):
+    """The states with ``targets`` (normalised URIs) in ``state``, sorted
+    as ImsRegistration keeps them."""
     states = dict(registration.states)
     for uri in targets:
         if state == NOT_REGISTERED:
             states.pop(uri, None)
         else:
             states[uri] = state
-    return tuple(states.items())
+    return tuple(sorted(states.items()))
 
 
 def _other_scscf(registration, request):
@@ -140,9 +166,8 @@ def assigned(subscription, registration, request):
             state = UNREGISTERED
         else:
             state = REGISTERED
-        return DONE, replace(registration, server_name=request.server_name, scscf_host=request.scscf_host,
-                             scscf_realm=request.scscf_realm, peer=request.peer, pending=False,
-                             states=_with_states(registration, targets, state), updated_at=request.now)
+        return DONE, _changed(registration, request.server_name, request.scscf_host, request.scscf_realm,
+                              request.peer, False, _with_states(registration, targets, state), request.now)
     if kind in DEREGISTRATIONS or kind in STORE_NAME_DEREGISTRATIONS:
         if kind != HSS_DEREGISTRATION and _other_scscf(registration, request):
             return OTHER_SCSCF, registration
@@ -150,7 +175,8 @@ def assigned(subscription, registration, request):
         keep = kind in STORE_NAME_DEREGISTRATIONS and request.keep_server_name
         outcome = NAME_NOT_STORED if kind in STORE_NAME_DEREGISTRATIONS and not keep else DONE
         if states or keep:
-            after = replace(registration, states=states, pending=False, updated_at=request.now)
+            after = _changed(registration, registration.server_name, registration.scscf_host,
+                             registration.scscf_realm, registration.peer, False, states, request.now)
         else:
             after = ImsRegistration(registration.impi, updated_at=request.now)
         return outcome, after

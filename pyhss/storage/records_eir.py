@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 
 from pyhss.storage import rules
 from pyhss.storage.errors import ValidationError
-from pyhss.storage.records import IMSI, check_imsi
+from pyhss.storage.records import IMSI, check_imsi, trusted_constructor
 
 TAC_DIGITS = 8
 IMEI_DIGITS = 14            # TAC + SNR, without check or spare digit
@@ -69,7 +69,8 @@ def imei_from_wire(text):
     """The 14-digit IMEI in an IMEI AVP's value (TS 29.272 7.3.4): 14
     digits, or 15 whose last is the check digit or the spare digit 0.
     ValidationError saying what is wrong otherwise."""
-    if not _digits(text):
+    # _digits inline: the S13 handler checks every ECR's IMEI, SV and IMSI.
+    if type(text) is not str or not (text.isascii() and text.isdigit()):
         raise ValidationError("IMEI must be digits")
     if len(text) == IMEI_DIGITS:
         return text
@@ -102,7 +103,7 @@ def check_tac(text):
 
 def check_software_version(text):
     """TS 23.003 6.2.2: the software version number, 2 digits."""
-    if not _digits(text) or len(text) != SOFTWARE_VERSION_DIGITS:
+    if type(text) is not str or len(text) != SOFTWARE_VERSION_DIGITS or not (text.isascii() and text.isdigit()):
         raise ValidationError(f"Software-Version must be {SOFTWARE_VERSION_DIGITS} digits")
     return text
 
@@ -111,7 +112,7 @@ def check_user_imsi(text):
     """An IMSI as an MME sends it in User-Name (TS 23.003 2.2: 15 digits
     at most, MCC and MNC first)."""
     low, high = IMSI_DIGITS
-    if not _digits(text) or not low <= len(text) <= high:
+    if type(text) is not str or not low <= len(text) <= high or not (text.isascii() and text.isdigit()):
         raise ValidationError(f"User-Name must be an IMSI of {low}-{high} digits")
     return text
 
@@ -244,25 +245,14 @@ UNLIMITED = HistoryLimit()
 RULE_FIELDS = tuple(f.name for f in fields(EquipmentRule))
 CHECK_FIELDS = tuple(f.name for f in fields(EquipmentCheck))
 
-_new = object.__new__
-# The slots' own setters, in field order (what a frozen dataclass's
-# __init__ amounts to, without __post_init__).
-_CHECK_SETTERS = tuple(getattr(EquipmentCheck, name).__set__ for name in CHECK_FIELDS)
-_RULE_SETTERS = tuple(getattr(EquipmentRule, name).__set__ for name in RULE_FIELDS)
-
-
-def answered_check(checked_at, origin_host, result_code, reason, imei, software_version, imsi, status):
-    """An EquipmentCheck of values its caller has checked already: the S13
-    handler, from identities it read with :func:`imei_from_wire` and the
-    other checks here (or :func:`printable`), its own result code, reason
-    and status, and an Origin-Host the codec decoded (no control
-    characters).  Built without ``__post_init__``, which cost more than the
-    rest of recording a check; a test keeps the two equal."""
-    check = _new(EquipmentCheck)
-    for set_field, value in zip(_CHECK_SETTERS, (checked_at, origin_host, result_code, reason, imei,
-                                                 software_version, imsi, status)):
-        set_field(check, value)
-    return check
+# An EquipmentCheck of values its caller has checked already: the S13
+# handler, from identities it read with imei_from_wire and the other
+# checks here (or printable), its own result code, reason and status, and
+# an Origin-Host the codec decoded (no control characters).  Built without
+# __post_init__, which cost more than the rest of recording a check; a
+# test keeps the two equal.  Arguments: the fields in order.
+answered_check = trusted_constructor(EquipmentCheck)
+_trusted_rule = trusted_constructor(EquipmentRule)
 
 
 def stored_rule(row):
@@ -278,10 +268,7 @@ def stored_rule(row):
             and (note is None or (type(note) is str and len(note) <= NOTE_MAX and note.isprintable()))
             and type(updated_at) is float):
         return EquipmentRule(*row)
-    rule = _new(EquipmentRule)
-    for set_field, value in zip(_RULE_SETTERS, row):
-        set_field(rule, value)
-    return rule
+    return _trusted_rule(key, status, imsi, note, updated_at)
 
 
 # --- the field rules (pyhss-admin eir and the REST API read these) ---------------------

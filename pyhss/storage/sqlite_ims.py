@@ -17,7 +17,6 @@ built the checking way, which names the problem.
 """
 
 import sqlite3
-from dataclasses import fields
 
 from twisted.internet import defer
 
@@ -28,7 +27,7 @@ from pyhss.storage.ims_records import (
 )
 from pyhss.storage.ims_state import Assignment, Authentication, assigned, authenticated
 from pyhss.storage.interface import ANY_STATE
-from pyhss.storage.records import changed
+from pyhss.storage.records import changed, trusted_constructor
 from pyhss.storage.sqlite_rows import SUBSCRIBER_COLUMNS, subscriber_from_row
 
 IMS_SCHEMA = """
@@ -89,19 +88,11 @@ def _encode_impus(impus):
     return "\n".join(f"{i.uri}\t{int(i.barred)}\t{i.implicit_set}" for i in impus)
 
 
-_new = object.__new__
-_IMPU_SETTERS = tuple(getattr(PublicIdentity, f.name).__set__ for f in fields(PublicIdentity))
-_SUBSCRIPTION_SETTERS = tuple(getattr(ImsSubscription, f.name).__set__ for f in fields(ImsSubscription))
-_REGISTRATION_SETTERS = tuple(getattr(ImsRegistration, f.name).__set__ for f in fields(ImsRegistration))
+# Records from stored values, without their checks (see the module doc).
+_trusted_identity = trusted_constructor(PublicIdentity)
+_trusted_subscription = trusted_constructor(ImsSubscription)
+_trusted_registration = trusted_constructor(ImsRegistration)
 _STATE_NAMES = {state: state for state in (REGISTERED, UNREGISTERED)}
-
-
-def _trusted(cls, setters, values):
-    """A record from stored values, without its checks (see the module doc)."""
-    record = _new(cls)
-    for set_field, value in zip(setters, values):
-        set_field(record, value)
-    return record
 
 
 def _decode_row(row):
@@ -113,16 +104,16 @@ def _decode_row(row):
         uri, barred, implicit_set = line.split("\t")
         if barred not in ("0", "1"):
             raise ValueError(f"barred flag {barred!r}")
-        identities.append(_trusted(PublicIdentity, _IMPU_SETTERS, (uri, barred == "1", int(implicit_set))))
+        identities.append(_trusted_identity(uri, barred == "1", int(implicit_set)))
     decoded_states = []
     for line in states.split("\n") if states else ():
         uri, state = line.split("\t")
         decoded_states.append((uri, _STATE_NAMES[state]))
     if type(impi) is not str or type(imsi) is not str or pending not in (0, 1):
         raise ValueError("not a row of this store")
-    subscription = _trusted(ImsSubscription, _SUBSCRIPTION_SETTERS, (impi, imsi, tuple(identities), ha1, realm, ifc))
-    registration = _trusted(ImsRegistration, _REGISTRATION_SETTERS, (
-        impi, server_name, host, scscf_realm, peer, pending == 1, tuple(decoded_states), updated_at))
+    subscription = _trusted_subscription(impi, imsi, tuple(identities), ha1, realm, ifc)
+    registration = _trusted_registration(impi, server_name, host, scscf_realm, peer, pending == 1,
+                                         tuple(decoded_states), updated_at)
     return subscription, registration
 
 
