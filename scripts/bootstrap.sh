@@ -12,7 +12,9 @@ export DEBIAN_FRONTEND=noninteractive
 APT_BASE="python3 python3-venv python3-dev gcc libsctp-dev"
 # tshark and freeDiameter are the real peers/decoders the integration tests use;
 # the freeDiameter headers build the test MME extension (tests/fd_mme).
-APT_TEST="tshark freediameter libfreediameter-dev gcc libc6-dev"
+# mariadb-server and postgresql: the store tests start their own mariadbd and
+# postgres in temporary directories (tests/db_servers.py), never the system's.
+APT_TEST="tshark freediameter libfreediameter-dev gcc libc6-dev mariadb-server postgresql"
 
 apt_install() {
     missing=""

@@ -1,0 +1,94 @@
+"""The store contract against real SQL servers: a MariaDB and a PostgreSQL
+server started by the tests (tests/db_servers.py, one of each per test
+process, a new database per test), and MSSQL when PYHSS_TEST_MSSQL_URI
+names one (no MSSQL server can be installed here)."""
+
+import os
+import urllib.parse
+
+from twisted.internet import defer, reactor
+from twisted.trial import unittest
+
+from pyhss.config import Config
+from pyhss.storage import open_store
+from tests import db_servers
+from tests.store_contract import StoreContractMixin
+
+MSSQL_URI = os.environ.get("PYHSS_TEST_MSSQL_URI")
+
+
+def server_or_skip(kind):
+    try:
+        return db_servers.shared_server(kind)
+    except db_servers.ServerUnavailable as e:
+        raise unittest.SkipTest(str(e))
+
+
+class ServerDatabase:
+    """``self.database_config(**server_keys)``: the config of a new empty
+    database on this class's server (dropped after the test)."""
+
+    kind = None
+
+    def database_config(self, **extra):
+        server = server_or_skip(self.kind)
+        name = server.create_database()
+        self.addCleanup(server.drop_database, name)
+        data = server.server_config(name, **extra)
+        return Config.default(database=data).database
+
+    def open(self, database=None, **extra):
+        store = open_store(database or self.database_config(**extra), reactor)
+        self.addCleanup(store.close)
+        return store
+
+
+class MariaDbContractTests(ServerDatabase, StoreContractMixin, unittest.TestCase):
+    kind = "mariadb"
+
+    def make_store(self):
+        return open_store(self.database_config(), reactor)
+
+
+class PostgresContractTests(ServerDatabase, StoreContractMixin, unittest.TestCase):
+    kind = "postgresql"
+
+    def make_store(self):
+        return open_store(self.database_config(), reactor)
+
+
+def mssql_database_config():
+    """database config from PYHSS_TEST_MSSQL_URI (mssql://user:password@host:port/database)."""
+    uri = urllib.parse.urlsplit(MSSQL_URI)
+    server = {"host": uri.hostname or "localhost", "database": uri.path.lstrip("/") or "pyhss",
+              "user": urllib.parse.unquote(uri.username or ""), "password": urllib.parse.unquote(uri.password or "")}
+    if uri.port:
+        server["port"] = uri.port
+    return Config.default(database={"backend": "mssql", "server": server}).database
+
+
+class MssqlContractTests(StoreContractMixin, unittest.TestCase):
+    if not MSSQL_URI:
+        skip = ("no MSSQL server can be installed on this machine: set PYHSS_TEST_MSSQL_URI="
+                "mssql://USER:PASSWORD@HOST:PORT/DATABASE to run the contract against one "
+                "(its tables are dropped before each test)")
+
+    @defer.inlineCallbacks
+    def make_store(self):
+        config = mssql_database_config()
+        from pyhss.storage.sqlserver.dialects import make_engine
+        from pyhss.storage.sqlserver.base import METADATA
+        engine = make_engine("mssql", config.server, 1)
+        yield self._drop(engine, METADATA)
+        return open_store(config, reactor)
+
+    def _drop(self, engine, metadata):
+        from twisted.internet import threads
+        import sqlalchemy as sa
+
+        def drop():
+            with engine.begin() as conn:
+                metadata.drop_all(conn)
+                conn.execute(sa.text("IF OBJECT_ID('schema_version') IS NOT NULL DROP TABLE schema_version"))
+            engine.dispose()
+        return threads.deferToThread(drop)
