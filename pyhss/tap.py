@@ -14,7 +14,7 @@ A store that does not open at start-up (locked, a directory where the
 file should be) is tried again with backoff while Diameter is served
 (requests that need it are answered 5012); after
 C{database.start_timeout} seconds the server stops with one line and
-exit status 1.
+exit status 1; a database newer than this code stops it at once.
 """
 
 import atexit
@@ -35,6 +35,7 @@ from pyhss.node import DiameterNode
 from pyhss.protocols import transport
 from pyhss.storage import open_store
 from pyhss.storage.errors import StoreError
+from pyhss.storage.schema import SchemaTooNew
 
 
 class ConfigRefused(SystemExit):
@@ -267,6 +268,11 @@ class HSSService(service.MultiService):
         if self._store_stopped:
             return None
         cause = reason.getErrorMessage()
+        if reason.check(SchemaTooNew):
+            # Trying again cannot help: stop now, with that one line.
+            self._store_cause = cause
+            self._give_up_on_store(cause)
+            return None
         if cause != self._store_cause:
             # One line per cause, not per attempt nor per request.
             self._store_cause = cause
@@ -296,9 +302,11 @@ class HSSService(service.MultiService):
 
     def _store_timed_out(self):
         self._store_deadline = None
+        self._give_up_on_store(f"{self.config.path}: database.start_timeout: the store did not open within "
+                               f"{self.config.database.start_timeout:g} s: {self._store_cause or 'still opening'}")
+
+    def _give_up_on_store(self, message):
         self._stop_store_retries()
-        message = (f"{self.config.path}: database.start_timeout: the store did not open within "
-                   f"{self.config.database.start_timeout:g} s: {self._store_cause or 'still opening'}")
         self.log.critical("{line}", line=message)
         for waiter in self._store_waiters:
             waiter.errback(StoreError(message))

@@ -44,10 +44,12 @@ from pyhss.storage.errors import (
 from pyhss.storage.interface import ANY_STATE, IStore
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
 from pyhss.storage.sqlite_rows import (
-    INSERT_APN, INSERT_SUBSCRIBER, INSERT_SUBSCRIBER_IF_MISSING, REPLACE_NODE, REPLACE_SUBSCRIBER, SCHEMA,
-    SCHEMA_VERSION, SELECT_APN, SELECT_APN_BY_NAME, SELECT_NODE, SELECT_SUBSCRIBER, SUBSCRIBER_COLUMNS,
+    INSERT_APN, INSERT_LINK, INSERT_SUBSCRIBER, REPLACE_NODE, REPLACE_SUBSCRIBER, SELECT_APN, SELECT_APN_BY_NAME,
+    SELECT_NODE, SELECT_SUBSCRIBER, SUBSCRIBER_COLUMNS,
     apn_from_row, encode_apn, encode_node, encode_subscriber, node_from_row, subscriber_from_row,
 )
+from pyhss.storage.schema import SCHEMA_VERSION, SchemaTooNew
+from pyhss.storage.sqlite_schema import migrate
 from pyhss.storage.sqlite_worker import CONTROL, STOP, SqliteWorker
 
 __all__ = ["DEFAULT_WAL_LIMIT", "SCHEMA_VERSION", "SqliteStore", "private_files"]
@@ -113,11 +115,13 @@ def _set_wal(conn, busy_timeout):
             time.sleep(0.005)
 
 
-def connect(path, busy_timeout, wal_limit, warnings):
+def connect(path, busy_timeout, wal_limit, warnings, upto=None):
     """On the worker: the open connection to ``path`` with the schema in
     place; the file-mode warnings are appended to ``warnings`` (even when
-    the open fails after changing a mode).  Raises OSError, sqlite3.Error
-    or StoreError."""
+    the open fails after changing a mode).  The schema is brought to the
+    current version (:mod:`pyhss.storage.sqlite_schema`; to ``upto`` when
+    given: tests build older databases).  Raises OSError, sqlite3.Error or
+    StoreError (SchemaTooNew for a database newer than this code)."""
     conn = None
     try:
         if path != ":memory:":
@@ -132,16 +136,8 @@ def connect(path, busy_timeout, wal_limit, warnings):
             # When the WAL starts over, cut the file back (checkpoints.py).
             conn.execute(f"PRAGMA journal_size_limit={checkpoints.catch_up_size(wal_limit)}")
         conn.execute("BEGIN IMMEDIATE")
-        # Statement by statement: executescript() would COMMIT first.
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-        if row[0] is None:
-            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-        elif row[0] > SCHEMA_VERSION:
-            raise StoreError(f"database schema version {row[0]} is newer than this pyhss "
-                             f"understands ({SCHEMA_VERSION})")
+        # Statement by statement (executescript() would COMMIT first).
+        migrate(conn, path, upto)
         conn.execute("COMMIT")
     except BaseException:
         if conn is not None:
@@ -155,7 +151,7 @@ class SqliteStore:
     """The IStore on one SQLite file (or ``:memory:``)."""
 
     def __init__(self, path, reactor=None, busy_timeout=5.0, checkpoint_interval=1.0,
-                 wal_limit=DEFAULT_WAL_LIMIT):
+                 wal_limit=DEFAULT_WAL_LIMIT, upto=None):
         if reactor is None:
             from twisted.internet import reactor
         self.path = path
@@ -166,6 +162,7 @@ class SqliteStore:
         self._busy_timeout = busy_timeout
         self._checkpoint_interval = checkpoint_interval
         self._wal_limit = wal_limit
+        self._upto = upto                   # schema version to stop at (tests)
         self._wal = None                    # WalKeeper once a file is open (worker thread)
         self._new_warnings = []             # set by an open on the worker, logged by the reactor
         self._worker = SqliteWorker(reactor, f"pyhss-sqlite {path}", self._unavailable,
@@ -223,7 +220,10 @@ class SqliteStore:
             return
         path = self.path
         try:
-            conn = connect(path, self._busy_timeout, self._wal_limit, self._new_warnings)
+            conn = connect(path, self._busy_timeout, self._wal_limit, self._new_warnings, self._upto)
+        except SchemaTooNew as e:     # names the file already
+            self._open_failure = e
+            raise
         except (OSError, sqlite3.Error, StoreError) as e:
             self._open_failure = e
             raise StoreError(f"cannot open SQLite store {path}: {e}") from None
@@ -367,21 +367,43 @@ def _check_apns(conn, subscribers):
                 raise ValidationError(f"unknown APN {name!r} for IMSI {subscriber.imsi}")
 
 
+def _link_apns(conn, subscribers):
+    conn.executemany(INSERT_LINK, [(name, s.imsi) for s in subscribers for name in s.apns])
+
+
 def _add_subscriber(conn, subscriber):
     _check_apns(conn, [subscriber])
     try:
         conn.execute(INSERT_SUBSCRIBER, encode_subscriber(subscriber))
     except sqlite3.IntegrityError:
         raise DuplicateError(f"subscriber {subscriber.imsi} already exists") from None
+    _link_apns(conn, [subscriber])
+
+
+# SQLite's default limit on parameters in one statement is 32766 (999 before 3.32).
+_IN_CHUNK = 500
+
+
+def _stored_imsis(conn, imsis):
+    found = set()
+    for start in range(0, len(imsis), _IN_CHUNK):
+        chunk = imsis[start:start + _IN_CHUNK]
+        sql = f"SELECT imsi FROM subscriber WHERE imsi IN ({', '.join('?' * len(chunk))})"
+        found.update(row[0] for row in conn.execute(sql, chunk))
+    return found
 
 
 def _add_subscribers(conn, batch, skip_existing):
     _check_apns(conn, batch)
+    if skip_existing:
+        stored = _stored_imsis(conn, [subscriber.imsi for subscriber in batch])
+        new = {}
+        for subscriber in batch:
+            if subscriber.imsi not in stored:
+                new.setdefault(subscriber.imsi, subscriber)
+        batch = list(new.values())
     rows = [encode_subscriber(subscriber) for subscriber in batch]
     before = conn.total_changes
-    if skip_existing:
-        conn.executemany(INSERT_SUBSCRIBER_IF_MISSING, rows)
-        return conn.total_changes - before
     conn.execute("SAVEPOINT bulk")
     try:
         conn.executemany(INSERT_SUBSCRIBER, rows)
@@ -391,7 +413,9 @@ def _add_subscribers(conn, batch, skip_existing):
         conn.execute("RELEASE bulk")
         raise DuplicateError(f"subscriber {_first_duplicate(conn, batch)} already exists") from None
     conn.execute("RELEASE bulk")
-    return conn.total_changes - before
+    added = conn.total_changes - before
+    _link_apns(conn, batch)
+    return added
 
 
 def _first_duplicate(conn, batch):
@@ -413,6 +437,9 @@ def _update_subscriber(conn, imsi, changes):
     updated = changed(current, changes)
     _check_apns(conn, [updated])
     conn.execute(REPLACE_SUBSCRIBER, encode_subscriber(updated))
+    if updated.apns != current.apns:
+        conn.execute("DELETE FROM subscriber_apn WHERE imsi = ?", (imsi,))
+        _link_apns(conn, [updated])
     return updated
 
 
@@ -420,6 +447,7 @@ def _delete_subscriber(conn, imsi):
     if conn.execute("DELETE FROM subscriber WHERE imsi = ?", (imsi,)).rowcount == 0:
         raise NotFoundError(f"no subscriber {imsi}")
     conn.execute("DELETE FROM serving_node WHERE imsi = ?", (imsi,))
+    conn.execute("DELETE FROM subscriber_apn WHERE imsi = ?", (imsi,))
 
 
 def _add_apn(conn, profile):
@@ -442,10 +470,7 @@ def _add_apn(conn, profile):
 def _delete_apn(conn, key):
     if not conn.execute("SELECT 1 FROM apn WHERE name = ?", (key,)).fetchone():
         raise NotFoundError(f"no APN {key!r}")
-    # Names are labels of [a-z0-9-] or '*', so LIKE has no wildcard to trip on.
-    pattern = "% " + key + " %" if key != "*" else "% * %"
-    row = conn.execute("SELECT imsi FROM subscriber WHERE ' ' || apns || ' ' LIKE ? LIMIT 1",
-                       (pattern,)).fetchone()
+    row = conn.execute("SELECT imsi FROM subscriber_apn WHERE apn = ? ORDER BY imsi LIMIT 1", (key,)).fetchone()
     if row is not None:
         raise InUseError(f"APN {key!r} is used by subscriber {row[0]}")
     conn.execute("DELETE FROM apn WHERE name = ?", (key,))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from pyhss.storage.errors import StoreError
+from pyhss.storage.keys import read_password
 
 
 def _mysql_arguments(settings):
@@ -52,18 +53,6 @@ DIALECTS = {
                              "PostgreSQL"),
     "mssql": SqlDialect("mssql", "mssql+pymssql", 1433, None, _mssql_arguments, "Microsoft SQL Server"),
 }
-
-
-def read_password(settings):
-    """``settings.password``, or the first line of ``settings.password_file``."""
-    if settings.password_file is None:
-        return settings.password
-    try:
-        with open(settings.password_file, encoding="utf-8") as handle:
-            return handle.readline().rstrip("\r\n")
-    except (OSError, UnicodeDecodeError) as e:
-        raise StoreError(f"cannot read database.server.password_file {settings.password_file}: "
-                         f"{getattr(e, 'strerror', None) or e}") from None
 
 
 def describe(backend, settings):

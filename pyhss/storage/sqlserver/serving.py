@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from pyhss.storage.errors import NotFoundError
 from pyhss.storage.interface import ANY_STATE
 from pyhss.storage.records import SERVING_NODE_FIELDS, ServingNode
-from pyhss.storage.sqlserver.base import METADATA, TABLE_OPTIONS, ascii_lower, for_update, identity, is_imsi
+from pyhss.storage.keys import ascii_lower, is_imsi
+from pyhss.storage.sqlserver.base import METADATA, TABLE_OPTIONS, for_update, identity
 from pyhss.storage.sqlserver.subscribers import (
     SELECT_SUBSCRIBER_FOR_UPDATE, profiles_named, subscriber_from_row, subscriber_table,
 )

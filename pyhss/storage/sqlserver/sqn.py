@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from pyhss.auc.sqn import SqnRequest, advance
 from pyhss.storage.errors import ValidationError
 from pyhss.storage.interface import ANY_STATE
-from pyhss.storage.sqlserver.base import is_imsi
+from pyhss.storage.keys import is_imsi
 from pyhss.storage.sqlserver.subscribers import SELECT_SUBSCRIBER_FOR_UPDATE, subscriber_from_row, subscriber_table
 
 UPDATE_SQN = (subscriber_table.update()

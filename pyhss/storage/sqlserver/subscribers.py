@@ -18,7 +18,8 @@ from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, Vali
 from pyhss.storage.records import (
     APN_FIELDS, SUBSCRIBER_FIELDS, ApnProfile, Subscriber, changed, normalise_apn, stored_subscriber,
 )
-from pyhss.storage.sqlserver.base import METADATA, TABLE_OPTIONS, apn_key, binary, for_update, is_imsi
+from pyhss.storage.keys import apn_key, is_imsi
+from pyhss.storage.sqlserver.base import METADATA, TABLE_OPTIONS, binary, for_update
 
 subscriber_table = sa.Table(
     "subscriber", METADATA,
