@@ -159,6 +159,29 @@ class _Server:
     def restart(self):
         self._launch()
 
+    def restart_later(self, reactor):
+        """Start the stopped server again: spawned from this thread (the
+        reactor's: PR_SET_PDEATHSIG follows the thread that forked), its
+        start-up awaited on another.  A Deferred that fires when it is ready."""
+        from twisted.internet import threads
+        self._spawn()
+        return threads.deferToThreadPool(reactor, reactor.getThreadPool(), self._ready)
+
+    def _launch(self):
+        self._spawn()
+        self._ready()
+
+    def _ready(self):
+        try:
+            self._wait_ready(self.process.stdout)
+        except BaseException:
+            self.stop_process()
+            raise
+        self._after_start()
+
+    def _after_start(self):
+        pass
+
     def stop(self):
         self.stop_process()
         if self.directory is not None:
@@ -206,7 +229,7 @@ class MariaDbServer(_Server):
         self._run([self.install_db] + self._common() + [
             "--auth-root-authentication-method=socket", "--skip-test-db", "--skip-name-resolve"])
 
-    def _launch(self):
+    def _spawn(self):
         command = [self.mariadbd] + self._common() + [
             f"--socket={self.socket}", "--skip-networking", f"--pid-file={self.directory}/mariadbd.pid",
             "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=48M", "--skip-name-resolve",
@@ -214,11 +237,8 @@ class MariaDbServer(_Server):
             "--collation-server=utf8mb4_bin"]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent())
-        try:
-            self._wait_ready(self.process.stdout)
-        except BaseException:
-            self.stop_process()
-            raise
+
+    def _after_start(self):
         if not getattr(self, "_user_made", False):
             self.sql(f"CREATE USER '{USER}'@'localhost' IDENTIFIED BY '{PASSWORD}';"
                      f"GRANT ALL ON *.* TO '{USER}'@'localhost';")
@@ -299,7 +319,7 @@ class PostgresServer(_Server):
                   preexec_fn=_die_with_parent(self.uid, self.gid), cwd=self.directory)
         os.unlink(password_file)
 
-    def _launch(self):
+    def _spawn(self):
         data = os.path.join(self.directory, "data")
         command = [self.postgres, "-D", data, "-k", self.directory, "-c", "listen_addresses=",
                    "-c", "max_connections=200", "-c", "shared_buffers=64MB", "-c", "logging_collector=off",
@@ -307,11 +327,6 @@ class PostgresServer(_Server):
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, cwd=self.directory,
                                         preexec_fn=_die_with_parent(self.uid, self.gid))
-        try:
-            self._wait_ready(self.process.stdout)
-        except BaseException:
-            self.stop_process()
-            raise
 
     def sql(self, statements, database="postgres"):
         import psycopg

@@ -308,13 +308,9 @@ class JobRunner:
         if running:
             yield defer.DeferredList(running, consumeErrors=True)
         if self.started:
-            self._closing_connections()
             if last is not None:
                 yield defer.DeferredList([self.on_thread(last)], consumeErrors=True)
             yield threads.deferToThreadPool(self._reactor, self._reactor.getThreadPool(), self._stop_threads)
-
-    def _closing_connections(self):
-        self._generation += 1
 
     def _stop_threads(self):
         self._pool.stop()
