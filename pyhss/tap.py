@@ -257,6 +257,8 @@ class HSSService(service.MultiService):
         if self._store_cause is not None:
             self.log.info("store open after {attempts} attempts in {seconds:.1f} s",
                           attempts=self._store_attempts, seconds=self.clock.seconds() - self._store_since)
+        else:
+            self.log.info("store open ({backend})", backend=self.config.database.backend)
         self._store_cause = None
         self._store_open = True
         waiters, self._store_waiters = self._store_waiters, []
