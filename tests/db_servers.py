@@ -84,7 +84,11 @@ class _Server:
     kind = None
     ready_line = None
 
-    def __init__(self):
+    def __init__(self, durable=False):
+        # Tests need no durability (a crashed test server is thrown away):
+        # without a flush per commit, DDL and commits cost far less.
+        # Benchmarks ask for the servers' durable defaults.
+        self.durable = durable
         self.directory = None
         self.process = None
         self.socket_dir = None
@@ -207,8 +211,8 @@ class MariaDbServer(_Server):
     kind = "mariadb"
     ready_line = b"ready for connections"
 
-    def __init__(self):
-        _Server.__init__(self)
+    def __init__(self, durable=False):
+        _Server.__init__(self, durable)
         self.install_db = _which(["mariadb-install-db", "mysql_install_db"], ["/usr/bin", "/usr/sbin"])
         self.mariadbd = _which(["mariadbd", "mysqld"], ["/usr/sbin", "/usr/libexec"])
         if not self.install_db or not self.mariadbd:
@@ -235,6 +239,8 @@ class MariaDbServer(_Server):
             "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=48M", "--skip-name-resolve",
             "--max-connections=200", "--skip-log-bin", "--character-set-server=utf8mb4",
             "--collation-server=utf8mb4_bin"]
+        if not self.durable:
+            command += ["--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0", "--sync-binlog=0"]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent())
 
@@ -281,8 +287,8 @@ class PostgresServer(_Server):
     kind = "postgresql"
     ready_line = b"ready to accept connections"
 
-    def __init__(self):
-        _Server.__init__(self)
+    def __init__(self, durable=False):
+        _Server.__init__(self, durable)
         bins = _postgres_bin()
         self.initdb = _which(["initdb"], bins)
         self.postgres = _which(["postgres"], bins)
@@ -322,8 +328,9 @@ class PostgresServer(_Server):
     def _spawn(self):
         data = os.path.join(self.directory, "data")
         command = [self.postgres, "-D", data, "-k", self.directory, "-c", "listen_addresses=",
-                   "-c", "max_connections=200", "-c", "shared_buffers=64MB", "-c", "logging_collector=off",
-                   "-c", "fsync=on"]
+                   "-c", "max_connections=200", "-c", "shared_buffers=64MB", "-c", "logging_collector=off"]
+        if not self.durable:
+            command += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, cwd=self.directory,
                                         preexec_fn=_die_with_parent(self.uid, self.gid))
@@ -372,7 +379,8 @@ def shared_server(kind):
     return server
 
 
-def private_server(kind):
-    """A server of ``kind`` of its own (for a test that stops it); the
-    caller stops it."""
-    return KINDS[kind]().start()
+def private_server(kind, durable=False):
+    """A server of ``kind`` of its own (for a test that stops it, or a
+    benchmark: ``durable`` keeps the server's flush-per-commit defaults);
+    the caller stops it."""
+    return KINDS[kind](durable).start()

@@ -1,6 +1,6 @@
-"""What the server-database adapters share and know nothing of their
-drivers: key checks made before a query, SQLite's case folding, the
-password from ``database.server``.
+"""What the adapters share and know nothing of their drivers: key checks
+made before a query, SQLite's case folding, the password from
+``database.server``, bulk loads read one chunk at a time.
 
 Keys are checked before they reach a database, so a lookup for a
 malformed IMSI or APN name finds nothing without a round trip, and a
@@ -10,7 +10,7 @@ make an answer differ from SQLite's.
 """
 
 from pyhss.storage.errors import StoreError, ValidationError
-from pyhss.storage.records import IMSI_LENGTHS, normalise_apn
+from pyhss.storage.records import IMSI_LENGTHS, Subscriber, normalise_apn
 
 
 def is_imsi(value):
@@ -43,3 +43,18 @@ def read_password(settings):
     except (OSError, UnicodeDecodeError) as e:
         raise StoreError(f"cannot read database.server.password_file {settings.password_file}: "
                          f"{getattr(e, 'strerror', None) or e}") from None
+
+
+def chunks(iterable, size):
+    """Lists of at most ``size`` Subscribers from ``iterable`` (ValidationError
+    for anything else)."""
+    chunk = []
+    for subscriber in iterable:
+        if not isinstance(subscriber, Subscriber):
+            raise ValidationError(f"expected a Subscriber, got {type(subscriber).__name__}")
+        chunk.append(subscriber)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

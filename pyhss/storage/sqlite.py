@@ -42,6 +42,7 @@ from pyhss.storage.errors import (
     DuplicateError, InUseError, NotFoundError, StoreError, StoreUnavailable, ValidationError,
 )
 from pyhss.storage.interface import ANY_STATE, IStore
+from pyhss.storage.keys import chunks
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
 from pyhss.storage.sqlite_rows import (
     INSERT_APN, INSERT_LINK, INSERT_SUBSCRIBER, REPLACE_NODE, REPLACE_SUBSCRIBER, SELECT_APN, SELECT_APN_BY_NAME,
@@ -268,12 +269,13 @@ class SqliteStore:
             return defer.fail(ValidationError(f"expected a Subscriber, got {type(subscriber).__name__}"))
         return self._submit(_add_subscriber, subscriber, write=True)
 
+    # Rows per INSERT of a bulk load; the iterable is read one chunk at a time.
+    bulk_chunk = 10000
+
     def add_subscribers(self, subscribers, skip_existing=False):
-        batch = list(subscribers)
-        for subscriber in batch:
-            if not isinstance(subscriber, Subscriber):
-                return defer.fail(ValidationError(f"expected a Subscriber, got {type(subscriber).__name__}"))
-        return self._submit(_add_subscribers, batch, skip_existing, write=True)
+        """Streams ``subscribers`` (any iterable, read on the worker thread
+        one chunk at a time) into one transaction."""
+        return self._submit(_add_subscribers, iter(subscribers), skip_existing, self.bulk_chunk, write=True)
 
     def get_subscriber(self, imsi):
         return self._submit(self._read, SELECT_SUBSCRIBER, (imsi,), _one_subscriber)
@@ -393,8 +395,21 @@ def _stored_imsis(conn, imsis):
     return found
 
 
-def _add_subscribers(conn, batch, skip_existing):
-    _check_apns(conn, batch)
+def _add_subscribers(conn, subscribers, skip_existing, chunk_size):
+    added = 0
+    known = None
+    for batch in chunks(subscribers, chunk_size):
+        if known is None and any(subscriber.apns for subscriber in batch):
+            known = {row[0] for row in conn.execute("SELECT name FROM apn")}
+        for subscriber in batch:
+            for name in subscriber.apns:
+                if name not in known:
+                    raise ValidationError(f"unknown APN {name!r} for IMSI {subscriber.imsi}")
+        added += _add_chunk(conn, batch, skip_existing)
+    return added
+
+
+def _add_chunk(conn, batch, skip_existing):
     if skip_existing:
         stored = _stored_imsis(conn, [subscriber.imsi for subscriber in batch])
         new = {}
@@ -408,7 +423,7 @@ def _add_subscribers(conn, batch, skip_existing):
     try:
         conn.executemany(INSERT_SUBSCRIBER, rows)
     except sqlite3.IntegrityError:
-        # Undo this batch's rows first so only the stored ones count as duplicates.
+        # Undo this chunk's rows first so only the stored ones count as duplicates.
         conn.execute("ROLLBACK TO bulk")
         conn.execute("RELEASE bulk")
         raise DuplicateError(f"subscriber {_first_duplicate(conn, batch)} already exists") from None

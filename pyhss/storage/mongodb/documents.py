@@ -23,6 +23,8 @@ SUBSCRIBERS = "subscriber"
 APNS = "apn"
 SERVING_NODES = "serving_node"
 VERSIONS = "schema_version"
+# Field marking the documents of a bulk load in progress (its token).
+IMPORT_MARK = "_import"
 
 _BYTES = ("k", "opc", "op", "amf")
 _LONGS = ("sqn", "ue_ambr_ul", "ue_ambr_dl", "periodic_rau_tau_timer", "access_restriction_data")

@@ -15,15 +15,17 @@ this process).  ``advance`` is not one increment (IND steps modulo
 reserve.
 
 Without multi-document transactions (a standalone mongod has none), a
-bulk add checks every IMSI and APN first and deletes what it inserted if
-the insert fails part-way: all or nothing unless the server goes away in
-between.  Every call is answered within ``query_timeout`` (StoreUnavailable
+bulk add marks what it inserts with a token of its own, deletes every
+marked document if any part fails and takes the mark off at the end: all
+or nothing unless the server goes away in between (then the marked
+documents show what is left to delete).  Every call is answered within ``query_timeout`` (StoreUnavailable
 otherwise); txmongo reconnects by itself, and an outage is logged once
 when it starts and once when it ends.
 """
 
 import collections
 import urllib.parse
+import uuid
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -35,7 +37,7 @@ from pyhss.storage.errors import (
     DuplicateError, InUseError, NotFoundError, StoreError, StoreUnavailable, ValidationError,
 )
 from pyhss.storage.interface import ANY_STATE, IStore
-from pyhss.storage.keys import ascii_lower, read_password
+from pyhss.storage.keys import ascii_lower, chunks, read_password
 from pyhss.storage.mongodb import documents as docs
 from pyhss.storage.mongodb import schema
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed
@@ -123,15 +125,16 @@ class MongoStore:
     def _timed(self, d, timeout=None):
         return d.addTimeout(timeout or self.settings.query_timeout, self._reactor)
 
-    def _call(self, operation, *args, key=None):
+    def _call(self, operation, *args, key=None, timed=True):
         """``operation(*args)`` (returning a Deferred), answered within the
-        query timeout; calls naming one key run one after the other."""
+        query timeout (unless not ``timed``: bulk loads); calls naming one
+        key run one after the other."""
         if self._closed:
             return defer.fail(StoreError("store is closed"))
         if self._db is None:
             return defer.fail(StoreUnavailable(f"{self.describe} is not open"))
         if key is None:
-            return self._run(operation, args)
+            return self._run(operation, args, timed)
         previous = self._lanes.get(key)
         d = defer.Deferred()
         start = previous if previous is not None else defer.succeed(None)
@@ -147,8 +150,10 @@ class MongoStore:
             return result
         return start.addBoth(run).addBoth(done)
 
-    def _run(self, operation, args):
-        d = self._timed(defer.maybeDeferred(operation, *args))
+    def _run(self, operation, args, timed=True):
+        d = defer.maybeDeferred(operation, *args)
+        if timed:
+            d = self._timed(d)
         return d.addCallbacks(self._succeeded, self._failed)
 
     def _succeeded(self, result):
@@ -207,36 +212,51 @@ class MongoStore:
                 raise DuplicateError(f"subscriber {subscriber.imsi} already exists") from None
             failure.raiseException()
 
+    # Documents per insert_many of a bulk load; the iterable is read one chunk at a time.
+    bulk_chunk = 10000
+
     def add_subscribers(self, subscribers, skip_existing=False):
-        batch = list(subscribers)
-        for subscriber in batch:
-            if not isinstance(subscriber, Subscriber):
-                return defer.fail(ValidationError(f"expected a Subscriber, got {type(subscriber).__name__}"))
-        return self._call(self._add_subscribers, batch, skip_existing)
+        return self._call(self._add_subscribers, iter(subscribers), skip_existing, timed=False)
 
     @defer.inlineCallbacks
-    def _add_subscribers(self, batch, skip_existing):
+    def _add_subscribers(self, subscribers, skip_existing):
+        """Each document goes in marked with this load's token; the mark is
+        taken off at the end, or every marked document deleted on failure."""
+        token = uuid.uuid4().hex
+        collection = self._collection(docs.SUBSCRIBERS)
+        added = 0
+        try:
+            for batch in chunks(subscribers, self.bulk_chunk):
+                added += yield self._add_chunk(collection, batch, skip_existing, token)
+        except BaseException:
+            failure = Failure()
+            yield collection.delete_many({docs.IMPORT_MARK: token})
+            failure.raiseException()
+        if added:
+            yield collection.update_many({docs.IMPORT_MARK: token}, {"$unset": {docs.IMPORT_MARK: ""}})
+        return added
+
+    @defer.inlineCallbacks
+    def _add_chunk(self, collection, batch, skip_existing, token):
         unique = collections.OrderedDict()
         for subscriber in batch:
             if subscriber.imsi in unique and not skip_existing:
                 raise DuplicateError(f"subscriber {subscriber.imsi} already exists")
             unique.setdefault(subscriber.imsi, subscriber)
         yield self._check_apns(batch)
-        collection = self._collection(docs.SUBSCRIBERS)
-        stored = yield collection.find(docs.in_list(unique), projection={"_id": 1})
-        stored = {document["_id"] for document in stored}
-        if stored and not skip_existing:
-            first = next(imsi for imsi in unique if imsi in stored)
-            raise DuplicateError(f"subscriber {first} already exists")
-        new = [docs.subscriber_document(s) for imsi, s in unique.items() if imsi not in stored]
-        if not new:
+        found = yield collection.find(docs.in_list(unique), projection={docs.IMPORT_MARK: 1})
+        for document in found:
+            # Stored before this load: skipped when asked; added by it: a duplicate.
+            if not skip_existing or document.get(docs.IMPORT_MARK) == token:
+                raise DuplicateError(f"subscriber {document['_id']} already exists")
+            del unique[document["_id"]]
+        if not unique:
             return 0
+        new = [dict(docs.subscriber_document(s), **{docs.IMPORT_MARK: token}) for s in unique.values()]
         try:
             yield collection.insert_many(new, ordered=True)
         except Exception:
             failure = Failure()
-            # Undo what went in: all or nothing.
-            yield collection.delete_many(docs.in_list(document["_id"] for document in new))
             if _is_duplicate(failure):
                 raise DuplicateError("a subscriber of the batch was added meanwhile by another writer") from None
             failure.raiseException()

@@ -39,6 +39,10 @@ PROBE_MAX = 5.0
 
 log = Logger(namespace="pyhss.storage.sqlserver")
 
+# A job's timeout that is none (bulk loads: each statement still has the
+# driver's own query timeout).
+UNBOUNDED = object()
+
 
 class ConnectionLost(StoreUnavailable):
     """The database could not be reached (a job's connection failed)."""
@@ -97,13 +101,15 @@ class JobRunner:
 
     # --- submitting (reactor) -----------------------------------------------------------
     def submit(self, function, args, key=None, timeout=None):
-        """A Deferred of ``function(conn, *args)`` run in a transaction."""
+        """A Deferred of ``function(conn, *args)`` run in a transaction,
+        within ``timeout`` seconds (None: the runner's; UNBOUNDED: none)."""
         if self.outage is not None:
             since, cause, refused = self.outage
             self.outage = (since, cause, refused + 1)
             return defer.fail(StoreUnavailable(f"{self.describe} is unavailable: {cause}"))
         job = _Job(function, args, key)
-        job.timer = self._reactor.callLater(timeout or self.timeout, self._expire, job)
+        if timeout is not UNBOUNDED:
+            job.timer = self._reactor.callLater(timeout or self.timeout, self._expire, job)
         self._in_flight.add(job)
         if key is not None:
             waiting = self._lanes.get(key)

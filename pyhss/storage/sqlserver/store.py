@@ -31,10 +31,6 @@ from pyhss.storage.sqlserver.serving import ServingRole, serving_node_table
 from pyhss.storage.sqlserver.sqn import SqnRole
 from pyhss.storage.sqlserver.subscribers import SubscriberRole, subscriber_apn_table
 
-# Seconds a bulk insert may take per row beyond the query timeout.
-BULK_SECONDS_PER_ROW = 0.002
-
-
 @implementer(IStore)
 class SqlStore(SubscriberRole, SqnRole, ServingRole):
     """Every role on one SQL server database.
@@ -155,9 +151,6 @@ class SqlStore(SubscriberRole, SqnRole, ServingRole):
 
     def _refuse(self, problem):
         return defer.fail(ValidationError(problem))
-
-    def bulk_timeout(self, rows):
-        return self.settings.query_timeout + rows * BULK_SECONDS_PER_ROW
 
     @property
     def outage(self):

@@ -18,7 +18,8 @@ from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, Vali
 from pyhss.storage.records import (
     APN_FIELDS, SUBSCRIBER_FIELDS, ApnProfile, Subscriber, changed, normalise_apn, stored_subscriber,
 )
-from pyhss.storage.keys import apn_key, is_imsi
+from pyhss.storage.keys import apn_key, chunks, is_imsi
+from pyhss.storage.sqlserver.jobs import UNBOUNDED
 from pyhss.storage.sqlserver.base import METADATA, TABLE_OPTIONS, binary, for_update
 
 subscriber_table = sa.Table(
@@ -159,13 +160,22 @@ def add_subscriber(conn, subscriber):
         conn.execute(subscriber_apn_table.insert(), _apn_links([subscriber]))
 
 
-def add_subscribers(conn, batch, skip_existing):
-    """All or nothing (the job's transaction); fires the number added."""
-    seen = set()
-    for subscriber in batch:
-        if subscriber.imsi in seen and not skip_existing:
-            raise DuplicateError(f"subscriber {subscriber.imsi} already exists")
-        seen.add(subscriber.imsi)
+def add_subscribers(conn, subscribers, skip_existing, chunk_size):
+    """All or nothing (the job's transaction), ``subscribers`` read one
+    chunk at a time; fires the number added."""
+    added = 0
+    for batch in chunks(subscribers, chunk_size):
+        added += _add_chunk(conn, batch, skip_existing)
+    return added
+
+
+def _add_chunk(conn, batch, skip_existing):
+    if not skip_existing:
+        seen = set()
+        for subscriber in batch:
+            if subscriber.imsi in seen:
+                raise DuplicateError(f"subscriber {subscriber.imsi} already exists")
+            seen.add(subscriber.imsi)
     check_apns(conn, batch)
     if skip_existing:
         stored = existing_imsis(conn, [s.imsi for s in batch])
@@ -286,12 +296,12 @@ class SubscriberRole:
             return self._refuse(f"expected a Subscriber, got {type(subscriber).__name__}")
         return self._job(add_subscriber, subscriber, key=subscriber.imsi)
 
+    # Rows per INSERT of a bulk load; the iterable is read one chunk at a time.
+    bulk_chunk = 10000
+
     def add_subscribers(self, subscribers, skip_existing=False):
-        batch = list(subscribers)
-        for subscriber in batch:
-            if not isinstance(subscriber, Subscriber):
-                return self._refuse(f"expected a Subscriber, got {type(subscriber).__name__}")
-        return self._job(add_subscribers, batch, skip_existing, timeout=self.bulk_timeout(len(batch)))
+        """Streams ``subscribers`` (read on a pool thread) into one transaction."""
+        return self._job(add_subscribers, iter(subscribers), skip_existing, self.bulk_chunk, timeout=UNBOUNDED)
 
     def get_subscriber(self, imsi):
         if not is_imsi(imsi):
