@@ -11,6 +11,7 @@ from zope.interface import implementer
 from pyhss.auc.sqn import SqnRequest, advance
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
 from pyhss.storage.interface import ANY_STATE, IStore
+from pyhss.storage.keys import ascii_lower, is_imsi
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
 
 
@@ -74,7 +75,7 @@ class MemoryStore:
     @_deferred
     def get_subscriber(self, imsi):
         self._check_open()
-        return self._subscribers.get(imsi)
+        return self._subscribers.get(imsi) if is_imsi(imsi) else None
 
     @_deferred
     def list_subscribers(self, offset=0, limit=None):
@@ -91,7 +92,7 @@ class MemoryStore:
     @_deferred
     def update_subscriber(self, imsi, /, **changes):
         self._check_open()
-        current = self._subscribers.get(imsi)
+        current = self._subscribers.get(imsi) if is_imsi(imsi) else None
         if current is None:
             raise NotFoundError(f"no subscriber {imsi}")
         updated = changed(current, changes)
@@ -102,7 +103,7 @@ class MemoryStore:
     @_deferred
     def delete_subscriber(self, imsi):
         self._check_open()
-        if self._subscribers.pop(imsi, None) is None:
+        if not is_imsi(imsi) or self._subscribers.pop(imsi, None) is None:
             raise NotFoundError(f"no subscriber {imsi}")
         self._serving.pop(imsi, None)
 
@@ -111,7 +112,7 @@ class MemoryStore:
     def reserve_sqns(self, imsi, request, required=ANY_STATE):
         self._check_open()
         self._check_type(request, SqnRequest)
-        current = self._subscribers.get(imsi)
+        current = self._subscribers.get(imsi) if is_imsi(imsi) else None
         if not required.met_by(current):
             return current, None
         new_sqn, sqns = advance(current.sqn, request)
@@ -163,7 +164,7 @@ class MemoryStore:
     @_deferred
     def get_serving_node(self, imsi):
         self._check_open()
-        return self._serving.get(imsi)
+        return self._serving.get(imsi) if is_imsi(imsi) else None
 
     @_deferred
     def set_serving_node(self, node):
@@ -187,8 +188,8 @@ class MemoryStore:
     @_deferred
     def mark_purged(self, imsi, mme_host):
         self._check_open()
-        node = self._serving.get(imsi)
-        if node is None or node.mme_host.lower() != mme_host.lower():
+        node = self._serving.get(imsi) if is_imsi(imsi) else None
+        if node is None or not isinstance(mme_host, str) or ascii_lower(node.mme_host) != ascii_lower(mme_host):
             return False
         self._serving[imsi] = changed(node, {"purged": True})
         return True

@@ -187,6 +187,12 @@ class ServingNode:
                 raise ValidationError(f"{name} must be a non-empty string, got {value!r}")
         if self.peer is not None and not isinstance(self.peer, str):
             raise ValidationError(f"peer must be a string, got {self.peer!r}")
+        for name in ("mme_host", "mme_realm", "peer"):
+            # Diameter identities hold no control character (the node refuses
+            # them, 5004); neither can some databases' text (NUL).
+            value = getattr(self, name)
+            if value is not None and any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+                raise ValidationError(f"{name} must not hold control characters, got {value!r}")
         if isinstance(self.updated_at, bool) or not isinstance(self.updated_at, (int, float)):
             raise ValidationError(f"updated_at must be a number, got {self.updated_at!r}")
         _check_bool("purged", self.purged)

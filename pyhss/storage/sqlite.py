@@ -42,7 +42,7 @@ from pyhss.storage.errors import (
     DuplicateError, InUseError, NotFoundError, StoreError, StoreUnavailable, ValidationError,
 )
 from pyhss.storage.interface import ANY_STATE, IStore
-from pyhss.storage.keys import chunks
+from pyhss.storage.keys import chunks, is_imsi
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
 from pyhss.storage.sqlite_rows import (
     INSERT_APN, INSERT_LINK, INSERT_SUBSCRIBER, REPLACE_NODE, REPLACE_SUBSCRIBER, SELECT_APN, SELECT_APN_BY_NAME,
@@ -278,6 +278,8 @@ class SqliteStore:
         return self._submit(_add_subscribers, iter(subscribers), skip_existing, self.bulk_chunk, write=True)
 
     def get_subscriber(self, imsi):
+        if not is_imsi(imsi):
+            return self._nothing(None)
         return self._submit(self._read, SELECT_SUBSCRIBER, (imsi,), _one_subscriber)
 
     def list_subscribers(self, offset=0, limit=None):
@@ -289,9 +291,13 @@ class SqliteStore:
         return self._submit(self._read, "SELECT count(*) FROM subscriber", (), lambda c: c.fetchone()[0])
 
     def update_subscriber(self, imsi, /, **changes):
+        if not is_imsi(imsi):
+            return defer.fail(NotFoundError(f"no subscriber {imsi}"))
         return self._submit(_update_subscriber, imsi, changes, write=True)
 
     def delete_subscriber(self, imsi):
+        if not is_imsi(imsi):
+            return defer.fail(NotFoundError(f"no subscriber {imsi}"))
         return self._submit(_delete_subscriber, imsi, write=True)
 
     def add_apn(self, profile):
@@ -316,15 +322,26 @@ class SqliteStore:
             return defer.fail(e)
         return self._submit(_delete_apn, key, write=True)
 
+    def _nothing(self, value):
+        """What a lookup of a key no record can have finds (keys are
+        checked before they reach SQL: pyhss.storage.keys)."""
+        if self._closed is not None:
+            return defer.fail(StoreError("store is closed"))
+        return defer.succeed(value)
+
     def _read(self, sql, args, convert):
         return convert(self._worker.connection().execute(sql, args))
 
     # --- SQN reservation ---------------------------------------------------------------
     def reserve_sqns(self, imsi, request, required=ANY_STATE):
+        if not is_imsi(imsi) and type(request) is SqnRequest:
+            return self._nothing((None, None))
         return self._submit(_reserve_sqns, imsi, request, required, write=True)
 
     # --- serving nodes -----------------------------------------------------------------
     def get_serving_node(self, imsi):
+        if not is_imsi(imsi):
+            return self._nothing(None)
         return self._submit(self._read, SELECT_NODE, (imsi,), lambda c: node_from_row(c.fetchone()))
 
     def set_serving_node(self, node):
@@ -338,6 +355,8 @@ class SqliteStore:
         return self._submit(_swap_serving_node, node, required, write=True)
 
     def mark_purged(self, imsi, mme_host):
+        if not is_imsi(imsi) or not isinstance(mme_host, str):
+            return self._nothing(False)
         return self._submit(_mark_purged, imsi, mme_host, write=True)
 
     def close(self):
