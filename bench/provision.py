@@ -42,13 +42,19 @@ def bench_apn():
 
 
 @defer.inlineCallbacks
-def provision(reactor, path, imsi_first, count, log=None):
+def provision(reactor, path, imsi_first, count, log=None, database=None):
     """
     Add the APN and C{count} subscribers from C{imsi_first} to the SQLite
     file at C{path} (created if missing; subscribers already there are
-    kept).  Fires with the number of subscribers added.
+    kept), or to the store of C{database} (a C{database} config section)
+    when given.  Fires with the number of subscribers added.
     """
-    store = SqliteStore(path, reactor)
+    if database is not None:
+        from pyhss.storage import open_store
+        store = open_store(database, reactor)
+        path = database.backend
+    else:
+        store = SqliteStore(path, reactor)
     try:
         yield store.opened
         if (yield store.get_apn(BENCH_APN)) is None:

@@ -28,3 +28,29 @@ def for_update(statement, table):
     """``statement`` taking the row locks of ``table``'s rows it reads:
     FOR UPDATE, or MSSQL's UPDLOCK/ROWLOCK table hint."""
     return statement.with_for_update().with_hint(table, "WITH (UPDLOCK, ROWLOCK)", "mssql")
+
+
+class DriverStatement:
+    """A Core statement rendered once per dialect for the driver's own
+    cursor: the hot paths (AIR's SQN reservation) skip SQLAlchemy's
+    per-execution work, about a quarter of the store's CPU per AIR.  Only
+    for statements whose parameters and results need no type processing
+    (strings, integers)."""
+
+    def __init__(self, statement):
+        self.statement = statement
+        self._rendered = {}
+
+    def sql(self, dialect):
+        rendered = self._rendered.get(dialect.name)
+        if rendered is None:
+            compiled = self.statement.compile(dialect=dialect)
+            names = getattr(compiled, "positiontup", None) if compiled.positional else None
+            rendered = self._rendered[dialect.name] = (compiled.string, names)
+        return rendered
+
+    def execute(self, conn, cursor, values):
+        """Run on ``cursor`` (of ``conn``'s driver connection, in its transaction)."""
+        sql, names = self.sql(conn.dialect)
+        cursor.execute(sql, values if names is None else tuple(values[name] for name in names))
+        return cursor

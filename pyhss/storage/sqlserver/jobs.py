@@ -222,6 +222,23 @@ class JobRunner:
             raise StoreError(f"{self.describe}: {_reason(e)}") from None
         except sa_exc.SQLAlchemyError as e:
             raise StoreError(f"{self.describe}: {e}") from None
+        except Exception as e:
+            # The driver's own errors (jobs on its cursor, the hot paths).
+            if not isinstance(e, conn.dialect.loaded_dbapi.Error):
+                raise
+            if self._is_disconnect(conn, e):
+                self._discard(conn)
+                raise ConnectionLost(f"{self.describe}: connection lost: {_reason(e)}") from None
+            raise StoreError(f"{self.describe}: {_reason(e)}") from None
+
+    @staticmethod
+    def _is_disconnect(conn, error):
+        if isinstance(error, conn.dialect.loaded_dbapi.InterfaceError):
+            return True
+        try:
+            return conn.dialect.is_disconnect(error, conn.connection.dbapi_connection, None)
+        except Exception:
+            return True
 
     def run_on_thread(self, function, *args):
         """A Deferred of ``function(conn, *args)`` run on a pool thread in a

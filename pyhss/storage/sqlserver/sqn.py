@@ -15,6 +15,7 @@ from pyhss.auc.sqn import SqnRequest, advance
 from pyhss.storage.errors import ValidationError
 from pyhss.storage.interface import ANY_STATE
 from pyhss.storage.keys import is_imsi
+from pyhss.storage.sqlserver.base import DriverStatement
 from pyhss.storage.sqlserver.subscribers import SELECT_SUBSCRIBER_FOR_UPDATE, subscriber_from_row, subscriber_table
 
 UPDATE_SQN = (subscriber_table.update()
@@ -22,14 +23,23 @@ UPDATE_SQN = (subscriber_table.update()
               .values(sqn=sa.bindparam("sqn")))
 
 
+_SELECT = DriverStatement(SELECT_SUBSCRIBER_FOR_UPDATE)
+_UPDATE = DriverStatement(UPDATE_SQN)
+
+
 def reserve_sqns(conn, imsi, request, required):
-    current = subscriber_from_row(conn.execute(SELECT_SUBSCRIBER_FOR_UPDATE, {"imsi": imsi}).first())
-    if not required.met_by(current):
-        return current, None
-    new_sqn, sqns = advance(current.sqn, request)
-    if new_sqn != current.sqn:
-        conn.execute(UPDATE_SQN, {"key": imsi, "sqn": new_sqn})
-    return current, sqns
+    # The driver's cursor directly: one AIR is two statements and a COMMIT.
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        current = subscriber_from_row(_SELECT.execute(conn, cursor, {"imsi": imsi}).fetchone())
+        if not required.met_by(current):
+            return current, None
+        new_sqn, sqns = advance(current.sqn, request)
+        if new_sqn != current.sqn:
+            _UPDATE.execute(conn, cursor, {"key": imsi, "sqn": new_sqn})
+        return current, sqns
+    finally:
+        cursor.close()
 
 
 class SqnRole:
