@@ -13,9 +13,9 @@ from pyhss.storage.errors import NotFoundError
 from pyhss.storage.interface import ANY_STATE
 from pyhss.storage.records import SERVING_NODE_FIELDS, ServingNode
 from pyhss.storage.keys import ascii_lower, is_imsi
-from pyhss.storage.sqlserver.base import METADATA, TABLE_OPTIONS, for_update, identity
+from pyhss.storage.sqlserver.base import METADATA, TABLE_OPTIONS, DriverStatement, for_update, identity
 from pyhss.storage.sqlserver.subscribers import (
-    SELECT_SUBSCRIBER_FOR_UPDATE, profiles_named, subscriber_from_row, subscriber_table,
+    SELECT_APN, SELECT_SUBSCRIBER_FOR_UPDATE, apn_from_row, apn_table, subscriber_from_row, subscriber_table,
 )
 
 serving_node_table = sa.Table(
@@ -67,14 +67,33 @@ def set_serving_node(conn, node):
     _store(conn, node, conn.execute(SELECT_NODE, {"imsi": node.imsi}).first())
 
 
+_SELECT_SUBSCRIBER = DriverStatement(SELECT_SUBSCRIBER_FOR_UPDATE)
+_SELECT_NODE = DriverStatement(SELECT_NODE)
+_SELECT_APN = DriverStatement(SELECT_APN.where(apn_table.c.name == sa.bindparam("name")))
+_INSERT_NODE = DriverStatement(INSERT_NODE.values({name: sa.bindparam(name) for name in SERVING_NODE_FIELDS}))
+_UPDATE_NODE = DriverStatement(UPDATE_NODE.values({name: sa.bindparam(name) for name in SERVING_NODE_FIELDS[1:]}))
+
+
 def swap_serving_node(conn, node, required):
-    subscriber = subscriber_from_row(conn.execute(SELECT_SUBSCRIBER_FOR_UPDATE, {"imsi": node.imsi}).first())
-    old = node_from_row(conn.execute(SELECT_NODE, {"imsi": node.imsi}).first()) if subscriber else None
-    if not required.met_by(subscriber):
-        return subscriber, old, None
-    profiles = profiles_named(conn, subscriber.apns)
-    _store(conn, node, old)
-    return subscriber, old, profiles
+    # ULR's hot path, on the driver's cursor (the statements rendered once).
+    imsi = node.imsi
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        subscriber = subscriber_from_row(_SELECT_SUBSCRIBER.execute(conn, cursor, {"imsi": imsi}).fetchone())
+        old = node_from_row(_SELECT_NODE.execute(conn, cursor, {"imsi": imsi}).fetchone()) if subscriber else None
+        if not required.met_by(subscriber):
+            return subscriber, old, None
+        profiles = [apn_from_row(_SELECT_APN.execute(conn, cursor, {"name": name}).fetchone())
+                    for name in subscriber.apns]
+        values = _node_values(node)
+        if old is None:
+            _INSERT_NODE.execute(conn, cursor, values)
+        else:
+            values["key"] = imsi
+            _UPDATE_NODE.execute(conn, cursor, values)
+        return subscriber, old, profiles
+    finally:
+        cursor.close()
 
 
 def mark_purged(conn, imsi, mme_host):
