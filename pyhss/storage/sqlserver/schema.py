@@ -10,6 +10,7 @@ that changes a table adds an explicit step for it here.
 
 import sqlalchemy as sa
 
+from pyhss.storage.errors import StoreError
 from pyhss.storage.schema import SCHEMA_VERSION, pending
 from pyhss.storage.sqlserver.base import METADATA, TABLE_OPTIONS
 from pyhss.storage.sqlserver.serving import serving_node_table
@@ -53,8 +54,8 @@ MIGRATIONS = {
 
 
 def _lock(conn):
-    """Hold the schema lock until the transaction (or, on MariaDB, the
-    connection) ends: one process migrates, the others then see its work."""
+    """Take the schema lock (one process migrates, the others wait and
+    then see its work); True when taken."""
     name = conn.dialect.name
     if name in ("mysql", "mariadb"):
         got = conn.execute(sa.text("SELECT GET_LOCK(:name, :timeout)"),
@@ -85,18 +86,29 @@ def stored_version(conn):
 def prepare(conn, where, upto=SCHEMA_VERSION):
     """Bring the database on ``conn`` to schema version ``upto`` (tests
     build older databases with a lower one); returns the versions applied.
-    Raises SchemaTooNew for a newer database.  Runs outside the job
-    transactions: MariaDB commits DDL statement by statement."""
-    from pyhss.storage.errors import StoreError
-    with conn.begin():
-        if not _lock(conn):
+    Raises SchemaTooNew for a newer database.
+
+    MariaDB commits each DDL statement by itself, so its lock is the
+    session's (GET_LOCK), taken before the transaction and released only
+    after its COMMIT: a second process then reads the last version row.
+    PostgreSQL's and MSSQL's locks end with the transaction."""
+    session_lock = conn.dialect.name in ("mysql", "mariadb")
+    if session_lock:
+        got = _lock(conn)
+        conn.commit()
+        if not got:
             raise StoreError(f"{where}: another pyhss held the schema lock for {LOCK_TIMEOUT} s")
-        try:
+    try:
+        with conn.begin():
+            if not session_lock:
+                _lock(conn)
             schema_version_table.create(conn, checkfirst=True)
             versions = [v for v in pending(stored_version(conn), where, MIGRATIONS) if v <= upto]
             for version in versions:
                 MIGRATIONS[version](conn)
                 conn.execute(schema_version_table.insert(), {"version": version})
-        finally:
+    finally:
+        if session_lock:
             _unlock(conn)
+            conn.commit()
     return versions
