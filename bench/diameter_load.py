@@ -518,6 +518,9 @@ def parse_arguments(argv):
                              " subscribers, spawn the server and run each of"
                              " the comma-separated --request kinds (default"
                              " air,ulr); one table at the end")
+    parser.add_argument("--pool-size", type=int, default=8, metavar="N",
+                        help="database.server.pool_size of the server"
+                             " backends with --store (default 8)")
     parser.add_argument("--mongodb-uri", metavar="URI",
                         default=os.environ.get("PYHSS_TEST_MONGODB_URI"),
                         help="mongodb://HOST:PORT/DATABASE for --store"
@@ -638,12 +641,13 @@ def _database_for(name, options, log):
         uri = urlsplit(options.mongodb_uri)
         return {"backend": "mongodb", "server": {
             "host": uri.hostname or "127.0.0.1", "port": uri.port or 27017,
-            "database": uri.path.lstrip("/") or "pyhss_bench"}}, None
+            "database": uri.path.lstrip("/") or "pyhss_bench",
+            "pool_size": options.pool_size}}, None
     from tests import db_servers
     log("starting a private %s server (durable settings)" % (name,))
     server = db_servers.private_server(name, durable=True)
     database_name = server.create_database()
-    return server.server_config(database_name, pool_size=8), server
+    return server.server_config(database_name, pool_size=options.pool_size), server
 
 
 @defer.inlineCallbacks
