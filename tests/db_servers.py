@@ -226,7 +226,11 @@ class MariaDbServer(_Server):
     def _common(self):
         data = os.path.join(self.directory, "data")
         user = ["--user=root"] if os.getuid() == 0 else []
-        return ["--no-defaults", f"--datadir={data}"] + user
+        # A temporary directory of its own: servers started at once (one per
+        # trial worker) must not share their temporary tables' files.
+        scratch = os.path.join(self.directory, "tmp")
+        os.makedirs(scratch, exist_ok=True)
+        return ["--no-defaults", f"--datadir={data}", f"--tmpdir={scratch}"] + user
 
     def _initialise(self):
         self.log_path = os.path.join(self.directory, "server.log")
