@@ -240,17 +240,6 @@ class JobRunner:
         except Exception:
             return True
 
-    def run_on_thread(self, function, *args):
-        """A Deferred of ``function(conn, *args)`` run on a pool thread in a
-        transaction, bypassing the outage gate, lanes and timeout (opening,
-        probes)."""
-        d = defer.Deferred()
-
-        def done(ok, value):
-            self._reactor.callFromThread(d.callback if ok else d.errback, value)
-        self._pool.callInThreadWithCallback(done, self._transaction, function, args)
-        return d
-
     def on_thread(self, function, *args):
         """A Deferred of ``function(*args)`` on a pool thread."""
         d = defer.Deferred()

@@ -70,7 +70,6 @@ _imsi = sa.bindparam("imsi")
 SELECT_SUBSCRIBER = sa.select(*SUBSCRIBER_COLUMNS).where(subscriber_table.c.imsi == _imsi)
 SELECT_SUBSCRIBER_FOR_UPDATE = for_update(SELECT_SUBSCRIBER, subscriber_table)
 SELECT_APN = sa.select(*APN_COLUMNS)
-SELECT_APNS_NAMED = SELECT_APN.where(apn_table.c.name.in_(sa.bindparam("names", expanding=True)))
 EXISTING_IMSIS = sa.select(subscriber_table.c.imsi).where(
     subscriber_table.c.imsi.in_(sa.bindparam("imsis", expanding=True)))
 # MSSQL takes at most 2100 parameters in one statement.
@@ -278,14 +277,6 @@ def delete_apn(conn, key):
     if user is not None:
         raise InUseError(f"APN {key!r} is used by subscriber {user[0]}")
     conn.execute(apn_table.delete().where(apn_table.c.name == key))
-
-
-def profiles_named(conn, names):
-    """One ApnProfile (None when missing) per name, in order."""
-    if not names:
-        return []
-    found = {row[0]: apn_from_row(row) for row in conn.execute(SELECT_APNS_NAMED, {"names": list(names)})}
-    return [found.get(name) for name in names]
 
 
 class SubscriberRole:
