@@ -11,6 +11,7 @@ from twisted.trial import unittest
 
 from pyhss.config import Config
 from pyhss.storage import open_store
+from pyhss.storage.errors import StoreError
 from tests import db_servers
 from tests.store_contract import StoreContractMixin
 
@@ -107,3 +108,34 @@ class MssqlContractTests(StoreContractMixin, unittest.TestCase):
                 conn.execute(sa.text("IF OBJECT_ID('schema_version') IS NOT NULL DROP TABLE schema_version"))
             engine.dispose()
         return threads.deferToThread(drop)
+
+
+class ConnectionSettingsTests(ServerDatabase, unittest.TestCase):
+    """database.server's password file, and a refused login: one line, no password in it."""
+
+    kind = "mariadb"
+
+    @defer.inlineCallbacks
+    def test_password_file(self):
+        config = self.database_config()
+        path = self.mktemp()
+        with open(path, "w") as handle:
+            handle.write(config.server.password + "\n")
+        data = {"backend": "mariadb", "server": {"socket": config.server.socket, "user": config.server.user,
+                                                 "password_file": path, "database": config.server.database}}
+        store = self.open(Config.default(database=data).database)
+        self.assertIs((yield store.opened), store)
+        self.assertEqual((yield store.count_subscribers()), 0)
+
+    @defer.inlineCallbacks
+    def test_refused_login_is_one_line_without_the_password(self):
+        config = self.database_config()
+        data = {"backend": "mariadb", "server": {"socket": config.server.socket, "user": config.server.user,
+                                                 "password": "wrong-secret-1234", "database": config.server.database}}
+        store = self.open(Config.default(database=data).database)
+        e = yield self.assertFailure(store.opened, StoreError)
+        self.assertIn("cannot open MariaDB/MySQL database", str(e))
+        self.assertIn("Access denied", str(e))
+        self.assertNotIn("wrong-secret-1234", str(e))
+        self.assertNotIn("\n", str(e))
+        yield self.assertFailure(store.get_subscriber("001010000000001"), StoreError)
