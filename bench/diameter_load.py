@@ -214,8 +214,10 @@ class LoadConnection(protocol.Protocol):
         return True
 
     def _flush(self):
+        # One element per message: one send over TCP, one SCTP message
+        # each over SCTP.
         if self._outgoing:
-            self.transport.write(b"".join(self._outgoing))
+            self.transport.writeSequence(self._outgoing)
             del self._outgoing[:]
 
     def dataReceived(self, data):
@@ -419,6 +421,20 @@ class LoadRun(object):
         self._sending = False
         self.maybe_done()
 
+    def _connect(self, index, origin_host):
+        options = self.options
+        if options.transport == "sctp":
+            # As pyhss itself does: PPID 46, base messages on stream 0,
+            # the others spread over the other streams.
+            from pyhss.protocols.transport import diameter_sctp_options
+            from pyhss.sctp.endpoints import SCTPClientEndpoint
+            endpoint = SCTPClientEndpoint(self.reactor, options.host, options.port,
+                                          options=diameter_sctp_options(), timeout=options.timeout)
+            return endpoint.connect(protocol.Factory.forProtocol(
+                lambda: LoadConnection(self, index, origin_host)))
+        creator = protocol.ClientCreator(self.reactor, LoadConnection, self, index, origin_host)
+        return creator.connectTCP(options.host, options.port, timeout=options.timeout)
+
     def _expire(self):
         deadline = self.clock_now() - self.options.timeout
         for connection in self.connections:
@@ -428,16 +444,12 @@ class LoadRun(object):
     @defer.inlineCallbacks
     def run(self):
         options = self.options
-        endpoint_factory = protocol.ClientCreator
         connecting = []
         for index in range(options.connections):
             origin_host = options.origin_host
             if options.connections > 1:
                 origin_host = "c%d.%s" % (index, origin_host)
-            creator = endpoint_factory(
-                self.reactor, LoadConnection, self, index, origin_host)
-            connecting.append(creator.connectTCP(
-                options.host, options.port, timeout=options.timeout))
+            connecting.append(self._connect(index, origin_host))
         results = yield defer.DeferredList(connecting, consumeErrors=True)
         for success, value in results:
             if not success:
@@ -482,6 +494,9 @@ def parse_arguments(argv):
                     " flight per connection).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3868)
+    parser.add_argument("--transport", choices=("tcp", "sctp"), default="tcp",
+                        help="tcp (default) or sctp (needs kernel SCTP; see"
+                             " bench/sctp_compare.py for user-mode Linux)")
     parser.add_argument("--connections", "-c", type=int, default=1,
                         metavar="C", help="parallel connections (default 1)")
     parser.add_argument("--window", "-w", type=int, default=50, metavar="W",
@@ -505,6 +520,10 @@ def parse_arguments(argv):
                              " against it, then stop it")
     parser.add_argument("--config", default=os.path.join(_ROOT, "config.yaml"),
                         help="configuration copied by --spawn-server")
+    parser.add_argument("--metrics", choices=("config", "on", "off", "compare"), default="config",
+                        help="with --spawn-server: metrics.enabled as in --config, on, off, or compare: "
+                             "the same load against a server with metrics on and one with them off, "
+                             "alternately (on, off, on, off), and the difference of their throughputs")
     parser.add_argument("--profile", metavar="FILE",
                         help="with --spawn-server: run the server under"
                              " cProfile (twistd --profile FILE --profiler"
@@ -560,6 +579,8 @@ def parse_arguments(argv):
         options.spawn_server = True
         if options.provision is None:
             options.provision = 100000
+    if options.metrics != "config" and not options.spawn_server:
+        parser.error("--metrics needs --spawn-server")
     check_kind_arguments(parser, options)
     return options
 
@@ -596,7 +617,7 @@ def format_report(summary, options):
         return "-" if value is None else "%.2f" % (value,)
 
     lines = [
-        "request kind      : %s" % (options.request,),
+        "request kind      : %s over %s" % (options.request, options.transport),
         "connections x win : %d x %d" % (options.connections, options.window),
         "answered / sent   : %d / %d in %.3f s" % (
             summary["answered"], summary["sent"], summary["elapsed_s"]),
@@ -618,18 +639,27 @@ def format_report(summary, options):
     return "\n".join(lines)
 
 
+@defer.inlineCallbacks
 def _provision(reactor, server, options, log):
-    from provision import provision
+    from provision import provision, provision_eir
     if server.database is not None and server.backend != "sqlite":
         from pyhss.config import Config
         database = Config.default(database=server.database).database
-        return provision(reactor, None, options.imsi_first, options.provision,
-                         log, database=database)
+        if options.eir_rules is not None:
+            raise SystemExit("--eir-rules needs the sqlite store")
+        yield provision(reactor, None, options.imsi_first, options.provision,
+                        log, database=database)
+        return
     if server.backend != "sqlite":
-        raise SystemExit("--provision needs database.backend sqlite in %s,"
-                         " not %r" % (options.config, server.backend))
-    return provision(reactor, server.database_path, options.imsi_first,
-                     options.provision, log)
+        raise SystemExit("--provision and --eir-rules need database.backend"
+                         " sqlite in %s, not %r"
+                         % (options.config, server.backend))
+    if options.provision is not None:
+        yield provision(reactor, server.database_path, options.imsi_first,
+                        options.provision, log)
+    if options.eir_rules is not None:
+        yield provision_eir(reactor, server.database_path, options.eir_rules,
+                            options.imsi_first, options.subscribers, log)
 
 
 def _database_for(name, options, log):
@@ -702,6 +732,34 @@ def format_store_table(rows):
 @defer.inlineCallbacks
 def main(reactor, argv):
     options = parse_arguments(argv)
+    if options.metrics == "compare":
+        yield compare_metrics(reactor, argv)
+        return
+    yield run_once(reactor, options)
+
+
+@defer.inlineCallbacks
+def compare_metrics(reactor, argv):
+    """The same load with metrics on and off, alternately, twice each."""
+    rates = {"on": [], "off": []}
+    for setting in ("on", "off", "on", "off"):
+        options = parse_arguments(argv)
+        options.metrics = setting
+        summary = yield run_once(reactor, options, quiet=True)
+        rates[setting].append(summary["requests_per_s"])
+        print("# metrics %s: %.1f requests/s, p99 %s ms" % (
+            setting, summary["requests_per_s"], summary["latency_ms"]["p99"]))
+    on, off = max(rates["on"]), max(rates["off"])
+    cost = 100.0 * (off - on) / off if off else 0.0
+    print("metrics on  : %s requests/s (best %.1f)" % (rates["on"], on))
+    print("metrics off : %s requests/s (best %.1f)" % (rates["off"], off))
+    print("cost        : %.1f%% of throughput (best of each)" % (cost,))
+    print(json.dumps({"kind": options.request, "metrics_on": rates["on"], "metrics_off": rates["off"],
+                      "cost_percent": round(cost, 2)}))
+
+
+@defer.inlineCallbacks
+def run_once(reactor, options, quiet=False):
     server_identity(options)
     if options.store:
         gc.collect()
@@ -722,12 +780,17 @@ def main(reactor, argv):
     try:
         if options.spawn_server:
             server = SpawnedServer(reactor, options.config, run.log)
+            if options.metrics in ("on", "off"):
+                server.metrics = options.metrics == "on"
+            if options.transport == "sctp":
+                server.transports = ["tcp", "sctp"]     # the same port number on both
             if options.profile:
                 server.extra_args = [
                     "--profile", os.path.abspath(options.profile),
                     "--profiler", "cprofile", "--savestats"]
             yield server.start(prepare=(
-                None if options.provision is None else
+                None if options.provision is None
+                and options.eir_rules is None else
                 lambda spawned: _provision(reactor, spawned, options,
                                            run.log)))
             options.host, options.port = "127.0.0.1", server.port
@@ -743,13 +806,16 @@ def main(reactor, argv):
         if server is not None:
             yield server.stop()
     summary["kind"] = options.request
+    summary["transport"] = options.transport
     summary["connections"] = options.connections
     summary["window"] = options.window
-    print(format_report(summary, options))
-    print(json.dumps(summary, sort_keys=False))
+    if not quiet:
+        print(format_report(summary, options))
+        print(json.dumps(summary, sort_keys=False))
     errors = summary["errors"]
     if summary["answered"] == 0 or errors["disconnects"]:
         raise SystemExit(1)
+    return summary
 
 
 def run_main(argv=None):

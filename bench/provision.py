@@ -8,17 +8,36 @@ every ULA carries a whole Subscription-Data.
 
 Keys differ per subscriber (derived from the IMSI) so that the server's
 per-key Milenage cache sees as many keys as a real HSS would.
+
+Each subscriber also gets an IMS subscription (IMPI IMSI@ims.bench, a SIP
+and a tel public identity in one implicit set, the iFC template "bench")
+for the Cx kinds (uar, mar, sar).
 """
 
 import hashlib
 
 from twisted.internet import defer
 
+from pyhss.storage.ims_records import IfcTemplate, ImsSubscription, PublicIdentity
 from pyhss.storage.records import ApnProfile, Subscriber
+from pyhss.storage.records_eir import EquipmentRule
 from pyhss.storage.sqlite import SqliteStore
+from request_kinds import IMEIS_PER_TAC, TAC_RULE_PREFIX, bench_imei
 
 BENCH_APN = "internet"
 BATCH = 10000
+IMS_DOMAIN = "ims.bench"
+BENCH_IFC = IfcTemplate("bench", (
+    "<InitialFilterCriteriaSet><InitialFilterCriteria><Priority>0</Priority><TriggerPoint>"
+    "<ConditionTypeCNF>0</ConditionTypeCNF><SPT><Group>0</Group><Method>INVITE</Method></SPT></TriggerPoint>"
+    "<ApplicationServer><ServerName>sip:as.ims.bench</ServerName><DefaultHandling>0</DefaultHandling>"
+    "</ApplicationServer></InitialFilterCriteria></InitialFilterCriteriaSet>"))
+
+
+def bench_ims_subscription(imsi, index):
+    return ImsSubscription("%s@%s" % (imsi, IMS_DOMAIN), imsi, (
+        PublicIdentity("sip:%s@%s" % (imsi, IMS_DOMAIN)),
+        PublicIdentity("tel:+1555%07d" % (index % 10 ** 7,))), ifc=BENCH_IFC.name)
 
 
 def subscriber_keys(imsi):
@@ -66,9 +85,73 @@ def provision(reactor, path, imsi_first, count, log=None, database=None):
             batch = [bench_subscriber("%0*d" % (width, start + index), index)
                      for index in range(offset, min(count, offset + BATCH))]
             added += yield store.add_subscribers(batch, skip_existing=True)
+        if (yield store.get_ifc_template(BENCH_IFC.name)) is None:
+            yield store.add_ifc_template(BENCH_IFC)
+        ims = yield _add_ims(store, start, width, count)
+        if log is not None:
+            log("provisioned %d IMS subscriptions (%d new), domain %s" % (count, ims, IMS_DOMAIN))
         if log is not None:
             log("provisioned %d subscribers (%d new) from %s, APN %s, in %s"
                 % (count, added, imsi_first, BENCH_APN, path))
         return added
+    finally:
+        yield store.close()
+
+
+@defer.inlineCallbacks
+def _add_ims(store, start, width, count):
+    """The IMS subscriptions missing, added BATCH at a time (the SQLite
+    worker commits each batch's writes together)."""
+    from pyhss.storage.errors import DuplicateError
+    added = 0
+    for offset in range(0, count, BATCH):
+        calls = []
+        for index in range(offset, min(count, offset + BATCH)):
+            subscription = bench_ims_subscription("%0*d" % (width, start + index), index)
+            calls.append(store.add_ims_subscription(subscription))
+        results = yield defer.DeferredList(calls, consumeErrors=True)
+        for ok, value in results:
+            if ok:
+                added += 1
+            else:
+                value.trap(DuplicateError)
+    return added
+def bench_rules(count, imsi_first, subscribers):
+    """The bench EIR: C{count} IMEI rules (statuses in turn, every tenth
+    bound to a subscriber's IMSI) and the TAC rules covering C{count}
+    more IMEIs (request_kinds.bench_imei)."""
+    width = len(imsi_first)
+    for index in range(count):
+        imsi = None
+        if index % 10 == 0:
+            imsi = "%0*d" % (width, int(imsi_first) + index % subscribers)
+        yield EquipmentRule(bench_imei(index, count), index % 3, imsi=imsi)
+    for tac in range((count + IMEIS_PER_TAC - 1) // IMEIS_PER_TAC):
+        yield EquipmentRule("%s%06d" % (TAC_RULE_PREFIX, tac), tac % 3)
+
+
+@defer.inlineCallbacks
+def provision_eir(reactor, path, count, imsi_first, subscribers, log=None):
+    """
+    Store the bench EIR's rules (L{bench_rules}) in the SQLite file at
+    C{path}, replacing rules with the same keys.  Fires with the number of
+    rules stored.
+    """
+    store = SqliteStore(path, reactor)
+    try:
+        yield store.opened
+        stored = 0
+        batch = []
+        for rule in bench_rules(count, imsi_first, subscribers):
+            batch.append(store.add_equipment_rule(rule, replace=True))
+            if len(batch) == BATCH:
+                # Queued together: the store's worker commits them as one.
+                stored += len((yield defer.gatherResults(batch, consumeErrors=True)))
+                batch = []
+        stored += len((yield defer.gatherResults(batch, consumeErrors=True)))
+        if log is not None:
+            log("provisioned %d EIR rules (%d IMEIs, the rest TACs) in %s"
+                % (stored, count, path))
+        return stored
     finally:
         yield store.close()

@@ -188,10 +188,128 @@ class UpdateLocationKind(S6aKind):
         ]
 
 
+# --- Cx (TS 29.229) -----------------------------------------------------------------
+
+IMS_DOMAIN = "ims.bench"
+BENCH_SCSCF = "sip:scscf.ims.bench:6060"
+
+
+def ims_identities(imsi):
+    """(IMPI, IMPU) of the bench IMS subscription of ``imsi`` (provision.py)."""
+    return "%s@%s" % (imsi, IMS_DOMAIN), "sip:%s@%s" % (imsi, IMS_DOMAIN)
+
+
+class CxKind(S6aKind):
+    """A Cx request from a CSCF (--origin-host) for the IMS subscription
+    of an IMSI drawn as the S6a kinds draw them (provision.py gives each
+    provisioned IMSI one)."""
+
+    application_id = dictionary.APP_CX
+    cer_applications = ((dictionary.VENDOR_3GPP, dictionary.APP_CX),)
+
+    def build(self, sequence):
+        impi, impu = ims_identities(self.imsis[sequence])
+        return Message.request(self.application_id, self.command_code, [
+            ("Session-Id", self.session_id(sequence)),
+            ("Vendor-Specific-Application-Id", [
+                ("Vendor-Id", dictionary.VENDOR_3GPP),
+                ("Auth-Application-Id", dictionary.APP_CX)]),
+            ("Auth-Session-State", 1),
+            ("Origin-Host", self.origin_host),
+            ("Origin-Realm", self.origin_realm),
+            ("Destination-Realm", self.destination_realm),
+        ] + self.avps(impi, impu))
+
+
+class UserAuthorizationKind(CxKind):
+    """UAR (REGISTRATION) from the home network."""
+
+    name = "uar"
+    command_code = dictionary.CMD_UAR
+
+    def avps(self, impi, impu):
+        return [("User-Name", impi), ("Public-Identity", impu),
+                ("Visited-Network-Identifier", IMS_DOMAIN.encode("ascii"))]
+
+
+class MultimediaAuthKind(CxKind):
+    """MAR for one Digest-AKAv1-MD5 vector (the S6a SQN counter moves)."""
+
+    name = "mar"
+    command_code = dictionary.CMD_MAR
+
+    def avps(self, impi, impu):
+        return [("User-Name", impi), ("Public-Identity", impu),
+                ("SIP-Auth-Data-Item", [("SIP-Authentication-Scheme", "Digest-AKAv1-MD5")]),
+                ("SIP-Number-Auth-Items", 1), ("Server-Name", BENCH_SCSCF)]
+
+
+class ServerAssignmentKind(CxKind):
+    """SAR REGISTRATION, user data not available: the SAA carries the
+    User-Data document (iFC template included)."""
+
+    name = "sar"
+    command_code = dictionary.CMD_SAR
+
+    def avps(self, impi, impu):
+        return [("User-Name", impi), ("Public-Identity", impu), ("Server-Name", BENCH_SCSCF),
+                ("Server-Assignment-Type", 1), ("User-Data-Already-Available", 0)]
+# --- S13 (TS 29.272 section 6) -------------------------------------------------------
+
+DEFAULT_EIR_RULES = 100000
+# IMEIs of the bench EIR (bench/provision.py): those with a rule of their
+# own start with LISTED_TAC_PREFIX, those known by their TAC's rule only with
+# TAC_RULE_PREFIX; IMEIS_PER_TAC of either kind share a TAC.
+LISTED_TAC_PREFIX = "35"
+TAC_RULE_PREFIX = "86"
+IMEIS_PER_TAC = 1000
+
+
+def bench_imei(index, rules):
+    """The C{index}-th IMEI of a bench EIR of C{rules} rules: below
+    C{rules}, one with a rule of its own; from C{rules} on (up to twice
+    that), one covered by a TAC rule only.  14 digits."""
+    prefix = LISTED_TAC_PREFIX
+    if index >= rules:
+        prefix, index = TAC_RULE_PREFIX, index - rules
+    return "%s%06d%06d" % (prefix, index // IMEIS_PER_TAC,
+                           index % IMEIS_PER_TAC)
+
+
+class EquipmentCheckKind(S6aKind):
+    """
+    ECR (S13) for an IMEI drawn at random among the 2 x --eir-rules IMEIs
+    of the bench EIR (half with a rule of their own, some of those bound
+    to an IMSI; half known by their TAC), with Software-Version and the
+    User-Name of a random subscriber: every answer is 2001 with an
+    Equipment-Status when the server was provisioned with --eir-rules.
+    """
+
+    name = "ecr"
+    application_id = dictionary.APP_S13
+    command_code = dictionary.CMD_ECR
+    cer_applications = ((dictionary.VENDOR_3GPP, dictionary.APP_S13),)
+
+    def __init__(self, options, origin_host, origin_realm):
+        S6aKind.__init__(self, options, origin_host, origin_realm)
+        rules = getattr(options, "eir_rules", None) or DEFAULT_EIR_RULES
+        draw = random.Random(self.seed + 1).randrange
+        self.imeis = [bench_imei(draw(2 * rules), rules)
+                      for _ in range(self.variants)]
+
+    def build(self, sequence):
+        avps = self.common_avps(sequence)
+        avps.insert(len(avps) - 1, ("Terminal-Information", [
+            ("IMEI", self.imeis[sequence]),
+            ("Software-Version", "%02d" % (sequence % 100,))]))
+        return Message.request(self.application_id, self.command_code, avps)
+
+
 REQUEST_KINDS = collections.OrderedDict(
     (kind.name, kind) for kind in (
         DeviceWatchdogKind, AuthenticationInformationKind,
-        UpdateLocationKind))
+        UpdateLocationKind, UserAuthorizationKind, MultimediaAuthKind,
+        ServerAssignmentKind, EquipmentCheckKind))
 
 
 class RequestTemplate(object):
@@ -236,7 +354,7 @@ def build_templates(kind):
 
 def add_kind_arguments(parser):
     """The options of the S6a kinds (and of --provision)."""
-    group = parser.add_argument_group("S6a kinds (air, ulr)")
+    group = parser.add_argument_group("S6a and Cx kinds (air, ulr; uar, mar, sar)")
     group.add_argument("--imsi-first", default=DEFAULT_IMSI_FIRST,
                        metavar="IMSI",
                        help="first provisioned IMSI (default %s)"
@@ -266,6 +384,14 @@ def add_kind_arguments(parser):
                        help="with --spawn-server: store N subscribers from"
                             " --imsi-first (and the APN 'internet') in the"
                             " server's SQLite file before starting it")
+    group = parser.add_argument_group("S13 kind (ecr)")
+    group.add_argument("--eir-rules", type=int, metavar="N",
+                       help="the bench EIR's size: ECRs name IMEIs among 2N"
+                            " (N with a rule each, N covered by TAC rules);"
+                            " with --spawn-server, store those rules in the"
+                            " server's SQLite file before starting it"
+                            " (default %d, stored only when given)"
+                            % (DEFAULT_EIR_RULES,))
 
 
 def check_kind_arguments(parser, options):
@@ -274,6 +400,11 @@ def check_kind_arguments(parser, options):
     for name in ("subscribers", "variants", "vectors"):
         if getattr(options, name) < 1:
             parser.error("--%s must be at least 1" % (name,))
+    if options.eir_rules is not None:
+        if not 1 <= options.eir_rules <= 10 ** 9:
+            parser.error("--eir-rules must be between 1 and 1000000000")
+        if not options.spawn_server:
+            parser.error("--eir-rules needs --spawn-server")
     if options.provision is not None:
         if options.provision < 1:
             parser.error("--provision must be at least 1")

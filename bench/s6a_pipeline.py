@@ -1,7 +1,8 @@
-"""The S6a server path in one process, without sockets: CPU per request.
+"""The S6a (and Cx, S13) server path in one process, without sockets: CPU per request.
 
-    .venv/bin/python bench/s6a_pipeline.py [--request air|ulr] [--requests 30000]
-        [--window 50] [--subscribers 100000] [--db FILE] [--profile FILE]
+    .venv/bin/python bench/s6a_pipeline.py [--request air|ulr|mar|sar|uar|ecr] [--requests 30000]
+        [--window 50] [--subscribers 100000] [--eir-rules 100000] [--db FILE] [--profile FILE]
+        [--metrics on|off]
 
 Builds the server as ``twistd pyhss`` does (HSSService from the shipped
 config.yaml, SQLite store with its worker thread, collector tuned), opens
@@ -22,6 +23,9 @@ instructions with callgrind: two runs that differ only in --requests,
 
 and the difference in "Collected" divided by 2,000 is the instructions one
 request costs, both threads together (bench/README.md lists them).
+
+The Cx kinds (mar, sar, uar) are diameter_load.py's: the provisioned
+subscribers each have an IMS subscription (bench/provision.py).
 
 --profile FILE writes cProfile statistics of the reactor thread to FILE
 and of the SQLite thread to FILE.sqlite.  --db keeps the provisioned
@@ -57,7 +61,7 @@ from pyhss.tap import HSSService, tune_collector  # noqa: E402
 
 class AnswerCounter(StringTransport):
     """Keeps what the server writes and fires ``waiter`` once ``target``
-    answers were written (one write per answer outside a read)."""
+    messages were written."""
 
     def __init__(self, reactor):
         StringTransport.__init__(self)
@@ -72,6 +76,13 @@ class AnswerCounter(StringTransport):
         if self.waiter is not None and self.written >= self.target:
             waiter, self.waiter = self.waiter, None
             self.reactor.callLater(0, waiter.callback, None)
+
+    def writeSequence(self, data):
+        # What the connection writes within a read (the CEA): one message
+        # each, so that the CER's waiter fires then, not at the first DWR
+        # 30 s later.
+        for message in data:
+            self.write(message)
 
     def wait_for(self, count):
         self.target = count
@@ -99,6 +110,18 @@ def result_code(data):
     return answer.result_code
 
 
+def answer_codes(data):
+    """{Result-Code or Experimental-Result-Code: count} of the answers in data."""
+    codes = {}
+    offset = 0
+    while offset < len(data):
+        length = codec.peek_message_length(data, offset)
+        code = codec.decode_message(data[offset:offset + length]).result_code
+        codes[code] = codes.get(code, 0) + 1
+        offset += length
+    return codes
+
+
 def profile_worker(worker_class, path):
     """Run the SQLite worker thread under cProfile, stats to ``path``."""
     import cProfile
@@ -122,9 +145,15 @@ def run(reactor, options, out):
     data["database"] = {"backend": "sqlite", "sqlite": {"path": options.db}}
     data.setdefault("control", {})["enabled"] = False
     data.setdefault("logging", {})["level"] = "warn"
+    data.setdefault("api", {})["listen"] = ""
+    if options.metrics != "config":
+        data.setdefault("metrics", {})["enabled"] = options.metrics == "on"
     config = load_config_data(data, "<s6a_pipeline>", ROOT)
     if not os.path.exists(options.db):
         yield provision.provision(reactor, options.db, options.imsi_first, options.subscribers)
+        if options.request == "ecr":
+            yield provision.provision_eir(reactor, options.db, options.eir_rules, options.imsi_first,
+                                          options.subscribers)
     if options.profile:
         from pyhss.storage.sqlite_worker import SqliteWorker
         profile_worker(SqliteWorker, options.profile + ".sqlite")
@@ -137,7 +166,7 @@ def run(reactor, options, out):
 
     kind_options = argparse.Namespace(
         subscribers=options.subscribers, imsi_first=options.imsi_first, variants=options.variants,
-        seed=1, vectors=1, mcc=None, mnc=None, destination_realm=None,
+        seed=1, vectors=1, mcc=None, mnc=None, destination_realm=None, eir_rules=options.eir_rules,
         config=os.path.join(ROOT, "config.yaml"))
     request_kinds.server_identity(kind_options)
     kind = request_kinds.REQUEST_KINDS[options.request](kind_options, "bench.localdomain", "localdomain")
@@ -170,6 +199,7 @@ def run(reactor, options, out):
     start = time.perf_counter()
     sent = 0
     first_code = None
+    last_batch = b""
     while sent < options.requests:
         count = min(options.window, options.requests - sent)
         batch = b"".join(templates[(sent + i) % len(templates)].render(sent + i + 2, sent + i + 2, sent + i)
@@ -180,6 +210,7 @@ def run(reactor, options, out):
         yield answered
         if first_code is None:
             first_code = result_code(transport.value())
+        last_batch = transport.value()
         transport.clear()
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu_before
@@ -187,12 +218,16 @@ def run(reactor, options, out):
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(options.profile)
+    for application in service.applications.values():
+        yield application.stop()        # S13's check history, before the store closes
     yield service.store.close()
 
     per_second = os.sysconf("SC_CLK_TCK")
     split = {name: (ticks_after.get(name, 0) - ticks_before.get(name, 0)) / per_second / sent * 1e6
              for name in ticks_after}
     out.write("%s: %d requests, window %d, first answer %s\n" % (options.request, sent, options.window, first_code))
+    out.write("  last batch's answers by code: %s\n" % (
+        ", ".join("%s %d" % item for item in sorted(answer_codes(last_batch).items())),))
     out.write("  %10.0f requests/s (no sockets, no client)\n" % (sent / elapsed,))
     # Clock ticks are 10 ms: a short run may show 0 for a thread.
     shown = sorted(item for item in split.items() if item[0] in ("reactor", "sqlite") or item[1] > 0)
@@ -201,15 +236,19 @@ def run(reactor, options, out):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--request", choices=("air", "ulr"), default="air")
+    parser.add_argument("--request", choices=("air", "ulr", "mar", "sar", "uar", "ecr"), default="air")
     parser.add_argument("--requests", type=int, default=30000)
     parser.add_argument("--window", type=int, default=50)
     parser.add_argument("--subscribers", type=int, default=100000)
     parser.add_argument("--imsi-first", default=request_kinds.DEFAULT_IMSI_FIRST)
+    parser.add_argument("--eir-rules", type=int, default=request_kinds.DEFAULT_EIR_RULES,
+                        help="ecr: the bench EIR's IMEI rules (request_kinds.bench_imei)")
     parser.add_argument("--variants", type=int, default=100000,
                         help="distinct requests built before the run (default 100000)")
     parser.add_argument("--db", help="SQLite file to provision once and keep")
     parser.add_argument("--profile", metavar="FILE")
+    parser.add_argument("--metrics", choices=("config", "on", "off"), default="config",
+                        help="metrics.enabled: as config.yaml says, or on, or off (the cost of counting)")
     options = parser.parse_args(argv)
     directory = None
     if options.db is None:

@@ -62,6 +62,8 @@ class SpawnedServer(object):
         self.database_path = None
         self.extra_args = []
         self.database = None        # a database section replacing the config's
+        self.metrics = None     # metrics.enabled: None keeps the configuration's
+        self.transports = ["tcp"]
 
     def _write_config(self):
         import yaml
@@ -74,7 +76,7 @@ class SpawnedServer(object):
         hss = config.setdefault("hss", {})
         hss["bind_addresses"] = ["127.0.0.1"]
         hss["port"] = self.port
-        hss["transports"] = ["tcp"]
+        hss["transports"] = list(self.transports)
         if self.database is not None:
             config["database"] = dict(self.database)
         database = config.setdefault("database", {})
@@ -82,6 +84,10 @@ class SpawnedServer(object):
         self.backend = database["backend"]
         self.database_path = os.path.join(self.directory, "pyhss.sqlite3")
         database.setdefault("sqlite", {})["path"] = self.database_path
+        # The API is another benchmark's business (bench/api_rate.py).
+        config.setdefault("api", {})["listen"] = ""
+        if self.metrics is not None:
+            config.setdefault("metrics", {})["enabled"] = self.metrics
         logging = config.setdefault("logging", {})
         logging["level"] = "warn"
         logging["file"] = "-"

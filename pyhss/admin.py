@@ -5,6 +5,8 @@
     pyhss-admin --config config.yaml import subscribers.csv
     pyhss-admin --config config.yaml export backup.csv
     pyhss-admin --config config.yaml subscriber cancel 001010000000001
+    pyhss-admin --config config.yaml token add oss --read-only
+    pyhss-admin --config config.yaml eir add --imei 490154203237518 --status blacklisted
 
 It runs the store through the reactor with the same adapter code the
 server uses, so a running server and pyhss-admin can share the SQLite
@@ -29,31 +31,23 @@ import sys
 
 from twisted.internet import defer, task
 
-from pyhss import control, subscriber_csv
-from pyhss.apps import s6a_control
+from pyhss import admin_eir, admin_ims, control, subscriber_csv
+from pyhss.api import tokens
 from pyhss.config import ConfigError, load_config
-from pyhss.protocols.results import DIAMETER_SUCCESS
+from pyhss.provisioning import APN, SUBSCRIBER, OperationFailed, Provisioning
 from pyhss.storage import open_store
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
-from pyhss.storage.records import (
-    AMF_LENGTH, KEY_LENGTH, PDN_TYPES, ApnProfile, Subscriber, check_imsi, normalise_apn, parse_hex,
-)
+from pyhss.storage.records import check_imsi, normalise_apn
 
 PROG = "pyhss-admin"
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 CSV_COLUMNS = subscriber_csv.CSV_COLUMNS
-# Subscriber fields that are part of Subscription-Data: changing one means IDR.
-PROFILE_FIELDS = ("msisdn", "apns", "ue_ambr_ul", "ue_ambr_dl", "enabled")
 # Seconds the server may take beyond its own request_timeout to answer.
 CONTROL_MARGIN = 5.0
 
 
 class UsageError(Exception):
     """Bad command line; exit status 2."""
-
-
-class OperationFailed(Exception):
-    """The server could not do what was asked; exit status 1."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -128,16 +122,27 @@ def build_parser():
     apn_add.add_argument("name")
     apn_add.add_argument("--qci", type=_non_negative, default=9, help="QoS class identifier (default 9)")
     apn_add.add_argument("--arp", type=_non_negative, default=8, help="ARP priority level 1-15 (default 8)")
-    apn_add.add_argument("--preemption-capability", choices=("enabled", "disabled"), default="disabled")
-    apn_add.add_argument("--preemption-vulnerability", choices=("enabled", "disabled"), default="enabled")
+    preemption = tuple(APN.rules["arp_preemption_capability"].choices)
+    apn_add.add_argument("--preemption-capability", choices=preemption, default="disabled")
+    apn_add.add_argument("--preemption-vulnerability", choices=preemption, default="enabled")
     apn_add.add_argument("--ambr-ul", type=_non_negative, metavar="BPS", help="APN-AMBR uplink, bit/s")
     apn_add.add_argument("--ambr-dl", type=_non_negative, metavar="BPS", help="APN-AMBR downlink, bit/s")
-    apn_add.add_argument("--pdn-type", choices=tuple(PDN_TYPES), default="ipv4")
+    apn_add.add_argument("--pdn-type", choices=tuple(APN.rules["pdn_type"].choices), default="ipv4")
     apn_add.add_argument("--context-id", type=_non_negative, help="Context-Identifier (default: lowest free)")
     apn_add.add_argument("--if-missing", action="store_true", help="do nothing if the APN exists")
     apn.add_parser("list", parents=[common], help="list APN profiles")
     for name, text in (("show", "show one APN profile"), ("delete", "delete an APN profile")):
         apn.add_parser(name, parents=[common], help=text).add_argument("name")
+
+    token = commands.add_parser("token", help="API tokens (REST API, console, /metrics)").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    token_add = token.add_parser("add", parents=[common], help="make an API token; it is shown once")
+    token_add.add_argument("name")
+    token_add.add_argument("--read-only", action="store_true", help="may only read (GET)")
+    token.add_parser("list", parents=[common], help="list API tokens (names and scopes)")
+    token.add_parser("remove", parents=[common], help="remove an API token").add_argument("name")
+
+    admin_ims.add_parsers(commands, common)
 
     bulk = commands.add_parser("import", parents=[common], help="bulk-load subscribers from CSV (one "
                                                                 "transaction: all or nothing)")
@@ -147,31 +152,18 @@ def build_parser():
     export = commands.add_parser("export", parents=[common], help="write every subscriber, key material "
                                                                   "included, to a new CSV file (mode 0600)")
     export.add_argument("file", help="the file to create (import reads it back)")
+    admin_eir.add_commands(commands, common)
     return parser
 
 
 # --- records <-> output ---------------------------------------------------------------
 
 def subscriber_view(sub, keys):
-    view = {"imsi": sub.imsi}
-    if keys:
-        view.update(k=sub.k.hex().upper(), opc=sub.opc and sub.opc.hex().upper(),
-                    op=sub.op and sub.op.hex().upper())
-    view.update(amf=sub.amf.hex().upper(), sqn=sub.sqn, msisdn=sub.msisdn, apns=list(sub.apns),
-                enabled=sub.enabled, roaming_allowed=sub.roaming_allowed, ue_ambr_ul=sub.ue_ambr_ul,
-                ue_ambr_dl=sub.ue_ambr_dl, network_access_mode=sub.network_access_mode,
-                periodic_rau_tau_timer=sub.periodic_rau_tau_timer,
-                access_restriction_data=sub.access_restriction_data)
-    return view
+    return SUBSCRIBER.view(sub, secrets=keys)
 
 
 def apn_view(profile):
-    preemption = {0: "enabled", 1: "disabled"}
-    return {"name": profile.name, "context_id": profile.context_id, "qci": profile.qci,
-            "arp_priority": profile.arp_priority,
-            "arp_preemption_capability": preemption[profile.arp_preemption_capability],
-            "arp_preemption_vulnerability": preemption[profile.arp_preemption_vulnerability],
-            "ambr_ul": profile.ambr_ul, "ambr_dl": profile.ambr_dl, "pdn_type": profile.pdn_type}
+    return APN.view(profile)
 
 
 def _text(value):
@@ -199,31 +191,31 @@ def _fields(view):
 
 # --- commands -------------------------------------------------------------------------
 
+# Options read with the subscriber's field rules (pyhss.storage.rules).
+_TEXT_OPTIONS = ("k", "opc", "op", "amf")
+_VALUE_OPTIONS = ("sqn", "msisdn", "apns", "ue_ambr_ul", "ue_ambr_dl", "enabled", "roaming_allowed")
+
+
 def _key_changes(options):
     changes = {}
-    if options.k is not None:
-        changes["k"] = parse_hex(options.k, KEY_LENGTH, "K")
-    if options.opc is not None:
-        changes["opc"] = parse_hex(options.opc, KEY_LENGTH, "OPc")
-    if options.op is not None:
-        changes["op"] = parse_hex(options.op, KEY_LENGTH, "OP")
-    if options.amf is not None:
-        changes["amf"] = parse_hex(options.amf, AMF_LENGTH, "AMF")
-    for name in ("sqn", "msisdn", "apns", "ue_ambr_ul", "ue_ambr_dl", "enabled", "roaming_allowed"):
+    for name in _TEXT_OPTIONS:
         value = getattr(options, name)
         if value is not None:
-            changes[name] = tuple(value) if name == "apns" else value
+            changes[name] = SUBSCRIBER.rules[name].from_text(value)
+    for name in _VALUE_OPTIONS:
+        value = getattr(options, name)
+        if value is not None:
+            changes[name] = SUBSCRIBER.rules[name].check(tuple(value) if name == "apns" else value)
     return changes
 
 
 @defer.inlineCallbacks
 def cmd_subscriber_add(store, options, out):
-    changes = _key_changes(options)
-    sub = Subscriber(check_imsi(options.imsi), **changes)
-    if options.if_missing and (yield store.get_subscriber(sub.imsi)) is not None:
+    values = dict(_key_changes(options), imsi=check_imsi(options.imsi))
+    sub, created = yield Provisioning(store, options.server).add_subscriber(values, if_missing=options.if_missing)
+    if not created:
         out({"imsi": sub.imsi, "created": False}, f"subscriber {sub.imsi} exists; left unchanged")
         return
-    yield store.add_subscriber(sub)
     out({"imsi": sub.imsi, "created": True}, f"added subscriber {sub.imsi}")
 
 
@@ -232,58 +224,14 @@ def cmd_subscriber_update(store, options, out):
     changes = _key_changes(options)
     if not changes:
         raise UsageError("nothing to change; give at least one option")
-    sub = yield store.update_subscriber(check_imsi(options.imsi), **changes)
-    if any(name in changes for name in PROFILE_FIELDS):
-        idr = yield _profile_changed(options.server, sub.imsi)
-    else:
-        idr = dict(s6a_control.outcome(False, reason="not-needed"),
-                   message="Subscription-Data unchanged: no IDR needed")
+    sub, idr = yield Provisioning(store, options.server).update_subscriber(options.imsi, changes)
     out(dict(subscriber_view(sub, keys=False), idr=idr), f"updated subscriber {sub.imsi}\n{idr['message']}")
 
 
 @defer.inlineCallbacks
-def _profile_changed(server, imsi):
-    """Ask the server for an IDR; the store is updated whatever happens here."""
-    try:
-        result = yield server.call(s6a_control.ProfileChanged, imsi)
-    except control.ServerUnreachable as e:
-        return dict(s6a_control.outcome(False, reason="server-unreachable"),
-                    message=f"{e}: store updated, no IDR sent")
-    except defer.TimeoutError:
-        return dict(s6a_control.outcome(False, reason="timeout"),
-                    message=f"no answer from the server within {server.timeout:g}s: store updated, "
-                            f"IDR outcome unknown")
-    except control.ControlError as e:
-        return dict(s6a_control.outcome(False, reason="server-error"),
-                    message=f"server error: {e}: store updated, no IDR sent")
-    return dict(result, message=s6a_control.describe("IDR", result))
-
-
-@defer.inlineCallbacks
 def cmd_subscriber_cancel(store, options, out):
-    imsi = check_imsi(options.imsi)
-    what = "CLR (subscription withdrawal)"
-    try:
-        result = yield options.server.call(s6a_control.CancelSubscription, imsi)
-    except control.ServerUnreachable as e:
-        raise OperationFailed(f"{e}: no CLR sent") from None
-    except defer.TimeoutError:
-        raise OperationFailed(f"no answer from the server within {options.server.timeout:g}s: "
-                              f"CLR outcome unknown") from None
-    except control.UnknownSubscriber:
-        raise NotFoundError(f"no subscriber {imsi}") from None
-    except control.InvalidImsi as e:
-        raise ValidationError(str(e)) from None
-    except control.ControlError as e:
-        raise OperationFailed(f"server error: {e}: no CLR sent") from None
-    message = s6a_control.describe(what, result)
-    # Nothing to withdraw (no MME holds the UE) is done; an MME that could
-    # not be reached or did not accept it is not.
-    done = (result["result_code"] == DIAMETER_SUCCESS if result["sent"]
-            else result["reason"] in (s6a_control.NO_SERVING_MME, s6a_control.PURGED))
-    if not done:
-        raise OperationFailed(message)
-    out({"imsi": imsi, "clr": dict(result, message=message)}, message)
+    outcome = yield Provisioning(store, options.server).cancel(options.imsi)
+    out({"imsi": options.imsi, "clr": outcome}, outcome["message"])
 
 
 @defer.inlineCallbacks
@@ -310,19 +258,19 @@ def cmd_subscriber_delete(store, options, out):
 
 @defer.inlineCallbacks
 def cmd_apn_add(store, options, out):
-    preemption = {"enabled": 0, "disabled": 1}
-    profile = ApnProfile(options.name, qci=options.qci, arp_priority=options.arp,
-                         arp_preemption_capability=preemption[options.preemption_capability],
-                         arp_preemption_vulnerability=preemption[options.preemption_vulnerability],
-                         ambr_ul=options.ambr_ul, ambr_dl=options.ambr_dl, pdn_type=options.pdn_type,
-                         context_id=options.context_id or None)
-    if options.if_missing:
-        existing = yield store.get_apn(profile.name)
-        if existing is not None:
-            out(dict(apn_view(existing), created=False), f"APN {existing.name} exists; left unchanged")
-            return
-    stored = yield store.add_apn(profile)
-    out(dict(apn_view(stored), created=True), f"added APN {stored.name} (context id {stored.context_id})")
+    rules = APN.rules
+    values = dict(name=options.name, qci=options.qci, arp_priority=options.arp,
+                  arp_preemption_capability=rules["arp_preemption_capability"].from_text(
+                      options.preemption_capability),
+                  arp_preemption_vulnerability=rules["arp_preemption_vulnerability"].from_text(
+                      options.preemption_vulnerability),
+                  ambr_ul=options.ambr_ul, ambr_dl=options.ambr_dl, pdn_type=options.pdn_type,
+                  context_id=options.context_id or None)
+    profile, created = yield Provisioning(store, options.server).add_apn(values, if_missing=options.if_missing)
+    if not created:
+        out(dict(apn_view(profile), created=False), f"APN {profile.name} exists; left unchanged")
+        return
+    out(dict(apn_view(profile), created=True), f"added APN {profile.name} (context id {profile.context_id})")
 
 
 @defer.inlineCallbacks
@@ -382,6 +330,32 @@ def cmd_export(store, options, out):
     out({"exported": count, "file": options.file}, f"exported {count} subscribers to {options.file}")
 
 
+# Token commands need the configuration, not the store.
+def cmd_token_add(config, options, out):
+    secret = tokens.TokenFile(config.api.tokens).add(options.name, read_only=options.read_only)
+    scope = tokens.READ_ONLY if options.read_only else tokens.READ_WRITE
+    out({"name": options.name, "scope": scope, "token": secret},
+        f"{secret}\n(API token {options.name}, {scope}: shown only now; the server keeps its hash "
+        f"in {config.api.tokens})")
+
+
+def cmd_token_list(config, options, out):
+    found = tokens.TokenFile(config.api.tokens).read()
+    views = [{"name": t.name, "scope": t.scope, "created": t.created} for t in found.values()]
+    out(views, _table(views, ("name", "scope", "created")) if views else "no API tokens")
+
+
+def cmd_token_remove(config, options, out):
+    tokens.TokenFile(config.api.tokens).remove(options.name)
+    out({"name": options.name, "removed": True}, f"removed API token {options.name}")
+
+
+TOKEN_COMMANDS = {
+    ("token", "add"): cmd_token_add,
+    ("token", "list"): cmd_token_list,
+    ("token", "remove"): cmd_token_remove,
+}
+
 COMMANDS = {
     ("subscriber", "add"): cmd_subscriber_add,
     ("subscriber", "update"): cmd_subscriber_update,
@@ -395,7 +369,10 @@ COMMANDS = {
     ("apn", "delete"): cmd_apn_delete,
     ("import", None): cmd_import,
     ("export", None): cmd_export,
+    **TOKEN_COMMANDS,
+    **admin_ims.COMMANDS,
 }
+COMMANDS.update(admin_eir.COMMANDS)
 
 REFUSED = (UsageError, ValidationError, DuplicateError, InUseError, ConfigError)
 
@@ -409,11 +386,13 @@ class ServerLink:
         self.config_path = config.path
         self.timeout = config.timers.request_timeout + CONTROL_MARGIN
 
-    def call(self, command, imsi):
+    def call(self, command, imsi=None, **arguments):
         if self.path is None:
             return defer.fail(control.ServerUnreachable(
                 None, f"no control socket configured (control.socket in {self.config_path})"))
-        return control.call(self.reactor, self.path, command, self.timeout, imsi=imsi)
+        if imsi is not None:
+            arguments["imsi"] = imsi
+        return control.call(self.reactor, self.path, command, self.timeout, **arguments)
 
 
 # --- entry points ---------------------------------------------------------------------
@@ -445,6 +424,15 @@ def run(reactor, argv, stdout=None, stderr=None):
     except ConfigError as e:
         return fail(EXIT_REFUSED, e)
     options.server = ServerLink(reactor, config)
+    key = (options.command, getattr(options, "action", None))
+    if key in TOKEN_COMMANDS:
+        try:
+            TOKEN_COMMANDS[key](config, options, out)
+        except REFUSED as e:
+            return fail(EXIT_REFUSED, e)
+        except (NotFoundError, StoreError, OSError) as e:
+            return fail(EXIT_FAILED, e)
+        return EXIT_OK
     try:
         store = open_store(config.database, reactor)
     except StoreError as e:

@@ -15,24 +15,31 @@ default).  Relative paths are relative to the configuration file.
 
 import ipaddress
 import os
-import re
 from dataclasses import MISSING, dataclass, field, fields
 
 import yaml
 
+from pyhss.config_checks import (  # noqa: F401 (the checks, re-exported)
+    MAX_UNIX_SOCKET_PATH, SECTION_LOADER, _describe, _Invalid, _key, _KeyedInvalid, _section, boolean, choice, diameter_identity,
+    digits, integer, ip_address, ip_network, list_of, log_file, path, seconds,
+    seconds_or_zero, sip_uri, diameter_uri_text, text, unix_socket_path)
+from pyhss.protocols.dictionary import DICTIONARY
+from pyhss.config_api import ApiConfig, HttpListen, MetricsConfig, http_listen, tls_options  # noqa: F401
+from pyhss.config_database import DatabaseConfig, ServerConfig, SqliteConfig  # noqa: F401
 from pyhss.protocols.transport import LISTENERS
-from pyhss.storage import ADAPTERS
 
-# The choices are the registries' own names: a transport or a backend added
-# there is accepted here.
+# The choices are the registry's own names: a transport added there is
+# accepted here.
 TRANSPORTS = tuple(LISTENERS)
-BACKENDS = tuple(ADAPTERS)
 LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
+# What the EIR may answer (S13): an Equipment-Status (TS 29.272 7.3.51, the
+# dictionary's names) or DIAMETER_ERROR_EQUIPMENT_UNKNOWN.
+EQUIPMENT_UNKNOWN = "unknown"
+EQUIPMENT_ANSWERS = tuple(name.lower() for name in DICTIONARY.avp("Equipment-Status").enum.values()) + (
+    EQUIPMENT_UNKNOWN,)
 # RFC 6733 4.3: the Diameter header length field is 24 bits.
 MAX_DIAMETER_MESSAGE = (1 << 24) - 1
 DIAMETER_HEADER_LENGTH = 20
-
-_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
 class ConfigError(Exception):
@@ -48,175 +55,6 @@ class ConfigError(Exception):
         if self.key:
             return f"{self.path}: {self.key}: {self.problem}"
         return f"{self.path}: {self.problem}"
-
-
-class _Invalid(Exception):
-    """Raised by a check; the loader adds the file and key."""
-
-
-# --- checks: value -> normalised value, or raise _Invalid ---------------------------
-
-def _describe(value):
-    if isinstance(value, bool):
-        return "a boolean"
-    if value is None:
-        return "nothing"
-    if isinstance(value, (int, float)):
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        return f"{value!r}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
-def integer(low, high):
-    def check(value, base):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _Invalid(f"must be an integer, got {_describe(value)}")
-        if not low <= value <= high:
-            raise _Invalid(f"must be between {low} and {high}, got {value}")
-        return value
-    return check
-
-
-def seconds(low_exclusive, high):
-    def check(value, base):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _Invalid(f"must be a number of seconds, got {_describe(value)}")
-        if not low_exclusive < value <= high:
-            raise _Invalid(f"must be a number greater than {low_exclusive} and at most {high}, got {value}")
-        return float(value)
-    return check
-
-
-def text(value, base):
-    if not isinstance(value, str) or not value:
-        raise _Invalid(f"must be a non-empty string, got {_describe(value)}")
-    return value
-
-
-def diameter_identity(value, base):
-    """DiameterIdentity (RFC 6733 4.3.1): an FQDN."""
-    value = text(value, base)
-    if len(value) > 255 or not all(_LABEL.match(label) for label in value.split(".")):
-        raise _Invalid(f"must be a fully qualified domain name (letters, digits, '-', dots), got {value!r}")
-    return value
-
-
-def digits(count_low, count_high, what):
-    def check(value, base):
-        if isinstance(value, int) and not isinstance(value, bool):
-            raise _Invalid(f"must be a quoted string of {what} (YAML reads 001 as the number 1), got {value}")
-        if not isinstance(value, str) or not value.isdigit() or not value.isascii() \
-                or not count_low <= len(value) <= count_high:
-            raise _Invalid(f"must be a string of {what}, got {_describe(value)}")
-        return value
-    return check
-
-
-def choice(options):
-    def check(value, base):
-        if value not in options:
-            raise _Invalid(f"unknown value {_describe(value)}; expected one of {', '.join(options)}")
-        return value
-    return check
-
-
-def ip_address(value, base):
-    if not isinstance(value, str):
-        raise _Invalid(f"must be an IP address string, got {_describe(value)}")
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        raise _Invalid(f"not an IP address: {value!r}") from None
-
-
-def ip_network(value, base):
-    """An IP address or a network in CIDR notation."""
-    if not isinstance(value, str):
-        raise _Invalid(f"must be an IP address or network string, got {_describe(value)}")
-    try:
-        return ipaddress.ip_network(value)
-    except ValueError as e:
-        raise _Invalid(f"not an IP address or network: {e}") from None
-
-
-def path(value, base):
-    """A file path; relative to the configuration file's directory."""
-    value = text(value, base)
-    if value == ":memory:":
-        return value
-    return os.path.normpath(os.path.join(base, os.path.expanduser(value)))
-
-
-# sun_path is 108 bytes on Linux, one of them the terminating NUL.
-MAX_UNIX_SOCKET_PATH = 107
-
-
-def unix_socket_path(value, base):
-    """A UNIX socket path (relative to the configuration file); empty: none."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise _Invalid(f"must be a path string (empty: off), got {_describe(value)}")
-    value = path(value, base)
-    length = len(os.fsencode(value))
-    if length > MAX_UNIX_SOCKET_PATH:
-        raise _Invalid(f"too long for a UNIX socket: {value!r} is {length} bytes, "
-                       f"at most {MAX_UNIX_SOCKET_PATH}")
-    return value
-
-
-def log_file(value, base):
-    value = text(value, base)
-    return value if value == "-" else path(value, base)
-
-
-def boolean(value, base):
-    if not isinstance(value, bool):
-        raise _Invalid(f"must be true or false, got {_describe(value)}")
-    return value
-
-
-def list_of(item_check, non_empty=True, unique=True):
-    def check(value, base, key=None):
-        if not isinstance(value, list):
-            raise _Invalid(f"must be a list, got {_describe(value)}")
-        if non_empty and not value:
-            raise _Invalid("must not be empty")
-        items = []
-        for index, item in enumerate(value):
-            try:
-                items.append(item_check(item, base))
-            except _Invalid as e:
-                raise _Invalid(f"item {index}: {e}") from None
-        if unique and len(set(items)) != len(items):
-            raise _Invalid("lists the same value twice")
-        return tuple(items)
-    return check
-
-
-def _key(name, check, default=MISSING, doc="", check_default=False):
-    """A field read from YAML key ``name``; without default it is required.
-
-    ``check_default`` runs the check on the default too (relative paths
-    must resolve against the configuration file even when left out).
-    """
-    metadata = {"key": name, "check": check, "doc": doc, "check_default": check_default}
-    if default is MISSING:
-        return field(metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
-def _section(name, cls, required=False):
-    """A nested mapping loaded into ``cls``; missing means all defaults."""
-    metadata = {"key": name, "section": cls, "required": required}
-    if required:
-        return field(metadata=metadata)
-    return field(default_factory=lambda: _build(cls, {}, "", "<defaults>", ""), metadata=metadata)
 
 
 # --- schema ---------------------------------------------------------------------------
@@ -262,6 +100,36 @@ def _allowed_peer(value, base):
 
 
 @dataclass(frozen=True)
+class ConnectPeer:
+    origin_host: str = _key("origin_host", diameter_identity,
+                            doc="the peer's Origin-Host (its CEA must say the same)")
+    addresses: tuple = _key("addresses", list_of(ip_address),
+                            doc="its addresses: over SCTP every address of a multi-homed peer; "
+                                "over TCP tried in turn")
+    port: int = _key("port", integer(1, 65535), 3868, doc="its Diameter port")
+    transport: str = _key("transport", choice(TRANSPORTS), "tcp", doc="tcp or sctp")
+    local_addresses: tuple = _key("local_addresses", list_of(ip_address, non_empty=False), (),
+                                  doc="ours to connect from (SCTP binds them all, TCP the first); "
+                                      "empty: the system's choice")
+
+
+def _connect_peers(value, base):
+    peers = list_of(_connect_peer, non_empty=False, unique=False)(value, base)
+    seen = set()
+    for index, peer in enumerate(peers):
+        if peer.origin_host.lower() in seen:
+            raise _Invalid(f"item {index}: {peer.origin_host} is listed twice")
+        seen.add(peer.origin_host.lower())
+    return peers
+
+
+def _connect_peer(value, base):
+    if not isinstance(value, dict):
+        raise _Invalid(f"must be a mapping with origin_host and addresses, got {_describe(value)}")
+    return _build_raising(ConnectPeer, value, base)
+
+
+@dataclass(frozen=True)
 class HssConfig:
     origin_host: str = _key("OriginHost", diameter_identity,
                             doc="our Diameter identity (Origin-Host), an FQDN")
@@ -272,11 +140,20 @@ class HssConfig:
     mnc: str = _key("MNC", digits(2, 3, "2 or 3 digits"),
                     doc="home network mobile network code, quoted, 2 or 3 digits")
     bind_addresses: tuple = _key("bind_addresses", list_of(ip_address), ("127.0.0.1",),
-                                 doc="IPv4/IPv6 addresses to listen on, one listener per address and transport")
+                                 doc="IPv4/IPv6 addresses to listen on: TCP on each one, SCTP on all of them "
+                                     "at once (one multi-homed endpoint)")
     port: int = _key("port", integer(0, 65535), 3868,
                      doc="Diameter port (0: any free port)")
     transports: tuple = _key("transports", list_of(choice(TRANSPORTS)), ("tcp",),
-                             doc="transports to listen on: " + ", ".join(TRANSPORTS))
+                             doc="transports to listen on: " + ", ".join(TRANSPORTS)
+                                 + " (SCTP listens once on all of bind_addresses: one multi-homed endpoint)")
+    sctp_optional: bool = _key("sctp_optional", boolean, False,
+                               doc="with sctp in transports, where the kernel has no SCTP: log a warning "
+                                   "and serve TCP alone instead of refusing to start")
+    connect_peers: tuple = _key("connect_peers", _connect_peers, (),
+                                doc="peers we connect to ourselves and keep connected (reconnecting with "
+                                    "backoff), each {origin_host, addresses, port, transport, "
+                                    "local_addresses}; requests for one not connected wait for it")
     product_name: str = _key("ProductName", text, "pyhss",
                              doc="Product-Name in CER/CEA")
     vendor_id: int = _key("VendorId", integer(0, 0xFFFFFFFF), 0,
@@ -311,6 +188,47 @@ class TimersConfig:
                               doc="seconds to wait for a DPA before closing anyway")
     request_timeout: float = _key("request_timeout", seconds(0, 3600), 10.0,
                                   doc="seconds to wait for the answer to a request we send")
+    connect_timeout: float = _key("connect_timeout", seconds(0, 3600), 10.0,
+                                  doc="seconds a connection to a peer of hss.connect_peers may take to open")
+    reconnect_min: float = _key("reconnect_min", seconds(0, 3600), 1.0,
+                                doc="seconds before connecting again to a peer of hss.connect_peers after a "
+                                    "failure or a close; doubled (with jitter) after each failure")
+    reconnect_max: float = _key("reconnect_max", seconds(0, 86400), 30.0,
+                                doc="the longest wait between connection attempts (RFC 6733's Tc)")
+
+    def __post_init__(self):
+        if self.reconnect_min > self.reconnect_max:
+            raise _KeyedInvalid("timers.reconnect_min", f"must be at most timers.reconnect_max "
+                                f"({self.reconnect_max:g}), got {self.reconnect_min:g}")
+
+
+@dataclass(frozen=True)
+class SctpConfig:
+    streams: int = _key("streams", integer(1, 65535), 10,
+                        doc="outbound streams asked for (and the most inbound accepted); base messages "
+                            "go on stream 0, the others are spread over the rest")
+    rto_initial: float = _key("rto_initial", seconds(0, 3600), 3.0,
+                              doc="initial retransmission timeout, seconds (RFC 4960 defaults throughout)")
+    rto_min: float = _key("rto_min", seconds(0, 3600), 1.0, doc="least retransmission timeout, seconds")
+    rto_max: float = _key("rto_max", seconds(0, 3600), 60.0, doc="greatest retransmission timeout, seconds")
+    heartbeat_interval: float = _key("heartbeat_interval", seconds_or_zero(3600), 30.0,
+                                     doc="seconds between heartbeats on an idle path; 0: off")
+    max_retransmissions: int = _key("max_retransmissions", integer(1, 65535), 10,
+                                    doc="retransmissions before the association is declared lost")
+    path_max_retransmissions: int = _key("path_max_retransmissions", integer(1, 65535), 5,
+                                         doc="retransmissions before one peer address is declared "
+                                             "unreachable (multi-homing fails over)")
+    init_max_retransmissions: int = _key("init_max_retransmissions", integer(1, 65535), 8,
+                                         doc="INIT retransmissions while connecting")
+
+    def __post_init__(self):
+        if not self.rto_min <= self.rto_initial <= self.rto_max:
+            raise _KeyedInvalid("sctp.rto_initial", f"need rto_min <= rto_initial <= rto_max, got "
+                                f"{self.rto_min:g}, {self.rto_initial:g}, {self.rto_max:g}")
+
+    def options(self):
+        """The settings as L{pyhss.sctp.SctpOptions} keywords."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -354,6 +272,37 @@ class S6aConfig:
 
 
 @dataclass(frozen=True)
+class CxConfig:
+    enabled: bool = _key("enabled", boolean, True,
+                         doc="serve Cx (TS 29.229, application 16777216) and announce it in CER/CEA")
+    max_auth_items: int = _key("max_auth_items", integer(1, 32), 8,
+                               doc="most SIP-Auth-Data-Items (AKA vectors) returned in one MAA")
+    visited_networks: tuple = _key("visited_networks", list_of(text, non_empty=False), (),
+                                   doc="Visited-Network-Identifiers whose UAR may register users (5004 for "
+                                       "others); empty: every network")
+    mandatory_capabilities: tuple = _key("mandatory_capabilities", list_of(integer(0, 0xFFFFFFFF), non_empty=False),
+                                         (), doc="Mandatory-Capability values of Server-Capabilities (S-CSCF "
+                                                 "selection by the I-CSCF)")
+    optional_capabilities: tuple = _key("optional_capabilities", list_of(integer(0, 0xFFFFFFFF), non_empty=False),
+                                        (), doc="Optional-Capability values of Server-Capabilities")
+    scscf_names: tuple = _key("scscf_names", list_of(sip_uri, non_empty=False), (),
+                              doc="S-CSCF SIP URIs offered in Server-Capabilities (Server-Name)")
+    keep_server_name: bool = _key("keep_server_name", boolean, True,
+                                  doc="keep the S-CSCF name on SAR *_DEREGISTRATION_STORE_SERVER_NAME "
+                                      "(false: forget it, answer DIAMETER_SUCCESS_SERVER_NAME_NOT_STORED)")
+    digest_qop: str = _key("digest_qop", choice(("auth", "auth-int", "auth,auth-int")), "auth",
+                           doc="Digest-QoP in SIP Digest MAAs")
+    primary_ccf: str | None = _key("primary_ccf", diameter_uri_text, None,
+                                   doc="Charging-Information: Primary-Charging-Collection-Function-Name")
+    secondary_ccf: str | None = _key("secondary_ccf", diameter_uri_text, None,
+                                     doc="Charging-Information: Secondary-Charging-Collection-Function-Name")
+    primary_ecf: str | None = _key("primary_ecf", diameter_uri_text, None,
+                                   doc="Charging-Information: Primary-Event-Charging-Function-Name")
+    secondary_ecf: str | None = _key("secondary_ecf", diameter_uri_text, None,
+                                     doc="Charging-Information: Secondary-Event-Charging-Function-Name")
+
+
+@dataclass(frozen=True)
 class ControlConfig:
     # Off unless a socket is named: a config written before this section
     # existed gets no new file-system listener.
@@ -361,7 +310,8 @@ class ControlConfig:
                          doc="listen on the control socket (set false to turn it off but keep the path)")
     socket: str | None = _key("socket", unix_socket_path, None,
                               doc="UNIX socket (mode 0600) on which pyhss-admin tells the running server "
-                                  "about profile changes (IDR) and withdrawals (CLR); empty: no control")
+                                  "about profile changes (IDR, PPR), withdrawals (CLR) and IMS "
+                                  "de-registrations (RTR); empty: no control")
 
     @property
     def socket_path(self):
@@ -369,83 +319,36 @@ class ControlConfig:
         return self.socket if self.enabled else None
 
 
-def seconds_or_zero(high):
-    """Seconds from 0 to ``high``; 0 usually means "no limit"."""
-    def check(value, base):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _Invalid(f"must be a number of seconds, got {_describe(value)}")
-        if not 0 <= value <= high:
-            raise _Invalid(f"must be a number from 0 to {high}, got {value}")
-        return float(value)
-    return check
+@dataclass(frozen=True)
+class S13HistoryConfig:
+    enabled: bool = _key("enabled", boolean, True,
+                         doc="record every ME identity check (IMEI, software version, IMSI, MME, answer, time) "
+                             "for pyhss-admin eir history")
+    batch_size: int = _key("batch_size", integer(1, 100_000), 1000,
+                           doc="checks written to the store in one transaction, off the answers' path; a full "
+                               "batch is written at once")
+    flush_interval: float = _key("flush_interval", seconds(0, 3600), 1.0,
+                                 doc="seconds a check waits at most before its batch is written")
+    max_rows: int = _key("max_rows", integer(0, 1 << 40), 1_000_000,
+                         doc="checks kept: as new ones are written the oldest beyond this are deleted (0: no limit)")
+    max_age: float = _key("max_age", seconds_or_zero(100 * 365 * 86400), 0.0,
+                          doc="seconds a check is kept: older ones are deleted as new ones are written "
+                              "(0: whatever their age)")
+    max_pending: int = _key("max_pending", integer(1, 10_000_000), 100_000,
+                            doc="checks held in memory while the store is slow or failing; beyond, the oldest are "
+                                "dropped (counted in the log)")
 
 
 @dataclass(frozen=True)
-class SqliteConfig:
-    path: str = _key("path", path, "var/pyhss.sqlite3", check_default=True,
-                     doc="SQLite database file, created mode 0600 as it holds K and OPc "
-                         "(':memory:' for a private in-memory one)")
-    busy_timeout: float = _key("busy_timeout", seconds(0, 3600), 5.0,
-                               doc="seconds to wait for another process's write lock")
-    wal_limit: int = _key("wal_limit", integer(65536, 1 << 40), 64 * 1024 * 1024,
-                          doc="bytes the write-ahead log (the -wal file) is kept under: the writer "
-                              "checkpoints at half of it, a TRUNCATE checkpoint empties it at three quarters")
-
-
-def optional_text(value, base):
-    """Any string, empty allowed; None when left out."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _Invalid(f"must be a string, got {_describe(value)}")
-    return value
-
-
-def optional_path(value, base):
-    return None if value is None or value == "" else path(value, base)
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """A database server (the backends other than sqlite and memory)."""
-    host: str = _key("host", text, "localhost",
-                     doc="database server host name or address (TCP)")
-    port: int = _key("port", integer(0, 65535), 0,
-                     doc="TCP port; 0: the backend's own (3306, 5432, 1433, 27017)")
-    socket: str | None = _key("socket", unix_socket_path, None,
-                              doc="UNIX socket instead of host and port: the socket file (mariadb) or the "
-                                  "directory holding it (postgresql)")
-    user: str | None = _key("user", optional_text, None, doc="user name")
-    password: str | None = _key("password", optional_text, None,
-                                doc="password; better kept in password_file")
-    password_file: str | None = _key("password_file", optional_path, None,
-                                     doc="file whose first line is the password (read at each connection "
-                                         "attempt)")
-    database: str = _key("database", text, "pyhss", doc="database name (created by the operator; pyhss "
-                                                        "creates and migrates its tables)")
-    pool_size: int = _key("pool_size", integer(1, 256), 8,
-                          doc="connections, each with its own thread; calls for one IMSI run one at a time")
-    connect_timeout: float = _key("connect_timeout", seconds(0, 3600), 5.0,
-                                  doc="seconds to wait for a connection")
-    query_timeout: float = _key("query_timeout", seconds(0, 3600), 5.0,
-                                doc="seconds a request waits for the database before it is answered 5012 "
-                                    "(DIAMETER_UNABLE_TO_COMPLY)")
-
-    def __post_init__(self):
-        if self.password is not None and self.password_file is not None:
-            raise _KeyedInvalid("database.server.password_file", "give password or password_file, not both")
-
-
-@dataclass(frozen=True)
-class DatabaseConfig:
-    backend: str = _key("backend", choice(BACKENDS), "sqlite",
-                        doc="store: sqlite (embedded), mariadb, postgresql, mssql or mongodb (database.server), "
-                            "or memory (lost on exit)")
-    start_timeout: float = _key("start_timeout", seconds_or_zero(86400), 60.0,
-                                doc="seconds twistd pyhss keeps retrying a store that does not open at start-up "
-                                    "(answering 5012 meanwhile) before it stops with exit status 1; 0: for ever")
-    sqlite: SqliteConfig = _section("sqlite", SqliteConfig)
-    server: ServerConfig = _section("server", ServerConfig)
+class S13Config:
+    unknown_status: str = _key("unknown_status", choice(EQUIPMENT_ANSWERS), EQUIPMENT_UNKNOWN,
+                               doc="answer to an IMEI no rule matches: whitelisted, blacklisted or greylisted "
+                                   "(that Equipment-Status), or unknown (DIAMETER_ERROR_EQUIPMENT_UNKNOWN 5422, "
+                                   "TS 29.272 6.2.1.3)")
+    imsi_mismatch_status: str = _key("imsi_mismatch_status", choice(EQUIPMENT_ANSWERS), "blacklisted",
+                                     doc="answer to an IMEI bound to an IMSI (eir add --imsi) when the ECR names "
+                                         "another IMSI or none")
+    history: S13HistoryConfig = _section("history", S13HistoryConfig)
 
 
 @dataclass(frozen=True)
@@ -460,11 +363,16 @@ class LoggingConfig:
 class Config:
     hss: HssConfig = _section("hss", HssConfig, required=True)
     timers: TimersConfig = _section("timers", TimersConfig)
+    sctp: SctpConfig = _section("sctp", SctpConfig)
     limits: LimitsConfig = _section("limits", LimitsConfig)
     s6a: S6aConfig = _section("s6a", S6aConfig)
+    cx: CxConfig = _section("cx", CxConfig)
+    s13: S13Config = _section("s13", S13Config)
     control: ControlConfig = _section("control", ControlConfig)
     database: DatabaseConfig = _section("database", DatabaseConfig)
     logging: LoggingConfig = _section("logging", LoggingConfig)
+    api: ApiConfig = _section("api", ApiConfig)
+    metrics: MetricsConfig = _section("metrics", MetricsConfig)
     path: str = field(default="<defaults>", compare=False)
 
     @classmethod
@@ -488,13 +396,6 @@ class Config:
 
 
 # --- loader ---------------------------------------------------------------------------
-
-class _KeyedInvalid(Exception):
-    def __init__(self, key, problem):
-        Exception.__init__(self, key, problem)
-        self.key = key
-        self.problem = problem
-
 
 def _build_raising(cls, mapping, base, prefix=""):
     """Like _build, but errors come out as _Invalid naming the sub-key."""
@@ -538,6 +439,9 @@ def _build(cls, mapping, base, source, prefix):
     return cls(**values)
 
 
+SECTION_LOADER["build"] = _build
+
+
 def load_config_data(data, source="<config>", base=None):
     """Config from an already parsed mapping; ``source`` names it in errors."""
     if base is None:
@@ -546,9 +450,26 @@ def load_config_data(data, source="<config>", base=None):
         data = {}
     try:
         config = _build(Config, data, base, source, "")
+        _check_together(config)
     except _KeyedInvalid as e:
         raise ConfigError(source, e.key, e.problem) from None
     return _replace_path(config, source)
+
+
+def _check_together(config):
+    """Keys that are only right or wrong together."""
+    api = config.api
+    if (api.tls_certificate is None) != (api.tls_key is None):
+        missing = "api.tls_key" if api.tls_key is None else "api.tls_certificate"
+        raise _KeyedInvalid(missing, "HTTPS needs both api.tls_certificate and api.tls_key")
+    if api.tls_certificate is not None:
+        try:
+            tls_options(api)
+        except _Invalid as e:
+            raise _KeyedInvalid(e.args[1], e.args[0]) from None
+    if api.listen is not None and api.process == "child" and config.database.backend == "memory":
+        raise _KeyedInvalid("api.process", "child needs a store both processes open (sqlite); the memory "
+                                           "store lives in the server's process: use api.process: reactor")
 
 
 def _replace_path(config, source):

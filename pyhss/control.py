@@ -66,16 +66,20 @@ class ControlLocator(amp.CommandLocator):
 
     ``applications`` provide ``IApplication``; a command no application
     serves fails with :class:`NotServed`.  ``commands`` maps each served
-    command's wire name to ``(command class, responder)``.
+    command's wire name to ``(command class, responder)``.  With
+    ``count`` (``count(command name, outcome)``) every request is counted,
+    its outcome "ok" or the error's class name.
     """
 
-    def __init__(self, applications):
+    def __init__(self, applications, count=None):
         self.commands = {}
         for application in applications:
             for command, responder in application.control_commands().items():
                 name = command.commandName
                 if name in self.commands:
                     raise DuplicateCommand(f"control command {name.decode()} declared by two applications")
+                if count is not None:
+                    responder = _counted(responder, name.decode(), count)
                 self.commands[name] = (command, responder)
 
     def locateResponder(self, name):
@@ -105,6 +109,21 @@ class ControlLocator(amp.CommandLocator):
         if served is None:
             return defer.fail(NotServed(f"this server does not serve {command.commandName.decode()}"))
         return defer.maybeDeferred(served[1], **arguments)
+
+
+def _counted(responder, name, count):
+    def counted(**arguments):
+        d = defer.maybeDeferred(responder, **arguments)
+
+        def ok(result):
+            count(name, "ok")
+            return result
+
+        def failed(reason):
+            count(name, reason.type.__name__)
+            return reason
+        return d.addCallbacks(ok, failed)
+    return counted
 
 
 class ControlFactory(Factory):

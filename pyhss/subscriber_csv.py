@@ -21,17 +21,13 @@ import sqlite3
 import tempfile
 
 from pyhss.storage.errors import ValidationError
-from pyhss.storage.records import AMF_LENGTH, KEY_LENGTH, SUBSCRIBER_FIELDS, Subscriber, parse_hex
+from pyhss.storage.records import SUBSCRIBER_FIELDS, SUBSCRIBER_RULES, Subscriber
 
 CSV_COLUMNS = SUBSCRIBER_FIELDS
 REQUIRED = ("imsi", "k")
-_HEX = {"k": ("K", KEY_LENGTH), "opc": ("OPc", KEY_LENGTH), "op": ("OP", KEY_LENGTH), "amf": ("AMF", AMF_LENGTH)}
-_INTEGERS = {"sqn": "SQN", "ue_ambr_ul": "UE-AMBR uplink", "ue_ambr_dl": "UE-AMBR downlink",
-             "network_access_mode": "network_access_mode", "periodic_rau_tau_timer": "periodic_rau_tau_timer",
-             "access_restriction_data": "access_restriction_data"}
+_RULES = {rule.name: rule for rule in SUBSCRIBER_RULES}
+_HEX = ("k", "opc", "op", "amf")
 _FLAGS = ("enabled", "roaming_allowed")
-_TRUE = ("true", "yes", "1")
-_FALSE = ("false", "no", "0")
 
 
 class _RowError(Exception):
@@ -51,29 +47,11 @@ def _utf8(row, line):
 
 
 def subscriber_from_cells(cells):
-    """A Subscriber from ``{column: text}`` (stripped); ValidationError."""
-    values = {}
-    for name, text in cells.items():
-        if name == "imsi" or not text:
-            continue
-        if name in _HEX:
-            label, length = _HEX[name]
-            values[name] = parse_hex(text, length, label)
-        elif name in _INTEGERS:
-            if not (text.isascii() and text.isdigit()):
-                raise ValidationError(f"{_INTEGERS[name]} must be a non-negative integer, got {text!r}")
-            values[name] = int(text)
-        elif name in _FLAGS:
-            lowered = text.lower()
-            if lowered not in _TRUE + _FALSE:
-                raise ValidationError(f"{name} must be true or false, got {text!r}")
-            values[name] = lowered in _TRUE
-        elif name == "apns":
-            values["apns"] = tuple(text.replace(";", " ").split())
-        else:
-            values[name] = text
+    """A Subscriber from ``{column: text}`` (stripped); ValidationError.
+    Every cell is read with its field's rule (pyhss.storage.rules)."""
+    values = {name: _RULES[name].from_text(text) for name, text in cells.items() if text and name != "imsi"}
     if "k" not in values:
-        raise ValidationError("K must be given")
+        raise _RULES["k"].invalid("must be given")
     return Subscriber(cells["imsi"], **values)
 
 

@@ -8,7 +8,8 @@ transport, and on the control socket (C{control.socket}, L{pyhss.control})
 serving the commands the applications declare (pyhss-admin asks S6a for
 IDR/CLR there).  Stopping (SIGTERM, Ctrl-C) stops the listeners (the control
 socket file is removed), sends DPR (Disconnect-Cause REBOOTING) to every peer and waits
-for the DPAs (at most timers.dpa_timeout), then closes the store.
+for the DPAs (at most timers.dpa_timeout), stops the applications (S13 writes its
+check history) and closes the store.
 
 A store that does not open at start-up (locked, a directory where the
 file should be) is tried again with backoff while Diameter is served
@@ -30,12 +31,21 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from pyhss import apps, control, logsetup
+from pyhss.api.service import ApiRefused, ApiService
+from pyhss.api.tokens import check_listen
 from pyhss.config import ConfigError, check_log_file, load_config
-from pyhss.node import DiameterNode
+from pyhss.node import DiameterNode, PeerDialer
+from pyhss.node.stats import TimedOperations
 from pyhss.protocols import transport
 from pyhss.storage import open_store
 from pyhss.storage.errors import StoreError
 from pyhss.storage.schema import SchemaTooNew
+from pyhss.storage.interface import IStore
+from zope.interface.interface import Method
+
+# The store operations timed for metrics: every method of the roles.
+STORE_OPERATIONS = tuple(sorted(name for name in IStore.names(all=True)
+                                if isinstance(IStore[name], Method) and name != "close"))
 
 
 class ConfigRefused(SystemExit):
@@ -75,22 +85,79 @@ class Options(usage.Options):
             config = dataclasses.replace(
                 config, hss=dataclasses.replace(config.hss, port=self["port"]))
             config = _keep_path(config, self["config"])
-        for name in config.hss.transports:
-            reason = transport.unavailable(name)
-            if reason is not None:
-                raise ConfigRefused(ConfigError(
-                    self["config"], "hss.transports",
-                    "%s requested but %s" % (name, reason)))
+        try:
+            plan_transports(config)
+        except ConfigError as e:
+            raise ConfigRefused(e) from None
         try:
             check_log_file(config)
         except ConfigError as e:
             raise ConfigRefused(e) from None
+        refusal = check_listen(config)
+        if refusal is not None:
+            raise ConfigRefused(ConfigError(self["config"], "api.listen", refusal))
         self.loaded = config
 
 
 def _keep_path(config, path):
     object.__setattr__(config, "path", path)
     return config
+
+
+def plan_transports(config):
+    """
+    What this system can do of the configuration's transports:
+    C{(listen, dial, warnings)}, the transports of C{hss.transports} to
+    listen on, the peers of C{hss.connect_peers} to connect to, and lines
+    to log.  A transport the system lacks is a L{ConfigError} (one line
+    saying why), except SCTP with C{hss.sctp_optional}: left out, with a
+    warning.
+    """
+    hss = config.hss
+    listen, dial, warnings = [], [], []
+    for name in hss.transports:
+        reason = transport.unavailable(name)
+        if reason is None:
+            listen.append(name)
+        elif name == "sctp" and hss.sctp_optional:
+            warnings.append("serving %s without SCTP (hss.sctp_optional): %s" % (
+                ", ".join(other for other in hss.transports if other != "sctp"), reason))
+        else:
+            raise ConfigError(config.path, "hss.transports", "%s requested but %s%s" % (
+                name, reason, ", or use transports: [tcp]" if name == "sctp" else ""))
+    for index, peer in enumerate(hss.connect_peers):
+        reason = transport.unavailable(peer.transport)
+        if reason is None:
+            dial.append(peer)
+        elif peer.transport == "sctp" and hss.sctp_optional:
+            warnings.append("not connecting to %s (SCTP; hss.sctp_optional): %s" % (
+                peer.origin_host, reason))
+        else:
+            raise ConfigError(config.path, "hss.connect_peers", "item %d (%s): %s requested but %s%s" % (
+                index, peer.origin_host, peer.transport, reason,
+                ", or use transport: tcp" if peer.transport == "sctp" else ""))
+    return tuple(listen), tuple(dial), warnings
+
+
+def sctp_options(config):
+    """The L{pyhss.sctp.SctpOptions} of Diameter associations."""
+    return transport.diameter_sctp_options(
+        max_message_size=config.limits.max_message_size, **config.sctp.options())
+
+
+def add_dialers(node, config, peers, reactor):
+    """A L{PeerDialer} on C{node} for each of C{peers} (of
+    C{hss.connect_peers})."""
+    options = sctp_options(config)
+    timers = config.timers
+    for peer in peers:
+        connect = transport.peer_dialling(
+            node, peer.addresses, peer.port, peer.transport, peer.local_addresses, options,
+            timers.connect_timeout, reactor)
+        node.dialers.add(PeerDialer(
+            node, peer.origin_host, connect, node.clock, timers.reconnect_min,
+            timers.reconnect_max, node.rng,
+            "over %s to %s port %d" % (peer.transport, ",".join(peer.addresses), peer.port)))
 
 
 # Collector settings for the server process (see tune_collector).
@@ -153,10 +220,21 @@ class HSSService(service.MultiService):
         self.store = store if store is not None else open_store(
             config.database, reactor)
         self.node = DiameterNode.from_config(config, reactor)
+        if self.node.stats is not None:
+            self.store = TimedOperations(self.store, STORE_OPERATIONS, self.node.stats)
+        try:
+            self._transports, peers, self._transport_warnings = plan_transports(config)
+        except ConfigError as e:    # said at start-up, as a port in use would be
+            self._transports, peers, self._transport_warnings = None, (), [str(e)]
+        add_dialers(self.node, config, peers, reactor)
         self.applications = apps.load_applications(self.node, self.store, config)
         self.ports = []
         self.control_port = None
         self.tune_gc = False
+        self.api = None
+        if config.api.listen is not None:
+            self.api = ApiService(self)
+            self.api.setServiceParent(self)
 
     def setServiceParent(self, parent):
         # twistd passes its Application here before it starts logging:
@@ -170,22 +248,31 @@ class HSSService(service.MultiService):
         # privileges) so that a port in use stops start-up with its error.
         try:
             self._listen()
-        except (CannotListenError, transport.TransportUnavailable) as e:
+            service.MultiService.privilegedStartService(self)
+        except (CannotListenError, transport.TransportUnavailable, ApiRefused) as e:
+            self._release_ports()
             raise SystemExit("pyhss: %s" % (e,))
-        service.MultiService.privilegedStartService(self)
+
+    def _release_ports(self):
+        ports, self.ports = self.ports, []
+        if self.control_port is not None:
+            ports.append(self.control_port)
+            self.control_port = None
+        for port in ports:
+            port.stopListening()
 
     def _listen(self):
         if not self.ports:
             hss = self.config.hss
+            if self._transports is None:
+                raise transport.TransportUnavailable(self._transport_warnings[0])
             self.ports = transport.listen(
-                self.node, hss.bind_addresses, hss.port, hss.transports,
-                self.reactor)
+                self.node, hss.bind_addresses, hss.port, self._transports,
+                self.reactor, sctp_options(self.config))
         path = self.config.control.socket_path
         if path is not None and self.control_port is None:
             try:
-                self.control_port = control.listen(
-                    self.reactor, path,
-                    control.ControlLocator(self.applications.values()))
+                self.control_port = control.listen(self.reactor, path, self.control_locator())
             except CannotListenError:
                 # Start-up stops here: release the Diameter ports too.
                 ports, self.ports = self.ports, []
@@ -193,20 +280,34 @@ class HSSService(service.MultiService):
                     port.stopListening()
                 raise
 
+    def control_locator(self):
+        """The responders of every application's control commands, counted
+        for metrics when the node counts."""
+        stats = self.node.stats
+        return control.ControlLocator(self.applications.values(),
+                                      count=stats.control_request if stats is not None else None)
+
     def startService(self):
         self._listen()
-        service.MultiService.startService(self)
+        try:
+            service.MultiService.startService(self)
+        except ApiRefused as e:
+            self._release_ports()
+            raise SystemExit("pyhss: %s" % (e,))
         self._follow_store()
         if self.tune_gc:
             # After the store, node and applications exist: they are what
             # the process keeps for its lifetime.
             tune_collector()
+        for line in self._transport_warnings:
+            self.log.warn("{line}", line=line)
         for port in self.ports:
             address = port.getHost()
-            self.log.info("{host} listening on {transport} {address}:{port}",
-                          host=self.node.origin_host,
-                          transport=type(port).__module__.rsplit(".", 1)[-1],
-                          address=address.host, port=address.port)
+            self.log.info("{host} listening on {transport} {address} port {port}",
+                          host=self.node.origin_host, transport=address.type.lower(),
+                          address=",".join(getattr(address, "addresses", ()) or (address.host,)),
+                          port=address.port)
+        self.node.dialers.start()
         if self.control_port is not None:
             self.log.info("control socket {path} (mode 0600)",
                           path=self.config.control.socket_path)
@@ -223,6 +324,9 @@ class HSSService(service.MultiService):
             consumeErrors=True)
         yield self.node.stop()
         yield defer.maybeDeferred(service.MultiService.stopService, self)
+        # What the applications still owe the store (S13's check history).
+        yield defer.DeferredList([defer.maybeDeferred(application.stop)
+                                  for application in self.applications.values()], consumeErrors=True)
         yield defer.maybeDeferred(self.store.close)
         self.log.info("{host} stopped", host=self.node.origin_host)
 

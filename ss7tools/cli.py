@@ -15,7 +15,8 @@ from .pcapio import CaptureError
 from .pipeline import write_rows_file
 from .stats import ParseStats
 
-EXTENSION_MODULES = ("split", "sort", "flatten", "simulate")
+
+EXTENSION_MODULES = ("split", "sort", "flatten", "simulate", "replay.commands", "detect")
 PROGRESS_EVERY = 2000
 
 

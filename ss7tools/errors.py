@@ -81,3 +81,37 @@ class SortError(Ss7ToolsError):
 
 class ParallelError(Ss7ToolsError, RuntimeError):
     """A worker process failed or went away."""
+
+
+class ReplayError(Ss7ToolsError):
+    """Base of the replay tools' errors (``twistd ss7replay``, ``send``,
+    the UDP load tools, ``rate``)."""
+
+
+class FramingError(ReplayError, ValueError):
+    """A byte stream (TCP) does not hold a SIGTRAN message where one must
+    start: bad version, a length out of bounds."""
+
+
+class ReplayInputError(ReplayError, ValueError):
+    """A capture, directory or option the replay cannot use; the text is
+    the one line shown to the user."""
+
+
+class EndpointError(ReplayError, ValueError):
+    """An endpoint string that cannot be used here (SCTP unavailable,
+    syntax); the text is the one line shown to the user."""
+class DetectError(Ss7ToolsError, ValueError):
+    """Detection cannot run as asked: its input, rules, network or model."""
+
+
+class NetworkFileError(DetectError):
+    """The network description is invalid; the text names the file and key."""
+
+
+class RuleError(DetectError):
+    """A rule file is invalid; the text names the file, the line and the problem."""
+
+
+class ModelFileError(DetectError):
+    """A model file is not one this version of ss7tools made, or was altered."""

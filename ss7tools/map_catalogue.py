@@ -9,6 +9,22 @@ result where known, and where the identities the decoder extracts lie in
 them.  An identity path is a tuple of BER tags from the parameter's own tag
 down, each a tag (its first occurrence among siblings) or ``(tag, n)`` for
 the n-th occurrence; MAP v1/v2 and v3 encodings are listed side by side.
+
+:data:`FS11_CATEGORIES` places operations in the GSMA FS.11 (SS7
+interconnect security monitoring and firewall guidelines) screening
+categories; each operation's ``fs11`` is its category (None: FS.11 screens
+it otherwise, as the SMS operations, or not at all):
+
+- category 1: never expected from the interconnect; a network sends them
+  to its own nodes only (its GMSC, gsmSCF, GMLC, other VLRs).
+- category 2: from the subscriber's home network only: the HLR's (or
+  GMLC's) requests to the VLR/SGSN serving a subscriber.  From the
+  interconnect they are acceptable for our inbound roamers, sent by their
+  own home network.
+- category 3: from the network the subscriber is in only: the VLR's/SGSN's
+  requests to the HLR.  From the interconnect they are acceptable for our
+  outbound roamers, if the subscriber can be where the sender is
+  (location plausibility).
 """
 
 IDENTITY_FIELDS = ("imsi", "msisdn", "msc", "vlr", "hlr", "sgsn", "smsc")
@@ -64,7 +80,7 @@ class MapOperation:
     of :data:`IDENTITY_FIELDS`."""
 
     __slots__ = ("code", "name", "context", "version", "argument_type", "result_type",
-                 "argument_identities", "result_identities")
+                 "argument_identities", "result_identities", "fs11")
 
     def __init__(self, code, name, context=None, version=None, argument_type=None,
                  result_type=None, argument_identities=(), result_identities=()):
@@ -72,6 +88,7 @@ class MapOperation:
         self.argument_type, self.result_type = argument_type, result_type
         self.argument_identities = tuple(argument_identities)
         self.result_identities = tuple(result_identities)
+        self.fs11 = None   # set from FS11_CATEGORIES below
 
     def __repr__(self):
         return "MapOperation(%d, %r)" % (self.code, self.name)
@@ -244,6 +261,34 @@ MAP_OPERATIONS = (
 )
 MAP_BY_CODE = {op.code: op for op in MAP_OPERATIONS}
 MAP_BY_NAME = {op.name: op for op in MAP_OPERATIONS}
+
+#: GSMA FS.11 screening category -> the operations in it (see the module's
+#: documentation).  Category 1: sent inside one network only (routing
+#: interrogations, CAMEL/LCS interrogations and changes, IMSI and identity
+#: retrieval); category 2: the HLR's (GMLC's) requests to a serving
+#: VLR/SGSN; category 3: the serving VLR's/SGSN's requests to the HLR
+#: (registration, authentication, supplementary services, USSD).
+FS11_CATEGORIES = {
+    1: ("sendParameters", "noteSubscriberDataModified", "sendRoutingInfo",
+        "sendRoutingInfoForGprs", "sendIdentification", "sendIMSI",
+        "anyTimeSubscriptionInterrogation", "anyTimeModification", "anyTimeInterrogation",
+        "sendRoutingInfoForLCS"),
+    2: ("cancelLocation", "provideRoamingNumber", "insertSubscriberData",
+        "deleteSubscriberData", "reset", "activateTraceMode", "deactivateTraceMode",
+        "unstructuredSS-Request", "unstructuredSS-Notify", "provideSubscriberInfo",
+        "setReportingState", "remoteUserFree", "provideSubscriberLocation", "ist-Command"),
+    3: ("updateLocation", "registerSS", "eraseSS", "activateSS", "deactivateSS",
+        "interrogateSS", "registerPassword", "authenticationFailureReport",
+        "updateGprsLocation", "beginSubscriberActivity", "sendAuthenticationInfo",
+        "restoreData", "processUnstructuredSS-Request", "readyForSM", "purgeMS",
+        "statusReport", "ist-Alert"),
+}
+for _category, _names in FS11_CATEGORIES.items():
+    for _name in _names:
+        if MAP_BY_NAME[_name].fs11 is not None:
+            raise ValueError("FS11_CATEGORIES: %s is listed twice" % _name)
+        MAP_BY_NAME[_name].fs11 = _category
+del _category, _names, _name
 #: local code -> name, the decoder's lookup
 MAP_OPERATION_NAMES = {op.code: op.name for op in MAP_OPERATIONS}
 

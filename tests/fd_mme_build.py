@@ -1,7 +1,7 @@
 """
-Build tests/fd_mme/*.c, our freeDiameter extension that acts as an S6a
-MME, into a test's temporary directory, and write the freeDiameterd
-configuration that loads it.  Nothing is cached in the repository: every
+Build tests/fd_mme/*.c, our freeDiameter extension that acts as an MME
+towards an HSS (S6a) or an EIR (S13), into a test's temporary directory,
+and write the freeDiameterd configuration that loads it.  Nothing is cached in the repository: every
 test run compiles it again (well under a second).
 
 L{SKIP_REASON} is None when everything the build and the run need is
@@ -94,12 +94,36 @@ def write_configs(directory, extension, identity, realm, hss_host, hss_realm, hs
         handle.write("output = %s\nhss_host = %s\nhss_realm = %s\nimsi = %s\nunknown_imsi = %s\n"
                      "visited_plmn = %s\n" % (output, hss_host, hss_realm, imsi, unknown_imsi,
                                               visited_plmn.hex()))
+    return _write_daemon_config(directory, extension, extension_config, identity, realm, hss_host, hss_port), output
+
+
+def write_s13_configs(directory, extension, identity, realm, eir_host, eir_realm, eir_port, ecrs):
+    """
+    The same for the S13 role: an MME whose CER announces S13 alone and
+    that sends one ECR per item of C{ecrs}, (label, IMEI, Software-Version,
+    IMSI), None leaving that AVP out (no commas or spaces in the values).
+
+    @return: (freeDiameterd configuration path, the extension's output path)
+    """
+    output = os.path.join(directory, "fd_mme.jsonl")
+    extension_config = os.path.join(directory, "fd_mme.conf")
+    with open(extension_config, "w") as handle:
+        handle.write("role = s13\noutput = %s\nhss_host = %s\nhss_realm = %s\n" % (output, eir_host, eir_realm))
+        for step in ecrs:
+            handle.write("ecr = %s\n" % ",".join("-" if value is None else value for value in step))
+    return _write_daemon_config(directory, extension, extension_config, identity, realm, eir_host,
+                                eir_port), output
+
+
+def _write_daemon_config(directory, extension, extension_config, identity, realm, peer_host, peer_port):
+    """freeDiameterd's configuration: a TCP client of C{peer_host} on
+    127.0.0.1:C{peer_port}, Relay off, the dictionaries and the extension."""
     text = interop_helpers.freediameter_config(
-        identity=identity, realm=realm, relay=False, peers=[(hss_host, "127.0.0.1", hss_port)])
+        identity=identity, realm=realm, relay=False, peers=[(peer_host, "127.0.0.1", peer_port)])
     for name in DICTIONARIES:
         text += 'LoadExtension = "%s";\n' % (os.path.join(EXTENSION_DIRECTORY, name),)
     text += 'LoadExtension = "%s" : "%s";\n' % (extension, extension_config)
     config = os.path.join(directory, "freeDiameter.conf")
     with open(config, "w") as handle:
         handle.write(text)
-    return config, output
+    return config

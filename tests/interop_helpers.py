@@ -277,12 +277,12 @@ def tshark_verbose(pcap_path, decode_port=3868, frames=None):
 # --- freeDiameter ------------------------------------------------------------
 
 FREEDIAMETER_CONFIG = """\
-# Written by pyhss's interop tests: a TCP client, no TLS, no listener.
+# Written by pyhss's interop tests: a {transport} client, no TLS, no listener.
 Identity = "{identity}";
 Realm = "{realm}";
-Port = 0;          # no TCP listener
+Port = 0;          # no listener
 SecPort = 0;       # no TLS listener either
-No_SCTP;
+{only}
 No_IPv6;
 ListenOn = "127.0.0.1";
 TcTimer = {tc_timer};
@@ -291,14 +291,17 @@ TwTimer = {tw_timer};
 
 FREEDIAMETER_PEER = (
     'ConnectPeer = "{host}" {{ ConnectTo = "{address}"; Port = {port};'
-    ' No_TLS; }};\n')
+    ' No_TLS; {only} }};\n')
+# What keeps freeDiameterd to one transport, globally and per peer.
+_ONLY = {"tcp": "No_SCTP;", "sctp": "No_TCP;"}
 
 
 def freediameter_config(identity, realm, peers, tw_timer=6, tc_timer=1,
-                        relay=True):
+                        relay=True, transport="tcp"):
     """
     A freeDiameterd configuration for a client that connects over plain
-    TCP to each of C{peers}, a list of (Diameter identity, address, port).
+    TCP (or SCTP, C{transport="sctp"}) to each of C{peers}, a list of
+    (Diameter identity, address, port).
     freeDiameter's Relay function stays on, so its CER announces
     Auth-Application-Id 0xffffffff (Relay): the one way a dictionary-less
     freeDiameterd shares an application with us.  TwTimer below 6 is
@@ -306,12 +309,13 @@ def freediameter_config(identity, realm, peers, tw_timer=6, tc_timer=1,
     CER announces no application at all.
     """
     text = FREEDIAMETER_CONFIG.format(
-        identity=identity, realm=realm, tw_timer=tw_timer, tc_timer=tc_timer)
+        identity=identity, realm=realm, tw_timer=tw_timer, tc_timer=tc_timer,
+        transport=transport.upper(), only=_ONLY[transport])
     if not relay:
         text += "NoRelay;\n"
     for host, address, port in peers:
         text += FREEDIAMETER_PEER.format(host=host, address=address,
-                                         port=port)
+                                         port=port, only=_ONLY[transport])
     return text
 
 
@@ -406,7 +410,34 @@ def write_transcript_pcap(path, transcript, server_port=3868):
 FREEDIAMETER_WAITCEA = "-> 'STATE_WAITCEA'"
 
 
-class FreeDiameterProcess(protocol.ProcessProtocol):
+class StoppableProcess(protocol.ProcessProtocol):
+    """A peer process (freeDiameterd, Kamailio) stopped the same way: its
+    subclass sets C{ended} (a Deferred fired by processEnded) and
+    C{running}."""
+
+    @defer.inlineCallbacks
+    def stop(self, reactor, timeout=5.0):
+        """SIGTERM, then SIGKILL after C{timeout}; fires when it is gone."""
+        if not self.running:
+            return
+        try:
+            self.transport.signalProcess("TERM")
+        except Exception:
+            pass
+        killer = reactor.callLater(timeout, self._kill)
+        yield self.ended
+        if killer.active():
+            killer.cancel()
+
+    def _kill(self):
+        if self.running:
+            try:
+                self.transport.signalProcess("KILL")
+            except Exception:
+                pass
+
+
+class FreeDiameterProcess(StoppableProcess):
     """
     freeDiameterd run by the reactor, with its (merged) output kept for
     assertions and failure messages.  Start with L{FreeDiameterProcess.spawn}.
@@ -503,23 +534,3 @@ class FreeDiameterProcess(protocol.ProcessProtocol):
         return sum(1 for line in self.text().splitlines()
                    if all(fragment in line for fragment in fragments))
 
-    @defer.inlineCallbacks
-    def stop(self, reactor, timeout=5.0):
-        """SIGTERM, then SIGKILL after C{timeout}; fires when it is gone."""
-        if not self.running:
-            return
-        try:
-            self.transport.signalProcess("TERM")
-        except Exception:
-            pass
-        killer = reactor.callLater(timeout, self._kill)
-        yield self.ended
-        if killer.active():
-            killer.cancel()
-
-    def _kill(self):
-        if self.running:
-            try:
-                self.transport.signalProcess("KILL")
-            except Exception:
-                pass

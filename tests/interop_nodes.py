@@ -74,7 +74,7 @@ class _NodeFactory(protocol.ServerFactory):
 
 
 class RunningNode(object):
-    """A L{DiameterNode} with a TCP listener on 127.0.0.1:C{port}."""
+    """A L{DiameterNode} with a TCP or SCTP listener on 127.0.0.1:C{port}."""
 
     def __init__(self, node, listener):
         self.node = node
@@ -110,10 +110,11 @@ def node_peer_state(running, origin_host):
 
 def start_node(testcase, origin_host, origin_realm, watchdog=30.0,
                watchdog_timeout=5.0, handlers=None, clock=reactor,
-               hold_cer=None):
+               hold_cer=None, transport="tcp"):
     """
     Start a node serving S6a (C{handlers}: command code -> handler) on a
-    free 127.0.0.1 port; it is stopped (DPR to its peers) at test cleanup.
+    free 127.0.0.1 port, over TCP or (C{transport="sctp"}, where the kernel
+    has it) SCTP; it is stopped (DPR to its peers) at test cleanup.
 
     @param hold_cer: C{None}, or a callable C{(n) -> Deferred}, n counting
         the connections accepted from 1: what the n-th connection receives
@@ -128,8 +129,14 @@ def start_node(testcase, origin_host, origin_realm, watchdog=30.0,
         timers=Timers(watchdog=watchdog, watchdog_timeout=watchdog_timeout,
                       cer_timeout=5.0, dpa_timeout=2.0, request_timeout=5.0))
     node.register_application(APP_S6A, VENDOR_3GPP, handlers or {})
-    listener = reactor.listenTCP(0, _NodeFactory(node, hold_cer),
-                                 interface="127.0.0.1")
+    if transport == "sctp":
+        from pyhss.protocols.transport import diameter_sctp_options
+        from pyhss.sctp.port import listen_sctp
+        listener = listen_sctp(reactor, 0, _NodeFactory(node, hold_cer), ("127.0.0.1",),
+                               diameter_sctp_options())
+    else:
+        listener = reactor.listenTCP(0, _NodeFactory(node, hold_cer),
+                                     interface="127.0.0.1")
     running = RunningNode(node, listener)
     testcase.addCleanup(running.stop)
     return defer.succeed(running)

@@ -13,8 +13,16 @@ from zope.interface.verify import verifyObject
 
 from pyhss.auc.sqn import SqnRequest
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
-from pyhss.storage.interface import IServingNodes, ISqnReservation, IStore, ISubscribers, RequiredState
+from pyhss.storage.ims_records import IfcTemplate, ImsRegistration, ImsSubscription, PublicIdentity, digest_ha1
+from pyhss.storage.ims_state import (
+    REGISTRATION, TIMEOUT_DEREGISTRATION_STORE_SERVER_NAME, UNREGISTERED_USER, USER_DEREGISTRATION, Assignment,
+    Authentication,
+)
+from pyhss.storage.interface import (
+    IImsSubscriptions, IServingNodes, ISqnReservation, IStore, ISubscribers, RequiredState, SubscriberQuery,
+)
 from pyhss.storage.records import SQN_MAX, ApnProfile, ServingNode, Subscriber
+from tests.store_contract_eir import EquipmentRegisterContract
 
 IMSI = "001010000000001"
 K = bytes.fromhex("465B5CE8B199B49FAA5F0A2EE238A6BC")
@@ -212,6 +220,63 @@ class SubscriberContract(StoreFixture):
         yield self.store.delete_apn("internet")
         self.assertIsNone((yield self.store.get_apn("internet")))
 
+    @defer.inlineCallbacks
+    def test_update_apn(self):
+        yield self.add_internet()
+        ims = yield self.store.add_apn(ApnProfile("ims", qci=5))
+        updated = yield self.store.update_apn("INTERNET", qci=7, ambr_ul=None)
+        self.assertEqual((updated.name, updated.qci, updated.ambr_ul, updated.ambr_dl, updated.context_id),
+                         ("internet", 7, None, 100_000_000, 1))
+        self.assertEqual((yield self.store.get_apn("internet")), updated)
+        e = yield self.assertFails(self.store.update_apn("internet", context_id=ims.context_id), DuplicateError)
+        self.assertIn("context id 2", str(e))
+        moved = yield self.store.update_apn("internet", context_id=9)
+        self.assertEqual((yield self.store.get_apn("internet")).context_id, 9)
+        self.assertEqual(moved.context_id, 9)
+        yield self.assertFails(self.store.update_apn("nothing", qci=5), NotFoundError)
+        e = yield self.assertFails(self.store.update_apn("internet", qci=0), ValidationError)
+        self.assertEqual(e.field, "qci")
+        yield self.assertFails(self.store.update_apn("internet", name="other"), ValidationError)
+        self.assertEqual((yield self.store.get_apn("internet")), moved)
+
+    @defer.inlineCallbacks
+    def test_unknown_apn_names_the_field(self):
+        e = yield self.assertFails(self.store.add_subscriber(subscriber(apns=("nowhere",))), ValidationError)
+        self.assertEqual(e.field, "apns")
+        self.assertIn("nowhere", e.problem)
+
+    @defer.inlineCallbacks
+    def test_list_with_query(self):
+        yield self.add_internet()
+        yield self.store.add_apn(ApnProfile("ims"))
+        yield self.store.add_subscribers([
+            subscriber("001010000000001", msisdn="15550001", apns=("internet",)),
+            subscriber("001010000000002", msisdn="15550002", apns=("ims", "internet"), enabled=False),
+            subscriber("001020000000003", msisdn="15550001", apns=("ims",)),
+            subscriber("00101000000004", apns=()),
+        ])
+
+        @defer.inlineCallbacks
+        def imsis(offset=0, limit=None, **criteria):
+            query = SubscriberQuery(**criteria)
+            found = yield self.store.list_subscribers(offset, limit, query=query)
+            count = yield self.store.count_subscribers(query)
+            self.assertEqual(count, len((yield self.store.list_subscribers(query=query))))
+            return [s.imsi for s in found]
+
+        self.assertEqual((yield imsis(msisdn="15550001")), ["001010000000001", "001020000000003"])
+        self.assertEqual((yield imsis(imsi_prefix="00101")),
+                         ["001010000000001", "001010000000002", "00101000000004"])
+        self.assertEqual((yield imsis(imsi_prefix="00101000000000")),
+                         ["001010000000001", "001010000000002"])
+        self.assertEqual((yield imsis(apn="internet")), ["001010000000001", "001010000000002"])
+        self.assertEqual((yield imsis(apn="ims", enabled=True)), ["001020000000003"])
+        self.assertEqual((yield imsis(enabled=False)), ["001010000000002"])
+        self.assertEqual((yield imsis(after="001010000000001", limit=2)), ["001010000000002", "00101000000004"])
+        self.assertEqual((yield imsis(1, 1, apn="ims")), ["001020000000003"])
+        self.assertEqual((yield imsis(msisdn="1")), [])
+        self.assertEqual((yield self.store.count_subscribers()), 4)
+
 
 def sqns(count, ind_bits=0):
     """A SqnRequest for ``count`` SQNs with ``ind_bits`` of IND (0: SQNs
@@ -389,7 +454,194 @@ class ServingNodeContract(StoreFixture):
         yield self.assertFails(self.store.set_serving_node(ServingNode(IMSI, "m", "r")), NotFoundError)
 
 
-class StoreContractMixin(SubscriberContract, SqnReservationContract, ServingNodeContract):
+# --- IMS (Cx) ------------------------------------------------------------------------
+
+IMPI = "alice@ims.test"
+IMPU = "sip:alice@ims.test"
+TEL = "tel:+15551230001"
+IFC_XML = "<InitialFilterCriteria><Priority>0</Priority></InitialFilterCriteria>"
+
+
+def ims_subscription(impi=IMPI, impus=(IMPU, TEL), **fields):
+    return ImsSubscription(impi, fields.pop("imsi", IMSI), impus, **fields)
+
+
+class ImsContract(StoreFixture):
+    """IImsSubscriptions: IMS subscriptions, iFC templates, registration state."""
+
+    def linked_subscriber(self):
+        return self.store.add_subscriber(subscriber(sqn=100))
+
+    def test_provides_ims_role(self):
+        self.assertTrue(verifyObject(IImsSubscriptions, self.store))
+
+    @defer.inlineCallbacks
+    def test_subscription_round_trip(self):
+        yield self.linked_subscriber()
+        yield self.store.add_ifc_template(IfcTemplate("voice", IFC_XML))
+        sub = ims_subscription(impus=(PublicIdentity(IMPU), PublicIdentity("tel:+15551230001", barred=True),
+                                      PublicIdentity("sip:alice.work@ims.test", implicit_set=2)),
+                               digest_ha1=digest_ha1(IMPI, "ims.test", "secret"), digest_realm="ims.test",
+                               ifc="voice")
+        yield self.store.add_ims_subscription(sub)
+        self.assertEqual((yield self.store.get_ims_subscription(IMPI)), sub)
+        self.assertEqual((yield self.store.find_ims_subscription("SIP:alice.work@ims.test")), sub)
+        self.assertIsNone((yield self.store.find_ims_subscription("sip:bob@ims.test")))
+        self.assertIsNone((yield self.store.find_ims_subscription("not a uri")))
+        self.assertIsNone((yield self.store.get_ims_subscription("bob@ims.test")))
+        self.assertEqual((yield self.store.count_ims_subscriptions()), 1)
+        found, registration = yield self.store.ims_lookup(impu=TEL)
+        self.assertEqual((found, registration), (sub, ImsRegistration(IMPI)))
+        self.assertEqual((yield self.store.ims_lookup(impi="bob@ims.test")), (None, None))
+
+    @defer.inlineCallbacks
+    def test_add_refusals(self):
+        yield self.linked_subscriber()
+        yield self.store.add_ims_subscription(ims_subscription())
+        yield self.assertFails(self.store.add_ims_subscription(ims_subscription(impus=("sip:x@ims.test",))),
+                               DuplicateError)
+        e = yield self.assertFails(self.store.add_ims_subscription(ims_subscription("bob@ims.test", (TEL,))),
+                                   DuplicateError)
+        self.assertIn(IMPI, str(e))
+        yield self.assertFails(self.store.add_ims_subscription(
+            ims_subscription("bob@ims.test", ("sip:bob@ims.test",), imsi="001010000000009")), ValidationError)
+        yield self.assertFails(self.store.add_ims_subscription(
+            ims_subscription("bob@ims.test", ("sip:bob@ims.test",), ifc="nope")), ValidationError)
+        yield self.assertFails(self.store.add_ims_subscription({"impi": IMPI}), ValidationError)
+        self.assertEqual([s.impi for s in (yield self.store.list_ims_subscriptions())], [IMPI])
+
+    @defer.inlineCallbacks
+    def test_list_update_delete(self):
+        yield self.linked_subscriber()
+        yield self.store.add_subscriber(subscriber("001010000000002"))
+        for name in ("carol", "alice", "bob"):
+            yield self.store.add_ims_subscription(ims_subscription(f"{name}@ims.test", (f"sip:{name}@ims.test",)))
+        self.assertEqual([s.impi for s in (yield self.store.list_ims_subscriptions(offset=1, limit=1))],
+                         ["bob@ims.test"])
+        updated = yield self.store.update_ims_subscription("bob@ims.test", imsi="001010000000002",
+                                                           impus=("sip:bob@ims.test", "tel:+1555"))
+        self.assertEqual(updated.imsi, "001010000000002")
+        self.assertEqual((yield self.store.find_ims_subscription("tel:+1555")), updated)
+        yield self.assertFails(self.store.update_ims_subscription("bob@ims.test", impus=("sip:alice@ims.test",)),
+                               DuplicateError)
+        yield self.assertFails(self.store.update_ims_subscription("zed@ims.test", ifc=None), NotFoundError)
+        yield self.assertFails(self.store.update_ims_subscription("bob@ims.test", impus=()), ValidationError)
+        self.assertEqual((yield self.store.get_ims_subscription("bob@ims.test")), updated)
+        # A subscriber an IMS subscription names is in use.
+        yield self.assertFails(self.store.delete_subscriber("001010000000002"), InUseError)
+        yield self.store.delete_ims_subscription("bob@ims.test")
+        self.assertIsNone((yield self.store.find_ims_subscription("tel:+1555")))
+        yield self.assertFails(self.store.delete_ims_subscription("bob@ims.test"), NotFoundError)
+        yield self.store.delete_subscriber("001010000000002")
+
+    @defer.inlineCallbacks
+    def test_ifc_templates(self):
+        yield self.linked_subscriber()
+        yield self.store.add_ifc_template(IfcTemplate("voice", IFC_XML))
+        yield self.store.add_ifc_template(IfcTemplate("basic", IFC_XML))
+        yield self.assertFails(self.store.add_ifc_template(IfcTemplate("voice", IFC_XML)), DuplicateError)
+        self.assertEqual([t.name for t in (yield self.store.list_ifc_templates())], ["basic", "voice"])
+        yield self.store.add_ims_subscription(ims_subscription(ifc="voice"))
+        self.assertEqual((yield self.store.update_ifc_template(IfcTemplate("voice", IFC_XML + " "))), [IMPI])
+        self.assertEqual((yield self.store.get_ifc_template("voice")).xml, IFC_XML + " ")
+        yield self.assertFails(self.store.update_ifc_template(IfcTemplate("none", IFC_XML)), NotFoundError)
+        yield self.assertFails(self.store.delete_ifc_template("voice"), InUseError)
+        yield self.store.delete_ifc_template("basic")
+        yield self.assertFails(self.store.delete_ifc_template("basic"), NotFoundError)
+        self.assertIsNone((yield self.store.get_ifc_template("basic")))
+
+    def authentication(self, server_name="sip:scscf1.ims.test:6060", count=1, resync=False, impu=IMPU,
+                       impi=IMPI, required=None):
+        return Authentication(impi, impu, server_name, "scscf1.ims.test", "ims.test", "scscf1.ims.test",
+                              1700000000.0, None if count is None else sqns(count), required, resync)
+
+    @defer.inlineCallbacks
+    def test_authenticate_reserves_the_s6a_sqn_and_names_the_scscf_pending(self):
+        yield self.linked_subscriber()
+        yield self.store.add_ims_subscription(ims_subscription())
+        found, before, sub, reserved = yield self.store.ims_authenticate(self.authentication(count=2))
+        self.assertEqual((found.impi, before, sub.sqn, reserved), (IMPI, ImsRegistration(IMPI), 100, [101, 102]))
+        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 102)
+        # S6a's AIR continues from the same counter.
+        self.assertEqual((yield self.store.reserve_sqns(IMSI, sqns(1)))[1], [103])
+        _, registration = yield self.store.ims_lookup(IMPI)
+        self.assertEqual((registration.server_name, registration.pending, registration.states),
+                         ("sip:scscf1.ims.test:6060", True, ()))
+        # SIP Digest: no SQN.
+        _, _, _, reserved = yield self.store.ims_authenticate(self.authentication(count=None))
+        self.assertIsNone(reserved)
+        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 103)
+
+    @defer.inlineCallbacks
+    def test_authenticate_refusals_write_nothing(self):
+        yield self.linked_subscriber()
+        yield self.store.add_ims_subscription(ims_subscription())
+        self.assertEqual((yield self.store.ims_authenticate(self.authentication(impi="bob@ims.test"))),
+                         (None, None, None, None))
+        found, before, sub, reserved = yield self.store.ims_authenticate(
+            self.authentication(impu="sip:bob@ims.test"))
+        self.assertEqual((found.impi, before, sub, reserved), (IMPI, None, None, None))
+        yield self.store.update_subscriber(IMSI, enabled=False)
+        _, _, sub, reserved = yield self.store.ims_authenticate(self.authentication(required=RequiredState()))
+        self.assertEqual((sub.enabled, reserved), (False, None))
+        self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 100)
+        yield self.assertFails(self.store.ims_authenticate(
+            Authentication(IMPI, IMPU, None, None, None, None, 0.0, (1, 5))), ValidationError)
+        yield self.assertFails(self.store.ims_authenticate("MAR"), ValidationError)
+
+    def assignment(self, kind, server_name="sip:scscf1.ims.test:6060", impu=IMPU, impi=IMPI, keep=True):
+        return Assignment(kind, impi, impu, server_name, "scscf1.ims.test", "ims.test", "scscf1.ims.test",
+                          1700000001.0, keep)
+
+    @defer.inlineCallbacks
+    def test_assign_registration_and_deregistration(self):
+        yield self.linked_subscriber()
+        yield self.store.add_ifc_template(IfcTemplate("voice", IFC_XML))
+        yield self.store.add_ims_subscription(ims_subscription(
+            impus=(IMPU, TEL, PublicIdentity("sip:alice.work@ims.test", implicit_set=2)), ifc="voice"))
+        yield self.store.ims_authenticate(self.authentication())
+        found, before, after, outcome, template = yield self.store.ims_assign(self.assignment(REGISTRATION))
+        self.assertEqual((outcome, before.pending, after.pending, template.name), ("done", True, False, "voice"))
+        self.assertEqual(after.states, ((IMPU, "registered"), (TEL, "registered")))   # the implicit set
+        _, stored = yield self.store.ims_lookup(impu=TEL)
+        self.assertEqual(stored, after)
+        # Another S-CSCF is refused, nothing changes.
+        _, _, again, outcome, _ = yield self.store.ims_assign(self.assignment(REGISTRATION, "sip:other:6060"))
+        self.assertEqual((outcome, again), ("other-scscf", after))
+        _, _, after, outcome, _ = yield self.store.ims_assign(
+            self.assignment(UNREGISTERED_USER, impu="sip:alice.work@ims.test", impi=None))
+        self.assertEqual((outcome, after.state("sip:alice.work@ims.test")), ("done", "unregistered"))
+        _, _, after, outcome, _ = yield self.store.ims_assign(self.assignment(USER_DEREGISTRATION, impu=TEL))
+        self.assertEqual((outcome, after.states), ("done", (("sip:alice.work@ims.test", "unregistered"),)))
+        self.assertEqual(after.server_name, "sip:scscf1.ims.test:6060")
+        _, _, after, outcome, _ = yield self.store.ims_assign(
+            self.assignment(TIMEOUT_DEREGISTRATION_STORE_SERVER_NAME, impu=None, keep=False))
+        self.assertEqual((outcome, after), ("name-not-stored", ImsRegistration(IMPI, updated_at=1700000001.0)))
+        self.assertEqual((yield self.store.ims_lookup(IMPI))[1], after)
+        # An identity of another subscription: nothing is read or written for it.
+        yield self.store.add_ims_subscription(ims_subscription("bob@ims.test", ("sip:bob@ims.test",)))
+        self.assertEqual((yield self.store.ims_assign(self.assignment(REGISTRATION, impu="sip:bob@ims.test")))[1:],
+                         (None, None, None, None))
+        unknown = yield self.store.ims_assign(self.assignment(REGISTRATION, impi=None, impu="sip:zed@ims.test"))
+        self.assertEqual(unknown, (None, None, None, None, None))
+
+    @defer.inlineCallbacks
+    def test_update_drops_the_state_of_removed_identities(self):
+        yield self.linked_subscriber()
+        yield self.store.add_ims_subscription(ims_subscription())
+        yield self.store.ims_assign(self.assignment(REGISTRATION))
+        yield self.store.update_ims_subscription(IMPI, impus=(IMPU,))
+        _, registration = yield self.store.ims_lookup(IMPI)
+        self.assertEqual(registration.states, ((IMPU, "registered"),))
+        yield self.assertFails(self.store.ims_assign("SAR"), ValidationError)
+
+
+class EquipmentContract(EquipmentRegisterContract, StoreFixture):
+    """IEquipmentRegister (tests/store_contract_eir.py)."""
+
+
+class StoreContractMixin(SubscriberContract, SqnReservationContract, ServingNodeContract, ImsContract,
+                         EquipmentContract):
     """Every role, and the life cycle: what ``open_store`` returns."""
 
     def test_provides_interface(self):

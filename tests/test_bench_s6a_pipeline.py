@@ -1,5 +1,5 @@
 """bench/s6a_pipeline.py at a tiny size: it provisions, answers every
-request of both kinds with 2001 and reports the CPU split by thread."""
+request of the S6a and Cx kinds with 2001 and reports the CPU split by thread."""
 
 import os
 import subprocess
@@ -29,3 +29,10 @@ class PipelineTests(unittest.TestCase):
 
     def test_ulr(self):
         self.assertIn("ulr: 120 requests, window 50, first answer 2001", self.run_pipeline("ulr"))
+
+    def test_cx_kinds(self):
+        for kind in ("mar", "sar", "uar"):
+            out = self.run_pipeline(kind)
+            # UAA: DIAMETER_FIRST_REGISTRATION (Experimental-Result 2001)
+            self.assertIn("%s: 120 requests, window 50, first answer 2001" % (kind,), out)
+            self.assertIn("last batch's answers by code: 2001 20\n", out)

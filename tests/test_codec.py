@@ -653,3 +653,19 @@ class ResultCodeTests(unittest.TestCase):
                           results.DIAMETER_AUTHENTICATION_DATA_UNAVAILABLE,
                           results.DIAMETER_ERROR_EQUIPMENT_UNKNOWN),
                          (5001, 4181, 5422))
+
+
+class EncodedAnswerResultCodeTests(unittest.TestCase):
+    """EncodedAnswer.result_code reads the encoded headers (metrics count
+    every answer by it) and agrees with the decoded message."""
+
+    def test_result_and_experimental_result(self):
+        request = codec.Message.request(16777251, 318, [("Session-Id", "x"), ("Auth-Session-State", 1)])
+        plain = request.answer(5001)
+        with_experimental = request.answer()
+        with_experimental.add("Experimental-Result", [("Vendor-Id", 10415), ("Experimental-Result-Code", 5420)])
+        for message in (plain, with_experimental, request.answer()):
+            encoded = codec.EncodedAnswer(0, 318, 16777251, 1, 1, b"".join(avp.encode() for avp in message.avps))
+            self.assertEqual(encoded.result_code, message.result_code)
+        self.assertEqual(codec.EncodedAnswer(0, 318, 16777251, 1, 1, b"\x00\x00\x01\x0c\x00\x00\x00\x02").result_code,
+                         None)

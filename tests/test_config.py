@@ -213,6 +213,51 @@ class ConfigErrorTests(unittest.TestCase):
                          "'oracle'", "sqlite")
         self.assertError({"hss": MINIMAL_HSS, "logging": {"level": "loud"}}, "logging.level", "'loud'")
 
+    def test_connect_peers(self):
+        config = load_config(self.write(self.with_hss(connect_peers=[
+            {"origin_host": "mme1.example.org", "addresses": ["10.0.0.1", "10.0.1.1"],
+             "transport": "sctp", "local_addresses": ["10.0.0.9", "10.0.1.9"]},
+            {"origin_host": "mme2.example.org", "addresses": ["10.0.0.2"], "port": 3869}])))
+        first, second = config.hss.connect_peers
+        self.assertEqual((first.addresses, first.port, first.transport, first.local_addresses),
+                         (("10.0.0.1", "10.0.1.1"), 3868, "sctp", ("10.0.0.9", "10.0.1.9")))
+        self.assertEqual((second.port, second.transport, second.local_addresses), (3869, "tcp", ()))
+
+    def test_connect_peers_mistakes(self):
+        peer = {"origin_host": "mme.example.org", "addresses": ["10.0.0.1"]}
+        self.assertError(self.with_hss(connect_peers=[{"addresses": ["10.0.0.1"]}]),
+                         "hss.connect_peers", "item 0", "origin_host: missing required key")
+        self.assertError(self.with_hss(connect_peers=[dict(peer, addresses=[])]),
+                         "hss.connect_peers", "addresses: must not be empty")
+        self.assertError(self.with_hss(connect_peers=[dict(peer, transport="udp")]),
+                         "hss.connect_peers", "transport", "'udp'")
+        self.assertError(self.with_hss(connect_peers=[peer, dict(peer, origin_host="MME.example.org")]),
+                         "hss.connect_peers", "item 1", "listed twice")
+        self.assertError(self.with_hss(connect_peers=["mme.example.org"]),
+                         "hss.connect_peers", "item 0", "must be a mapping")
+
+    def test_reconnect_timers(self):
+        config = load_config(self.write({"hss": MINIMAL_HSS, "timers": {"reconnect_min": 2,
+                                                                        "reconnect_max": 60}}))
+        self.assertEqual((config.timers.reconnect_min, config.timers.reconnect_max,
+                          config.timers.connect_timeout), (2.0, 60.0, 10.0))
+        self.assertError({"hss": MINIMAL_HSS, "timers": {"reconnect_min": 40}}, "timers.reconnect_min",
+                         "at most timers.reconnect_max (30), got 40")
+
+    def test_sctp_section(self):
+        config = load_config(self.write({"hss": dict(MINIMAL_HSS, transports=["tcp", "sctp"],
+                                                     sctp_optional=True),
+                                         "sctp": {"streams": 16, "rto_min": 0.2, "rto_initial": 0.5,
+                                                  "heartbeat_interval": 0}}))
+        self.assertTrue(config.hss.sctp_optional)
+        self.assertEqual(config.sctp.options(), {
+            "streams": 16, "rto_initial": 0.5, "rto_min": 0.2, "rto_max": 60.0, "heartbeat_interval": 0.0,
+            "max_retransmissions": 10, "path_max_retransmissions": 5, "init_max_retransmissions": 8})
+        self.assertError({"hss": MINIMAL_HSS, "sctp": {"rto_min": 5}}, "sctp.rto_initial",
+                         "rto_min <= rto_initial <= rto_max", "5, 3, 60")
+        self.assertError({"hss": MINIMAL_HSS, "sctp": {"streams": 0}}, "sctp.streams", "between 1 and 65535")
+        self.assertError(self.with_hss(sctp_optional="yes"), "hss.sctp_optional", "true or false")
+
     def test_mcc_mnc(self):
         self.assertError(self.with_hss(MCC="01"), "hss.MCC", "3 digits")
         self.assertError(self.with_hss(MCC="0a1"), "hss.MCC", "3 digits")

@@ -50,18 +50,21 @@ def _sent(peer, command):
 
 
 class FreeDiameterInteropTests(unittest.TestCase):
+    """Over TCP; tests/test_freediameter_sctp_stack.py runs the same over
+    SCTP (C{transport})."""
 
     skip = SKIP_NO_FREEDIAMETER
     timeout = 45
+    transport = "tcp"
 
     @defer.inlineCallbacks
     def setUp(self):
         self.fast = yield start_node(
             self, origin_host=FAST_HOST, origin_realm=REALM, watchdog=1.0,
-            hold_cer=self._cea_gate(FAST_HOST))
+            hold_cer=self._cea_gate(FAST_HOST), transport=self.transport)
         self.slow = yield start_node(
             self, origin_host=SLOW_HOST, origin_realm=REALM, watchdog=120.0,
-            hold_cer=self._cea_gate(SLOW_HOST))
+            hold_cer=self._cea_gate(SLOW_HOST), transport=self.transport)
         directory = self.mktemp()
         os.makedirs(directory)
         config = os.path.join(directory, "freeDiameter.conf")
@@ -69,7 +72,8 @@ class FreeDiameterInteropTests(unittest.TestCase):
             handle.write(helpers.freediameter_config(
                 identity=FD_IDENTITY, realm=REALM, tw_timer=6, tc_timer=1,
                 peers=[(FAST_HOST, "127.0.0.1", self.fast.port),
-                       (SLOW_HOST, "127.0.0.1", self.slow.port)]))
+                       (SLOW_HOST, "127.0.0.1", self.slow.port)],
+                transport=self.transport))
         self.freediameter = helpers.FreeDiameterProcess.spawn(reactor, config)
         self.addCleanup(self.freediameter.stop, reactor)
 
@@ -118,6 +122,7 @@ class FreeDiameterInteropTests(unittest.TestCase):
         self.assertEqual(fd.count("ERROR"), 0, self._explain())
         for node in (self.fast, self.slow):
             self.assertEqual(node_peer_state(node, FD_IDENTITY), "open")
+            self.assertEqual(node.peer(FD_IDENTITY).connection.transport_name, self.transport)
 
     @defer.inlineCallbacks
     def test_disconnect_peer_on_shutdown(self):

@@ -38,11 +38,14 @@ class FramingTests(unittest.TestCase):
         self.assertEqual(self._dwas(), list(range(1, 51)))
 
     def test_answers_of_one_read_written_at_once(self):
+        # One writeSequence, one element per message: one send over TCP,
+        # one SCTP message each over SCTP.
         writes = []
-        self.transport.write = writes.append
+        self.transport.writeSequence = writes.append
         self.connection.dataReceived(
             dwr(hop_by_hop=1).encode() + dwr(hop_by_hop=2).encode())
         self.assertEqual(len(writes), 1)
+        self.assertEqual([codec.decode_message(answer).hop_by_hop for answer in writes[0]], [1, 2])
 
     def test_one_message_across_reads(self):
         data = dwr(hop_by_hop=5).encode()

@@ -59,6 +59,17 @@ class ReadmeTests(unittest.TestCase):
         readme = _read("README.md")
         out = subprocess.run([sys.executable, "-m", "ss7tools", "--help"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout
-        for name in ("parse", "split", "sort", "flatten", "simulate"):
+        for name in ("parse", "split", "sort", "flatten", "simulate", "send", "udp-server",
+                     "udp-load", "rate"):
             self.assertIn(name, out)
             self.assertIn("`ss7tools %s" % (name,), readme)
+
+    def test_ss7replay_options_in_readme(self):
+        readme = _read("README.md")
+        from ss7tools.replay import tap
+        for options in (tap.ServerOptions, tap.ClientOptions):
+            names = [p[0] for p in options.optParameters]
+            names += [name[4:].replace("_", "-") for name in dir(options)
+                      if name.startswith("opt_") and name not in ("opt_help", "opt_version")]
+            for name in names:
+                self.assertIn("--%s" % (name,), readme, options.command)

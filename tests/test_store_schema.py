@@ -56,11 +56,14 @@ class VersionListTests(unittest.TestCase):
 
 
 class SqliteMigrationTests(unittest.TestCase):
+    """A database of the previous version, as the released code wrote it
+    (version 2: its tables and one schema_version row), brought forward."""
+
     def previous_database(self):
         path = self.mktemp()
         conn = sqlite3.connect(path, isolation_level=None)
         conn.execute("BEGIN")
-        self.assertEqual(sqlite_schema.migrate(conn, path, upto=PREVIOUS), list(range(1, PREVIOUS + 1)))
+        self.assertEqual(sqlite_schema.migrate(conn, path, upto=PREVIOUS), (None, list(range(1, PREVIOUS + 1))))
         apns, subscribers = previous_version_records()
         for profile in apns:
             conn.execute("INSERT INTO apn VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", encode_apn(profile))

@@ -15,18 +15,20 @@ import yaml
 from twisted.application.service import Application
 from twisted.internet import defer, reactor, utils
 from twisted.internet.protocol import Factory
-from twisted.logger import ILogObserver
+from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogPublisher
 from twisted.python import usage
 from twisted.trial import unittest
 
-from pyhss import tap
+from pyhss import sctp, tap
+from pyhss.config import load_config_data
 from pyhss.node import DiameterNode
-from pyhss.protocols.dictionary import APP_RELAY, APP_S6A
+from pyhss.protocols.dictionary import APP_CX, APP_RELAY, APP_S13, APP_S6A, VENDOR_3GPP
 from pyhss.protocols.peer import CLOSED
 from pyhss.protocols.transport import connect_peer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED_CONFIG = os.path.join(ROOT, "config.yaml")
+NO_SCTP = "the kernel has no SCTP support (Protocol not supported); load the sctp module"
 
 
 class OptionsTests(unittest.TestCase):
@@ -87,16 +89,61 @@ class OptionsTests(unittest.TestCase):
         self.assertEqual(str(error), "%s: logging.file: cannot write %r: No such file or directory"
                          % (path, target))
 
-    def test_sctp_refused_clearly(self):
+    def _sctp_config(self, optional=False, peer=False):
         with open(SHIPPED_CONFIG) as handle:
             text = handle.read()
-        path = self._write(text.replace("transports: [tcp]",
-                                        "transports: [tcp, sctp]").replace(
-            "socket: var/pyhss.control", "socket: ''"))
+        text = text.replace("transports: [tcp]", "transports: [tcp, sctp]").replace(
+            "socket: var/pyhss.control", "socket: ''").replace("backend: sqlite", "backend: memory").replace(
+            "listen: tcp:8080:interface=127.0.0.1", "listen: ''")       # no API beside the memory store
+        if optional:
+            text = text.replace("sctp_optional: false", "sctp_optional: true")
+        if peer:
+            text = text.replace("connect_peers: []", "connect_peers: [{origin_host: mme.test.realm,"
+                                " addresses: [127.0.0.1], transport: sctp}]")
+        return self._write(text)
+
+    def test_sctp_refused_clearly(self):
+        # Whatever this machine's kernel has: the refusal of one without.
+        self.patch(sctp, "unavailable_reason", lambda: NO_SCTP)
+        path = self._sctp_config()
         error = self.assertRaises(tap.ConfigRefused,
                                   tap.Options().parseOptions,
                                   ["--config", path])
-        self.assertIn(": hss.transports: sctp requested but", str(error))
+        self.assertEqual(str(error), "%s: hss.transports: sctp requested but %s, or use transports: [tcp]"
+                         % (path, NO_SCTP))
+
+    def test_sctp_peer_refused_clearly(self):
+        self.patch(sctp, "unavailable_reason", lambda: NO_SCTP)
+        path = self._sctp_config(peer=True)
+        with open(path) as handle:
+            text = handle.read()
+        with open(path, "w") as handle:
+            handle.write(text.replace("transports: [tcp, sctp]", "transports: [tcp]"))
+        error = self.assertRaises(tap.ConfigRefused, tap.Options().parseOptions, ["--config", path])
+        self.assertEqual(str(error), "%s: hss.connect_peers: item 0 (mme.test.realm): sctp requested but %s,"
+                         " or use transport: tcp" % (path, NO_SCTP))
+
+    @defer.inlineCallbacks
+    def test_sctp_optional_serves_tcp_with_a_warning(self):
+        self.patch(sctp, "unavailable_reason", lambda: NO_SCTP)
+        options = tap.Options()
+        options.parseOptions(["--config", self._sctp_config(optional=True, peer=True), "--port", "0"])
+        self.assertEqual(options.loaded.hss.transports, ("tcp", "sctp"))
+        service = tap.HSSService(options.loaded)
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        service.startService()
+        try:
+            self.assertEqual([port.getHost().type for port in service.ports], ["TCP"])
+            self.assertEqual(dict(service.node.dialers), {})
+            warnings = [formatEvent(event) for event in events
+                        if event["log_level"] == LogLevel.warn]
+            self.assertEqual(warnings, ["serving tcp without SCTP (hss.sctp_optional): " + NO_SCTP,
+                                        "not connecting to mme.test.realm (SCTP; hss.sctp_optional): "
+                                        + NO_SCTP])
+        finally:
+            yield service.stopService()
 
 
 class TwistdConfigErrorTests(unittest.TestCase):
@@ -111,7 +158,8 @@ class TwistdConfigErrorTests(unittest.TestCase):
         with open(SHIPPED_CONFIG) as handle:
             self.shipped = handle.read().replace(
                 "socket: var/pyhss.control", "socket: ''").replace(
-                "backend: sqlite", "backend: memory")
+                "backend: sqlite", "backend: memory").replace(
+                "listen: tcp:8080:interface=127.0.0.1", "listen: ''")
 
     @defer.inlineCallbacks
     def twistd(self, text):
@@ -142,6 +190,15 @@ class TwistdConfigErrorTests(unittest.TestCase):
         self.assertEqual(err, "bad.yaml: hss.port: given twice, on line %d and line %d" % (line, line + 1))
 
     @defer.inlineCallbacks
+    def test_sctp_without_kernel_support(self):
+        reason = sctp.unavailable_reason()
+        if reason is None:
+            raise unittest.SkipTest("this kernel has SCTP: nothing to refuse here")
+        err = yield self.twistd(self.shipped.replace("transports: [tcp]", "transports: [tcp, sctp]"))
+        self.assertEqual(err, "bad.yaml: hss.transports: sctp requested but %s, or use transports: [tcp]"
+                         % (reason,))
+
+    @defer.inlineCallbacks
     def test_unwritable_log_file(self):
         err = yield self.twistd(self.shipped.replace('file: "-"', "file: missing/pyhss.log"))
         self.assertEqual(err, "bad.yaml: logging.file: cannot write %r: No such file or directory"
@@ -156,12 +213,15 @@ def short_directory(test):
     return directory
 
 
-def write_shipped_config(directory, control_socket):
+def write_shipped_config(directory, control_socket, api=None):
     """The shipped config.yaml in C{directory} (so its relative SQLite path
-    lands there) with the control socket at C{control_socket}."""
+    lands there) with the control socket at C{control_socket}; the API off
+    unless C{api} (its section's settings) is given."""
     with open(SHIPPED_CONFIG) as handle:
         data = yaml.safe_load(handle)
     data["control"]["socket"] = control_socket
+    data["api"]["listen"] = ""
+    data["api"].update(api or {})
     path = os.path.join(directory, "config.yaml")
     with open(path, "w") as handle:
         yaml.safe_dump(data, handle)
@@ -226,12 +286,56 @@ class ServiceTests(unittest.TestCase):
         self.service.setServiceParent(application)
         self.assertIsNotNone(application.getComponent(ILogObserver, None))
 
-    def test_serves_s6a(self):
+    def test_serves_s6a_cx_and_s13(self):
         self.addCleanup(self.service.store.close)
-        self.assertIn(APP_S6A, self.service.node.applications)
+        self.assertEqual(self.service.node.applications, {APP_S6A: VENDOR_3GPP, APP_CX: VENDOR_3GPP, APP_S13: VENDOR_3GPP})
         self.assertEqual([(application_id, type(application).__module__)
                           for application_id, application in self.service.applications.items()],
-                         [(APP_S6A, "pyhss.apps.s6a")])
+                         [(APP_S6A, "pyhss.apps.s6a"), (APP_CX, "pyhss.apps.cx"), (APP_S13, "pyhss.apps.s13")])
+
+    @defer.inlineCallbacks
+    def test_stop_writes_the_s13_history_before_closing_the_store(self):
+        from pyhss.storage.sqlite import SqliteStore
+        from tests.test_s13 import ecr
+        self.service.startService()
+        stopped = False
+        try:
+            (port,) = self.service.ports
+            client = DiameterNode("mme.test.realm", "test.realm", reactor, watchdog_jitter=0)
+            client.register_application(APP_S13, VENDOR_3GPP)
+            peer = yield connect_peer(client, "127.0.0.1", port.getHost().port)
+            answer = yield client.send_request(peer.origin_host, ecr("35123456000001", mme="mme.test.realm"))
+            self.assertEqual(answer.get("Experimental-Result/Experimental-Result-Code"), 5422)
+            self.assertEqual(self.service.applications[APP_S13].history.pending, 1)   # within flush_interval
+            yield self.service.stopService()
+            stopped = True
+        finally:
+            if not stopped:
+                yield self.service.stopService()
+        store = SqliteStore(self.service.config.database.sqlite.path, reactor)
+        self.addCleanup(store.close)
+        (check,) = yield store.list_equipment_checks()
+        self.assertEqual((check.imei, check.origin_host, check.result_code), ("35123456000001", "mme.test.realm", 5422))
+
+    @defer.inlineCallbacks
+    def test_cea_announces_exactly_the_loaded_applications(self):
+        self.service.startService()
+        try:
+            (port,) = self.service.ports
+            client = DiameterNode("mme.test.realm", "test.realm", reactor, watchdog_jitter=0)
+            client.register_application(APP_RELAY)     # shares whatever we serve
+            peer = yield connect_peer(client, "127.0.0.1", port.getHost().port)
+            self.assertEqual(peer.announced, frozenset(self.service.applications))
+            self.assertEqual(peer.announced, frozenset([APP_S6A, APP_CX, APP_S13]))
+            # Each as Vendor-Specific-Application-Id with 3GPP's Vendor-Id.
+            cer = client.messages.capabilities_request("127.0.0.1")
+            cea = self.service.node.messages.capabilities_answer(cer, 2001, None, "127.0.0.1")
+            self.assertEqual(sorted((group.get("Vendor-Id"), group.get("Auth-Application-Id"))
+                                    for group in cea.find_all("Vendor-Specific-Application-Id")),
+                             sorted([(VENDOR_3GPP, APP_S6A), (VENDOR_3GPP, APP_CX), (VENDOR_3GPP, APP_S13)]))
+            self.assertEqual(cea.find_all("Auth-Application-Id"), [])
+        finally:
+            yield self.service.stopService()
 
     @defer.inlineCallbacks
     def test_start_serve_stop(self):
@@ -336,3 +440,38 @@ class ServiceTests(unittest.TestCase):
         self.assertIsNone(service.control_port)
         self.assertFalse(os.path.exists(self.control_socket))
         yield service.stopService()
+
+
+class ConnectPeersTests(unittest.TestCase):
+    """hss.connect_peers over TCP: the HSS connects out to a peer that
+    listens, keeps the connection, and connects again when it is lost."""
+
+    timeout = 20
+
+    @defer.inlineCallbacks
+    def test_connects_and_reconnects(self):
+        from tests.interop_helpers import wait_until
+        from tests.interop_nodes import start_node
+        mme = yield start_node(self, "mme.dial.test", "dial.test")
+        with open(SHIPPED_CONFIG) as handle:
+            data = yaml.safe_load(handle)
+        data["control"]["socket"] = ""
+        data["database"]["backend"] = "memory"
+        data["api"]["listen"] = ""
+        data["hss"]["connect_peers"] = [{"origin_host": "MME.dial.test", "addresses": ["127.0.0.1"],
+                                         "port": mme.port, "transport": "tcp"}]
+        data["timers"].update(reconnect_min=0.05, reconnect_max=0.2)
+        config = load_config_data(data, "<test>")
+        service = tap.HSSService(config)
+        service.startService()
+        self.addCleanup(service.stopService)
+        hss = service.node
+        first = yield wait_until(lambda: hss.peer("mme.dial.test"), 5, "the HSS to open mme.dial.test")
+        self.assertEqual((first.connection.role, first.connection.transport_name), ("initiator", "tcp"))
+        self.assertIsNotNone(mme.peer(hss.origin_host))
+        first.connection.abort()
+        second = yield wait_until(
+            lambda: hss.peer("mme.dial.test") not in (None, first) and hss.peer("mme.dial.test"),
+            5, "the HSS to connect again")
+        self.assertEqual(second.connection.role, "initiator")
+        self.assertEqual(hss.dialers["mme.dial.test"].failures, 0)

@@ -53,6 +53,10 @@ class IApplication(Interface):
         """Register with the node: advertise the application in CER/CEA and
         dispatch its requests to :meth:`handlers`."""
 
+    def stop():
+        """The server is stopping: finish what must reach the store before
+        it closes (None or a Deferred; called after the peers are gone)."""
+
 
 @implementer(IApplication)
 class DiameterApplication:
@@ -87,6 +91,9 @@ class DiameterApplication:
 
     def register(self):
         self.node.register_application(self.application_id, self.vendor_id, self.handlers())
+
+    def stop(self):
+        return None
 
     # --- answers -----------------------------------------------------------------------
     def answer(self, request, result_code=None):

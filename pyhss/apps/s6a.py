@@ -186,10 +186,22 @@ class S6aApplication(DiameterApplication):
             return self.experimental_answer(plan.request, *refusal)
         auc = self.auc
         auc.check_request(plan.eutran, plan.utran, plan.geran, plan.visited_plmn)
-        resync_sqn = None if plan.resync_info is None else auc.resynchronise(subscriber, plan.resync_info)
+        resync_sqn = None if plan.resync_info is None else self._resynchronise(subscriber, plan)
         d = self.store.reserve_sqns(plan.imsi, auc.sqn_request(plan.eutran + plan.utran, resync_sqn),
                                     self.policy.air_state(plan.visited_plmn))
         return d.addCallback(self._air_answer, plan, resync_sqn is not None)
+
+    def _resynchronise(self, subscriber, plan):
+        stats = self.node.stats
+        try:
+            sqn = self.auc.resynchronise(subscriber, plan.resync_info)
+        except ResyncError:
+            if stats is not None:
+                stats.count("sqn_resynchronisations_failed")
+            raise
+        if stats is not None:
+            stats.count("sqn_resynchronisations")
+        return sqn
 
     def _air_answer(self, found, plan, resynchronised):
         subscriber, sqns = found

@@ -89,7 +89,7 @@ def authentication_information_answer(plan, vectors, origin_avps):
         parts.append(_W_AUTHENTICATION_INFO(b"".join(items)))
     return codec.EncodedAnswer(request.flags & codec.FLAG_PROXIABLE, request.command_code,
                                request.application_id, request.hop_by_hop, request.end_to_end,
-                               b"".join(parts), request.version)
+                               b"".join(parts), request.version, results.DIAMETER_SUCCESS)
 
 
 # Swaps the two nibbles of an octet: TBCD puts the first digit in the low one.

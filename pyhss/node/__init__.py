@@ -18,7 +18,9 @@ The node is built from small parts, each its own module here:
  - L{dispatch}: requests to the applications' handlers, and their answers;
  - L{pending}: the requests we sent, matched to their answers by
    hop-by-hop identifier with a timeout (the only source of identifiers);
- - L{admission}: which accepted connections are kept before their CER.
+ - L{admission}: which accepted connections are kept before their CER;
+ - L{stats}: what is counted for metrics (when the node has C{stats}).
+ - L{dialer}: the peers we connect to ourselves, kept connected.
 
 The node itself holds them together, sends requests to named peers and
 disconnects every peer with DPR on L{DiameterNode.stop}.
@@ -29,18 +31,21 @@ import time
 
 from twisted.internet import defer
 from twisted.logger import Logger
+from twisted.python import failure
 
 from pyhss import logsetup
 from pyhss.node.admission import Admission
 from pyhss.node.capabilities import CapabilitiesPolicy
+from pyhss.node.dialer import Dialers, PeerDialer, PeerNotConnected
 from pyhss.node.dispatch import Dispatcher
 from pyhss.node.messages import BaseMessages, Identity
 from pyhss.node.peers import Peer, PeerTable
 from pyhss.node.pending import PeerDisconnected, PendingRequests, RequestTimeout
+from pyhss.node.stats import NO_ANSWER_DISCONNECTED, NO_ANSWER_NOT_SENT, NO_ANSWER_TIMEOUT, NodeStats
 from pyhss.protocols.peer import CLOSING, OPEN, ROLE_RESPONDER
 
-__all__ = ["DiameterNode", "Peer", "PeerDisconnected", "RequestTimeout",
-           "Settings", "Timers", "UnknownPeer"]
+__all__ = ["DiameterNode", "Peer", "PeerDialer", "PeerDisconnected", "PeerNotConnected",
+           "RequestTimeout", "Settings", "Timers", "UnknownPeer"]
 
 _DEFAULT_WATCHDOG_JITTER = 2.0
 
@@ -99,6 +104,8 @@ class DiameterNode(object):
     @param allowed_peers: C{None}/empty for everyone, else a callable
         C{(origin_host, origin_realm, source_address) -> bool}.
     @param watchdog_jitter: see L{Settings}.
+    @param stats: a L{NodeStats} counting requests, answers and latency for
+        metrics, or None (nothing counted).
     """
 
     log = Logger(namespace="pyhss.node")
@@ -110,9 +117,11 @@ class DiameterNode(object):
                  max_unopened_per_address=64, max_write_buffer=65536,
                  write_stall_timeout=30.0, allowed_peers=None,
                  origin_state_id=None, watchdog_jitter=_DEFAULT_WATCHDOG_JITTER,
-                 debug=False, rng=None):
+                 debug=False, rng=None, stats=None):
         rng = rng if rng is not None else random.Random()
+        self.stats = stats
         self.clock = clock
+        self.rng = rng                  # jitter of timers (watchdog, reconnection)
         self.settings = Settings(
             clock, timers if timers is not None else Timers(), rng,
             max_message_size, max_avp_depth, max_write_buffer,
@@ -128,9 +137,10 @@ class DiameterNode(object):
         self.capabilities = CapabilitiesPolicy(
             self.applications, self.peers, clock, allowed_peers)
         self.dispatcher = Dispatcher(self.messages, self.applications,
-                                     max_pending_requests, self.log_summary, self.settings)
+                                     max_pending_requests, self.log_summary, self.settings, stats)
         self.admission = Admission(max_connections, max_unopened_connections,
                                    max_unopened_per_address)
+        self.dialers = Dialers()        # peers we connect to, by lower-cased name
         self._summaries = {}            # log namespace -> LogSummariser
         self._stopping = False
 
@@ -154,7 +164,8 @@ class DiameterNode(object):
             max_write_buffer=limits.max_write_buffer,
             write_stall_timeout=limits.write_stall_timeout,
             allowed_peers=(hss.peer_allowed if hss.allowed_peers else None),
-            debug=config.logging.level == "debug")
+            debug=config.logging.level == "debug",
+            stats=NodeStats() if config.metrics.enabled else None)
         arguments.update(overrides)
         return cls(**arguments)
 
@@ -243,9 +254,12 @@ class DiameterNode(object):
     def peer_opened(self, connection, peer):
         self.peers.opened(peer)
         self.admission.opened(connection)
-        self.log.info("peer {host} ({realm}) open on {remote}, applications"
-                      " {apps}", host=peer.origin_host, realm=peer.origin_realm,
-                      remote=connection.remote, apps=sorted(peer.applications))
+        self.dialers.opened(peer)
+        self.log.info("peer {host} ({realm}) open on {remote} over {transport},"
+                      " applications {apps}", host=peer.origin_host,
+                      realm=peer.origin_realm, remote=connection.remote,
+                      transport=connection.transport_name,
+                      apps=sorted(peer.applications))
 
     def peer_closing(self, connection):
         pass
@@ -272,10 +286,14 @@ class DiameterNode(object):
             self.admission.removed(connection)
         self.dispatcher.connection_lost(connection)
         peer = connection.peer
+        if self.stats is not None and connection.counters["watchdog_failures"]:
+            self.stats.watchdog_failed(connection.name)
         if peer is not None:
             self.peers.lost(peer)
             self.log.info("peer {host} disconnected ({why})",
                           host=peer.origin_host, why=reason.getErrorMessage())
+            if self.peers.find(peer.origin_host) is None and not self._stopping:
+                self.dialers.lost(peer)
         self.pending.connection_lost(connection)
 
     # --- requests we send -----------------------------------------------------------
@@ -287,13 +305,33 @@ class DiameterNode(object):
         Hop-by-hop and end-to-end identifiers are assigned here (an
         end-to-end id already set is kept).
 
+        A peer of C{hss.connect_peers} that is not connected is waited for
+        (L{PeerDialer.when_open}, at most the request timeout).
+
         @return: L{Deferred} firing with the answer Message, or failing with
-            L{UnknownPeer}, L{RequestTimeout} or L{PeerDisconnected}.
+            L{UnknownPeer}, L{PeerNotConnected}, L{RequestTimeout} or
+            L{PeerDisconnected}.
         """
         peer = self.peers.find(peer_origin_host)
         if peer is None or peer.connection.state != OPEN:
-            return defer.fail(UnknownPeer(
-                "no open connection to %s" % (peer_origin_host,)))
+            dialer = self.dialers.get(peer_origin_host.lower())
+            if dialer is None or self._stopping:
+                return self._not_sent(message, UnknownPeer(
+                    "no open connection to %s" % (peer_origin_host,)))
+            waited = dialer.when_open(self.timers.request_timeout if timeout is None else timeout)
+            return waited.addCallbacks(lambda opened: self._send_request(opened, message, timeout),
+                                       lambda reason: self._not_sent(message, reason))
+        return self._send_request(peer, message, timeout)
+
+    def _not_sent(self, message, reason):
+        """A failed Deferred of C{reason} (an exception or a Failure), counted as not sent."""
+        if self.stats is not None:
+            self.stats.request_sent(message.application_id, message.command_code, NO_ANSWER_NOT_SENT)
+        return defer.fail(reason)
+
+    def _send_request(self, peer, message, timeout):
+        if peer.connection.state != OPEN:
+            return self._not_sent(message, UnknownPeer("no open connection to %s" % (peer.origin_host,)))
         connection = peer.connection
         d = self.pending.expect(
             connection, message,
@@ -307,7 +345,31 @@ class DiameterNode(object):
         except Exception:
             self.pending.forget(message.hop_by_hop)
             return defer.fail()
+        if self.stats is not None:
+            d.addBoth(self._count_sent, message.application_id, message.command_code)
         return d
+
+    def _count_sent(self, result, application_id, command_code):
+        if isinstance(result, failure.Failure):
+            why = NO_ANSWER_TIMEOUT if result.check(RequestTimeout) else NO_ANSWER_DISCONNECTED
+        else:
+            why = result.result_code
+        self.stats.request_sent(application_id, command_code, why)
+        return result
+
+    def metrics_snapshot(self):
+        """The counters (L{NodeStats.snapshot}) and the connections now, as
+        JSON-able data; None when the node counts nothing."""
+        if self.stats is None:
+            return None
+        snapshot = self.stats.snapshot()
+        snapshot["connections"] = [
+            {"peer": connection.peer.origin_host if connection.peer is not None else None,
+             "realm": connection.peer.origin_realm if connection.peer is not None else None,
+             "remote": connection.remote, "state": connection.state, "role": connection.role}
+            for connection in self.connections]
+        snapshot["origin_host"] = self.origin_host
+        return snapshot
 
     # --- shutdown -----------------------------------------------------------------------
 
@@ -320,6 +382,7 @@ class DiameterNode(object):
             waits at most dpa_timeout for the DPA, then the close).
         """
         self._stopping = True
+        self.dialers.stop()
         for summary in self._summaries.values():
             summary.flush()
         waits = []

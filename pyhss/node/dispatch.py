@@ -28,8 +28,9 @@ class Dispatcher(object):
 
     log = Logger(namespace="pyhss.node")
 
-    def __init__(self, messages, applications, max_pending, log_summary, settings):
+    def __init__(self, messages, applications, max_pending, log_summary, settings, stats=None):
         self.messages = messages
+        self.stats = stats
         self.applications = applications
         self.handlers = {}              # (application id, command) -> fn
         self.max_pending = max_pending
@@ -51,6 +52,8 @@ class Dispatcher(object):
 
     def dispatch(self, connection, request):
         """Run the handler for C{request} and send its answer."""
+        stats = self.stats
+        started = stats.now() if stats is not None else None
         key = (request.application_id, request.command_code)
         if self.settings.debug:
             self.log.debug("{peer} -> {name} hbh={hbh:#x}",
@@ -66,16 +69,16 @@ class Dispatcher(object):
                 code = results.DIAMETER_COMMAND_UNSUPPORTED
             else:
                 code = results.DIAMETER_APPLICATION_UNSUPPORTED
-            connection.send_answer(messages.error_answer(request, code))
+            self._send(connection, request, messages.error_answer(request, code), started)
             return
         problems = codec.validate(request)
         if problems:
-            connection.send_answer(messages.validation_answer(request, problems))
+            self._send(connection, request, messages.validation_answer(request, problems), started)
             return
         pending = self._pending.get(connection, 0)
         if pending >= self.max_pending:
-            connection.send_answer(messages.error_answer(
-                request, results.DIAMETER_TOO_BUSY))
+            self._send(connection, request, messages.error_answer(
+                request, results.DIAMETER_TOO_BUSY), started)
             return
         self._pending[connection] = pending + 1
         if pending + 1 >= self.max_pending:
@@ -84,14 +87,20 @@ class Dispatcher(object):
         try:
             result = handler(request, connection.peer)
         except Exception:
-            self._handler_failed(failure.Failure(), connection, request)
+            self._handler_failed(failure.Failure(), connection, request, started)
             return
         if isinstance(result, defer.Deferred):
             result.addCallbacks(self._handler_answered, self._handler_failed,
-                                (connection, request), None,
-                                (connection, request), None)
+                                (connection, request, started), None,
+                                (connection, request, started), None)
         else:
-            self._handler_answered(result, connection, request)
+            self._handler_answered(result, connection, request, started)
+
+    def _send(self, connection, request, answer, started):
+        if started is not None:
+            self.stats.request_answered(request.application_id, request.command_code,
+                                        answer.result_code, started)
+        connection.send_answer(answer)
 
     def _done(self, connection):
         pending = self._pending.get(connection)
@@ -100,12 +109,12 @@ class Dispatcher(object):
             if pending - 1 == self.max_pending // 2:
                 connection.resume_reading()
 
-    def _handler_answered(self, answer, connection, request):
+    def _handler_answered(self, answer, connection, request, started=None):
         self._done(connection)
         if not isinstance(answer, codec.Message) or answer.is_request:
             self._handler_failed(failure.Failure(TypeError(
                 "handler returned %r, not an answer Message" % (answer,))),
-                connection, request, counted=False)
+                connection, request, started, counted=False)
             return
         answer.hop_by_hop = request.hop_by_hop
         answer.end_to_end = request.end_to_end
@@ -115,12 +124,12 @@ class Dispatcher(object):
                            hbh=answer.hop_by_hop,
                            code=answer.get("Result-Code"))
         try:
-            connection.send_answer(answer)
+            self._send(connection, request, answer, started)
         except Exception:
             self._handler_failed(failure.Failure(), connection, request,
-                                 counted=False)
+                                 None, counted=False)
 
-    def _handler_failed(self, reason, connection, request, counted=True):
+    def _handler_failed(self, reason, connection, request, started=None, counted=True):
         if counted:
             self._done(connection)
         # One traceback per command and cause (a full disk fails every request).
@@ -128,5 +137,5 @@ class Dispatcher(object):
             "handler for {name} from {peer} failed", reason,
             key=(request.name,) + logsetup.failure_key(reason),
             name=request.name, peer=connection.name)
-        connection.send_answer(self.messages.error_answer(
-            request, results.DIAMETER_UNABLE_TO_COMPLY))
+        self._send(connection, request, self.messages.error_answer(
+            request, results.DIAMETER_UNABLE_TO_COMPLY), started)

@@ -22,6 +22,7 @@ Value mapping (``Avp.value``):
 
 import re
 import socket
+import struct as _struct
 
 from pyhss.protocols.dictionary import DICTIONARY, AvpType
 from pyhss.protocols.errors import (
@@ -78,7 +79,11 @@ _REPEATING_AVPS = (
     'Vendor-Specific-Application-Id', 'Origin-State-Id', 'Supported-Features',
     'Visited-PLMN-Id', 'RAT-Type', 'ULR-Flags', 'UE-SRVCC-Capability',
     'Requested-EUTRAN-Authentication-Info',
-    'Requested-UTRAN-GERAN-Authentication-Info')
+    'Requested-UTRAN-GERAN-Authentication-Info',
+    # Cx: what a CSCF asks for, and which S-CSCF it is.
+    'SIP-Auth-Data-Item', 'SIP-Number-Auth-Items', 'Server-Name',
+    'Server-Assignment-Type', 'User-Data-Already-Available',
+    'User-Authorization-Type', 'Visited-Network-Identifier')
 
 
 def _decode_table():
@@ -406,14 +411,15 @@ class EncodedAnswer(Message):
     front of them; ``avps`` is decoded from them when first used (a test,
     a debug log); assigning ``avps`` makes it an ordinary Message again."""
 
-    __slots__ = ('_body', '_decoded')
+    __slots__ = ('_body', '_decoded', '_result_code')
 
     def __init__(self, flags, command_code, application_id, hop_by_hop,
-                 end_to_end, body, version=1):
+                 end_to_end, body, version=1, result_code=None):
         Message.__init__(self, flags, command_code, application_id,
                          hop_by_hop, end_to_end, None, version)
         self._body = body
         self._decoded = None
+        self._result_code = result_code   # when the builder knows it
 
     @property
     def avps(self):
@@ -431,6 +437,41 @@ class EncodedAnswer(Message):
         if self._body is None:
             return Message.encode(self)
         return self.encode_with_body(self._body)
+
+    @property
+    def result_code(self):
+        """Result-Code, else Experimental-Result-Code, else None: read from
+        the encoded AVP headers, without decoding the rest (metrics count
+        every answer by it)."""
+        if self._body is None:
+            return Message.result_code.fget(self)
+        if self._result_code is not None:
+            return self._result_code
+        return _encoded_result_code(self._body, 0, len(self._body))
+
+
+_AVP_HEADER = _struct.Struct("!II")
+_RESULT_CODE = DICTIONARY.avp("Result-Code").code
+_EXPERIMENTAL_RESULT = DICTIONARY.avp("Experimental-Result").code
+_EXPERIMENTAL_RESULT_CODE = DICTIONARY.avp("Experimental-Result-Code").code
+
+
+def _encoded_result_code(body, offset, end, inner=False):
+    wanted = _EXPERIMENTAL_RESULT_CODE if inner else _RESULT_CODE
+    experimental = None
+    while offset + 8 <= end:
+        code, flags_length = _AVP_HEADER.unpack_from(body, offset)
+        length = flags_length & 0xFFFFFF
+        vendor = flags_length & 0x80000000
+        if length < (12 if vendor else 8):
+            return None
+        if not vendor:
+            if code == wanted and length == 12:
+                return _U32.unpack_from(body, offset + 8)[0]
+            if not inner and code == _EXPERIMENTAL_RESULT and experimental is None:
+                experimental = _encoded_result_code(body, offset + 8, min(end, offset + length), True)
+        offset += (length + 3) & ~3
+    return experimental
 
 
 def failed_avp(raw):

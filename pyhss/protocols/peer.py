@@ -15,7 +15,9 @@ The node (L{pyhss.node.DiameterNode}) owns identity, the peer table,
 handlers and settings; this class owns one connection.
 
 Hot path: a read is framed in one pass; every answer produced during that
-read is collected and written with one C{transport.write}; a DWR is answered
+read is collected and written with one C{transport.writeSequence} (one
+message per element: one send over TCP, one SCTP message each over SCTP,
+where a peer expects each Diameter message alone); a DWR is answered
 synchronously from a precomputed DWA body (only the identifiers are packed);
 the watchdog notes the time once per read rather than resetting a timer per
 message; debug lines are formatted only when the node logs at debug level.
@@ -103,10 +105,11 @@ class DiameterProtocol(PeerActions, FlowControl, protocol.Protocol):
         self.counters = dict.fromkeys((
             "messages_received", "requests_received", "answers_sent",
             "dwr_received", "dwa_sent", "dwr_sent", "dwa_received",
-            "requests_sent", "answers_received"), 0)
+            "requests_sent", "answers_received", "watchdog_failures"), 0)
         self.remote = "?"
         self.remote_host = None       # source address, for admission
         self.local_address = None
+        self.transport_name = None
         self.connected_at = None
         self.capabilities = None      # Deferred of an initiator's exchange
         self._peer_host = None        # the peer's name, kept after close
@@ -147,6 +150,8 @@ class DiameterProtocol(PeerActions, FlowControl, protocol.Protocol):
         self.remote = "%s:%s" % (self.remote_host or "?",
                                  getattr(peer_address, "port", "?"))
         self.local_address = getattr(transport.getHost(), "host", None)
+        # "tcp" or "sctp", for logs and the peer list.
+        self.transport_name = str(getattr(peer_address, "type", "?")).lower()
         self.connected_at = self._last_received = settings.clock.seconds()
         # The transport pauses us (stop reading this peer's requests) while
         # more than max_write_buffer bytes of answers wait for it to read.
@@ -195,7 +200,9 @@ class DiameterProtocol(PeerActions, FlowControl, protocol.Protocol):
         finally:
             self._out = None
             if out:
-                self.transport.write(b"".join(out))
+                # One write per message: over SCTP each is one SCTP message
+                # (TCP's transport joins them into one send).
+                self.transport.writeSequence(out)
         if handled:
             self._last_received = self.settings.clock.seconds()
 
@@ -271,7 +278,7 @@ class DiameterProtocol(PeerActions, FlowControl, protocol.Protocol):
         self._cancel("_state_call")
         out = self._out
         if out:
-            self.transport.write(b"".join(out))
+            self.transport.writeSequence(out)
             del out[:]
         self.transport.loseConnection()
         if self._abort_call is None:

@@ -169,6 +169,7 @@ class PeerActions(object):
         self._schedule_watchdog(delay)
 
     def _drop_silent_peer(self, _):
+        self.counters["watchdog_failures"] += 1
         self.log.warn("dropping peer {peer} ({remote}): no DWA within {t}s",
                       peer=self.name, remote=self.remote,
                       t=self.settings.timers.watchdog_timeout)

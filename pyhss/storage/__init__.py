@@ -10,13 +10,15 @@ and a test module running ``tests/store_contract.py``'s mixins against it.
 
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
 from pyhss.storage.interface import (
-    ANY_STATE, IServingNodes, ISqnReservation, IStore, ISubscribers, RequiredState,
+    ANY_STATE, EVERY_SUBSCRIBER, IEquipmentRegister, IImsSubscriptions, IServingNodes, ISqnReservation, IStore,
+    ISubscribers, RequiredState, SubscriberQuery,
 )
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber
 
 __all__ = [
-    "ADAPTERS", "ANY_STATE", "ApnProfile", "DuplicateError", "IServingNodes", "ISqnReservation", "IStore",
-    "ISubscribers", "InUseError", "NotFoundError", "RequiredState", "ServingNode", "StoreError", "Subscriber",
+    "ADAPTERS", "ANY_STATE", "EVERY_SUBSCRIBER", "ApnProfile", "DuplicateError", "IEquipmentRegister",
+    "IImsSubscriptions", "IServingNodes", "ISqnReservation", "IStore", "ISubscribers", "InUseError", "NotFoundError",
+    "RequiredState", "ServingNode", "StoreError", "Subscriber", "SubscriberQuery",
     "ValidationError", "open_store",
 ]
 

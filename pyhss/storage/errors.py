@@ -18,7 +18,17 @@ class InUseError(StoreError):
 
 
 class ValidationError(StoreError, ValueError):
-    """A record or a change has a bad value (wrong length, range, unknown APN...)."""
+    """A record or a change has a bad value (wrong length, range, unknown APN...).
+
+    ``field`` names the record's field when one is at fault (None for a
+    problem of the whole record), ``problem`` says what is wrong with it;
+    ``str()`` is the one-line message.
+    """
+
+    def __init__(self, message, field=None, problem=None):
+        StoreError.__init__(self, message)
+        self.field = field
+        self.problem = problem if problem is not None else message
 
 
 class StoreUnavailable(StoreError):

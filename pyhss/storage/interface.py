@@ -2,9 +2,10 @@
 
 A role is one part of what the applications need of a database:
 :class:`ISubscribers` (subscribers and APN profiles), :class:`ISqnReservation`
-(S6a AIR), :class:`IServingNodes` (S6a ULR/PUR/CLR); IMS (Cx) and
-equipment (S13) data will be roles of their own.  :class:`IStore` is all of
-them with the store's life cycle: what ``open_store`` returns.
+(S6a AIR), :class:`IServingNodes` (S6a ULR/PUR/CLR), :class:`IImsSubscriptions`
+(Cx), :class:`IEquipmentRegister` (S13: EIR rules and the check history).
+:class:`IStore` is all of them with the store's life cycle: what
+``open_store`` returns.
 
 No method runs caller code inside the store's transaction: they take
 records and small request objects (:class:`~pyhss.auc.sqn.SqnRequest`,
@@ -54,6 +55,41 @@ class RequiredState:
 ANY_STATE = RequiredState(enabled=False)
 
 
+class SubscriberQuery:
+    """Which subscribers a listing wants; every criterion given (not None)
+    must hold: ``msisdn`` equal, the IMSI starting with ``imsi_prefix``,
+    ``apn`` among its APNs (a normalised name), ``enabled`` equal, the IMSI
+    after ``after`` (keyset paging: the last IMSI of the previous page).
+
+    Data, not a callable, so that SQL stores make it a WHERE clause and
+    MongoDB a filter.
+    """
+
+    __slots__ = ("msisdn", "imsi_prefix", "apn", "enabled", "after")
+
+    def __init__(self, msisdn=None, imsi_prefix=None, apn=None, enabled=None, after=None):
+        self.msisdn = msisdn
+        self.imsi_prefix = imsi_prefix
+        self.apn = apn
+        self.enabled = enabled
+        self.after = after
+
+    def matches(self, subscriber):
+        return ((self.msisdn is None or subscriber.msisdn == self.msisdn)
+                and (self.imsi_prefix is None or subscriber.imsi.startswith(self.imsi_prefix))
+                and (self.apn is None or self.apn in subscriber.apns)
+                and (self.enabled is None or subscriber.enabled == self.enabled)
+                and (self.after is None or subscriber.imsi > self.after))
+
+    def __repr__(self):
+        given = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__
+                          if getattr(self, name) is not None)
+        return f"SubscriberQuery({given})"
+
+
+EVERY_SUBSCRIBER = SubscriberQuery()
+
+
 class ISubscribers(Interface):
     """Subscribers and the APN profiles they name (provisioning, every application)."""
 
@@ -70,11 +106,12 @@ class ISubscribers(Interface):
     def get_subscriber(imsi):
         """Fires the Subscriber, or None."""
 
-    def list_subscribers(offset=0, limit=None):
-        """Fires a list of Subscribers ordered by IMSI."""
+    def list_subscribers(offset=0, limit=None, query=EVERY_SUBSCRIBER):
+        """Fires a list of the Subscribers ``query`` (a SubscriberQuery)
+        wants, ordered by IMSI, from the ``offset``-th, at most ``limit``."""
 
-    def count_subscribers():
-        """Fires the number of subscribers."""
+    def count_subscribers(query=EVERY_SUBSCRIBER):
+        """Fires the number of subscribers ``query`` wants."""
 
     def update_subscriber(imsi, /, **changes):
         """Change fields (any Subscriber field but imsi); fires the new
@@ -92,6 +129,11 @@ class ISubscribers(Interface):
 
     def list_apns():
         """Fires a list of ApnProfiles ordered by name."""
+
+    def update_apn(name, /, **changes):
+        """Change fields of an APN profile (any but name); fires the new
+        ApnProfile.  NotFoundError, ValidationError, DuplicateError (a
+        context_id another APN has)."""
 
     def delete_apn(name):
         """NotFoundError; InUseError while a subscriber lists it."""
@@ -142,7 +184,121 @@ class IServingNodes(Interface):
         none is recorded."""
 
 
-class IStore(ISubscribers, ISqnReservation, IServingNodes):
+class IImsSubscriptions(Interface):
+    """IMS subscriptions, iFC templates and the Cx registration state
+    (records of :mod:`pyhss.storage.ims_records`; the state changes of
+    :mod:`pyhss.storage.ims_state`, applied in the store's transaction).
+
+    A public identity belongs to one subscription; a subscription names an
+    existing subscriber (IMSI), whose SQN IMS AKA shares with S6a, and an
+    existing iFC template or none.  Deleting a subscriber that an IMS
+    subscription names, or a template one uses, is InUseError."""
+
+    def add_ifc_template(template):
+        """Store a new IfcTemplate; DuplicateError.  Fires None."""
+
+    def get_ifc_template(name):
+        """Fires the IfcTemplate, or None."""
+
+    def list_ifc_templates():
+        """Fires a list of IfcTemplates ordered by name."""
+
+    def update_ifc_template(template):
+        """Replace a template's XML; NotFoundError.  Fires the IMPIs of the
+        subscriptions that use it."""
+
+    def delete_ifc_template(name):
+        """NotFoundError; InUseError while a subscription names it."""
+
+    def add_ims_subscription(subscription):
+        """Store a new ImsSubscription; DuplicateError when its IMPI or one
+        of its public identities exists, ValidationError when its IMSI or
+        iFC template does not.  Fires None."""
+
+    def get_ims_subscription(impi):
+        """Fires the ImsSubscription, or None."""
+
+    def find_ims_subscription(impu):
+        """Fires the ImsSubscription holding public identity ``impu``, or None."""
+
+    def list_ims_subscriptions(offset=0, limit=None):
+        """Fires a list of ImsSubscriptions ordered by IMPI."""
+
+    def count_ims_subscriptions():
+        """Fires the number of IMS subscriptions."""
+
+    def update_ims_subscription(impi, /, **changes):
+        """Change fields (any but impi); fires the new ImsSubscription.
+        Public identities that are no longer listed lose their registration
+        state.  NotFoundError, DuplicateError, ValidationError."""
+
+    def delete_ims_subscription(impi):
+        """Remove the subscription and its registration; NotFoundError."""
+
+    def ims_lookup(impi=None, impu=None):
+        """Fires ``(subscription, registration)``: the subscription of
+        ``impi`` (else the one holding ``impu``) and its ImsRegistration,
+        or ``(None, None)``.  (UAR, LIR: one round trip.)"""
+
+    def ims_authenticate(request):
+        """MAR in one transaction, for an ims_state.Authentication: read
+        the subscription of ``request.impi`` and, when ``request.impu`` is
+        one of its public identities, reserve ``request.sqn_request`` SQNs
+        on its subscriber (when given, and the subscriber meets
+        ``request.required``) and store the S-CSCF
+        (``ims_state.authenticated``).  Fires ``(subscription,
+        registration before, subscriber, sqns)``: sqns None when nothing
+        was reserved; nothing but the subscription (or None) when the
+        identities do not match."""
+
+    def ims_assign(request):
+        """SAR (or the HSS's de-registration) in one transaction, for an
+        ims_state.Assignment: read the subscription (by ``request.impi``,
+        else ``request.impu``), apply ``ims_state.assigned`` when
+        ``request.impu`` is None or one of its public identities.  Fires
+        ``(subscription, registration before, registration after,
+        outcome, ifc template)``; all but the subscription None when it
+        does not hold ``request.impu``."""
+
+
+class IEquipmentRegister(Interface):
+    """The EIR (S13 ECR, ``pyhss-admin eir``): Equipment-Status rules by
+    IMEI or TAC (:class:`~pyhss.storage.records_eir.EquipmentRule`) and
+    the history of checks (:class:`~pyhss.storage.records_eir.EquipmentCheck`)."""
+
+    def add_equipment_rule(rule, replace=False):
+        """Store an EquipmentRule; DuplicateError when one with its key
+        exists (unless ``replace``).  Fires the rule."""
+
+    def get_equipment_rule(key):
+        """Fires the rule of ``key`` (14-digit IMEI or 8-digit TAC), or None."""
+
+    def delete_equipment_rule(key):
+        """Remove the rule of ``key``; NotFoundError."""
+
+    def list_equipment_rules(offset=0, limit=None):
+        """Fires a list of EquipmentRules ordered by key."""
+
+    def match_equipment(imei):
+        """ECR in one store round trip: fires ``(imei_rule, tac_rule)``, the
+        rule of the 14-digit ``imei`` and the rule of its TAC (its first 8
+        digits), each None when there is none."""
+
+    def record_equipment_checks(checks, limit):
+        """Append EquipmentChecks (in the order given) to the history, then
+        keep what ``limit`` (a HistoryLimit) allows, oldest dropped first,
+        in one transaction.  Fires ``(added, removed)``."""
+
+    def list_equipment_checks(imei=None, imsi=None, since=None, limit=None):
+        """Fires the newest ``limit`` checks (all when None) of ``imei`` (14
+        digits) and/or ``imsi``, checked at or after ``since`` (seconds),
+        oldest first."""
+
+    def count_equipment_checks():
+        """Fires the number of checks in the history."""
+
+
+class IStore(ISubscribers, ISqnReservation, IServingNodes, IImsSubscriptions, IEquipmentRegister):
     """Every role, and the store's life cycle."""
 
     opened = Attribute("Deferred that fires (with the store) once the store is usable, or fails with StoreError")

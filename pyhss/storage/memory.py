@@ -10,8 +10,10 @@ from zope.interface import implementer
 
 from pyhss.auc.sqn import SqnRequest, advance
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
-from pyhss.storage.interface import ANY_STATE, IStore
+from pyhss.storage.interface import ANY_STATE, EVERY_SUBSCRIBER, IStore
 from pyhss.storage.keys import ascii_lower, is_imsi
+from pyhss.storage.memory_eir import MemoryEquipmentRegister
+from pyhss.storage.memory_ims import MemoryImsMixin
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
 
 
@@ -25,11 +27,13 @@ def _deferred(method):
 
 
 @implementer(IStore)
-class MemoryStore:
+class MemoryStore(MemoryImsMixin, MemoryEquipmentRegister):
     def __init__(self):
+        self._init_ims()
         self._subscribers = {}
         self._apns = {}
         self._serving = {}
+        self._init_equipment()
         self._closed = False
         self.opened = defer.succeed(self)
 
@@ -40,7 +44,8 @@ class MemoryStore:
     def _check_apns(self, subscriber):
         for name in subscriber.apns:
             if name not in self._apns:
-                raise ValidationError(f"unknown APN {name!r} for IMSI {subscriber.imsi}")
+                raise ValidationError(f"unknown APN {name!r} for IMSI {subscriber.imsi}", field="apns",
+                                      problem=f"names an APN that is not provisioned: {name!r}")
 
     @staticmethod
     def _check_type(value, cls):
@@ -78,16 +83,18 @@ class MemoryStore:
         return self._subscribers.get(imsi) if is_imsi(imsi) else None
 
     @_deferred
-    def list_subscribers(self, offset=0, limit=None):
+    def list_subscribers(self, offset=0, limit=None, query=EVERY_SUBSCRIBER):
         self._check_open()
-        imsis = sorted(self._subscribers)
+        found = [self._subscribers[imsi] for imsi in sorted(self._subscribers)]
+        if query is not EVERY_SUBSCRIBER:
+            found = [subscriber for subscriber in found if query.matches(subscriber)]
         end = None if limit is None else offset + limit
-        return [self._subscribers[imsi] for imsi in imsis[offset:end]]
+        return found[offset:end]
 
     @_deferred
-    def count_subscribers(self):
+    def count_subscribers(self, query=EVERY_SUBSCRIBER):
         self._check_open()
-        return len(self._subscribers)
+        return sum(1 for subscriber in self._subscribers.values() if query.matches(subscriber))
 
     @_deferred
     def update_subscriber(self, imsi, /, **changes):
@@ -103,8 +110,11 @@ class MemoryStore:
     @_deferred
     def delete_subscriber(self, imsi):
         self._check_open()
-        if not is_imsi(imsi) or self._subscribers.pop(imsi, None) is None:
+        if not is_imsi(imsi) or imsi not in self._subscribers:
             raise NotFoundError(f"no subscriber {imsi}")
+        for impi in self._ims_users_of(imsi):
+            raise InUseError(f"subscriber {imsi} is used by IMS subscription {impi}")
+        del self._subscribers[imsi]
         self._serving.pop(imsi, None)
 
     # --- SQN reservation --------------------------------------------------------------
@@ -148,6 +158,21 @@ class MemoryStore:
     def list_apns(self):
         self._check_open()
         return [self._apns[name] for name in sorted(self._apns)]
+
+    @_deferred
+    def update_apn(self, name, /, **changes):
+        self._check_open()
+        key = normalise_apn(name)
+        current = self._apns.get(key)
+        if current is None:
+            raise NotFoundError(f"no APN {name!r}")
+        updated = changed(current, changes)
+        if updated.context_id is None:
+            updated = changed(updated, {"context_id": current.context_id})
+        if any(p.context_id == updated.context_id for p in self._apns.values() if p.name != key):
+            raise DuplicateError(f"context id {updated.context_id} is used by another APN")
+        self._apns[key] = updated
+        return updated
 
     @_deferred
     def delete_apn(self, name):

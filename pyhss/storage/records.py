@@ -1,14 +1,15 @@
 """Records the store keeps: frozen dataclasses that validate themselves.
 
-A record that exists is valid (constructed through ``__post_init__``), so
+A record that exists is valid (constructed through ``__post_init__``, which
+checks every field with its rule of :mod:`pyhss.storage.rules`), so
 adapters, handlers and the CLI never re-check lengths or ranges.  Every
-problem raises :class:`~pyhss.storage.errors.ValidationError` with a one
-line message naming the field.
+problem raises :class:`~pyhss.storage.errors.ValidationError` naming the
+field (``field``) and what is wrong with it, in a one-line message.
 """
 
-import re
 from dataclasses import dataclass, field, fields
 
+from pyhss.storage import rules
 from pyhss.storage.errors import ValidationError
 
 IMSI_LENGTHS = (14, 15)
@@ -30,62 +31,81 @@ PREEMPTION_DISABLED = 1
 # TS 29.272 7.3.62 PDN-Type
 PDN_TYPES = {"ipv4": 0, "ipv6": 1, "ipv4v6": 2}
 
-_APN_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-_HEX = re.compile(r"^[0-9A-Fa-f]*$")
-
-
 def parse_hex(value, length, name):
     """Bytes from a hex string of exactly ``length`` octets (ValidationError)."""
-    text = value.strip()
-    if text[:2].lower() == "0x":
-        text = text[2:]
-    if not _HEX.match(text) or len(text) % 2:
-        # Not the value: a mistyped K or OPc is still nearly all of it.
-        raise ValidationError(f"{name} must be hexadecimal, an even number of 0-9 and A-F, "
-                              f"got {len(text)} characters")
-    if len(text) != 2 * length:
-        raise ValidationError(f"{name} must be {length} bytes ({2 * length} hex digits), got {len(text) // 2}")
-    return bytes.fromhex(text)
+    return rules.Octets(name.lower(), name, length).from_text(value)
+
+
+IMSI = rules.Digits("imsi", "IMSI", IMSI_LENGTHS[0], IMSI_LENGTHS[-1],
+                    doc="International Mobile Subscriber Identity")
 
 
 def check_imsi(imsi):
-    if not isinstance(imsi, str) or not imsi.isascii() or not imsi.isdigit() \
-            or len(imsi) not in IMSI_LENGTHS:
-        raise ValidationError(f"IMSI must be {IMSI_LENGTHS[0]}-{IMSI_LENGTHS[-1]} digits, got {imsi!r}")
-    return imsi
+    return IMSI.check(imsi)
 
 
-def normalise_apn(name):
-    """APN network identifier (TS 23.003 9.1.1) in lower case; '*' is the wildcard."""
-    if not isinstance(name, str):
-        raise ValidationError(f"APN name must be a string, got {name!r}")
-    lowered = name.lower()
-    if lowered == "*":
-        return lowered
-    if not 1 <= len(lowered) <= 100 or not all(_APN_LABEL.match(label) for label in lowered.split(".")):
-        raise ValidationError(f"APN name must be labels of letters, digits and '-' separated by dots, got {name!r}")
-    return lowered
+normalise_apn = rules.normalise_apn
+
+# Each record's fields, in field order: what the record checks when built,
+# and what pyhss-admin and the REST API read and write (pyhss.provisioning).
+SUBSCRIBER_RULES = (
+    IMSI,
+    rules.Octets("k", "K", KEY_LENGTH, secret=True, doc="subscriber key K (write-only)"),
+    rules.Octets("opc", "OPc", KEY_LENGTH, optional=True, secret=True,
+                 doc="OPc (write-only); exactly one of opc and op"),
+    rules.Octets("op", "OP", KEY_LENGTH, optional=True, secret=True,
+                 doc="operator key OP, OPc derived per use (write-only); exactly one of opc and op"),
+    rules.Octets("amf", "AMF", AMF_LENGTH, doc="authentication management field"),
+    rules.Integer("sqn", "SQN", 0, SQN_MAX, doc="last sequence number handed out (SQN_HE)"),
+    rules.Digits("msisdn", "MSISDN", 1, MSISDN_MAX_DIGITS, optional=True,
+                 doc="MSISDN, international format without '+'"),
+    rules.ApnList("apns", "APNs", doc="provisioned APN names; the first is the default APN"),
+    rules.Flag("enabled", "enabled", doc="false: AIR and ULR refused, the MME told by IDR"),
+    rules.Flag("roaming_allowed", "roaming_allowed", doc="false: AIR/ULR from another PLMN refused (5004)"),
+    rules.Integer("ue_ambr_ul", "UE-AMBR uplink", 0, UINT32_MAX, optional=True, doc="UE-AMBR uplink, bit/s"),
+    rules.Integer("ue_ambr_dl", "UE-AMBR downlink", 0, UINT32_MAX, optional=True, doc="UE-AMBR downlink, bit/s"),
+    rules.Choice("network_access_mode", "network_access_mode",
+                 {PACKET_AND_CIRCUIT: PACKET_AND_CIRCUIT, ONLY_PACKET: ONLY_PACKET},
+                 doc="Network-Access-Mode (TS 29.272 7.3.19): 0 packet and circuit, 2 only packet"),
+    rules.Integer("periodic_rau_tau_timer", "periodic_rau_tau_timer", 0, UINT32_MAX, optional=True,
+                  doc="seconds"),
+    rules.Integer("access_restriction_data", "access_restriction_data", 0, UINT32_MAX,
+                  doc="Access-Restriction-Data bit mask (TS 29.272 7.3.31)"),
+)
+
+PREEMPTION = {"enabled": PREEMPTION_ENABLED, "disabled": PREEMPTION_DISABLED}
+
+APN_RULES = (
+    rules.ApnName("name", "APN name", doc="APN network identifier (case-insensitive, kept in lower case)"),
+    rules.Integer("qci", "QCI", 1, 254, doc="QoS class identifier"),
+    rules.Integer("arp_priority", "ARP priority", 1, 15, doc="allocation and retention priority level"),
+    rules.Choice("arp_preemption_capability", "arp_preemption_capability", PREEMPTION),
+    rules.Choice("arp_preemption_vulnerability", "arp_preemption_vulnerability", PREEMPTION),
+    rules.Integer("ambr_ul", "APN-AMBR uplink", 0, UINT32_MAX, optional=True, doc="APN-AMBR uplink, bit/s"),
+    rules.Integer("ambr_dl", "APN-AMBR downlink", 0, UINT32_MAX, optional=True, doc="APN-AMBR downlink, bit/s"),
+    rules.Choice("pdn_type", "PDN type", {name: name for name in PDN_TYPES}),
+    rules.Integer("context_id", "context_id", 1, UINT32_MAX, optional=True,
+                  doc="Context-Identifier (the store picks the lowest free one when none is given)"),
+)
+
+SERVING_NODE_RULES = (
+    IMSI,
+    # Diameter identities hold no control character (the node refuses them,
+    # 5004); neither can some databases' text (PostgreSQL: no NUL).
+    rules.Text("mme_host", "mme_host", printable=True, doc="the serving MME's Origin-Host"),
+    rules.Text("mme_realm", "mme_realm", printable=True, doc="the serving MME's Origin-Realm"),
+    rules.Text("peer", "peer", optional=True, printable=True, doc="the connected peer the MME is reached through"),
+    rules.Number("updated_at", "updated_at", doc="when the last ULR was accepted (seconds since 1970)"),
+    rules.Flag("purged", "purged", doc="the MME purged the UE (PUR)"),
+)
 
 
-def _check_bytes(name, value, length, optional=False):
-    if value is None and optional:
-        return
-    if not isinstance(value, bytes) or len(value) != length:
-        # Not the value: it may be most of a key, and errors get logged.
-        got = f"{len(value)} bytes" if isinstance(value, bytes) else type(value).__name__
-        raise ValidationError(f"{name} must be {length} bytes, got {got}")
-
-
-def _check_int(name, value, low, high, optional=False):
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValidationError(f"{name} must be an integer {low}..{high}, got {value!r}")
-
-
-def _check_bool(name, value):
-    if not isinstance(value, bool):
-        raise ValidationError(f"{name} must be true or false, got {value!r}")
+def _check_fields(record, field_rules):
+    for rule in field_rules:
+        value = getattr(record, rule.name)
+        checked = rule.check(value)
+        if checked is not value:
+            object.__setattr__(record, rule.name, checked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,33 +127,10 @@ class Subscriber:
     access_restriction_data: int = 0            # TS 29.272 7.3.31 bit mask
 
     def __post_init__(self):
-        check_imsi(self.imsi)
-        _check_bytes("K", self.k, KEY_LENGTH)
+        _check_fields(self, SUBSCRIBER_RULES)
         if (self.opc is None) == (self.op is None):
-            raise ValidationError("exactly one of OPc and OP must be given")
-        _check_bytes("OPc", self.opc, KEY_LENGTH, optional=True)
-        _check_bytes("OP", self.op, KEY_LENGTH, optional=True)
-        _check_bytes("AMF", self.amf, AMF_LENGTH)
-        _check_int("SQN", self.sqn, 0, SQN_MAX)
-        if self.msisdn is not None and (not isinstance(self.msisdn, str) or not self.msisdn.isascii()
-                                        or not self.msisdn.isdigit()
-                                        or not 1 <= len(self.msisdn) <= MSISDN_MAX_DIGITS):
-            raise ValidationError(f"MSISDN must be 1-{MSISDN_MAX_DIGITS} digits, got {self.msisdn!r}")
-        if isinstance(self.apns, str) or not isinstance(self.apns, (tuple, list)):
-            raise ValidationError(f"apns must be a sequence of APN names, got {self.apns!r}")
-        apns = tuple(normalise_apn(name) for name in self.apns)
-        if len(set(apns)) != len(apns):
-            raise ValidationError(f"APN listed twice in {list(apns)}")
-        object.__setattr__(self, "apns", apns)
-        _check_bool("enabled", self.enabled)
-        _check_bool("roaming_allowed", self.roaming_allowed)
-        _check_int("UE-AMBR uplink", self.ue_ambr_ul, 0, UINT32_MAX, optional=True)
-        _check_int("UE-AMBR downlink", self.ue_ambr_dl, 0, UINT32_MAX, optional=True)
-        if self.network_access_mode not in NETWORK_ACCESS_MODES:
-            raise ValidationError(f"network_access_mode must be one of {NETWORK_ACCESS_MODES}, "
-                                  f"got {self.network_access_mode!r}")
-        _check_int("periodic_rau_tau_timer", self.periodic_rau_tau_timer, 0, UINT32_MAX, optional=True)
-        _check_int("access_restriction_data", self.access_restriction_data, 0, UINT32_MAX)
+            raise ValidationError("exactly one of OPc and OP must be given", field="opc",
+                                  problem="exactly one of opc and op must be given")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,20 +146,11 @@ class ApnProfile:
     context_id: int | None = None  # Context-Identifier; the store assigns one when None
 
     def __post_init__(self):
-        object.__setattr__(self, "name", normalise_apn(self.name))
-        _check_int("QCI", self.qci, 1, 254)
-        _check_int("ARP priority", self.arp_priority, 1, 15)
         for name in ("arp_preemption_capability", "arp_preemption_vulnerability"):
             value = getattr(self, name)
             if isinstance(value, bool):   # True means DISABLED, as the AVP value 1
                 object.__setattr__(self, name, int(value))
-            elif value not in (PREEMPTION_ENABLED, PREEMPTION_DISABLED):
-                raise ValidationError(f"{name} must be 0 (enabled) or 1 (disabled), got {value!r}")
-        _check_int("APN-AMBR uplink", self.ambr_ul, 0, UINT32_MAX, optional=True)
-        _check_int("APN-AMBR downlink", self.ambr_dl, 0, UINT32_MAX, optional=True)
-        if self.pdn_type not in PDN_TYPES:
-            raise ValidationError(f"PDN type must be one of {', '.join(PDN_TYPES)}, got {self.pdn_type!r}")
-        _check_int("context_id", self.context_id, 1, UINT32_MAX, optional=True)
+        _check_fields(self, APN_RULES)
 
     @property
     def pdn_type_value(self):
@@ -180,22 +168,7 @@ class ServingNode:
     purged: bool = False
 
     def __post_init__(self):
-        check_imsi(self.imsi)
-        for name in ("mme_host", "mme_realm"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise ValidationError(f"{name} must be a non-empty string, got {value!r}")
-        if self.peer is not None and not isinstance(self.peer, str):
-            raise ValidationError(f"peer must be a string, got {self.peer!r}")
-        for name in ("mme_host", "mme_realm", "peer"):
-            # Diameter identities hold no control character (the node refuses
-            # them, 5004); neither can some databases' text (NUL).
-            value = getattr(self, name)
-            if value is not None and any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-                raise ValidationError(f"{name} must not hold control characters, got {value!r}")
-        if isinstance(self.updated_at, bool) or not isinstance(self.updated_at, (int, float)):
-            raise ValidationError(f"updated_at must be a number, got {self.updated_at!r}")
-        _check_bool("purged", self.purged)
+        _check_fields(self, SERVING_NODE_RULES)
 
 
 SUBSCRIBER_FIELDS = tuple(f.name for f in fields(Subscriber))

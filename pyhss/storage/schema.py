@@ -10,7 +10,7 @@ Each backend keeps its own steps, ``MIGRATIONS = {version: step}``
 :mod:`pyhss.storage.sqlserver.schema`; MongoDB:
 :mod:`pyhss.storage.mongodb.schema`), and ``tests/test_store_schema.py``
 checks that each has a step for every version listed here.  A new role
-(IMS, equipment) is a new version at the end of :data:`VERSIONS`, and one
+is a new version at the end of :data:`VERSIONS`, and one
 step per backend that creates its tables or collections.
 """
 
@@ -27,8 +27,10 @@ class SchemaVersion:
 
 VERSIONS = (
     SchemaVersion(1, "subscribers with their AuC data, APN profiles, serving MMEs"),
-    SchemaVersion(2, "subscriber_apn: the APNs each subscriber names, so that deleting an APN finds its "
-                     "users by exact match on an index (no pattern match over every subscriber)"),
+    SchemaVersion(2, "the equipment register (S13: rules, check history) and IMS subscriptions (Cx: iFC "
+                     "templates, subscriptions, public identities, registration state)"),
+    SchemaVersion(3, "subscriber_apn: the APNs each subscriber names, so that deleting an APN or listing its "
+                     "users finds them by exact match on an index (no pattern match over every subscriber)"),
 )
 SCHEMA_VERSION = VERSIONS[-1].number
 

@@ -41,15 +41,17 @@ from pyhss.storage import checkpoints
 from pyhss.storage.errors import (
     DuplicateError, InUseError, NotFoundError, StoreError, StoreUnavailable, ValidationError,
 )
-from pyhss.storage.interface import ANY_STATE, IStore
+from pyhss.storage.interface import ANY_STATE, EVERY_SUBSCRIBER, IStore
 from pyhss.storage.keys import chunks, is_imsi
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
+from pyhss.storage.schema import SCHEMA_VERSION, SchemaTooNew
+from pyhss.storage.sqlite_eir import SqliteEquipmentRegister
+from pyhss.storage.sqlite_ims import SqliteImsMixin, ims_user_of
 from pyhss.storage.sqlite_rows import (
     INSERT_APN, INSERT_LINK, INSERT_SUBSCRIBER, REPLACE_NODE, REPLACE_SUBSCRIBER, SELECT_APN, SELECT_APN_BY_NAME,
     SELECT_NODE, SELECT_SUBSCRIBER, SUBSCRIBER_COLUMNS,
     apn_from_row, encode_apn, encode_node, encode_subscriber, node_from_row, subscriber_from_row,
 )
-from pyhss.storage.schema import SCHEMA_VERSION, SchemaTooNew
 from pyhss.storage.sqlite_schema import migrate
 from pyhss.storage.sqlite_worker import CONTROL, STOP, SqliteWorker
 
@@ -118,11 +120,12 @@ def _set_wal(conn, busy_timeout):
 
 def connect(path, busy_timeout, wal_limit, warnings, upto=None):
     """On the worker: the open connection to ``path`` with the schema in
-    place; the file-mode warnings are appended to ``warnings`` (even when
-    the open fails after changing a mode).  The schema is brought to the
-    current version (:mod:`pyhss.storage.sqlite_schema`; to ``upto`` when
-    given: tests build older databases).  Raises OSError, sqlite3.Error or
-    StoreError (SchemaTooNew for a database newer than this code)."""
+    place; the file-mode warnings and an upgrade are appended to
+    ``warnings`` (a mode change even when the open fails after it).  The
+    schema is brought to the current version
+    (:mod:`pyhss.storage.sqlite_schema`; to ``upto`` when given: tests
+    build older databases).  Raises OSError, sqlite3.Error or StoreError
+    (SchemaTooNew for a database newer than this code)."""
     conn = None
     try:
         if path != ":memory:":
@@ -137,9 +140,12 @@ def connect(path, busy_timeout, wal_limit, warnings, upto=None):
             # When the WAL starts over, cut the file back (checkpoints.py).
             conn.execute(f"PRAGMA journal_size_limit={checkpoints.catch_up_size(wal_limit)}")
         conn.execute("BEGIN IMMEDIATE")
-        # Statement by statement (executescript() would COMMIT first).
-        migrate(conn, path, upto)
+        # Statement by statement (executescript() would COMMIT first); a
+        # newer database is refused before anything is written to it.
+        stored, applied = migrate(conn, path, upto)
         conn.execute("COMMIT")
+        if stored and applied:
+            warnings.append(f"{path}: database schema upgraded from version {stored} to {applied[-1]}")
     except BaseException:
         if conn is not None:
             conn.close()
@@ -148,7 +154,7 @@ def connect(path, busy_timeout, wal_limit, warnings, upto=None):
 
 
 @implementer(IStore)
-class SqliteStore:
+class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
     """The IStore on one SQLite file (or ``:memory:``)."""
 
     def __init__(self, path, reactor=None, busy_timeout=5.0, checkpoint_interval=1.0,
@@ -282,13 +288,16 @@ class SqliteStore:
             return self._nothing(None)
         return self._submit(self._read, SELECT_SUBSCRIBER, (imsi,), _one_subscriber)
 
-    def list_subscribers(self, offset=0, limit=None):
-        sql = f"SELECT {SUBSCRIBER_COLUMNS} FROM subscriber ORDER BY imsi LIMIT ? OFFSET ?"
-        args = (-1 if limit is None else limit, offset)
-        return self._submit(self._read, sql, args, lambda c: [subscriber_from_row(row) for row in c])
+    def list_subscribers(self, offset=0, limit=None, query=EVERY_SUBSCRIBER):
+        where, args = _where(query)
+        sql = f"SELECT {SUBSCRIBER_COLUMNS} FROM subscriber{where} ORDER BY imsi LIMIT ? OFFSET ?"
+        args += [-1 if limit is None else limit, offset]
+        return self._submit(self._read, sql, tuple(args), lambda c: [subscriber_from_row(row) for row in c])
 
-    def count_subscribers(self):
-        return self._submit(self._read, "SELECT count(*) FROM subscriber", (), lambda c: c.fetchone()[0])
+    def count_subscribers(self, query=EVERY_SUBSCRIBER):
+        where, args = _where(query)
+        return self._submit(self._read, f"SELECT count(*) FROM subscriber{where}", tuple(args),
+                            lambda c: c.fetchone()[0])
 
     def update_subscriber(self, imsi, /, **changes):
         if not is_imsi(imsi):
@@ -314,6 +323,13 @@ class SqliteStore:
 
     def list_apns(self):
         return self._submit(self._read, SELECT_APN + " ORDER BY name", (), lambda c: [apn_from_row(row) for row in c])
+
+    def update_apn(self, name, /, **changes):
+        try:
+            key = normalise_apn(name)
+        except ValidationError as e:
+            return defer.fail(e)
+        return self._submit(_update_apn, key, changes, write=True)
 
     def delete_apn(self, name):
         try:
@@ -385,7 +401,8 @@ def _check_apns(conn, subscribers):
             if known is None:
                 known = {row[0] for row in conn.execute("SELECT name FROM apn")}
             if name not in known:
-                raise ValidationError(f"unknown APN {name!r} for IMSI {subscriber.imsi}")
+                raise ValidationError(f"unknown APN {name!r} for IMSI {subscriber.imsi}", field="apns",
+                                      problem=f"names an APN that is not provisioned: {name!r}")
 
 
 def _link_apns(conn, subscribers):
@@ -423,7 +440,8 @@ def _add_subscribers(conn, subscribers, skip_existing, chunk_size):
         for subscriber in batch:
             for name in subscriber.apns:
                 if name not in known:
-                    raise ValidationError(f"unknown APN {name!r} for IMSI {subscriber.imsi}")
+                    raise ValidationError(f"unknown APN {name!r} for IMSI {subscriber.imsi}", field="apns",
+                                          problem=f"names an APN that is not provisioned: {name!r}")
         added += _add_chunk(conn, batch, skip_existing)
     return added
 
@@ -478,6 +496,9 @@ def _update_subscriber(conn, imsi, changes):
 
 
 def _delete_subscriber(conn, imsi):
+    user = ims_user_of(conn, imsi)
+    if user is not None:
+        raise InUseError(f"subscriber {imsi} is used by IMS subscription {user}")
     if conn.execute("DELETE FROM subscriber WHERE imsi = ?", (imsi,)).rowcount == 0:
         raise NotFoundError(f"no subscriber {imsi}")
     conn.execute("DELETE FROM serving_node WHERE imsi = ?", (imsi,))
@@ -499,6 +520,43 @@ def _add_apn(conn, profile):
         raise DuplicateError(f"context id {profile.context_id} is used by another APN")
     conn.execute(INSERT_APN, encode_apn(profile))
     return profile
+
+
+def _update_apn(conn, key, changes):
+    current = apn_from_row(conn.execute(SELECT_APN_BY_NAME, (key,)).fetchone())
+    if current is None:
+        raise NotFoundError(f"no APN {key!r}")
+    updated = changed(current, changes)
+    if updated.context_id is None:
+        updated = changed(updated, {"context_id": current.context_id})
+    if conn.execute("SELECT 1 FROM apn WHERE context_id = ? AND name != ?", (updated.context_id, key)).fetchone():
+        raise DuplicateError(f"context id {updated.context_id} is used by another APN")
+    conn.execute("DELETE FROM apn WHERE name = ?", (key,))
+    conn.execute(INSERT_APN, encode_apn(updated))
+    return updated
+
+
+def _where(query):
+    """The WHERE clause and its arguments for a SubscriberQuery."""
+    clauses, args = [], []
+    if query.msisdn is not None:
+        clauses.append("msisdn = ?")
+        args.append(query.msisdn)
+    if query.imsi_prefix is not None:
+        # IMSIs are digits: the prefix's range, which the primary key serves.
+        clauses.append("imsi >= ? AND imsi < ?")
+        args += [query.imsi_prefix, query.imsi_prefix + ":"]
+    if query.apn is not None:
+        # Exact match on subscriber_apn's key: no pattern over the APN lists.
+        clauses.append("imsi IN (SELECT imsi FROM subscriber_apn WHERE apn = ?)")
+        args.append(query.apn)
+    if query.enabled is not None:
+        clauses.append("enabled = ?")
+        args.append(int(query.enabled))
+    if query.after is not None:
+        clauses.append("imsi > ?")
+        args.append(query.after)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
 
 
 def _delete_apn(conn, key):

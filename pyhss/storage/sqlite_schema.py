@@ -3,11 +3,14 @@ schema version, run on the store's connection inside the open's
 ``BEGIN IMMEDIATE`` transaction (a second process opening the file waits,
 then finds the work done).
 
-The ``schema_version`` table keeps one row per version applied; the
-highest is the database's version.
+The ``schema_version`` table keeps one row: the database's version (as
+the first releases wrote it; the highest row is read, should there be
+several).
 """
 
 from pyhss.storage.schema import pending
+from pyhss.storage.sqlite_eir import EIR_SCHEMA
+from pyhss.storage.sqlite_ims import IMS_SCHEMA
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
 
@@ -60,8 +63,12 @@ def _statements(statements):
     return step
 
 
+def _script(script):
+    return _statements([statement for statement in script.split(";") if statement.strip()])
+
+
 def _link_subscribers_to_apns(conn):
-    """Version 2: subscriber_apn, filled from every subscriber's APN list."""
+    """Version 3: subscriber_apn, filled from every subscriber's APN list."""
     conn.execute("CREATE TABLE subscriber_apn (apn TEXT NOT NULL, imsi TEXT NOT NULL, "
                  "PRIMARY KEY (apn, imsi)) WITHOUT ROWID")
     rows = conn.execute("SELECT imsi, apns FROM subscriber")
@@ -71,21 +78,32 @@ def _link_subscribers_to_apns(conn):
 
 MIGRATIONS = {
     1: _statements(_VERSION_1),
-    2: _link_subscribers_to_apns,
+    2: _script(EIR_SCHEMA + IMS_SCHEMA),    # the equipment register (S13); IMS subscriptions (Cx)
+    3: _link_subscribers_to_apns,
 }
 
 
 def migrate(conn, where, upto=None):
     """Bring the database on ``conn`` (in a write transaction) to the
-    current schema version, or to ``upto`` (tests build older ones);
-    returns the versions applied.  SchemaTooNew for a newer database."""
+    current schema version, or to ``upto`` (tests build older ones).
+    Returns ``(stored, applied)``: the version found (None: a new
+    database) and the versions applied.  SchemaTooNew for a newer
+    database, before anything is written to it."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'").fetchone() is None:
+        stored = None
+    else:
+        stored = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+    versions = pending(stored, where, MIGRATIONS)
     conn.execute(VERSION_TABLE)
-    stored = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
     applied = []
-    for version in pending(stored, where, MIGRATIONS):
+    for version in versions:
         if upto is not None and version > upto:
             break
         MIGRATIONS[version](conn)
-        conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
         applied.append(version)
-    return applied
+    if applied:
+        if stored is None:
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (applied[-1],))
+        else:
+            conn.execute("UPDATE schema_version SET version = ?", (applied[-1],))
+    return stored, applied

@@ -21,6 +21,13 @@ How each family runs here:
 - dos: purgeMS to the HLR, cancelLocation to the serving VLR
 - info_theft: sendIMSI, sendAuthenticationInfo for home IMSIs
 - sms_spoofing: sendRoutingInfoForSM then mt-forwardSM with a spoofed SMSC
+
+A family's ``stealth`` (a share of its campaigns) makes the attacker act
+more like the node it pretends to be: requests spaced four times wider; a
+rogue VLR authenticates (sendAuthenticationInfo) before its updateLocation;
+a tracker follows its sendRoutingInfoForSM with a silent SMS
+(mt-forwardSM), as an SMSC would; a spoofed SMS claims the attacker's own
+GT as its SMSC (only the originator inside the SMS is forged).
 """
 
 from ss7tools.attack_families import (DOS, FRAUD, INFO_THEFT, INTERCEPTION,
@@ -84,7 +91,7 @@ def attacker_number(sim):
 
 
 # -- the attacks: generators (sim, victim, attacker, variant) ------------------
-def location_tracking(sim, victim, attacker, method):
+def location_tracking(sim, victim, attacker, method, stealthy=False):
     hlr = sim.world.home.hlr
     label = sim.label(LOCATION_TRACKING.name, victim, attacker.gt)
     vlr = victim.hlr_vlr
@@ -108,11 +115,17 @@ def location_tracking(sim, victim, attacker, method):
         else:
             d.end_error("sendRoutingInfo", "absentSubscriber")
     elif method == "sendRoutingInfoForSM":
-        yield from exchange(
+        located = yield from exchange(
             sim, attacker.node("smsc"), hlr, "sendRoutingInfoForSM",
             {"msisdn": victim.msisdn, "smsc": attacker.gt},
             {"imsi": victim.imsi, "msc": vlr.gt if vlr else hlr.gt}, label,
             error="absentSubscriberSM" if vlr is None else None, called=(victim.msisdn, 1))
+        if stealthy and located and vlr.network is not None:
+            yield sim.latency() * 3
+            yield from exchange(sim, attacker.node("smsc"), vlr, "mt-forwardSM",
+                                {"imsi": victim.imsi, "smsc": attacker.gt}, {},
+                                sim.label(LOCATION_TRACKING.name, victim, attacker.gt),
+                                error=None if victim.on else "absentSubscriberSM")
     elif method == "provideSubscriberInfo":
         target = victim.vlr if is_home(victim.vlr) else sim.world.home.vlrs[0]
         yield from exchange(sim, attacker.node("hlr"), target, "provideSubscriberInfo",
@@ -138,7 +151,7 @@ def recover_registration(sim, victim, rogue):
         yield from location_update(sim, victim, victim.vlr)
 
 
-def interception(sim, victim, attacker, method):
+def interception(sim, victim, attacker, method, stealthy=False):
     hlr = sim.world.home.hlr
     label = sim.label(INTERCEPTION.name, victim, attacker.gt)
     if method == "insertSubscriberData":
@@ -148,6 +161,10 @@ def interception(sim, victim, attacker, method):
         return
     rogue = attacker.node("vlr")
     gt, np = hlr_route(victim)
+    if stealthy:
+        yield from exchange(sim, rogue, hlr, "sendAuthenticationInfo", {"imsi": victim.imsi},
+                            vectors(sim, 1), label, variant=1, called=(gt, np))
+        yield sim.latency()
     d = sim.dialogue(rogue, hlr, label, gt, np)
     d.begin("updateLocation", {"imsi": victim.imsi, "msc": rogue.gt, "vlr": rogue.gt})
     yield sim.latency()
@@ -165,7 +182,7 @@ def interception(sim, victim, attacker, method):
     sim.start(recover_registration(sim, victim, rogue), sim.rng.uniform(300.0, 1800.0))
 
 
-def fraud(sim, victim, attacker, method):
+def fraud(sim, victim, attacker, method, stealthy=False):
     hlr = sim.world.home.hlr
     ftn = attacker_number(sim)
     if method == "anyTimeModification":
@@ -184,7 +201,7 @@ def fraud(sim, victim, attacker, method):
                             sim.label(FRAUD.name, victim, attacker.gt), called=hlr_route(victim))
 
 
-def dos(sim, victim, attacker, method):
+def dos(sim, victim, attacker, method, stealthy=False):
     label = sim.label(DOS.name, victim, attacker.gt)
     if method == "purgeMS":
         rogue = attacker.node("vlr")
@@ -202,7 +219,7 @@ def dos(sim, victim, attacker, method):
         sim.start(location_update(sim, victim, vlr), sim.rng.uniform(60.0, 900.0))
 
 
-def info_theft(sim, victim, attacker, method):
+def info_theft(sim, victim, attacker, method, stealthy=False):
     hlr = sim.world.home.hlr
     label = sim.label(INFO_THEFT.name, victim, attacker.gt)
     if method == "sendIMSI":
@@ -216,11 +233,12 @@ def info_theft(sim, victim, attacker, method):
                             variant=count, called=hlr_route(victim))
 
 
-def sms_spoofing(sim, victim, attacker, method):
+def sms_spoofing(sim, victim, attacker, method, stealthy=False):
     hlr = sim.world.home.hlr
     node = attacker.node("smsc")
-    # the SMSC address claimed in the message: a partner's or our own
-    claimed = (sim.world.home.smsc.gt if method == "home"
+    # the SMSC address claimed in the message: a partner's or our own, or
+    # (stealthy) the attacker's own
+    claimed = (attacker.gt if stealthy else sim.world.home.smsc.gt if method == "home"
                else sim.rng.choice(sim.world.partners).smsc.gt)
     vlr = victim.hlr_vlr
     if vlr is None or vlr.network is None:
@@ -256,12 +274,14 @@ def campaign(sim, name, spec, pools):
     victim = pick_victim(sim, at_home)
     if victim is None:
         return
+    # drawn only when asked for: a world without stealth keeps its traffic
+    stealthy = spec.get("stealth", 0.0) > 0 and rng.random() < spec["stealth"]
     for i in range(spec["campaign"]):
         if at_home and not is_home(victim.vlr):
             return
-        yield from run(sim, victim, attacker, method)
+        yield from run(sim, victim, attacker, method, stealthy)
         if i + 1 < spec["campaign"]:
-            spacing = spec["spacing_s"]
+            spacing = spec["spacing_s"] * (4 if stealthy else 1)
             yield rng.expovariate(1.0 / spacing) if spacing > 0 else sim.latency()
 
 

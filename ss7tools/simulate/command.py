@@ -49,6 +49,25 @@ def _positive_int(text):
     return value
 
 
+def _share(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("expected a share between 0 and 1, got %r" % text)
+    return value
+
+
+def _write_network(world, path):
+    import yaml
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("# The home network of a simulated world, as ss7tools detect --network "
+                  "reads it\n")
+        yaml.safe_dump(world.network_description(), out, sort_keys=False,
+                       default_flow_style=None, width=100)
+
+
 def _progress_bar(duration, stream):
     if not (hasattr(stream, "isatty") and stream.isatty()):
         return None, None
@@ -65,9 +84,10 @@ def _progress_bar(duration, stream):
 
 
 def simulate(output, labels=None, world=None, seed=0, duration=3600.0, subscribers=1000,
-             attack_mix=None, max_messages=None, progress=None):
+             attack_mix=None, max_messages=None, progress=None, stealth=None):
     """Run one simulation; returns the engine (counts in ``messages``,
-    ``label_counts``)."""
+    ``label_counts``).  ``stealth``, a share, overrides every attack
+    family's."""
     from ss7tools.simulate.engine import Simulation
     from ss7tools.simulate.output import CaptureSink
     from ss7tools.simulate.world import World
@@ -79,7 +99,8 @@ def simulate(output, labels=None, world=None, seed=0, duration=3600.0, subscribe
                        sack_every=int(behaviour.get("sack_every", 2)))
     try:
         sim = Simulation(world, sink, seed=seed, subscribers=subscribers, duration=duration,
-                         attack_mix=attack_mix, max_messages=max_messages, progress=progress)
+                         attack_mix=attack_mix, max_messages=max_messages, progress=progress,
+                         stealth=stealth)
         sim.run()
     finally:
         sink.close()
@@ -93,7 +114,10 @@ def run_simulate(args, stderr=None):
     update, bar = _progress_bar(args.duration, stderr)
     try:
         sim = simulate(args.output, args.labels, args.world, args.seed, args.duration,
-                       args.subscribers, args.attack_mix, progress=update)
+                       args.subscribers, args.attack_mix, progress=update,
+                       stealth=args.stealth)
+        if args.network_out:
+            _write_network(sim.world, args.network_out)
     except (OSError, WorldError, ValueError) as exc:
         stderr.write("ss7tools simulate: %s\n" % (exc,))
         return 2
@@ -124,6 +148,13 @@ def add_parser(subparsers):
     parser.add_argument("--attack-mix", type=parse_attack_mix, default=None,
                         help="attack shares overriding the world's, e.g. "
                              "location_tracking=0.01,dos=0.002")
+    parser.add_argument("--stealth", type=_share, default=None,
+                        help="share of attack campaigns run stealthily (overrides the "
+                             "world's per family): wider spacing, and attackers that "
+                             "act like the node they pretend to be")
+    parser.add_argument("--network-out", metavar="NET.yaml",
+                        help="also write the home network as a firewall knows it (the "
+                             "network file of ss7tools detect --network)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     parser.set_defaults(func=_run_with_default_labels)
     return parser

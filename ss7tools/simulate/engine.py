@@ -100,7 +100,7 @@ class Simulation:
     ``max_messages``), handing each message to ``sink.message``."""
 
     def __init__(self, world, sink, seed=0, subscribers=1000, duration=3600.0,
-                 attack_mix=None, max_messages=None, progress=None):
+                 attack_mix=None, max_messages=None, progress=None, stealth=None):
         self.world, self.sink = world, sink
         self.rng = random.Random(seed)
         self.codec = MapCodec()
@@ -122,6 +122,11 @@ class Simulation:
                 raise ValueError("unknown attack type %r (known: %s)"
                                  % (name, ", ".join(ATTACK_TYPES)))
             self.attacks[name]["share"] = float(share)
+        if stealth is not None:
+            if not 0 <= stealth <= 1:
+                raise ValueError("stealth: a share between 0 and 1, got %r" % (stealth,))
+            for spec in self.attacks.values():
+                spec["stealth"] = float(stealth)
         self.label_counts = {}
 
     # -- scheduling -------------------------------------------------------

@@ -82,6 +82,7 @@ def vectors(sim, count):
 
 
 def authenticate(sim, sub, vlr, label=None):
+    sub.last_seen = sim.now
     count = sim.rng.choice(VECTOR_COUNTS)
     hlr = sub.network.hlr
     unknown = sim.rng.random() < sim.behaviour["unknown_subscriber_share"]
@@ -176,6 +177,7 @@ def mt_call(sim, sub):
         error="absentSubscriber" if absent else None)
     yield sim.latency()
     if answered:
+        sub.last_seen = sim.now
         d.end_result("sendRoutingInfo", {"imsi": sub.imsi, "msrn": msrn})
     else:
         d.end_error("sendRoutingInfo", "absentSubscriber")
@@ -209,7 +211,9 @@ def mt_sms(sim, sub, smsc=None, label=None):
     delivered = yield from exchange(
         sim, smsc, vlr, "mt-forwardSM", {"imsi": sub.imsi, "smsc": smsc.gt}, {},
         label if vlr.network is not None else label_towards(sim, sub, vlr), error="absentSubscriberSM" if absent else None)
-    if not delivered:
+    if delivered:
+        sub.last_seen = sim.now
+    else:
         yield sim.latency()
         yield from exchange(sim, smsc, hlr, "reportSM-DeliveryStatus",
                             {"msisdn": sub.msisdn, "smsc": smsc.gt}, {}, label,
@@ -219,6 +223,7 @@ def mt_sms(sim, sub, smsc=None, label=None):
 def mo_sms(sim, sub):
     if sub.vlr is None or not sub.on:
         return
+    sub.last_seen = sim.now
     smsc = sub.network.smsc
     yield from exchange(sim, sub.vlr, smsc, "mo-forwardSM",
                         {"msisdn": sub.msisdn, "smsc": smsc.gt}, {}, sim.label())
@@ -227,6 +232,7 @@ def mo_sms(sim, sub):
 def ussd(sim, sub):
     if sub.vlr is None or not sub.on:
         return
+    sub.last_seen = sim.now
     yield from exchange(sim, sub.vlr, sub.network.hlr, "processUnstructuredSS-Request",
                         {"msisdn": sub.msisdn}, {}, sim.label())
 
@@ -288,7 +294,10 @@ def move(sim, sub, trip):
     if not choices:
         return
     new = sim.rng.choice(choices)
-    if sim.now - sub.last_move < travel_time(sim, old, new):
+    # a phone active at home minutes ago cannot register abroad now (a move
+    # between regions of one country may happen at their border at any time)
+    since = sub.last_move if old.network is new.network else max(sub.last_move, sub.last_seen)
+    if sim.now - since < travel_time(sim, old, new):
         return                                   # could not have got there yet
     sub.vlr, sub.last_move = new, sim.now
     yield from location_update(sim, sub, new)

@@ -19,6 +19,7 @@ from ss7tools.encode.sccp import SSN_GSMSCF, SSN_HLR, SSN_MSC, SSN_VLR
 from ss7tools.errors import WorldError
 
 DEFAULT_WORLD = os.path.join(os.path.dirname(__file__), "default_world.yaml")
+HOLDOUT_WORLD = os.path.join(os.path.dirname(__file__), "holdout_world.yaml")
 RATE_NAMES = ("authentication", "mt_call", "mt_sms", "mo_sms", "ussd",
               "camel_psi", "subscription_change", "switch_off", "switch_on")
 BEHAVIOUR_SHARES = ("timeout_share", "abort_share", "sms_absent_share",
@@ -80,16 +81,19 @@ class Network:
 class Subscriber:
     """A subscriber's identities and where it is.  ``vlr`` is where the
     phone is registered (None while switched off and purged); ``hlr_vlr`` is
-    what its HLR believes (an attacker's node after an interception)."""
+    what its HLR believes (an attacker's node after an interception);
+    ``last_move`` when it last changed VLR, ``last_seen`` when the phone
+    was last active (authenticated, sent or received a call or SMS) where it
+    is: a trip abroad starts after both."""
 
     __slots__ = ("index", "imsi", "msisdn", "network", "vlr", "hlr_vlr",
-                 "on", "last_move")
+                 "on", "last_move", "last_seen")
 
     def __init__(self, index, imsi, msisdn, network):
         self.index, self.imsi, self.msisdn, self.network = index, imsi, msisdn, network
         self.vlr = self.hlr_vlr = None
         self.on = True
-        self.last_move = -1e9
+        self.last_move = self.last_seen = -1e9
 
     @property
     def roaming(self):
@@ -220,10 +224,11 @@ class World:
                 "spoof": _share(spec, "spoof", where),
                 "attackers": max(1, _get(spec, "attackers", where, int)),
                 "campaign": max(1, _get(spec, "campaign", where, int)),
-                "spacing_s": _get(spec, "spacing_s", where, float)}
+                "spacing_s": _get(spec, "spacing_s", where, float),
+                "stealth": _share(spec, "stealth", where) if "stealth" in spec else 0.0}
         for name in ATTACK_TYPES:
             self.attacks.setdefault(name, {"share": 0.0, "spoof": 0.5, "attackers": 1,
-                                           "campaign": 1, "spacing_s": 0.0})
+                                           "campaign": 1, "spacing_s": 0.0, "stealth": 0.0})
 
     def _home(self, spec):
         net = _network(spec, True, "home")
@@ -263,6 +268,28 @@ class World:
             vlr.name = "%s-vlr-%d" % (net.name, i)
             net.vlrs.append(vlr)
         return net
+
+    def network_description(self):
+        """The home network as a firewall knows it (the network file of
+        ``ss7tools detect --network``): identities, GT prefixes (node
+        ranges and E.164 number ranges), VLR locations, and the roaming
+        partners with their GT prefixes and a location for each.  Nothing
+        of the attackers."""
+        home = self.home
+
+        def identity(net):
+            return {"name": net.name, "country": net.country, "mcc": net.mcc, "mnc": net.mnc,
+                    "cc": net.cc, "ndc": net.ndc}
+        home_prefixes = sorted({home.cc + home.ndc} | {
+            os.path.commonprefix([n.gt for n in [home.hlr, home.smsc, home.gsmscf,
+                                                 home.gmsc] + home.vlrs])})
+        description = {"home": dict(identity(home), gt_prefixes=home_prefixes, vlrs=[
+            {"gt": v.gt, "lat": v.lat, "lon": v.lon} for v in home.vlrs])}
+        description["partners"] = [dict(
+            identity(net), gt_prefixes=sorted({net.hlr.gt[:-5], net.cc + net.ndc}),
+            vlrs=[{"gt": v.gt, "lat": v.lat, "lon": v.lon} for v in net.vlrs])
+            for net in self.partners]
+        return description
 
     @classmethod
     def load(cls, path=None):

@@ -1,24 +1,31 @@
 /*
  * fd_mme: a freeDiameter extension that plays the MME side of S6a
- * (TS 29.272, application 16777251) against an HSS, for pyhss's interop
- * test tests/test_interop_s6a_mme.py.  Written for this project against
- * libfreediameter-dev 1.2.1 (the library Open5GS's MME is built on).
- * fd_mme_dict.c adds S6a to freeDiameter's dictionary, fd_mme_record.c
- * writes the output file; this file sends and answers.
+ * (TS 29.272, application 16777251) against an HSS, or of S13
+ * (application 16777252) against an EIR, for pyhss's interop tests
+ * tests/test_interop_s6a_mme.py and tests/test_interop_s13_eir.py.
+ * Written for this project against libfreediameter-dev 1.2.1 (the library
+ * Open5GS's MME is built on).  fd_mme_dict.c adds S6a and S13 to
+ * freeDiameter's dictionary, fd_mme_record.c writes the output file; this
+ * file sends and answers.
  *
  * Configuration (the file named after LoadExtension's ':'), "key = value", values
  * without spaces:
+ *   role          s6a (the default) or s13
  *   output        file receiving one JSON object per line (see below)
- *   hss_host      the HSS's Diameter identity (Destination-Host)
- *   hss_realm     the HSS's realm (Destination-Realm)
- *   imsi          a provisioned subscriber
- *   unknown_imsi  an IMSI the HSS does not know
- *   visited_plmn  Visited-PLMN-Id, 6 hex digits (3 octets)
+ *   hss_host      the HSS's (or EIR's) Diameter identity (Destination-Host)
+ *   hss_realm     its realm (Destination-Realm)
+ *   imsi          S6a: a provisioned subscriber
+ *   unknown_imsi  S6a: an IMSI the HSS does not know
+ *   visited_plmn  S6a: Visited-PLMN-Id, 6 hex digits (3 octets)
+ *   ecr           S13, once per ECR to send, in order: label,imei,sv,imsi
+ *                 ("-" leaves that AVP out)
  *
- * Once the HSS peer is open it sends, one after the other: AIR (E-UTRAN,
- * 2 vectors), AIR (UTRAN/GERAN), AIR (unknown IMSI), ULR, NOR, PUR and a
- * second ULR (so that the UE is registered, not purged, when the HSS later
- * sends IDR and CLR).  It answers every CLR and IDR with 2001.
+ * S6a: once the HSS peer is open it sends, one after the other: AIR
+ * (E-UTRAN, 2 vectors), AIR (UTRAN/GERAN), AIR (unknown IMSI), ULR, NOR,
+ * PUR and a second ULR (so that the UE is registered, not purged, when the
+ * HSS later sends IDR and CLR).  It answers every CLR and IDR with 2001.
+ * S13: it announces S13 alone in its CER and sends the ECRs, each with
+ * Terminal-Information (IMEI, Software-Version) and User-Name.
  *
  * Output lines: {"event":"answer"|"request"|"timeout"|"parse-error"|...}.
  * "answer" and "request" lines carry the command, Result-Code or
@@ -39,14 +46,26 @@
 
 /* --- configuration ------------------------------------------------------ */
 
+#define MAX_ECRS 16
+
+struct ecr_step { char label[32], imei[64], software_version[16], imsi[32]; };
+
 static struct {
+    char role[8];
     char output[1024];
     char hss_host[256];
     char hss_realm[256];
     char imsi[32];
     char unknown_imsi[32];
     uint8_t visited_plmn[3];
+    struct ecr_step ecrs[MAX_ECRS];
+    int ecr_count;
 } conf;
+
+static int s13_role(void)
+{
+    return !strcmp(conf.role, "s13");
+}
 
 static int read_conf(const char *path)
 {
@@ -61,7 +80,15 @@ static int read_conf(const char *path)
             continue;
 #define SET(field) if (!strcmp(key, #field)) snprintf(conf.field, sizeof(conf.field), "%.*s", \
                                                       (int)sizeof(conf.field) - 1, value)
-        SET(output); else SET(hss_host); else SET(hss_realm); else SET(imsi); else SET(unknown_imsi);
+        SET(role); else SET(output); else SET(hss_host); else SET(hss_realm); else SET(imsi);
+        else SET(unknown_imsi);
+        else if (!strcmp(key, "ecr") && conf.ecr_count < MAX_ECRS) {
+            struct ecr_step *e = &conf.ecrs[conf.ecr_count];
+            if (sscanf(value, "%31[^,],%63[^,],%15[^,],%31s", e->label, e->imei, e->software_version, e->imsi) == 4)
+                conf.ecr_count++;
+            else
+                fd_log_error("fd_mme: ecr = %s: expected label,imei,sv,imsi", value);
+        }
         else if (!strcmp(key, "visited_plmn")) {
             unsigned a, b, c;
             if (sscanf(value, "%2x%2x%2x", &a, &b, &c) == 3) {
@@ -70,8 +97,16 @@ static int read_conf(const char *path)
         }
     }
     fclose(f);
-    if (!conf.output[0] || !conf.hss_host[0] || !conf.hss_realm[0] || !conf.imsi[0] || !conf.unknown_imsi[0]) {
-        fd_log_error("fd_mme: %s needs output, hss_host, hss_realm, imsi and unknown_imsi", path);
+    if (!conf.role[0])
+        strcpy(conf.role, "s6a");
+    if (strcmp(conf.role, "s6a") && strcmp(conf.role, "s13")) {
+        fd_log_error("fd_mme: %s: role must be s6a or s13", path);
+        return EINVAL;
+    }
+    if (!conf.output[0] || !conf.hss_host[0] || !conf.hss_realm[0]
+        || (s13_role() ? !conf.ecr_count : !conf.imsi[0] || !conf.unknown_imsi[0])) {
+        fd_log_error("fd_mme: %s needs output, hss_host, hss_realm and, for S6a, imsi and unknown_imsi, "
+                     "for S13, ecr", path);
         return EINVAL;
     }
     return 0;
@@ -125,8 +160,8 @@ static void add_str(msg_or_avp *parent, const char *name, const char *s)
 }
 
 /* Session-Id, Vendor-Specific-Application-Id, Auth-Session-State, Origin-*,
- * Destination-*, User-Name: the head every S6a request of ours has. */
-static struct msg *new_request(const char *command, const char *imsi)
+ * Destination-*: the head every request of ours has. */
+static struct msg *new_application_request(const char *command, uint32_t application)
 {
     struct msg *m = NULL;
     struct avp *vsai;
@@ -134,13 +169,39 @@ static struct msg *new_request(const char *command, const char *imsi)
     CHECK_FCT_DO(fd_msg_new_session(m, (os0_t)"fd_mme", 6), return NULL);
     vsai = new_avp("Vendor-Specific-Application-Id");
     add_u32(vsai, "Vendor-Id", VENDOR_3GPP);
-    add_u32(vsai, "Auth-Application-Id", S6A_APP_ID);
+    add_u32(vsai, "Auth-Application-Id", application);
     add(m, vsai);
     add_i32(m, "Auth-Session-State", 1);  /* NO_STATE_MAINTAINED */
     CHECK_FCT_DO(fd_msg_add_origin(m, 0), return NULL);
     add_str(m, "Destination-Host", conf.hss_host);
     add_str(m, "Destination-Realm", conf.hss_realm);
-    add_str(m, "User-Name", imsi);
+    return m;
+}
+
+/* An S6a request: the head and User-Name. */
+static struct msg *new_request(const char *command, const char *imsi)
+{
+    struct msg *m = new_application_request(command, S6A_APP_ID);
+    if (m)
+        add_str(m, "User-Name", imsi);
+    return m;
+}
+
+/* An S13 ECR: the head, Terminal-Information, User-Name. */
+static struct msg *ecr(const struct ecr_step *e)
+{
+    struct msg *m = new_application_request("ME-Identity-Check-Request", S13_APP_ID);
+    struct avp *terminal;
+    if (!m)
+        return NULL;
+    terminal = new_avp("Terminal-Information");
+    if (strcmp(e->imei, "-"))
+        add_str(terminal, "IMEI", e->imei);
+    if (strcmp(e->software_version, "-"))
+        add_str(terminal, "Software-Version", e->software_version);
+    add(m, terminal);
+    if (strcmp(e->imsi, "-"))
+        add_str(m, "User-Name", e->imsi);
     return m;
 }
 
@@ -216,26 +277,52 @@ static int hss_open(void)
         && fd_peer_get_state(peer) == STATE_OPEN;
 }
 
+static int wait_for_hss(void)
+{
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    int waited;
+    for (waited = 0; !hss_open(); waited++) {
+        if (waited * 20 >= PEER_OPEN_TIMEOUT_S * 1000) {
+            record_event("error", "open", "the HSS connection did not open");
+            return 0;
+        }
+        nanosleep(&pause, NULL);
+    }
+    return 1;
+}
+
+/* Send m and wait for its answer (or its timeout); 0 when it could not go. */
+static int send_and_wait(struct msg *m, const char *label)
+{
+    struct timespec deadline;
+    pthread_mutex_lock(&step_lock);
+    step_done = 0;
+    pthread_mutex_unlock(&step_lock);
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += ANSWER_TIMEOUT_S;
+    if (!m || fd_msg_send_timeout(&m, on_answer, (void *)label, on_expired, &deadline)) {
+        record_event("error", label, "could not build or send the request");
+        return 0;
+    }
+    pthread_mutex_lock(&step_lock);
+    while (!step_done)
+        pthread_cond_wait(&step_cond, &step_lock);
+    pthread_mutex_unlock(&step_lock);
+    return 1;
+}
+
 /* Runs in its own thread: the steps need the core started and the HSS
  * connection open, neither of which exists while the extension loads. */
 static void *send_steps(void *unused)
 {
     static const char *labels[] = {"air-eutran", "air-utran-geran", "air-unknown-imsi", "ulr", "nor", "pur",
                                    "ulr-after-purge"};
-    struct timespec pause = {0, 20 * 1000 * 1000};
     size_t i;
-    int waited;
 
-    for (waited = 0; !hss_open(); waited++) {
-        if (waited * 20 >= PEER_OPEN_TIMEOUT_S * 1000) {
-            record_event("error", "open", "the HSS connection did not open");
-            return NULL;
-        }
-        nanosleep(&pause, NULL);
-    }
+    if (!wait_for_hss())
+        return NULL;
     for (i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
         struct msg *m;
-        struct timespec deadline;
         switch (i) {
             case 0: m = air(conf.imsi, "Requested-EUTRAN-Authentication-Info"); break;
             case 1: m = air(conf.imsi, "Requested-UTRAN-GERAN-Authentication-Info"); break;
@@ -244,20 +331,22 @@ static void *send_steps(void *unused)
             case 4: m = nor(); break;
             default: m = pur(); break;
         }
-        pthread_mutex_lock(&step_lock);
-        step_done = 0;
-        pthread_mutex_unlock(&step_lock);
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += ANSWER_TIMEOUT_S;
-        if (!m || fd_msg_send_timeout(&m, on_answer, (void *)labels[i], on_expired, &deadline)) {
-            record_event("error", labels[i], "could not build or send the request");
+        if (!send_and_wait(m, labels[i]))
             return NULL;
-        }
-        pthread_mutex_lock(&step_lock);
-        while (!step_done)
-            pthread_cond_wait(&step_cond, &step_lock);
-        pthread_mutex_unlock(&step_lock);
     }
+    record_event("done", "requests", NULL);
+    return NULL;
+}
+
+/* The S13 role's thread: the configured ECRs, one after the other. */
+static void *send_ecrs(void *unused)
+{
+    int i;
+    if (!wait_for_hss())
+        return NULL;
+    for (i = 0; i < conf.ecr_count; i++)
+        if (!send_and_wait(ecr(&conf.ecrs[i]), conf.ecrs[i].label))
+            return NULL;
     record_event("done", "requests", NULL);
     return NULL;
 }
@@ -312,6 +401,15 @@ static int fd_mme_entry(char *conffile)
     put(&b, "{\"event\":\"dictionary\",\"created_avps\":%d,\"created_commands\":%d,\"created_rules\":%d,"
             "\"existing_rules\":%d}", created_avps, created_commands, created_rules, existing_rules);
     emit(&b);
+    if (s13_role()) {
+        /* An MME towards its EIR: S13 alone in the CER. */
+        CHECK_FCT(fd_disp_app_support(s13_app, vendor_3gpp, 1, 0));
+        CHECK_FCT(fd_hook_register(HOOK_MASK(HOOK_MESSAGE_PARSING_ERROR, HOOK_MESSAGE_ROUTING_ERROR,
+                                             HOOK_MESSAGE_DROPPED), on_hook, NULL, NULL, &hook));
+        CHECK_POSIX(pthread_create(&sender, NULL, send_ecrs, NULL));
+        sender_started = 1;
+        return 0;
+    }
     /* Announced in our CER as Vendor-Specific-Application-Id, like an MME. */
     CHECK_FCT(fd_disp_app_support(s6a_app, vendor_3gpp, 1, 0));
     memset(&when, 0, sizeof(when));

@@ -8,15 +8,16 @@
 #include <freeDiameter/extension.h>
 
 #define S6A_APP_ID 16777251
+#define S13_APP_ID 16777252
 #define VENDOR_3GPP 10415
 
 /* Shared between our files only: kept out of the symbols freeDiameter
  * (which loads extensions RTLD_GLOBAL) could see. */
 #pragma GCC visibility push(hidden)
 
-/* fd_mme_dict.c: the S6a dictionary (what the loaded ones lack). */
+/* fd_mme_dict.c: the S6a and S13 dictionary (what the loaded ones lack). */
 extern struct dictionary *dict;
-extern struct dict_object *s6a_app, *vendor_3gpp;
+extern struct dict_object *s6a_app, *s13_app, *vendor_3gpp;
 extern int created_avps, created_commands, created_rules, existing_rules;
 int ensure_dictionary(void);
 struct dict_object *find_avp(const char *name);

@@ -1,16 +1,16 @@
 /*
- * fd_mme: the S6a part of freeDiameter's dictionary.  Debian's
+ * fd_mme: the S6a and S13 part of freeDiameter's dictionary.  Debian's
  * dict_dcca_3gpp (loaded before us) defines most TS 29.272 AVPs but no S6a
- * application, no S6a command and no rule inside the S6a grouped AVPs (1.2.1
- * has rules for Allocation-Retention-Priority only, which we keep); we add
- * what is missing, so that fd_msg_parse_rules checks S6a messages against
- * the ABNF of TS 29.272 section 7.2.
+ * or S13 application, none of their commands and no rule inside their
+ * grouped AVPs (1.2.1 has rules for Allocation-Retention-Priority only,
+ * which we keep); we add what is missing, so that fd_msg_parse_rules checks
+ * S6a and S13 messages against the ABNF of TS 29.272 section 7.2.
  */
 
 #include "fd_mme.h"
 
 struct dictionary *dict;
-struct dict_object *s6a_app, *vendor_3gpp;
+struct dict_object *s6a_app, *s13_app, *vendor_3gpp;
 int created_avps, created_commands, created_rules, existing_rules;
 
 /* What S6a needs of each AVP; created only when the loaded dictionaries
@@ -70,15 +70,24 @@ static const struct avp_def {
     {VENDOR_3GPP, 1046, "Priority-Level", AVP_TYPE_UNSIGNED32, NULL},
     {VENDOR_3GPP, 1047, "Pre-emption-Capability", AVP_TYPE_INTEGER32, NULL},
     {VENDOR_3GPP, 1048, "Pre-emption-Vulnerability", AVP_TYPE_INTEGER32, NULL},
+    /* S13 (TS 29.272 7.3.3-7.3.6, 7.3.51) */
+    {VENDOR_3GPP, 1401, "Terminal-Information", AVP_TYPE_GROUPED, NULL},
+    {VENDOR_3GPP, 1402, "IMEI", AVP_TYPE_OCTETSTRING, "UTF8String"},
+    {VENDOR_3GPP, 1403, "Software-Version", AVP_TYPE_OCTETSTRING, "UTF8String"},
+    {VENDOR_3GPP, 1445, "Equipment-Status", AVP_TYPE_INTEGER32, NULL},
+    {VENDOR_3GPP, 1471, "3GPP2-MEID", AVP_TYPE_OCTETSTRING, NULL},
 };
 
-static const struct cmd_def { command_code_t code; const char *request, *answer; } cmd_defs[] = {
-    {316, "Update-Location-Request", "Update-Location-Answer"},
-    {317, "Cancel-Location-Request", "Cancel-Location-Answer"},
-    {318, "Authentication-Information-Request", "Authentication-Information-Answer"},
-    {319, "Insert-Subscriber-Data-Request", "Insert-Subscriber-Data-Answer"},
-    {321, "Purge-UE-Request", "Purge-UE-Answer"},
-    {323, "Notify-Request", "Notify-Answer"},
+static const struct cmd_def {
+    application_id_t application; command_code_t code; const char *request, *answer;
+} cmd_defs[] = {
+    {S6A_APP_ID, 316, "Update-Location-Request", "Update-Location-Answer"},
+    {S6A_APP_ID, 317, "Cancel-Location-Request", "Cancel-Location-Answer"},
+    {S6A_APP_ID, 318, "Authentication-Information-Request", "Authentication-Information-Answer"},
+    {S6A_APP_ID, 319, "Insert-Subscriber-Data-Request", "Insert-Subscriber-Data-Answer"},
+    {S6A_APP_ID, 321, "Purge-UE-Request", "Purge-UE-Answer"},
+    {S6A_APP_ID, 323, "Notify-Request", "Notify-Answer"},
+    {S13_APP_ID, 324, "ME-Identity-Check-Request", "ME-Identity-Check-Answer"},
 };
 
 /* The ABNF of TS 29.272 section 7.2 and 7.3, as far as the AVPs above and
@@ -121,6 +130,21 @@ static const struct rule_def rule_defs[] = {
     REQUEST_COMMON("Notify-Request", OPT), OPT("Notify-Request", "Context-Identifier"),
     OPT("Notify-Request", "Service-Selection"), OPT("Notify-Request", "NOR-Flags"),
     ANSWER_COMMON("Notify-Answer"),
+    /* S13: ECR/ECA (7.2.19, 7.2.20), Terminal-Information (7.3.3). */
+    HEAD("ME-Identity-Check-Request", "Session-Id"), OPT("ME-Identity-Check-Request", "Vendor-Specific-Application-Id"),
+    REQ("ME-Identity-Check-Request", "Auth-Session-State"), REQ("ME-Identity-Check-Request", "Origin-Host"),
+    REQ("ME-Identity-Check-Request", "Origin-Realm"), OPT("ME-Identity-Check-Request", "Destination-Host"),
+    REQ("ME-Identity-Check-Request", "Destination-Realm"), REQ("ME-Identity-Check-Request", "Terminal-Information"),
+    OPT("ME-Identity-Check-Request", "User-Name"), ANY("ME-Identity-Check-Request", "Proxy-Info"),
+    ANY("ME-Identity-Check-Request", "Route-Record"),
+    HEAD("ME-Identity-Check-Answer", "Session-Id"), OPT("ME-Identity-Check-Answer", "Vendor-Specific-Application-Id"),
+    OPT("ME-Identity-Check-Answer", "Result-Code"), OPT("ME-Identity-Check-Answer", "Experimental-Result"),
+    REQ("ME-Identity-Check-Answer", "Auth-Session-State"), REQ("ME-Identity-Check-Answer", "Origin-Host"),
+    REQ("ME-Identity-Check-Answer", "Origin-Realm"), OPT("ME-Identity-Check-Answer", "Equipment-Status"),
+    OPT("ME-Identity-Check-Answer", "Failed-AVP"), ANY("ME-Identity-Check-Answer", "Proxy-Info"),
+    ANY("ME-Identity-Check-Answer", "Route-Record"),
+    OPT("Terminal-Information", "IMEI"), OPT("Terminal-Information", "3GPP2-MEID"),
+    OPT("Terminal-Information", "Software-Version"),
     REQ("Experimental-Result", "Vendor-Id"), REQ("Experimental-Result", "Experimental-Result-Code"),
     OPT("Requested-EUTRAN-Authentication-Info", "Number-Of-Requested-Vectors"),
     OPT("Requested-EUTRAN-Authentication-Info", "Immediate-Response-Preferred"),
@@ -184,6 +208,11 @@ int ensure_dictionary(void)
         struct dict_application_data a = {S6A_APP_ID, "S6a"};
         CHECK_FCT(fd_dict_new(dict, DICT_APPLICATION, &a, vendor_3gpp, &s6a_app));
     }
+    aid = S13_APP_ID;
+    if (fd_dict_search(dict, DICT_APPLICATION, APPLICATION_BY_ID, &aid, &s13_app, ENOENT)) {
+        struct dict_application_data a = {S13_APP_ID, "S13"};
+        CHECK_FCT(fd_dict_new(dict, DICT_APPLICATION, &a, vendor_3gpp, &s13_app));
+    }
     for (i = 0; i < sizeof(avp_defs) / sizeof(avp_defs[0]); i++) {
         const struct avp_def *d = &avp_defs[i];
         struct dict_avp_request req = {d->vendor, d->code, NULL};
@@ -204,12 +233,13 @@ int ensure_dictionary(void)
                                   CMD_FLAG_REQUEST | CMD_FLAG_PROXIABLE};
         struct dict_cmd_data a = {cmd_defs[i].code, (char *)cmd_defs[i].answer,
                                   CMD_FLAG_REQUEST | CMD_FLAG_PROXIABLE, CMD_FLAG_PROXIABLE};
+        struct dict_object *app = cmd_defs[i].application == S13_APP_ID ? s13_app : s6a_app;
         if (!find_cmd(cmd_defs[i].request)) {
-            CHECK_FCT(fd_dict_new(dict, DICT_COMMAND, &r, s6a_app, NULL));
+            CHECK_FCT(fd_dict_new(dict, DICT_COMMAND, &r, app, NULL));
             created_commands++;
         }
         if (!find_cmd(cmd_defs[i].answer)) {
-            CHECK_FCT(fd_dict_new(dict, DICT_COMMAND, &a, s6a_app, NULL));
+            CHECK_FCT(fd_dict_new(dict, DICT_COMMAND, &a, app, NULL));
             created_commands++;
         }
     }
