@@ -25,8 +25,16 @@ from pyhss.storage.errors import StoreUnavailable
 from pyhss.storage.interface import ANY_STATE, RequiredState
 from pyhss.storage.mongodb import documents as docs
 from pyhss.storage.mongodb.store import MongoStore, mongodb_uri
+from pyhss.storage.ims_records import ImsRegistration, PublicIdentity
+from pyhss.storage.ims_state import REGISTRATION, Assignment, Authentication
+from pyhss.storage.interface import SubscriberQuery
+from pyhss.storage.keys import QueryKeys
+from pyhss.storage.mongodb import eir as mongo_eir, ims as mongo_ims
 from pyhss.storage.records import ApnProfile, ServingNode
-from tests.store_contract import IMSI, OP, StoreContractMixin, subscriber
+from pyhss.storage.records_eir import BLACKLISTED, HistoryLimit
+from pyhss.storage.schema import SCHEMA_VERSION
+from tests.store_contract import IMPI, IMPU, IMSI, OP, StoreContractMixin, ims_subscription, subscriber
+from tests.store_contract_eir import IMEI, check
 
 MONGODB_URI = os.environ.get("PYHSS_TEST_MONGODB_URI")
 HOSTILE = [{"$gt": ""}, {"$ne": None}, "$gt", "001010000000001'", "00101000000000%", "001010000000001\x00",
@@ -139,7 +147,7 @@ class ScriptedCollection:
 class ScriptedDatabase:
     def __init__(self):
         self.calls = []
-        self.replies = {("schema_version", "find_one"): [{"_id": 2}]}   # an up-to-date database
+        self.replies = {("schema_version", "find_one"): [{"_id": SCHEMA_VERSION}]}   # an up-to-date database
 
     def __getitem__(self, name):
         return ScriptedCollection(name, self.calls, self.replies)
@@ -159,7 +167,9 @@ class ScriptedConnection:
         return defer.succeed(None)
 
 
-class ReplyHandlingTests(unittest.TestCase):
+class _ScriptedStore:
+    """``self.store`` on a ScriptedDatabase (``self.db``)."""
+
     @defer.inlineCallbacks
     def setUp(self):
         self.db = ScriptedDatabase()
@@ -169,6 +179,8 @@ class ReplyHandlingTests(unittest.TestCase):
         yield self.store.opened
         self.db.calls.clear()
 
+
+class ReplyHandlingTests(_ScriptedStore, unittest.TestCase):
     @defer.inlineCallbacks
     def test_hostile_keys_never_reach_the_server(self):
         for value in HOSTILE:
@@ -224,3 +236,115 @@ class ReplyHandlingTests(unittest.TestCase):
         self.assertEqual([e["log_format"].split(":")[0].split(" after")[0] for e in lines],
                          ["database unavailable", "database available again"])
         self.assertEqual(lines[1]["failed"], 3)
+
+
+class QueryAndRoleDocumentTests(unittest.TestCase):
+    """The filters of subscriber listings and the IMS and EIR documents."""
+
+    def test_subscriber_query_filter_is_exact(self):
+        self.assertEqual(docs.subscriber_filter(QueryKeys(SubscriberQuery())), {})
+        keys = QueryKeys(SubscriberQuery(msisdn="15551230001", imsi_prefix="00101", apn="Internet",
+                                         enabled=True, after="001010000000001"))
+        self.assertEqual(docs.subscriber_filter(keys), {
+            "_id": {"$gte": "00101", "$lt": "00102", "$gt": "001010000000001"},
+            "msisdn": "15551230001", "apns": "internet", "enabled": True})
+        self.assertEqual(docs.subscriber_filter(QueryKeys(SubscriberQuery(imsi_prefix="0019"))),
+                         {"_id": {"$gte": "0019", "$lt": "002"}})
+        self.assertEqual(docs.subscriber_filter(QueryKeys(SubscriberQuery(imsi_prefix="999"))),
+                         {"_id": {"$gte": "999"}})
+        for query in (SubscriberQuery(msisdn="1555%"), SubscriberQuery(msisdn={"$gt": ""}),
+                      SubscriberQuery(imsi_prefix="001.*"), SubscriberQuery(apn="inter%net"),
+                      SubscriberQuery(apn={"$ne": None}), SubscriberQuery(after={"$gt": ""})):
+            self.assertTrue(QueryKeys(query).matches_nothing, query)
+
+    def test_ims_documents_round_trip(self):
+        sub = ims_subscription(impus=(PublicIdentity(IMPU), PublicIdentity("sip:a;b%25@ims.test", barred=True,
+                                                                           implicit_set=2)))
+        document = mongo_ims.subscription_document(sub)
+        self.assertEqual(document["uris"], [IMPU, "sip:a;b%25@ims.test"])
+        registration = ImsRegistration(IMPI, "sip:scscf@ims.test", "scscf.ims.test", "ims.test", "peer", True,
+                                       ((IMPU, "registered"),), 5.0)
+        document["registration"] = mongo_ims.registration_document(registration)
+        self.assertEqual(mongo_ims.subscription_from_document(document), (sub, registration))
+        self.assertEqual(mongo_ims.subscription_from_document(None), (None, None))
+        self.assertEqual(mongo_ims.revision_filter(dict(document, rev=4)), {"_id": IMPI, "rev": 4})
+        for value in ({"$gt": ""}, ["x"], None, 5):
+            self.assertIsNone(mongo_ims.impi_key(value))
+            self.assertIsNone(mongo_ims.impu_key(value))
+        self.assertIsNone(mongo_ims.impu_key("not a uri"))
+
+    def test_eir_documents(self):
+        from pyhss.storage.records_eir import EquipmentRule
+        rule = EquipmentRule(IMEI, BLACKLISTED, imsi=IMSI, note="n", updated_at=1.5)
+        self.assertEqual(mongo_eir.rule_from_document(mongo_eir.rule_document(rule)), rule)
+        checks = [check(1.0), check(2.0)]
+        documents = mongo_eir.check_documents(7, checks)
+        self.assertEqual([d["_id"] for d in documents], [7, 8])
+        self.assertEqual([mongo_eir.check_from_document(d) for d in documents], checks)
+        self.assertEqual(mongo_eir.checks_filter(IMEI, None, 3), {"imei": IMEI, "checked_at": {"$gte": 3.0}})
+
+
+class ScriptedRoleTests(_ScriptedStore, unittest.TestCase):
+    """What the IMS, EIR and listing calls send, against scripted replies."""
+
+    @defer.inlineCallbacks
+    def test_hostile_identities_never_reach_the_server(self):
+        for value in HOSTILE + ["not a uri", "sip:"]:
+            self.assertIsNone((yield self.store.find_ims_subscription(value)))
+            self.assertEqual((yield self.store.ims_lookup(impu=value)), (None, None))
+        for value in [{"$gt": ""}, ["x"], 5]:
+            self.assertIsNone((yield self.store.get_ims_subscription(value)))
+            self.assertEqual((yield self.store.ims_lookup(impi=value)), (None, None))
+            self.assertIsNone((yield self.store.get_equipment_rule(value)))
+            self.assertEqual((yield self.store.match_equipment(value)), (None, None))
+        self.assertEqual((yield self.store.list_subscribers(query=SubscriberQuery(msisdn="%"))), [])
+        self.assertEqual((yield self.store.count_subscribers(SubscriberQuery(apn={"$gt": ""}))), 0)
+        self.assertEqual(self.db.calls, [])
+
+    @defer.inlineCallbacks
+    def test_lookup_by_identity_sends_it_as_a_value(self):
+        document = dict(mongo_ims.subscription_document(ims_subscription()), rev=0)
+        self.db.reply("ims_subscription", "find_one", document)
+        found, registration = yield self.store.ims_lookup(impu="SIP:" + IMPU[4:])
+        self.assertEqual((found, registration), (ims_subscription(), ImsRegistration(IMPI)))
+        self.assertEqual(self.db.calls, [("ims_subscription", "find_one", ({"uris": IMPU},), {})])
+
+    @defer.inlineCallbacks
+    def test_assign_is_a_compare_and_set_on_the_revision(self):
+        document = dict(mongo_ims.subscription_document(ims_subscription()), rev=3)
+        self.db.reply("ims_subscription", "find_one", document, dict(document, rev=4))
+        self.db.reply("ims_subscription", "update_one", _Result(matched_count=0), _Result(matched_count=1))
+        request = Assignment(REGISTRATION, IMPI, IMPU, "sip:scscf@ims.test", "scscf.ims.test", "ims.test",
+                             "peer", 10.0)
+        subscription, before, after, outcome, template = yield self.store.ims_assign(request)
+        self.assertEqual(after.state(IMPU), "registered")
+        updates = [call for call in self.db.calls if call[1] == "update_one"]
+        self.assertEqual([call[2][0] for call in updates], [{"_id": IMPI, "rev": 3}, {"_id": IMPI, "rev": 4}])
+        self.assertEqual(updates[-1][2][1]["$inc"], {"rev": 1})
+
+    @defer.inlineCallbacks
+    def test_authenticate_reserves_on_the_subscriber(self):
+        from pyhss.storage.interface import RequiredState as Required
+        document = dict(mongo_ims.subscription_document(ims_subscription()), rev=0)
+        self.db.reply("ims_subscription", "find_one", document)
+        self.db.reply("subscriber", "find_one", docs.subscriber_document(subscriber(sqn=40)))
+        self.db.reply("subscriber", "find_one_and_update", {"_id": IMSI})
+        self.db.reply("ims_subscription", "update_one", _Result(matched_count=1))
+        request = Authentication(IMPI, IMPU, "sip:scscf@ims.test", "scscf.ims.test", "ims.test", "peer", 1.0,
+                                 SqnRequest(1, 0), Required())
+        subscription, before, found, sqns = yield self.store.ims_authenticate(request)
+        self.assertEqual((found.sqn, sqns), (40, [41]))
+        cas = [call for call in self.db.calls if call[1] == "find_one_and_update"]
+        self.assertEqual(cas[0][2][0], {"_id": IMSI, "enabled": True, "sqn": Int64(40)})
+
+    @defer.inlineCallbacks
+    def test_check_history_numbers_from_a_counter(self):
+        self.db.reply("counter", "find_one_and_update", {"_id": "equipment_check", "value": 12})
+        self.db.reply("equipment_check", "find", [{"_id": 9}])
+        self.db.reply("equipment_check", "delete_many", _Result(deleted_count=9))
+        added = yield self.store.record_equipment_checks([check(1.0), check(2.0)], HistoryLimit(max_rows=3))
+        self.assertEqual(added, (2, 9))
+        inserted = [call for call in self.db.calls if call[1] == "insert_many"][0]
+        self.assertEqual([d["_id"] for d in inserted[2][0]], [11, 12])
+        deleted = [call for call in self.db.calls if call[1] == "delete_many"][0]
+        self.assertEqual(deleted[2][0], {"_id": {"$lte": 9}})

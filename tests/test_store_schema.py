@@ -22,7 +22,10 @@ from pyhss.storage.sqlserver.dialects import make_engine
 from pyhss.storage.sqlserver.subscribers import apn_table, apn_values, subscriber_table, subscriber_values
 from tests.store_contract import IMSI, subscriber
 from tests.test_store_sqlserver import ServerDatabase
+from pyhss.storage.ims_records import ImsSubscription
+from pyhss.storage.interface import SubscriberQuery
 from pyhss.storage.records import ApnProfile
+from pyhss.storage.records_eir import BLACKLISTED, EquipmentRule
 
 OTHER = "001010000000002"
 PREVIOUS = SCHEMA_VERSION - 1
@@ -128,27 +131,42 @@ class _SqlServerMigration(ServerDatabase):
         return threads.deferToThread(work)
 
     @defer.inlineCallbacks
-    def test_previous_version_is_migrated(self):
+    def migrated_from(self, version):
+        """A database of schema ``version`` with data in it, opened by the
+        current code: every later step applied, the data kept."""
         config = self.database_config()
         apns, subscribers = previous_version_records()
 
         def build(conn):
-            sql_schema.prepare(conn, "test", upto=PREVIOUS)
+            sql_schema.prepare(conn, "test", upto=version)
             with conn.begin():
                 conn.execute(apn_table.insert(), [apn_values(p) for p in apns])
                 conn.execute(subscriber_table.insert(), [subscriber_values(s) for s in subscribers])
         yield self.run_sql(config, build)
         store = self.open(config)
         yield store.opened
-        self.assertEqual(store.applied_versions, list(range(PREVIOUS + 1, SCHEMA_VERSION + 1)))
+        self.assertEqual(store.applied_versions, list(range(version + 1, SCHEMA_VERSION + 1)))
         self.assertEqual((yield store.get_subscriber(IMSI)), subscribers[0])
         e = yield self.assertFailure(store.delete_apn("internet"), InUseError)
         self.assertIn(IMSI, str(e))
+        self.assertEqual([s.imsi for s in (yield store.list_subscribers(query=SubscriberQuery(apn="ims")))],
+                         [IMSI, OTHER])
         yield store.update_subscriber(IMSI, apns=("ims",))
         yield store.delete_apn("internet")
+        # The roles of version 2 work on the migrated database.
+        yield store.add_ims_subscription(ImsSubscription("alice@ims.test", IMSI, ("sip:alice@ims.test",)))
+        self.assertEqual((yield store.find_ims_subscription("sip:alice@ims.test")).imsi, IMSI)
+        yield store.add_equipment_rule(EquipmentRule("49015420323751", BLACKLISTED))
+        self.assertEqual((yield store.match_equipment("49015420323751"))[0].status, BLACKLISTED)
         versions = yield self.run_sql(config, lambda conn: [row[0] for row in conn.execute(
             sa.select(sql_schema.schema_version_table.c.version).order_by("version"))])
         self.assertEqual(versions, [v.number for v in VERSIONS])
+
+    def test_previous_version_is_migrated(self):
+        return self.migrated_from(PREVIOUS)
+
+    def test_version_1_is_migrated(self):
+        return self.migrated_from(1)
 
     @defer.inlineCallbacks
     def test_newer_database_refused(self):

@@ -45,7 +45,8 @@ class ServerDatabase:
 
 
 # The tables the contract writes, children first.
-TABLES = ("serving_node", "subscriber_apn", "subscriber", "apn")
+TABLES = ("serving_node", "subscriber_apn", "ims_public_identity", "ims_subscription", "ifc_template",
+          "equipment_check", "equipment_rule", "subscriber", "apn")
 _REUSED = {}
 
 

@@ -58,3 +58,52 @@ def chunks(iterable, size):
             chunk = []
     if chunk:
         yield chunk
+
+
+def _digit_text(value):
+    return type(value) is str and value.isascii() and value.isdigit()
+
+
+class QueryKeys:
+    """A SubscriberQuery's criteria as the server stores compare them:
+    ``msisdn`` and ``apn`` exact values, the IMSI prefix as a range
+    ``[imsi_low, imsi_high)`` of digit strings (``imsi_high`` None: no
+    upper bound; a range serves the primary key where a LIKE would need
+    escaping), ``enabled`` a bool, ``after`` the last IMSI seen.
+    ``matches_nothing`` when a criterion no stored value can meet (a
+    MSISDN that is not digits, an APN name that is not one): the store
+    answers without a query."""
+
+    __slots__ = ("msisdn", "imsi_low", "imsi_high", "apn", "enabled", "after", "matches_nothing")
+
+    def __init__(self, query):
+        self.matches_nothing = False
+        self.msisdn = query.msisdn
+        if self.msisdn is not None and not _digit_text(self.msisdn):
+            self.matches_nothing = True
+        self.imsi_low = self.imsi_high = None
+        prefix = query.imsi_prefix
+        if prefix is not None and prefix != "":
+            if not _digit_text(prefix):
+                self.matches_nothing = True
+            else:
+                self.imsi_low = prefix
+                self.imsi_high = _next_prefix(prefix)
+        self.apn = None
+        if query.apn is not None:
+            self.apn = apn_key(query.apn)
+            if self.apn is None:
+                self.matches_nothing = True
+        self.enabled = None if query.enabled is None else bool(query.enabled)
+        self.after = query.after
+        if self.after is not None and type(self.after) is not str:
+            self.matches_nothing = True
+
+
+def _next_prefix(prefix):
+    """The smallest digit string above every string starting with
+    ``prefix`` (None when there is none: all nines)."""
+    digits = prefix.rstrip("9")
+    if not digits:
+        return None
+    return digits[:-1] + str(int(digits[-1]) + 1)

@@ -127,5 +127,27 @@ def sqn_compare_and_set(imsi, current_sqn, new_sqn, required):
     return query, {"$set": {"sqn": Int64(new_sqn)}, "$inc": {"sqn_reservations": 1}}
 
 
+def subscriber_filter(keys):
+    """The filter of a SubscriberQuery's QueryKeys (pyhss.storage.keys):
+    exact values and ranges, never a pattern."""
+    query = {}
+    imsi = {}
+    if keys.imsi_low is not None:
+        imsi["$gte"] = keys.imsi_low
+        if keys.imsi_high is not None:
+            imsi["$lt"] = keys.imsi_high
+    if keys.after is not None:
+        imsi["$gt"] = keys.after
+    if imsi:
+        query["_id"] = imsi
+    if keys.msisdn is not None:
+        query["msisdn"] = keys.msisdn
+    if keys.apn is not None:
+        query["apns"] = keys.apn        # an element of the array, exactly
+    if keys.enabled is not None:
+        query["enabled"] = keys.enabled
+    return query
+
+
 def in_list(keys):
     return {"_id": {"$in": list(keys)}}

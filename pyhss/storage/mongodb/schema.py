@@ -11,6 +11,8 @@ from pymongo import ASCENDING
 from twisted.internet import defer
 
 from pyhss.storage.mongodb.documents import APNS, SUBSCRIBERS, VERSIONS
+from pyhss.storage.mongodb.eir import EQUIPMENT_CHECKS
+from pyhss.storage.mongodb.ims import IMS_SUBSCRIPTIONS
 from pyhss.storage.schema import pending
 
 
@@ -22,13 +24,26 @@ def _version_1(db):
 
 @defer.inlineCallbacks
 def _version_2(db):
-    # Deleting an APN finds its users with an exact match on this multikey index.
+    # IMS: an identity belongs to one subscription (a unique multikey
+    # index), subscriptions found by their subscriber and iFC template.
+    # EIR: rules and checks are found by _id; history filters scan.
+    subscriptions = db[IMS_SUBSCRIPTIONS]
+    yield subscriptions.create_index([("uris", ASCENDING)], unique=True, name="ims_subscription_by_uri")
+    yield subscriptions.create_index([("imsi", ASCENDING)], name="ims_subscription_by_imsi")
+    yield subscriptions.create_index([("ifc", ASCENDING)], name="ims_subscription_by_ifc")
+    yield db[EQUIPMENT_CHECKS].create_index([("checked_at", ASCENDING)], name="equipment_check_by_time")
+
+
+@defer.inlineCallbacks
+def _version_3(db):
+    # Deleting an APN, or listing its users, finds them with an exact match on this multikey index.
     yield db[SUBSCRIBERS].create_index([("apns", ASCENDING)], name="subscriber_by_apn")
 
 
 MIGRATIONS = {
     1: _version_1,
     2: _version_2,
+    3: _version_3,
 }
 
 

@@ -35,6 +35,8 @@ from pyhss.storage.errors import StoreError, StoreUnavailable
 from pyhss.storage.interface import IStore
 from pyhss.storage.keys import read_password
 from pyhss.storage.mongodb import schema
+from pyhss.storage.mongodb.eir import EquipmentRole
+from pyhss.storage.mongodb.ims import ImsRole
 from pyhss.storage.mongodb.serving import ServingRole
 from pyhss.storage.mongodb.sqn import CAS_ATTEMPTS, SqnRole
 from pyhss.storage.mongodb.subscribers import SubscriberRole
@@ -58,7 +60,7 @@ def mongodb_uri(settings):
 
 
 @implementer(IStore)
-class MongoStore(SubscriberRole, SqnRole, ServingRole):
+class MongoStore(SubscriberRole, SqnRole, ServingRole, ImsRole, EquipmentRole):
     """Every role on one MongoDB database (``database.server``)."""
 
     def __init__(self, settings, reactor=None, connection=None, upto=None):

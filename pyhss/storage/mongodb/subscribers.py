@@ -10,7 +10,8 @@ from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, ValidationError
-from pyhss.storage.keys import chunks
+from pyhss.storage.interface import EVERY_SUBSCRIBER
+from pyhss.storage.keys import QueryKeys, chunks
 from pyhss.storage.mongodb import documents as docs
 from pyhss.storage.records import ApnProfile, Subscriber, changed
 
@@ -38,7 +39,8 @@ class SubscriberRole:
         for subscriber in subscribers:
             for name in subscriber.apns:
                 if name not in known:
-                    raise ValidationError(f"unknown APN {name!r} for IMSI {subscriber.imsi}")
+                    raise ValidationError(f"unknown APN {name!r} for IMSI {subscriber.imsi}", field="apns",
+                                          problem=f"names an APN that is not provisioned: {name!r}")
 
     def add_subscriber(self, subscriber):
         if not isinstance(subscriber, Subscriber):
@@ -115,16 +117,23 @@ class SubscriberRole:
     def _get_subscriber(self, imsi):
         return docs.subscriber_from_document((yield self._collection(docs.SUBSCRIBERS).find_one({"_id": imsi})))
 
-    def list_subscribers(self, offset=0, limit=None):
-        return self._call(self._list_subscribers, offset, limit)
+    def list_subscribers(self, offset=0, limit=None, query=EVERY_SUBSCRIBER):
+        keys = QueryKeys(query)
+        if keys.matches_nothing or limit == 0:
+            return self._nothing([])
+        return self._call(self._list_subscribers, offset, limit, docs.subscriber_filter(keys))
 
     @defer.inlineCallbacks
-    def _list_subscribers(self, offset, limit):
-        found = yield self._collection(docs.SUBSCRIBERS).find({}, sort=[("_id", 1)], skip=offset, limit=limit or 0)
+    def _list_subscribers(self, offset, limit, query):
+        found = yield self._collection(docs.SUBSCRIBERS).find(query, sort=[("_id", 1)], skip=offset,
+                                                              limit=limit or 0)
         return [docs.subscriber_from_document(document) for document in found]
 
-    def count_subscribers(self):
-        return self._call(lambda: self._collection(docs.SUBSCRIBERS).count_documents({}))
+    def count_subscribers(self, query=EVERY_SUBSCRIBER):
+        keys = QueryKeys(query)
+        if keys.matches_nothing:
+            return self._nothing(0)
+        return self._call(lambda: self._collection(docs.SUBSCRIBERS).count_documents(docs.subscriber_filter(keys)))
 
     def update_subscriber(self, imsi, /, **changes):
         if docs.imsi_key(imsi) is None:
@@ -153,6 +162,9 @@ class SubscriberRole:
 
     @defer.inlineCallbacks
     def _delete_subscriber(self, imsi):
+        user = yield self._ims_user_of(imsi)
+        if user is not None:
+            raise InUseError(f"subscriber {imsi} is used by IMS subscription {user}")
         result = yield self._collection(docs.SUBSCRIBERS).delete_one({"_id": imsi})
         if not result.deleted_count:
             raise NotFoundError(f"no subscriber {imsi}")
@@ -198,6 +210,36 @@ class SubscriberRole:
     def list_apns(self):
         return self._call(lambda: self._collection(docs.APNS).find({}, sort=[("_id", 1)]).addCallback(
             lambda found: [docs.apn_from_document(d) for d in found]))
+
+    def update_apn(self, name, /, **changes):
+        key = docs.apn_key(name)
+        if key is None:
+            return defer.fail(NotFoundError(f"no APN {name!r}"))
+        return self._call(self._update_apn, key, changes)
+
+    @defer.inlineCallbacks
+    def _update_apn(self, key, changes):
+        collection = self._collection(docs.APNS)
+        current = docs.apn_from_document((yield collection.find_one({"_id": key})))
+        if current is None:
+            raise NotFoundError(f"no APN {key!r}")
+        updated = changed(current, changes)
+        if updated.name != key:
+            raise ValidationError(f"an APN profile's name cannot change ({key!r}): add a new one")
+        if updated.context_id is None:
+            updated = changed(updated, {"context_id": current.context_id})
+        other = yield collection.find_one({"context_id": docs.apn_document(updated)["context_id"],
+                                           "_id": {"$ne": key}}, projection={"_id": 1})
+        if other is not None:
+            raise DuplicateError(f"context id {updated.context_id} is used by another APN")
+        try:
+            yield collection.replace_one({"_id": key}, docs.apn_document(updated))
+        except Exception:
+            failure = Failure()
+            if is_duplicate(failure):     # the unique context_id index: taken meanwhile
+                raise DuplicateError(f"context id {updated.context_id} is used by another APN") from None
+            failure.raiseException()
+        return updated
 
     def delete_apn(self, name):
         key = docs.apn_key(name)

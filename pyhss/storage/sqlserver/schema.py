@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from pyhss.storage.errors import StoreError
 from pyhss.storage.schema import SCHEMA_VERSION, pending
 from pyhss.storage.sqlserver.base import METADATA, TABLE_OPTIONS
+from pyhss.storage.sqlserver.eir import EIR_TABLES
+from pyhss.storage.sqlserver.ims import IMS_TABLES
 from pyhss.storage.sqlserver.serving import serving_node_table
 from pyhss.storage.sqlserver.subscribers import subscriber_apn_table, subscriber_table, apn_table
 
@@ -34,7 +36,7 @@ def _create(*tables):
 
 
 def _link_subscribers_to_apns(conn):
-    """Version 2: fill subscriber_apn from every subscriber's APN list."""
+    """Version 3: fill subscriber_apn from every subscriber's APN list."""
     _create(subscriber_apn_table)(conn)
     query = sa.select(subscriber_table.c.imsi, subscriber_table.c.apns).order_by(subscriber_table.c.imsi)
     batch = []
@@ -49,7 +51,8 @@ def _link_subscribers_to_apns(conn):
 
 MIGRATIONS = {
     1: _create(subscriber_table, apn_table, serving_node_table),
-    2: _link_subscribers_to_apns,
+    2: _create(*EIR_TABLES, *IMS_TABLES),
+    3: _link_subscribers_to_apns,
 }
 
 

@@ -4,7 +4,8 @@ once on SQLAlchemy Core.
 The store is its roles, one module each (tables and the jobs run for each
 method): :mod:`~pyhss.storage.sqlserver.subscribers`,
 :mod:`~pyhss.storage.sqlserver.sqn`, :mod:`~pyhss.storage.sqlserver.serving`.
-A new role (IMS, equipment) is a module like them, a mixin added to
+:mod:`~pyhss.storage.sqlserver.ims`, :mod:`~pyhss.storage.sqlserver.eir`.
+A new role is a module like them, a mixin added to
 :class:`SqlStore`, its IMSI-keyed tables added to ``dependant_tables``
 and a schema version whose step creates its tables
 (:mod:`~pyhss.storage.sqlserver.schema`).
@@ -26,13 +27,16 @@ from pyhss.storage.interface import IStore
 from pyhss.storage.schema import SchemaTooNew
 from pyhss.storage.sqlserver import schema
 from pyhss.storage.sqlserver.dialects import describe, make_engine
+from pyhss.storage.sqlserver.eir import EquipmentRole
+from pyhss.storage.sqlserver.ims import ImsRole, ims_user_of
 from pyhss.storage.sqlserver.jobs import ConnectionLost, JobRunner
 from pyhss.storage.sqlserver.serving import ServingRole, serving_node_table
 from pyhss.storage.sqlserver.sqn import SqnRole
 from pyhss.storage.sqlserver.subscribers import SubscriberRole, subscriber_apn_table
 
+
 @implementer(IStore)
-class SqlStore(SubscriberRole, SqnRole, ServingRole):
+class SqlStore(SubscriberRole, SqnRole, ServingRole, ImsRole, EquipmentRole):
     """Every role on one SQL server database.
 
     @param backend: a key of L{pyhss.storage.sqlserver.dialects.DIALECTS}.
@@ -44,6 +48,9 @@ class SqlStore(SubscriberRole, SqnRole, ServingRole):
     # Tables whose rows belong to one subscriber (an ``imsi`` column):
     # deleted with it.  A role with such a table adds it here.
     dependant_tables = (serving_node_table, subscriber_apn_table)
+    # Records of other roles naming a subscriber, which keep it from being
+    # deleted: (user_of(conn, imsi) -> a name or None, what they are).
+    subscriber_users = ((ims_user_of, "IMS subscription"),)
 
     def __init__(self, backend, settings, reactor=None, upto=schema.SCHEMA_VERSION):
         if reactor is None:

@@ -18,7 +18,8 @@ from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, Vali
 from pyhss.storage.records import (
     APN_FIELDS, SUBSCRIBER_FIELDS, ApnProfile, Subscriber, changed, normalise_apn, stored_subscriber,
 )
-from pyhss.storage.keys import apn_key, chunks, is_imsi
+from pyhss.storage.interface import EVERY_SUBSCRIBER
+from pyhss.storage.keys import QueryKeys, apn_key, chunks, is_imsi
 from pyhss.storage.sqlserver.jobs import UNBOUNDED
 from pyhss.storage.sqlserver.base import METADATA, TABLE_OPTIONS, binary, for_update
 
@@ -56,7 +57,7 @@ apn_table = sa.Table(
     **TABLE_OPTIONS,
 )
 
-# Schema version 2.
+# Schema version 3.
 subscriber_apn_table = sa.Table(
     "subscriber_apn", METADATA,
     sa.Column("apn", sa.String(100), sa.ForeignKey("apn.name"), primary_key=True),
@@ -133,7 +134,8 @@ def check_apns(conn, subscribers):
             known = known_apns(conn)
         for name in subscriber.apns:
             if name not in known:
-                raise ValidationError(f"unknown APN {name!r} for IMSI {subscriber.imsi}")
+                raise ValidationError(f"unknown APN {name!r} for IMSI {subscriber.imsi}", field="apns",
+                                      problem=f"names an APN that is not provisioned: {name!r}")
 
 
 def _apn_links(subscribers):
@@ -202,15 +204,35 @@ def get_subscriber(conn, imsi):
     return subscriber_from_row(conn.execute(SELECT_SUBSCRIBER, {"imsi": imsi}).first())
 
 
-def list_subscribers(conn, offset, limit):
-    query = sa.select(*SUBSCRIBER_COLUMNS).order_by(subscriber_table.c.imsi).offset(offset)
+def _where(statement, keys):
+    """``statement`` restricted to what QueryKeys ``keys`` want: exact
+    matches and ranges, every value a bound parameter."""
+    c = subscriber_table.c
+    if keys.msisdn is not None:
+        statement = statement.where(c.msisdn == keys.msisdn)
+    if keys.imsi_low is not None:
+        statement = statement.where(c.imsi >= keys.imsi_low)
+        if keys.imsi_high is not None:
+            statement = statement.where(c.imsi < keys.imsi_high)
+    if keys.apn is not None:
+        statement = statement.where(c.imsi.in_(sa.select(subscriber_apn_table.c.imsi)
+                                               .where(subscriber_apn_table.c.apn == keys.apn)))
+    if keys.enabled is not None:
+        statement = statement.where(c.enabled == keys.enabled)
+    if keys.after is not None:
+        statement = statement.where(c.imsi > keys.after)
+    return statement
+
+
+def list_subscribers(conn, offset, limit, keys):
+    query = _where(sa.select(*SUBSCRIBER_COLUMNS), keys).order_by(subscriber_table.c.imsi).offset(offset)
     if limit is not None:
         query = query.limit(limit)
     return [subscriber_from_row(row) for row in conn.execute(query)]
 
 
-def count_subscribers(conn):
-    return conn.execute(sa.select(sa.func.count()).select_from(subscriber_table)).scalar_one()
+def count_subscribers(conn, keys):
+    return conn.execute(_where(sa.select(sa.func.count()).select_from(subscriber_table), keys)).scalar_one()
 
 
 def update_subscriber(conn, imsi, changes):
@@ -229,12 +251,18 @@ def update_subscriber(conn, imsi, changes):
     return updated
 
 
-def delete_subscriber(conn, imsi, dependants):
+def delete_subscriber(conn, imsi, dependants, users):
     """Delete the subscriber and its rows in ``dependants`` (the other
     roles' tables keyed by IMSI; their foreign keys cascade too, but
-    MariaDB's cascades bypass row locks we want taken in order)."""
+    MariaDB's cascades bypass row locks we want taken in order), unless
+    one of ``users`` (``(user_of(conn, imsi), what)`` pairs: records of
+    other roles that name the subscriber) finds one: InUseError."""
     if conn.execute(SELECT_SUBSCRIBER_FOR_UPDATE, {"imsi": imsi}).first() is None:
         raise NotFoundError(f"no subscriber {imsi}")
+    for user_of, what in users:
+        user = user_of(conn, imsi)
+        if user is not None:
+            raise InUseError(f"subscriber {imsi} is used by {what} {user}")
     for table in dependants:
         conn.execute(table.delete().where(table.c.imsi == imsi))
     conn.execute(subscriber_table.delete().where(subscriber_table.c.imsi == imsi))
@@ -269,6 +297,28 @@ def list_apns(conn):
     return [apn_from_row(row) for row in conn.execute(SELECT_APN.order_by(apn_table.c.name))]
 
 
+def update_apn(conn, key, changes):
+    current = apn_from_row(conn.execute(for_update(SELECT_APN.where(apn_table.c.name == key), apn_table)).first())
+    if current is None:
+        raise NotFoundError(f"no APN {key!r}")
+    updated = changed(current, changes)
+    if updated.name != key:
+        raise ValidationError(f"an APN profile's name cannot change ({key!r}): add a new one")
+    if updated.context_id is None:
+        updated = changed(updated, {"context_id": current.context_id})
+    if conn.execute(sa.select(apn_table.c.name).where(apn_table.c.context_id == updated.context_id,
+                                                      apn_table.c.name != key)).first():
+        raise DuplicateError(f"context id {updated.context_id} is used by another APN")
+    values = apn_values(updated)
+    del values["name"]
+    try:
+        with conn.begin_nested():
+            conn.execute(apn_table.update().where(apn_table.c.name == key), values)
+    except sa_exc.IntegrityError:   # that context id taken by another process meanwhile
+        raise DuplicateError(f"context id {updated.context_id} is used by another APN") from None
+    return updated
+
+
 def delete_apn(conn, key):
     if conn.execute(for_update(sa.select(apn_table.c.name).where(apn_table.c.name == key), apn_table)).first() is None:
         raise NotFoundError(f"no APN {key!r}")
@@ -299,11 +349,17 @@ class SubscriberRole:
             return self._nothing(None)
         return self._job(get_subscriber, imsi, key=imsi)
 
-    def list_subscribers(self, offset=0, limit=None):
-        return self._job(list_subscribers, offset, limit)
+    def list_subscribers(self, offset=0, limit=None, query=EVERY_SUBSCRIBER):
+        keys = QueryKeys(query)
+        if keys.matches_nothing:
+            return self._nothing([])
+        return self._job(list_subscribers, offset, limit, keys)
 
-    def count_subscribers(self):
-        return self._job(count_subscribers)
+    def count_subscribers(self, query=EVERY_SUBSCRIBER):
+        keys = QueryKeys(query)
+        if keys.matches_nothing:
+            return self._nothing(0)
+        return self._job(count_subscribers, keys)
 
     def update_subscriber(self, imsi, /, **changes):
         if not is_imsi(imsi):
@@ -313,7 +369,7 @@ class SubscriberRole:
     def delete_subscriber(self, imsi):
         if not is_imsi(imsi):
             return self._fail(NotFoundError(f"no subscriber {imsi}"))
-        return self._job(delete_subscriber, imsi, self.dependant_tables, key=imsi)
+        return self._job(delete_subscriber, imsi, self.dependant_tables, self.subscriber_users, key=imsi)
 
     def add_apn(self, profile):
         if not isinstance(profile, ApnProfile):
@@ -328,6 +384,13 @@ class SubscriberRole:
 
     def list_apns(self):
         return self._job(list_apns)
+
+    def update_apn(self, name, /, **changes):
+        try:
+            key = normalise_apn(name)
+        except ValidationError as e:
+            return self._fail(e)
+        return self._job(update_apn, key, changes)
 
     def delete_apn(self, name):
         try:
