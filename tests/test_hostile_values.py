@@ -4,10 +4,13 @@ filters are checked in test_store_mongodb).
 
 Quotes, semicolons, backslashes, ``%`` and ``_``, NUL bytes, MongoDB
 operators, padding: through the store's lookups, ``pyhss-admin``
-arguments and CSV import, and the User-Name of S6a requests.  A lookup
-finds nothing; a field whose syntax the specifications fix (IMSI, MSISDN,
-APN labels) refuses the value (exit 2, a Diameter error); a free-text
-field (the serving MME's identity) stores it and gives it back as it was;
+arguments and CSV import, the User-Name of S6a requests, the User-Name and
+Public-Identity of Cx requests, and the REST API (subscribers, their
+listing filters, IMS subscriptions).  A lookup finds nothing; a field
+whose syntax the specifications fix (IMSI, MSISDN, APN labels) refuses
+the value (exit 2, a Diameter error, HTTP 400); a field that allows such
+characters (the serving MME's identity; IMS public identities, SIP URIs
+that may hold ``;`` and ``%``) stores it and gives it back byte for byte;
 no other record changes.
 """
 
@@ -18,18 +21,26 @@ from twisted.internet.error import ConnectionDone
 from twisted.python import failure
 from twisted.trial import unittest
 
+from urllib.parse import quote
+
+from pyhss.apps.cx import CxApplication
+from pyhss.apps.cx_policy import CxPolicy
 from pyhss.apps.s6a import S6aApplication
 from pyhss.auc.sqn import SqnRequest
 from pyhss.config import Config
 from pyhss.node import DiameterNode
 from pyhss.protocols import codec
-from pyhss.protocols.dictionary import APP_S6A, CMD_NOR, CMD_PUR
+from pyhss.protocols.dictionary import APP_S6A, CMD_NOR, CMD_PUR, CMD_SAR
 from pyhss.protocols.peer import ROLE_RESPONDER, DiameterProtocol
 from pyhss.storage import open_store
 from pyhss.storage.errors import NotFoundError, ValidationError
+from pyhss.storage.ims_records import IfcTemplate, ImsSubscription, PublicIdentity
+from pyhss.storage.ims_state import REGISTRATION
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber
+from tests.api_helpers import InMemoryApi
 from tests.peer_helpers import cer
 from tests.test_admin import K, OPC, AdminFixture
+from tests.test_cx import IFC, lir, mar, sar, uar
 from tests.test_s6a_air import HOME, IMSI, air
 from tests.test_s6a_location import ulr
 from tests.test_store_outage import AnswerTransport
@@ -43,6 +54,16 @@ HOSTILE = [
 ]
 OPERATORS = [{"$gt": ""}, {"$ne": None}, ["001010000000001"], 1010000000001, None]
 FREE_TEXT = "mme'; DROP TABLE serving_node; -- %_\\ \"x\" $gt {\"$ne\": 1} \u00e9\u6f22"
+IMPI = "alice@ims.test"
+# Public identities are SIP URIs, whose syntax allows ';' and '%' (and quotes):
+# stored and given back byte for byte.
+SIP_URIS = ["sip:o'brien;transport=tcp%3B--@ims.test", "sip:%_;DROP%20TABLE%20ims_subscription;--@ims.test",
+            "sip:$gt;\\'x=%00@ims.test"]
+# Near the stored ones, or patterns that would match them: found by nothing.
+URI_PROBES = ["sip:%@ims.test", "sip:_'brien;transport=tcp%3B--@ims.test", "sip:o'brien;transport=tcp%3B--@IMS.test",
+              "sip:o'brien;transport=tcp%3b--@ims.test", "sip:%_;DROP%20TABLE%20ims_subscription;--@ims.tes_",
+              "sip:alice@ims.test' OR '1'='1", "tel:%", "sip:*@ims.test"]
+CX_POLICY = CxPolicy(visited_networks=("ims.test",))
 
 
 def request(command, imsi):
@@ -90,6 +111,8 @@ class _HostileTests(AdminFixture):
                                               msisdn="15551230001", apns=("internet", "ims")))
         yield store.add_subscriber(Subscriber("001010000000002", bytes.fromhex(K), opc=bytes.fromhex(OPC)))
         yield store.set_serving_node(ServingNode(IMSI, "mme1.test", "test", "mme1.test", 1.0))
+        yield store.add_ifc_template(IfcTemplate("voice", IFC))
+        yield store.add_ims_subscription(ImsSubscription(IMPI, IMSI, ("sip:alice@ims.test", SIP_URIS[0]), ifc="voice"))
 
     @defer.inlineCallbacks
     def snapshot(self, store):
@@ -97,7 +120,11 @@ class _HostileTests(AdminFixture):
         nodes = []
         for subscriber in subscribers:
             nodes.append((yield store.get_serving_node(subscriber.imsi)))
-        return subscribers, (yield store.list_apns()), nodes
+        ims = yield store.list_ims_subscriptions()
+        registrations = []
+        for subscription in ims:
+            registrations.append((yield store.ims_lookup(subscription.impi))[1])
+        return subscribers, (yield store.list_apns()), nodes, ims, registrations
 
     @defer.inlineCallbacks
     def test_hostile_values_everywhere(self):
@@ -108,7 +135,10 @@ class _HostileTests(AdminFixture):
         yield self.admin_arguments()
         yield self.csv_import()
         yield self.diameter_user_names(store)
+        yield self.cx_identities(store)
+        yield self.rest_api(store)
         self.assertEqual((yield self.snapshot(store)), before)
+        yield self.sip_uris_kept(store)
         # A free-text field keeps what it is given, byte for byte.
         node = ServingNode("001010000000002", FREE_TEXT, FREE_TEXT + "realm", FREE_TEXT + "peer", 2.5)
         yield store.set_serving_node(node)
@@ -187,6 +217,75 @@ class _HostileTests(AdminFixture):
         connection.connectionLost(failure.Failure(ConnectionDone()))
 
 
+    @defer.inlineCallbacks
+    def cx_identities(self, store):
+        """UAR, MAR, SAR and LIR naming hostile private or public identities."""
+        node = DiameterNode("hss.ims.test", "ims.test", reactor)
+        CxApplication(node, store, CX_POLICY).register()
+        codes = []
+        for value in HOSTILE + URI_PROBES:
+            for message in (lir(value), uar(impu=value), uar(impi=value), mar(impu=value), mar(impi=value),
+                            sar(REGISTRATION, impu=value), sar(REGISTRATION, impi=value)):
+                codes.append((yield self.cx_code(node, message)))
+        # Unknown (5001, 5002 identities that do not match) or refused (5004/5005); never a
+        # success, never a store failure (5012).
+        self.assertEqual(set(codes) - {5001, 5002, 5003, 5004, 5005}, set(), codes)
+        self.assertIn(5001, codes)
+        self.flushLoggedErrors()
+
+    @staticmethod
+    @defer.inlineCallbacks
+    def cx_code(node, message):
+        answer = yield node.handlers[(message.application_id, message.command_code)](message, None)
+        decoded = codec.decode_message(answer.encode())
+        return decoded.get("Result-Code") or decoded.get("Experimental-Result/Experimental-Result-Code")
+
+    @defer.inlineCallbacks
+    def sip_uris_kept(self, store):
+        """SIP URIs holding ';', '%' and quotes: provisioned over the REST
+        API, registered by SAR, found by LIR, given back byte for byte."""
+        api = InMemoryApi(self, store=store)
+        body = {"impi": "bob@ims.test", "imsi": "001010000000002", "impus": SIP_URIS[1:]}
+        created = yield api.ask("POST", "/ims/subscriptions", body)
+        self.assertEqual(created.status, 201, created)
+        shown = yield api.ask("GET", "/ims/subscriptions/bob@ims.test")
+        self.assertEqual([i["uri"] for i in shown.json["impus"]], SIP_URIS[1:])
+        node = DiameterNode("hss.ims.test", "ims.test", reactor)
+        CxApplication(node, store, CX_POLICY).register()
+        for impi, uri in ((IMPI, SIP_URIS[0]), ("bob@ims.test", SIP_URIS[1]), ("bob@ims.test", SIP_URIS[2])):
+            self.assertEqual((yield self.cx_code(node, sar(REGISTRATION, impi=impi, impu=uri))), 2001, uri)
+            subscription, registration = yield store.ims_lookup(impu=uri)
+            self.assertEqual(subscription.impi, impi)
+            self.assertEqual(registration.state(uri), "registered")
+            self.assertEqual((yield self.cx_code(node, lir(uri))), 2001, uri)
+            self.assertEqual((yield store.find_ims_subscription(uri)).identity(uri).uri, uri)
+        for probe in URI_PROBES:
+            self.assertIsNone((yield store.find_ims_subscription(probe)), probe)
+            self.assertEqual((yield self.cx_code(node, lir(probe))) in (5001, 5004), True, probe)
+
+    @defer.inlineCallbacks
+    def rest_api(self, store):
+        api = InMemoryApi(self, store=store)
+        for value in HOSTILE:
+            path = quote(value, safe="")
+            for method, url, body in (("GET", f"/subscribers/{path}", None),
+                                      ("DELETE", f"/subscribers/{path}", None),
+                                      ("PATCH", f"/subscribers/{IMSI}", {"msisdn": value}),
+                                      ("PATCH", f"/subscribers/{IMSI}", {"apns": [value]}),
+                                      ("POST", "/subscribers", {"imsi": value, "k": K, "opc": OPC}),
+                                      ("GET", f"/apns/{path}", None),
+                                      ("GET", f"/ims/subscriptions/{path}", None),
+                                      ("DELETE", f"/ims/subscriptions/{path}", None)):
+                response = yield api.ask(method, url, body)
+                self.assertIn(response.status, (400, 404), (method, url, body, response))
+            for name in ("msisdn", "imsi_prefix", "apn", "after"):
+                response = yield api.ask("GET", f"/subscribers?{name}={path}")
+                if response.status == 200:      # a filter nothing can meet
+                    self.assertEqual(response.json["items"], [], (name, value))
+                else:
+                    self.assertEqual(response.status, 400, (name, value, response))
+
+
 class SqliteHostileTests(_HostileTests, unittest.TestCase):
     pass
 
@@ -210,3 +309,19 @@ class PostgresHostileTests(_HostileTests, unittest.TestCase):
         name = server.create_database()
         self.addCleanup(server.drop_database, name)
         return server.server_config(name)
+
+
+class IdentitySyntaxTests(unittest.TestCase):
+    """What a SIP URI may hold (RFC 3261: ';' and '%' escapes yes, raw
+    control characters no) decides what is stored and what is refused."""
+
+    def test_sip_uris_with_semicolons_and_percent_are_identities(self):
+        for uri in SIP_URIS:
+            self.assertEqual(PublicIdentity(uri).uri, uri)
+
+    def test_control_characters_are_refused(self):
+        from pyhss.storage.ims_records import check_impi, normalise_impu
+        for uri in ("sip:a\x00b@ims.test", "sip:a\nb@ims.test", "tel:+1555;x=\x7f", "sip:\x1b[2J@ims.test"):
+            self.assertRaises(ValidationError, normalise_impu, uri)
+        for impi in ("a\x00@ims.test", "a\r@ims.test"):
+            self.assertRaises(ValidationError, check_impi, impi)

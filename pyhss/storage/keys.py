@@ -10,7 +10,9 @@ make an answer differ from SQLite's.
 """
 
 from pyhss.storage.errors import StoreError, ValidationError
+from pyhss.storage.ims_records import check_ifc_name, check_impi, normalise_impu
 from pyhss.storage.records import IMSI_LENGTHS, Subscriber, normalise_apn
+from pyhss.storage.records_eir import IMEI_DIGITS, TAC_DIGITS
 
 
 def is_imsi(value):
@@ -23,6 +25,40 @@ def apn_key(name):
         return normalise_apn(name)
     except ValidationError:
         return None
+
+
+def _checked(check, value):
+    try:
+        return check(value)
+    except ValidationError:
+        return None
+
+
+def impi_key(value):
+    """A private identity as stored, or None when none can be ``value``."""
+    return _checked(check_impi, value)
+
+
+def impu_key(value):
+    """The stored form of a public identity, or None."""
+    return _checked(normalise_impu, value)
+
+
+def ifc_key(value):
+    """An iFC template name, or None."""
+    return _checked(check_ifc_name, value)
+
+
+def equipment_key(value):
+    """An EIR rule's key (a 14-digit IMEI or an 8-digit TAC), or None."""
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) in (IMEI_DIGITS, TAC_DIGITS):
+        return value
+    return None
+
+
+def text_key(value):
+    """A string that can be stored (printable), or None."""
+    return value if type(value) is str and value.isprintable() else None
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")

@@ -15,6 +15,7 @@ from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from pyhss.storage.errors import DuplicateError, NotFoundError, ValidationError
+from pyhss.storage.keys import equipment_key, text_key
 from pyhss.storage.mongodb.subscribers import is_duplicate
 from pyhss.storage.records_eir import (
     CHECK_FIELDS, RULE_FIELDS, TAC_DIGITS, EquipmentCheck, EquipmentRule, HistoryLimit, stored_rule,
@@ -58,7 +59,7 @@ def checks_filter(imei, imsi, since):
 
 
 def _text_or_none(value):
-    return value is None or type(value) is str
+    return value is None or text_key(value) is not None
 
 
 class EquipmentRole:
@@ -85,13 +86,13 @@ class EquipmentRole:
         return rule
 
     def get_equipment_rule(self, key):
-        if type(key) is not str:
+        if equipment_key(key) is None:
             return self._nothing(None)
         return self._call(lambda: self._collection(EQUIPMENT_RULES).find_one({"_id": key}).addCallback(
             rule_from_document))
 
     def delete_equipment_rule(self, key):
-        if type(key) is not str:
+        if equipment_key(key) is None:
             return defer.fail(NotFoundError(f"no rule for {key}"))
         return self._call(self._delete_rule, key, key=key)
 
@@ -107,7 +108,7 @@ class EquipmentRole:
             lambda found: [rule_from_document(d) for d in found]))
 
     def match_equipment(self, imei):
-        if type(imei) is not str:
+        if equipment_key(imei) is None:
             return self._nothing((None, None))
         return self._call(self._match, imei)
 

@@ -24,9 +24,10 @@ from twisted.python.failure import Failure
 from pyhss.auc.sqn import SqnRequest
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
 from pyhss.storage.ims_records import (
-    IfcTemplate, ImsRegistration, ImsSubscription, PublicIdentity, normalise_impu,
+    IfcTemplate, ImsRegistration, ImsSubscription, PublicIdentity,
 )
 from pyhss.storage.ims_state import Assignment, Authentication, assigned, authenticated
+from pyhss.storage import keys
 from pyhss.storage.interface import ANY_STATE
 from pyhss.storage.mongodb import documents as docs
 from pyhss.storage.mongodb.subscribers import is_duplicate
@@ -39,17 +40,8 @@ CAS_ATTEMPTS = 64
 
 # --- documents (pure) -------------------------------------------------------------------
 
-def impi_key(value):
-    """``value`` when it can be an IMPI (a string), else None."""
-    return value if type(value) is str else None
-
-
-def impu_key(value):
-    """The stored form of a public identity, or None when nothing can have it."""
-    try:
-        return normalise_impu(value)
-    except ValidationError:
-        return None
+impi_key = keys.impi_key
+impu_key = keys.impu_key
 
 
 def subscription_document(subscription):
@@ -124,7 +116,7 @@ class ImsRole:
             failure.raiseException()
 
     def get_ifc_template(self, name):
-        if impi_key(name) is None:
+        if keys.ifc_key(name) is None:
             return self._nothing(None)
         return self._call(self._get_template, name)
 
@@ -150,7 +142,7 @@ class ImsRole:
         return [document["_id"] for document in users]
 
     def delete_ifc_template(self, name):
-        if impi_key(name) is None:
+        if keys.ifc_key(name) is None:
             return defer.fail(NotFoundError(f"no iFC template {name!r}"))
         return self._call(self._delete_template, name)
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from pyhss.storage.errors import DuplicateError, NotFoundError, ValidationError
+from pyhss.storage.keys import equipment_key, text_key
 from pyhss.storage.records_eir import (
     CHECK_FIELDS, RULE_FIELDS, TAC_DIGITS, EquipmentCheck, EquipmentRule, HistoryLimit, stored_rule,
 )
@@ -152,7 +153,7 @@ def count_checks(conn):
 
 
 def _text_or_none(value):
-    return value is None or isinstance(value, str)
+    return value is None or text_key(value) is not None
 
 
 class EquipmentRole:
@@ -164,12 +165,12 @@ class EquipmentRole:
         return self._job(add_rule, rule, bool(replace), key=rule.key)
 
     def get_equipment_rule(self, key):
-        if not isinstance(key, str):
+        if equipment_key(key) is None:
             return self._nothing(None)
         return self._job(get_rule, key)
 
     def delete_equipment_rule(self, key):
-        if not isinstance(key, str):
+        if equipment_key(key) is None:
             return self._fail(NotFoundError(f"no rule for {key}"))
         return self._job(delete_rule, key, key=key)
 
@@ -177,7 +178,7 @@ class EquipmentRole:
         return self._job(list_rules, offset, limit)
 
     def match_equipment(self, imei):
-        if not isinstance(imei, str):
+        if equipment_key(imei) is None:
             return self._nothing((None, None))
         return self._job(match, imei)
 

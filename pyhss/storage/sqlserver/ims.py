@@ -22,9 +22,10 @@ from sqlalchemy.dialects import mssql, mysql
 
 from pyhss.auc.sqn import SqnRequest, advance
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, ValidationError
-from pyhss.storage.ims_records import MAX_IDENTITY, IfcTemplate, ImsSubscription, normalise_impu
+from pyhss.storage.ims_records import MAX_IDENTITY, IfcTemplate, ImsSubscription
 from pyhss.storage.ims_state import Assignment, Authentication, assigned, authenticated
 from pyhss.storage.interface import ANY_STATE
+from pyhss.storage.keys import ifc_key, impi_key, impu_key
 from pyhss.storage.records import changed
 from pyhss.storage.sqlite_ims import _both, _encode_impus, _encode_states  # the row codec both stores share
 from pyhss.storage.sqlserver.base import METADATA, TABLE_OPTIONS, for_update
@@ -117,16 +118,10 @@ def _write_registration(conn, registration):
 
 
 def _by_impi(conn, impi, lock=False):
-    if not isinstance(impi, str):
-        return None, None
     return _decoded(conn.execute(SELECT_BY_IMPI_FOR_UPDATE if lock else SELECT_BY_IMPI, {"impi": impi}).first())
 
 
-def _by_impu(conn, impu, lock=False):
-    try:
-        uri = normalise_impu(impu)
-    except ValidationError:
-        return None, None
+def _by_impu(conn, uri, lock=False):
     return _decoded(conn.execute(SELECT_BY_IMPU_FOR_UPDATE if lock else SELECT_BY_IMPU, {"uri": uri}).first())
 
 
@@ -283,11 +278,13 @@ def authenticate(conn, request):
     return subscription, before, subscriber, sqns
 
 
-def assign(conn, request):
+def assign(conn, request, uri):
+    """SAR: the subscription (by IMPI, else by ``uri``, the normalised
+    IMPU) locked, the registration changed."""
     if request.impi is not None:
         subscription, before = _by_impi(conn, request.impi, lock=True)
     else:
-        subscription, before = _by_impu(conn, request.impu, lock=True)
+        subscription, before = _by_impu(conn, uri, lock=True)
     if subscription is None or (request.impu is not None and subscription.identity(request.impu) is None):
         return subscription, None, None, None, None
     outcome, after = assigned(subscription, before, request)
@@ -300,7 +297,9 @@ def assign(conn, request):
 
 
 class ImsRole:
-    """IImsSubscriptions for :class:`~pyhss.storage.sqlserver.store.SqlStore`."""
+    """IImsSubscriptions for :class:`~pyhss.storage.sqlserver.store.SqlStore`.
+    Keys are checked before a query (pyhss.storage.keys): an identity no
+    subscription can have finds nothing without a round trip."""
 
     def _expect(self, value, cls):
         if not isinstance(value, cls):
@@ -311,7 +310,7 @@ class ImsRole:
         return self._expect(template, IfcTemplate) or self._job(add_template, template)
 
     def get_ifc_template(self, name):
-        if not isinstance(name, str):
+        if ifc_key(name) is None:
             return self._nothing(None)
         return self._job(get_template, name)
 
@@ -322,7 +321,7 @@ class ImsRole:
         return self._expect(template, IfcTemplate) or self._job(update_template, template)
 
     def delete_ifc_template(self, name):
-        if not isinstance(name, str):
+        if ifc_key(name) is None:
             return self._fail(NotFoundError(f"no iFC template {name!r}"))
         return self._job(delete_template, name)
 
@@ -331,10 +330,15 @@ class ImsRole:
                 or self._job(add_subscription, subscription, key=subscription.impi))
 
     def get_ims_subscription(self, impi):
+        if impi_key(impi) is None:
+            return self._nothing(None)
         return self._job(get_subscription, impi)
 
     def find_ims_subscription(self, impu):
-        return self._job(find_subscription, impu)
+        uri = impu_key(impu)
+        if uri is None:
+            return self._nothing(None)
+        return self._job(find_subscription, uri)
 
     def list_ims_subscriptions(self, offset=0, limit=None):
         return self._job(list_subscriptions, offset, limit)
@@ -343,13 +347,24 @@ class ImsRole:
         return self._job(count_subscriptions)
 
     def update_ims_subscription(self, impi, /, **changes):
-        return self._job(update_subscription, impi, changes, key=impi if isinstance(impi, str) else None)
+        if impi_key(impi) is None:
+            return self._fail(NotFoundError(f"no IMS subscription {impi}"))
+        return self._job(update_subscription, impi, changes, key=impi)
 
     def delete_ims_subscription(self, impi):
-        return self._job(delete_subscription, impi, key=impi if isinstance(impi, str) else None)
+        if impi_key(impi) is None:
+            return self._fail(NotFoundError(f"no IMS subscription {impi}"))
+        return self._job(delete_subscription, impi, key=impi)
 
     def ims_lookup(self, impi=None, impu=None):
-        return self._job(lookup, impi, impu)
+        if impi is not None:
+            if impi_key(impi) is None:
+                return self._nothing((None, None))
+            return self._job(lookup, impi, None)
+        uri = impu_key(impu)
+        if uri is None:
+            return self._nothing((None, None))
+        return self._job(lookup, None, uri)
 
     def ims_authenticate(self, request):
         refused = self._expect(request, Authentication)
@@ -357,7 +372,19 @@ class ImsRole:
             return refused
         if request.sqn_request is not None and type(request.sqn_request) is not SqnRequest:
             return self._refuse(f"expected a SqnRequest, got {type(request.sqn_request).__name__}")
+        if impi_key(request.impi) is None:
+            return self._nothing((None, None, None, None))
         return self._job(authenticate, request, key=request.impi)
 
     def ims_assign(self, request):
-        return self._expect(request, Assignment) or self._job(assign, request, key=request.impi)
+        refused = self._expect(request, Assignment)
+        if refused is not None:
+            return refused
+        if request.impi is not None:
+            if impi_key(request.impi) is None:
+                return self._nothing((None, None, None, None, None))
+            return self._job(assign, request, None, key=request.impi)
+        uri = impu_key(request.impu)
+        if uri is None:
+            return self._nothing((None, None, None, None, None))
+        return self._job(assign, request, uri)
