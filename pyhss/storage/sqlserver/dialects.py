@@ -17,10 +17,15 @@ from pyhss.storage.keys import read_password
 
 def _mysql_arguments(settings):
     # pymysql: socket-level timeouts; a lock wait ends (error 1205) before
-    # the read timeout would drop the connection.
+    # the read timeout would drop the connection.  Multi-statements: AIR's
+    # SQN reservation is one round trip (pyhss.storage.sqlserver.sqn);
+    # every value is still a parameter the driver escapes.  FOUND_ROWS as
+    # SQLAlchemy sets it (an UPDATE counts the rows it matched).
+    from pymysql.constants import CLIENT
     lock_wait = max(1, math.ceil(settings.query_timeout) - 1)
     return {"connect_timeout": settings.connect_timeout, "read_timeout": settings.query_timeout,
             "write_timeout": settings.query_timeout, "charset": "utf8mb4",
+            "client_flag": CLIENT.MULTI_STATEMENTS | CLIENT.FOUND_ROWS,
             "init_command": f"SET SESSION innodb_lock_wait_timeout = {lock_wait}"}
 
 

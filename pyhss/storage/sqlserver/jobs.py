@@ -9,6 +9,9 @@ each with one connection of its own, one transaction per job.
   ``query_timeout`` seconds of the call: with its result, or with
   :class:`StoreUnavailable` (a request answered 5012).  A job that
   expires before a thread picks it up is dropped unrun.
+- **Own transactions.**  A job function marked ``own_transaction`` gets
+  the connection outside any transaction (one autocommitted statement,
+  or one multi-statement round trip of its own: the SQN fast path).
 - **One job per key at a time.**  Jobs naming the same key (an IMSI) run
   one after the other, in the order they were made: calls for one
   subscriber are applied in order, as in the embedded store, and a burst
@@ -213,6 +216,8 @@ class JobRunner:
     def _transaction(self, function, args):
         conn = self._connection()
         try:
+            if getattr(function, "own_transaction", False):
+                return function(conn, *args)
             with conn.begin():
                 return function(conn, *args)
         except sa_exc.DBAPIError as e:

@@ -31,7 +31,7 @@ from pyhss.storage.sqlserver.eir import EquipmentRole
 from pyhss.storage.sqlserver.ims import ImsRole, ims_user_of
 from pyhss.storage.sqlserver.jobs import ConnectionLost, JobRunner
 from pyhss.storage.sqlserver.serving import ServingRole, serving_node_table
-from pyhss.storage.sqlserver.sqn import SqnRole
+from pyhss.storage.sqlserver.sqn import ONE_ROUND_TRIP, SqnRole
 from pyhss.storage.sqlserver.subscribers import SubscriberRole, subscriber_apn_table
 
 
@@ -56,6 +56,7 @@ class SqlStore(SubscriberRole, SqnRole, ServingRole, ImsRole, EquipmentRole):
         if reactor is None:
             from twisted.internet import reactor
         self.backend = backend
+        self.one_round_trip_sqn = backend in ONE_ROUND_TRIP
         self.settings = settings
         self.describe = describe(backend, settings)
         self._reactor = reactor
