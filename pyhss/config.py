@@ -20,8 +20,8 @@ from dataclasses import MISSING, dataclass, field, fields
 import yaml
 
 from pyhss.config_checks import (  # noqa: F401 (the checks, re-exported)
-    MAX_UNIX_SOCKET_PATH, SECTION_LOADER, _describe, _Invalid, _key, _KeyedInvalid, _section, boolean, choice, diameter_identity,
-    digits, integer, ip_address, ip_network, list_of, log_file, path, seconds,
+    MAX_UNIX_SOCKET_PATH, SECTION_LOADER, _describe, _Invalid, _key, _KeyedInvalid, _section, boolean, choice,
+    diameter_identity, digits, integer, ip_address, ip_network, list_of, log_file, path, seconds,
     seconds_or_zero, sip_uri, diameter_uri_text, text, unix_socket_path)
 from pyhss.protocols.dictionary import DICTIONARY
 from pyhss.config_api import ApiConfig, HttpListen, MetricsConfig, http_listen, tls_options  # noqa: F401

@@ -30,7 +30,7 @@ from pyhss.auc.sqn import SqnRequest
 from pyhss.config import Config
 from pyhss.node import DiameterNode
 from pyhss.protocols import codec
-from pyhss.protocols.dictionary import APP_S6A, CMD_NOR, CMD_PUR, CMD_SAR
+from pyhss.protocols.dictionary import APP_S6A, CMD_NOR, CMD_PUR
 from pyhss.protocols.peer import ROLE_RESPONDER, DiameterProtocol
 from pyhss.storage import open_store
 from pyhss.storage.errors import NotFoundError, ValidationError
