@@ -287,6 +287,11 @@ class QueryAndRoleDocumentTests(unittest.TestCase):
 class ScriptedRoleTests(_ScriptedStore, unittest.TestCase):
     """What the IMS, EIR and listing calls send, against scripted replies."""
 
+    def test_provides_every_role(self):
+        from zope.interface.verify import verifyObject
+        from pyhss.storage.interface import IStore
+        self.assertTrue(verifyObject(IStore, self.store))
+
     @defer.inlineCallbacks
     def test_hostile_identities_never_reach_the_server(self):
         for value in HOSTILE + ["not a uri", "sip:"]:
