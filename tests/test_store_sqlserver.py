@@ -140,3 +140,33 @@ class ConnectionSettingsTests(ServerDatabase, unittest.TestCase):
         self.assertNotIn("wrong-secret-1234", str(e))
         self.assertNotIn("\n", str(e))
         yield self.assertFailure(store.get_subscriber("001010000000001"), StoreError)
+
+
+class OneRoundTripSqnTests(unittest.TestCase):
+    """The SQL arithmetic of AIR's one-round-trip SQN reservation is
+    advance()'s, and the SQN before follows from the one after (checked
+    here on SQLite's integer arithmetic; the contract runs it on MariaDB
+    and PostgreSQL)."""
+
+    def test_sql_and_inverse_follow_advance(self):
+        import sqlite3
+        from pyhss.auc.sqn import SqnRequest, advance
+        from pyhss.storage.interface import RequiredState
+        from pyhss.storage.sqlserver import sqn
+        conn = sqlite3.connect(":memory:")
+        if conn.execute("SELECT sqlite_compileoption_used('ENABLE_MATH_FUNCTIONS')").fetchone()[0] != 1:
+            conn.create_function("MOD", 2, lambda a, b: a % b, deterministic=True)
+        seq_top = (1 << 43) - 1
+        for ind_bits in (0, 5, 16):
+            for count in (1, 3, 32, 33):
+                request = SqnRequest(count, ind_bits)
+                expression = sqn._new_sqn_sql(request)
+                for old in (0, 31, 32, 1 << 47, (1 << 48) - 1, (seq_top << 5) | 30, 123456789):
+                    new, _ = advance(old, request)
+                    computed = conn.execute(f"SELECT {expression} FROM (SELECT ? AS sqn)", (old,)).fetchone()[0]
+                    self.assertEqual(computed, new, (ind_bits, count, old))
+                    self.assertEqual(sqn._old_sqn(new, request), old, (ind_bits, count, old))
+        # The drivers' placeholders are %s: no other '%' in the statement.
+        for dialect in ("postgresql", "mariadb"):
+            self.assertNotIn("%", sqn._statement(dialect, SqnRequest(2), RequiredState(restrictions=4))
+                             .replace("%s", ""))
