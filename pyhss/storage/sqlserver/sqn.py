@@ -135,6 +135,14 @@ def _one_round_trip(conn, imsi, request, required):
             found = cursor.fetchone()
             while cursor.nextset():           # the COMMIT
                 pass
+        except Exception:
+            # A statement that failed ends the batch: the transaction it
+            # started must not stay open for the connection's next job.
+            try:
+                dbapi.rollback()
+            except Exception:
+                pass
+            raise
         finally:
             cursor.close()
         if found is None or not found[0]:
