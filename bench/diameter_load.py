@@ -531,8 +531,33 @@ def parse_arguments(argv):
                         help="with --spawn-server: run the server under"
                              " cProfile (twistd --profile FILE --profiler"
                              " cprofile --savestats)")
+    parser.add_argument("--store", metavar="NAMES",
+                        help="compare stores: for each of the comma-separated"
+                             " backends (sqlite, mariadb, postgresql, mongodb)"
+                             " start its database (MariaDB and PostgreSQL: a"
+                             " private durable server; MongoDB: --mongodb-uri),"
+                             " provision --provision N (default 100000)"
+                             " subscribers, spawn the server and run each of"
+                             " the comma-separated --request kinds (default"
+                             " air,ulr); one table at the end")
+    parser.add_argument("--pool-size", type=int, default=8, metavar="N",
+                        help="database.server.pool_size of the server"
+                             " backends with --store (default 8)")
+    parser.add_argument("--mongodb-uri", metavar="URI",
+                        default=os.environ.get("PYHSS_TEST_MONGODB_URI"),
+                        help="mongodb://HOST:PORT/DATABASE for --store"
+                             " mongodb (default $PYHSS_TEST_MONGODB_URI)")
     add_kind_arguments(parser)
+    if argv and "--store" in argv and "--request" not in argv:
+        argv = list(argv) + ["--request", "air"]
+        default_kinds = ["air", "ulr"]
+    else:
+        default_kinds = None
+    store_kinds = _store_kinds(argv)
+    if store_kinds:
+        argv = _first_kind_only(argv)
     options = parser.parse_args(argv)
+    options.kinds = default_kinds or store_kinds or [options.request]
     if options.requests is None and options.duration is None:
         options.requests = 100000
     for name in ("connections", "window"):
@@ -548,10 +573,45 @@ def parse_arguments(argv):
         parser.error("--profile needs --spawn-server")
     if options.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if options.store:
+        options.stores = [name.strip() for name in options.store.split(",") if name.strip()]
+        for name in options.stores:
+            if name not in STORE_BACKENDS:
+                parser.error("--store: unknown backend %r; expected %s"
+                             % (name, ", ".join(STORE_BACKENDS)))
+        if "mongodb" in options.stores and not options.mongodb_uri:
+            parser.error("--store mongodb needs --mongodb-uri (or PYHSS_TEST_MONGODB_URI)")
+        options.spawn_server = True
+        if options.provision is None:
+            options.provision = 100000
     if options.metrics != "config" and not options.spawn_server:
         parser.error("--metrics needs --spawn-server")
     check_kind_arguments(parser, options)
     return options
+
+
+STORE_BACKENDS = ("sqlite", "mariadb", "postgresql", "mongodb")
+
+
+def _store_kinds(argv):
+    """The kinds of "--request air,ulr" (several only with --store)."""
+    argv = list(argv or ())
+    for index, item in enumerate(argv):
+        if item == "--request" and index + 1 < len(argv) and "," in argv[index + 1]:
+            return argv[index + 1].split(",")
+        if item.startswith("--request=") and "," in item:
+            return item.split("=", 1)[1].split(",")
+    return None
+
+
+def _first_kind_only(argv):
+    argv = list(argv)
+    for index, item in enumerate(argv):
+        if item == "--request" and index + 1 < len(argv):
+            argv[index + 1] = argv[index + 1].split(",")[0]
+        elif item.startswith("--request="):
+            argv[index] = item.split(",")[0]
+    return argv
 
 
 def format_report(summary, options):
@@ -587,6 +647,14 @@ def format_report(summary, options):
 @defer.inlineCallbacks
 def _provision(reactor, server, options, log):
     from provision import provision, provision_eir
+    if server.database is not None and server.backend != "sqlite":
+        from pyhss.config import Config
+        database = Config.default(database=server.database).database
+        if options.eir_rules is not None:
+            raise SystemExit("--eir-rules needs the sqlite store")
+        yield provision(reactor, None, options.imsi_first, options.provision,
+                        log, database=database)
+        return
     if server.backend != "sqlite":
         raise SystemExit("--provision and --eir-rules need database.backend"
                          " sqlite in %s, not %r"
@@ -597,6 +665,73 @@ def _provision(reactor, server, options, log):
     if options.eir_rules is not None:
         yield provision_eir(reactor, server.database_path, options.eir_rules,
                             options.imsi_first, options.subscribers, log)
+
+
+def _database_for(name, options, log):
+    """(database config section, database server to stop or None)."""
+    if name == "sqlite":
+        return {"backend": "sqlite"}, None
+    if name == "mongodb":
+        from urllib.parse import urlsplit
+        uri = urlsplit(options.mongodb_uri)
+        return {"backend": "mongodb", "server": {
+            "host": uri.hostname or "127.0.0.1", "port": uri.port or 27017,
+            "database": uri.path.lstrip("/") or "pyhss_bench",
+            "pool_size": options.pool_size}}, None
+    from tests import db_servers
+    log("starting a private %s server (durable settings)" % (name,))
+    server = db_servers.private_server(name, durable=True)
+    database_name = server.create_database()
+    return server.server_config(database_name, pool_size=options.pool_size), server
+
+
+@defer.inlineCallbacks
+def compare_stores(reactor, options, log):
+    """Every --store backend, every kind: the rows of the final table."""
+    rows = []
+    for name in options.stores:
+        database, database_server = _database_for(name, options, log)
+        server = SpawnedServer(reactor, options.config, log)
+        server.database = database
+        try:
+            yield server.start(prepare=lambda spawned: _provision(
+                reactor, spawned, options, log))
+            for kind_name in options.kinds:
+                options.request = kind_name
+                options.host, options.port = "127.0.0.1", server.port
+                kind = REQUEST_KINDS[kind_name](options, options.origin_host,
+                                                options.origin_realm)
+                run = LoadRun(reactor, options, kind)
+                before = server.cpu_seconds()
+                summary = yield run.run()
+                after = server.cpu_seconds()
+                if before is not None and after is not None:
+                    summary["server_cpu_s"] = round(after - before, 3)
+                summary.update(store=name, kind=kind_name)
+                rows.append(summary)
+        finally:
+            yield server.stop()
+            if database_server is not None:
+                database_server.stop()
+    return rows
+
+
+def format_store_table(rows):
+    lines = ["store       kind  req/s     p50 ms  p99 ms  max ms   server CPU us/req  errors"]
+    for row in rows:
+        latency = row["latency_ms"]
+        cpu = row.get("server_cpu_s")
+        per = "-" if not cpu or not row["answered"] else "%.0f" % (cpu / row["answered"] * 1e6,)
+        errors = dict(row["errors"]["result_codes"] or {})
+        if row["errors"]["timeouts"]:
+            errors["timeouts"] = row["errors"]["timeouts"]
+        lines.append("%-11s %-5s %-9.1f %-7s %-7s %-8s %-18s %s" % (
+            row["store"], row["kind"], row["requests_per_s"],
+            "%.2f" % latency["p50"] if latency["p50"] is not None else "-",
+            "%.2f" % latency["p99"] if latency["p99"] is not None else "-",
+            "%.2f" % latency["max"] if latency["max"] is not None else "-",
+            per, errors or "none"))
+    return "\n".join(lines)
 
 
 @defer.inlineCallbacks
@@ -659,6 +794,13 @@ def _median(values):
 @defer.inlineCallbacks
 def run_once(reactor, options, quiet=False):
     server_identity(options)
+    if options.store:
+        gc.collect()
+        gc.freeze()
+        rows = yield compare_stores(reactor, options, lambda line: print(line, flush=True))
+        print(format_store_table(rows))
+        print(json.dumps(rows, sort_keys=False))
+        return
     kind_class = REQUEST_KINDS[options.request]
     kind = kind_class(options, options.origin_host, options.origin_realm)
     run = LoadRun(reactor, options, kind)

@@ -61,13 +61,19 @@ def bench_apn():
 
 
 @defer.inlineCallbacks
-def provision(reactor, path, imsi_first, count, log=None):
+def provision(reactor, path, imsi_first, count, log=None, database=None):
     """
     Add the APN and C{count} subscribers from C{imsi_first} to the SQLite
     file at C{path} (created if missing; subscribers already there are
-    kept).  Fires with the number of subscribers added.
+    kept), or to the store of C{database} (a C{database} config section)
+    when given.  Fires with the number of subscribers added.
     """
-    store = SqliteStore(path, reactor)
+    if database is not None:
+        from pyhss.storage import open_store
+        store = open_store(database, reactor)
+        path = database.backend
+    else:
+        store = SqliteStore(path, reactor)
     try:
         yield store.opened
         if (yield store.get_apn(BENCH_APN)) is None:
@@ -81,7 +87,9 @@ def provision(reactor, path, imsi_first, count, log=None):
             added += yield store.add_subscribers(batch, skip_existing=True)
         if (yield store.get_ifc_template(BENCH_IFC.name)) is None:
             yield store.add_ifc_template(BENCH_IFC)
-        ims = yield _add_ims(store, start, width, count)
+        # A server store answers each call within its query timeout: a
+        # window of calls in flight, not a whole batch queued at once.
+        ims = yield _add_ims(store, start, width, count, BATCH if database is None else 50)
         if log is not None:
             log("provisioned %d IMS subscriptions (%d new), domain %s" % (count, ims, IMS_DOMAIN))
         if log is not None:
@@ -93,14 +101,14 @@ def provision(reactor, path, imsi_first, count, log=None):
 
 
 @defer.inlineCallbacks
-def _add_ims(store, start, width, count):
-    """The IMS subscriptions missing, added BATCH at a time (the SQLite
+def _add_ims(store, start, width, count, window):
+    """The IMS subscriptions missing, added ``window`` at a time (the SQLite
     worker commits each batch's writes together)."""
     from pyhss.storage.errors import DuplicateError
     added = 0
-    for offset in range(0, count, BATCH):
+    for offset in range(0, count, window):
         calls = []
-        for index in range(offset, min(count, offset + BATCH)):
+        for index in range(offset, min(count, offset + window)):
             subscription = bench_ims_subscription("%0*d" % (width, start + index), index)
             calls.append(store.add_ims_subscription(subscription))
         results = yield defer.DeferredList(calls, consumeErrors=True)

@@ -61,6 +61,7 @@ class SpawnedServer(object):
         self.backend = None
         self.database_path = None
         self.extra_args = []
+        self.database = None        # a database section replacing the config's
         self.metrics = None     # metrics.enabled: None keeps the configuration's
         self.transports = ["tcp"]
 
@@ -76,6 +77,8 @@ class SpawnedServer(object):
         hss["bind_addresses"] = ["127.0.0.1"]
         hss["port"] = self.port
         hss["transports"] = list(self.transports)
+        if self.database is not None:
+            config["database"] = dict(self.database)
         database = config.setdefault("database", {})
         database["backend"] = database.get("backend", "sqlite")
         self.backend = database["backend"]

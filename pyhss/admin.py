@@ -3,6 +3,7 @@
     pyhss-admin --config config.yaml subscriber add --imsi 001010000000001 --k HEX --opc HEX
     pyhss-admin --config config.yaml --json subscriber list
     pyhss-admin --config config.yaml import subscribers.csv
+    pyhss-admin --config config.yaml export backup.csv
     pyhss-admin --config config.yaml subscriber cancel 001010000000001
     pyhss-admin --config config.yaml token add oss --read-only
     pyhss-admin --config config.yaml eir add --imei 490154203237518 --status blacklisted
@@ -30,7 +31,7 @@ import sys
 
 from twisted.internet import defer, task
 
-from pyhss import admin_eir, admin_ims, control
+from pyhss import admin_eir, admin_ims, control, subscriber_csv
 from pyhss.api import tokens
 from pyhss.config import ConfigError, load_config
 from pyhss.provisioning import APN, SUBSCRIBER, OperationFailed, Provisioning
@@ -40,7 +41,7 @@ from pyhss.storage.records import check_imsi, normalise_apn
 
 PROG = "pyhss-admin"
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
-CSV_COLUMNS = ("imsi", "k", "opc", "op", "amf", "sqn", "msisdn", "apns")
+CSV_COLUMNS = subscriber_csv.CSV_COLUMNS
 # Seconds the server may take beyond its own request_timeout to answer.
 CONTROL_MARGIN = 5.0
 
@@ -143,9 +144,14 @@ def build_parser():
 
     admin_ims.add_parsers(commands, common)
 
-    bulk = commands.add_parser("import", parents=[common], help="bulk-load subscribers from CSV")
-    bulk.add_argument("file", help=f"CSV with a header row of: {','.join(CSV_COLUMNS)}")
+    bulk = commands.add_parser("import", parents=[common], help="bulk-load subscribers from CSV (one "
+                                                                "transaction: all or nothing)")
+    bulk.add_argument("file", help=f"CSV with a header row naming columns among: {','.join(CSV_COLUMNS)} "
+                                   f"(imsi and k required)")
     bulk.add_argument("--skip-existing", action="store_true", help="leave IMSIs already stored alone")
+    export = commands.add_parser("export", parents=[common], help="write every subscriber, key material "
+                                                                  "included, to a new CSV file (mode 0600)")
+    export.add_argument("file", help="the file to create (import reads it back)")
     admin_eir.add_commands(commands, common)
     return parser
 
@@ -288,101 +294,40 @@ def cmd_apn_delete(store, options, out):
     out({"name": normalise_apn(options.name), "deleted": True}, f"deleted APN {normalise_apn(options.name)}")
 
 
-def read_csv(path):
-    """[(line, Subscriber)] from a CSV file; every ValidationError starts
-    with ``FILE:LINE:`` (a header problem is line 1)."""
-    try:
-        # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte order mark.
-        # surrogateescape: bytes that are not UTF-8 reach the row that has
-        # them (_utf8), which names its line; a decoding error would not.
-        handle = open(path, newline="", encoding="utf-8-sig", errors="surrogateescape")
-    except OSError as e:
-        raise ValidationError(f"{path}: cannot read: {e.strerror or e}") from None
-    rows = []
-    first_line = {}
-    with handle:
-        reader = csv.reader(handle)
-        try:
-            try:
-                header = [name.strip().lower() for name in _utf8(next(reader), 1)]
-            except StopIteration:
-                raise ValidationError(f"{path}: empty file, expected a header row") from None
-            unknown = [name for name in header if name not in CSV_COLUMNS]
-            if unknown or "imsi" not in header or "k" not in header or len(set(header)) != len(header):
-                raise ValidationError(f"{path}:1: header must name distinct columns among {','.join(CSV_COLUMNS)}"
-                                      f" including imsi and k" + (f"; unknown: {','.join(unknown)}" if unknown else ""))
-            for row in reader:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                line = reader.line_num
-                _utf8(row, line)
-                if len(row) != len(header):
-                    raise _RowError(line, f"{len(row)} fields, header has {len(header)}")
-                try:
-                    subscriber = _csv_subscriber(dict(zip(header, (v.strip() for v in row))))
-                except ValidationError as e:
-                    raise _RowError(line, e) from None
-                if subscriber.imsi in first_line:
-                    raise _RowError(line, f"IMSI {subscriber.imsi} already on line {first_line[subscriber.imsi]}")
-                first_line[subscriber.imsi] = line
-                rows.append((line, subscriber))
-        except _RowError as e:
-            raise ValidationError(f"{path}:{e.line}: {e.problem}") from None
-        except csv.Error as e:
-            raise ValidationError(f"{path}:{reader.line_num}: not valid CSV: {e}") from None
-    return rows
-
-
-def _utf8(row, line):
-    for value in row:
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise _RowError(line, "not UTF-8 text") from None
-    return row
-
-
-class _RowError(Exception):
-    def __init__(self, line, problem):
-        Exception.__init__(self, line, problem)
-        self.line = line
-        self.problem = problem
-
-
-def _csv_subscriber(row):
-    # Every cell read with its field's rule; empty cells keep the defaults.
-    values = {name: SUBSCRIBER.rules[name].from_text(text) for name, text in row.items()
-              if text and name != "imsi"}
-    return SUBSCRIBER.record(row["imsi"], **values)
-
-
 @defer.inlineCallbacks
 def cmd_import(store, options, out):
-    rows = read_csv(options.file)
     known = {profile.name for profile in (yield store.list_apns())}
-    for line, subscriber in rows:
-        for name in subscriber.apns:
-            if name not in known:
-                raise ValidationError(f"{options.file}:{line}: unknown APN {name!r} "
-                                      f"(provision it with 'apn add')")
-    subscribers = [subscriber for _, subscriber in rows]
-    try:
-        added = yield store.add_subscribers(subscribers, skip_existing=options.skip_existing)
-    except (DuplicateError, ValidationError) as e:
-        # The store names the IMSI (already stored; an APN deleted meanwhile).
-        raise type(e)(_at_row(options.file, rows, str(e))) from None
-    skipped = len(subscribers) - added
+    with subscriber_csv.CsvSubscribers(options.file, known) as rows:
+        try:
+            # The store reads the file as it loads it, in one transaction.
+            added = yield store.add_subscribers(rows, skip_existing=options.skip_existing)
+        except DuplicateError as e:
+            # The store names the IMSI it already holds.
+            imsi = re.search(r"(?<!\d)\d{14,15}(?!\d)", str(e))
+            line = rows.line_of(imsi.group()) if imsi else None
+            raise DuplicateError(f"{options.file}:{line}: {e}" if line else f"{options.file}: {e}") from None
+        skipped = rows.rows - added
     out({"imported": added, "skipped": skipped},
         f"imported {added} subscribers from {options.file}" + (f" ({skipped} already stored)" if skipped else ""))
 
 
-def _at_row(path, rows, problem):
-    """``problem`` prefixed with the file and the line of the IMSI it names."""
-    lines = {subscriber.imsi: line for line, subscriber in rows}
-    for imsi in re.findall(r"(?<!\d)\d{14,15}(?!\d)", problem):
-        if imsi in lines:
-            return f"{path}:{lines[imsi]}: {problem}"
-    return f"{path}: {problem}"
+EXPORT_PAGE = 10000
+
+
+@defer.inlineCallbacks
+def cmd_export(store, options, out):
+    """Every subscriber, key material included, to a new file (mode 0600)."""
+    count = 0
+    with subscriber_csv.create_private(options.file) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(subscriber_csv.CSV_COLUMNS)
+        while True:
+            page = yield store.list_subscribers(count, EXPORT_PAGE)
+            writer.writerows(subscriber_csv.subscriber_cells(sub) for sub in page)
+            count += len(page)
+            if len(page) < EXPORT_PAGE:
+                break
+    out({"exported": count, "file": options.file}, f"exported {count} subscribers to {options.file}")
 
 
 # Token commands need the configuration, not the store.
@@ -423,6 +368,7 @@ COMMANDS = {
     ("apn", "show"): cmd_apn_show,
     ("apn", "delete"): cmd_apn_delete,
     ("import", None): cmd_import,
+    ("export", None): cmd_export,
     **TOKEN_COMMANDS,
     **admin_ims.COMMANDS,
 }

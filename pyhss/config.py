@@ -20,18 +20,17 @@ from dataclasses import MISSING, dataclass, field, fields
 import yaml
 
 from pyhss.config_checks import (  # noqa: F401 (the checks, re-exported)
-    MAX_UNIX_SOCKET_PATH, _describe, _Invalid, _key, boolean, choice, diameter_identity,
-    digits, integer, ip_address, ip_network, list_of, log_file, path, seconds,
+    MAX_UNIX_SOCKET_PATH, SECTION_LOADER, _describe, _Invalid, _key, _KeyedInvalid, _section, boolean, choice,
+    diameter_identity, digits, integer, ip_address, ip_network, list_of, log_file, path, seconds,
     seconds_or_zero, sip_uri, diameter_uri_text, text, unix_socket_path)
 from pyhss.protocols.dictionary import DICTIONARY
 from pyhss.config_api import ApiConfig, HttpListen, MetricsConfig, http_listen, tls_options  # noqa: F401
+from pyhss.config_database import DatabaseConfig, ServerConfig, SqliteConfig  # noqa: F401
 from pyhss.protocols.transport import LISTENERS
-from pyhss.storage import ADAPTERS
 
-# The choices are the registries' own names: a transport or a backend added
-# there is accepted here.
+# The choices are the registry's own names: a transport added there is
+# accepted here.
 TRANSPORTS = tuple(LISTENERS)
-BACKENDS = tuple(ADAPTERS)
 LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
 # What the EIR may answer (S13): an Equipment-Status (TS 29.272 7.3.51, the
 # dictionary's names) or DIAMETER_ERROR_EQUIPMENT_UNKNOWN.
@@ -56,14 +55,6 @@ class ConfigError(Exception):
         if self.key:
             return f"{self.path}: {self.key}: {self.problem}"
         return f"{self.path}: {self.problem}"
-
-
-def _section(name, cls, required=False):
-    """A nested mapping loaded into ``cls``; missing means all defaults."""
-    metadata = {"key": name, "section": cls, "required": required}
-    if required:
-        return field(metadata=metadata)
-    return field(default_factory=lambda: _build(cls, {}, "", "<defaults>", ""), metadata=metadata)
 
 
 # --- schema ---------------------------------------------------------------------------
@@ -361,28 +352,6 @@ class S13Config:
 
 
 @dataclass(frozen=True)
-class SqliteConfig:
-    path: str = _key("path", path, "var/pyhss.sqlite3", check_default=True,
-                     doc="SQLite database file, created mode 0600 as it holds K and OPc "
-                         "(':memory:' for a private in-memory one)")
-    busy_timeout: float = _key("busy_timeout", seconds(0, 3600), 5.0,
-                               doc="seconds to wait for another process's write lock")
-    wal_limit: int = _key("wal_limit", integer(65536, 1 << 40), 64 * 1024 * 1024,
-                          doc="bytes the write-ahead log (the -wal file) is kept under: the writer "
-                              "checkpoints at half of it, a TRUNCATE checkpoint empties it at three quarters")
-
-
-@dataclass(frozen=True)
-class DatabaseConfig:
-    backend: str = _key("backend", choice(BACKENDS), "sqlite",
-                        doc="store: sqlite (embedded) or memory (lost on exit)")
-    start_timeout: float = _key("start_timeout", seconds_or_zero(86400), 60.0,
-                                doc="seconds twistd pyhss keeps retrying a store that does not open at start-up "
-                                    "(answering 5012 meanwhile) before it stops with exit status 1; 0: for ever")
-    sqlite: SqliteConfig = _section("sqlite", SqliteConfig)
-
-
-@dataclass(frozen=True)
 class LoggingConfig:
     level: str = _key("level", choice(LOG_LEVELS), "info",
                       doc="debug, info, warn, error, critical; debug logs every request and answer")
@@ -428,13 +397,6 @@ class Config:
 
 # --- loader ---------------------------------------------------------------------------
 
-class _KeyedInvalid(Exception):
-    def __init__(self, key, problem):
-        Exception.__init__(self, key, problem)
-        self.key = key
-        self.problem = problem
-
-
 def _build_raising(cls, mapping, base, prefix=""):
     """Like _build, but errors come out as _Invalid naming the sub-key."""
     try:
@@ -475,6 +437,9 @@ def _build(cls, mapping, base, source, prefix):
         except _Invalid as e:
             raise _KeyedInvalid(key, str(e)) from None
     return cls(**values)
+
+
+SECTION_LOADER["build"] = _build
 
 
 def load_config_data(data, source="<config>", base=None):

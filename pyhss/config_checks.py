@@ -16,6 +16,27 @@ class _Invalid(Exception):
     """Raised by a check; the loader adds the file and key."""
 
 
+class _KeyedInvalid(Exception):
+    """A problem with a key other than the one being checked (the loader adds the file)."""
+
+    def __init__(self, key, problem):
+        Exception.__init__(self, key, problem)
+        self.key = key
+        self.problem = problem
+
+
+# The loader's build function, set by pyhss.config (which imports this module).
+SECTION_LOADER = {}
+
+
+def _section(name, cls, required=False):
+    """A nested mapping loaded into ``cls``; missing means all defaults."""
+    metadata = {"key": name, "section": cls, "required": required}
+    if required:
+        return field(metadata=metadata)
+    return field(default_factory=lambda: SECTION_LOADER["build"](cls, {}, "", "<defaults>", ""), metadata=metadata)
+
+
 def _describe(value):
     if isinstance(value, bool):
         return "a boolean"

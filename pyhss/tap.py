@@ -15,7 +15,7 @@ A store that does not open at start-up (locked, a directory where the
 file should be) is tried again with backoff while Diameter is served
 (requests that need it are answered 5012); after
 C{database.start_timeout} seconds the server stops with one line and
-exit status 1.
+exit status 1; a database newer than this code stops it at once.
 """
 
 import atexit
@@ -39,6 +39,7 @@ from pyhss.node.stats import TimedOperations
 from pyhss.protocols import transport
 from pyhss.storage import open_store
 from pyhss.storage.errors import StoreError
+from pyhss.storage.schema import SchemaTooNew
 from pyhss.storage.interface import IStore
 from zope.interface.interface import Method
 
@@ -360,6 +361,8 @@ class HSSService(service.MultiService):
         if self._store_cause is not None:
             self.log.info("store open after {attempts} attempts in {seconds:.1f} s",
                           attempts=self._store_attempts, seconds=self.clock.seconds() - self._store_since)
+        else:
+            self.log.info("store open ({backend})", backend=self.config.database.backend)
         self._store_cause = None
         self._store_open = True
         waiters, self._store_waiters = self._store_waiters, []
@@ -371,6 +374,11 @@ class HSSService(service.MultiService):
         if self._store_stopped:
             return None
         cause = reason.getErrorMessage()
+        if reason.check(SchemaTooNew):
+            # Trying again cannot help: stop now, with that one line.
+            self._store_cause = cause
+            self._give_up_on_store(cause)
+            return None
         if cause != self._store_cause:
             # One line per cause, not per attempt nor per request.
             self._store_cause = cause
@@ -400,9 +408,11 @@ class HSSService(service.MultiService):
 
     def _store_timed_out(self):
         self._store_deadline = None
+        self._give_up_on_store(f"{self.config.path}: database.start_timeout: the store did not open within "
+                               f"{self.config.database.start_timeout:g} s: {self._store_cause or 'still opening'}")
+
+    def _give_up_on_store(self, message):
         self._stop_store_retries()
-        message = (f"{self.config.path}: database.start_timeout: the store did not open within "
-                   f"{self.config.database.start_timeout:g} s: {self._store_cause or 'still opening'}")
         self.log.critical("{line}", line=message)
         for waiter in self._store_waiters:
             waiter.errback(StoreError(message))

@@ -14,9 +14,11 @@ APT_BASE="python3 python3-venv python3-dev gcc libsctp-dev"
 # the freeDiameter headers build the test MME extension (tests/fd_mme); Kamailio's
 # IMS modules are the I-CSCF and S-CSCF of the Cx test (ims_usrloc_scscf needs presence);
 # chromium and its driver: the web console is tested in a real browser (Selenium);
+# mariadb-server and postgresql: the store tests start their own mariadbd and
+# postgres in temporary directories (tests/db_servers.py), never the system's;
 # user-mode-linux (a Linux kernel with SCTP, run as a process) and kmod (its
 # modprobe) give the SCTP tests a real kernel stack where the host has none.
-APT_TEST="tshark freediameter libfreediameter-dev gcc libc6-dev kamailio kamailio-ims-modules kamailio-sqlite-modules kamailio-presence-modules sip-tester chromium chromium-driver user-mode-linux kmod"
+APT_TEST="tshark freediameter libfreediameter-dev gcc libc6-dev kamailio kamailio-ims-modules kamailio-sqlite-modules kamailio-presence-modules sip-tester chromium chromium-driver user-mode-linux kmod mariadb-server postgresql"
 
 apt_install() {
     missing=""

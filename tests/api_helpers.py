@@ -67,11 +67,11 @@ class InMemoryApi:
     """The site over a memory store, an S6a application on a node with
     stats, HTTP on the reactor (LocalServer); requests as raw bytes."""
 
-    def __init__(self, test, token_path=None, loopback=True, config=None):
+    def __init__(self, test, token_path=None, loopback=True, config=None, store=None):
         self.clock = task.Clock()
         self.node = make_node(self.clock, applications=())
         self.node.stats = self.node.dispatcher.stats = NodeStats()
-        self.store = TimedOperations(MemoryStore(), STORE_OPERATIONS, self.node.stats)
+        self.store = TimedOperations(store or MemoryStore(), STORE_OPERATIONS, self.node.stats)
         self.app = S6aApplication(self.node, self.store, "001", "01")
         self.app.register()
         self.locator = ControlLocator([self.app], count=self.node.stats.control_request)
@@ -113,6 +113,30 @@ class InMemoryApi:
         protocol.dataReceived(("\r\n".join(lines) + "\r\n\r\n").encode() + data)
         transport.protocol = protocol
         return transport
+
+    def ask(self, method, path, body=None, token=None, headers=None, raw=None):
+        """One request to a store that answers later (a database server):
+        a Deferred of the Response, fired when the site closes the
+        connection after answering ("Connection: close")."""
+        transport = self.send(method, path, body, token, headers, raw)
+        done = defer.Deferred()
+
+        def check():
+            if transport.disconnecting:
+                done.callback(self.response(transport))
+            else:
+                transport.closed_later.append(check)
+        transport.closed_later = []
+        real_lose = transport.loseConnection
+
+        def lose():
+            real_lose()
+            waiting, transport.closed_later = transport.closed_later, []
+            for call in waiting:
+                call()
+        transport.loseConnection = lose
+        check()
+        return done
 
     def request(self, method, path, body=None, token=None, headers=None, raw=None):
         """One request answered at once (the memory store fires at once)."""

@@ -153,6 +153,35 @@ class SubscriberContract(StoreFixture):
         self.assertEqual((yield self.store.count_subscribers()), 1)
 
     @defer.inlineCallbacks
+    def test_add_subscribers_streams_all_or_nothing(self):
+        # A generator read a chunk at a time (small chunks here), all in one
+        # transaction: a duplicate or a bad row in a later chunk stores nothing.
+        if hasattr(self.store, "bulk_chunk"):
+            self.store.bulk_chunk = 7
+        yield self.add_internet()
+        yield self.store.add_subscriber(subscriber("001010000000025"))
+
+        def rows(last):
+            for i in range(20):
+                yield subscriber(f"00101{i:010d}", apns=("internet",))
+            yield last
+        yield self.assertFails(self.store.add_subscribers(rows(subscriber("001010000000025"))), DuplicateError)
+        yield self.assertFails(self.store.add_subscribers(rows(subscriber("001010000000003"))), DuplicateError)
+        yield self.assertFails(self.store.add_subscribers(rows({"imsi": IMSI})), ValidationError)
+
+        def failing():
+            yield from rows(subscriber("001010000000030"))
+            raise ValidationError("subs.csv:23: K must be 16 bytes")
+        e = yield self.assertFails(self.store.add_subscribers(failing()), ValidationError)
+        self.assertEqual(str(e), "subs.csv:23: K must be 16 bytes")
+        self.assertEqual((yield self.store.count_subscribers()), 1)
+        self.assertEqual((yield self.store.add_subscribers(rows(subscriber("001010000000030")))), 21)
+        self.assertEqual((yield self.store.add_subscribers(rows(subscriber("001010000000031")), skip_existing=True)),
+                         1)
+        self.assertEqual((yield self.store.count_subscribers()), 23)
+        yield self.assertFails(self.store.delete_apn("internet"), InUseError)
+
+    @defer.inlineCallbacks
     def test_add_subscribers_skip_existing(self):
         yield self.store.add_subscriber(subscriber("001010000000005", sqn=77))
         batch = [subscriber(f"00101{i:010d}") for i in range(10)]

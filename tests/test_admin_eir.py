@@ -130,7 +130,7 @@ class EirAdminTests(AdminFixture, unittest.TestCase):
         code = yield admin.run(reactor, ["--config", self.config, "eir", "list"], stdout, stderr)
         self.assertEqual(code, 0)
         self.assertEqual(stderr.getvalue(),
-                         f"pyhss-admin: warning: {path}: database schema upgraded from version 1 to 2\n")
+                         f"pyhss-admin: warning: {path}: database schema upgraded from version 1 to 3\n")
         self.assertEqual([s["imsi"] for s in (yield self.json("subscriber", "list"))], [IMSI])
 
     def test_parse_since(self):

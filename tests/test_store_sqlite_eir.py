@@ -9,19 +9,21 @@ from twisted.trial import unittest
 
 from pyhss.storage.records_eir import BLACKLISTED, EquipmentRule, HistoryLimit
 from pyhss.storage.sqlite import SCHEMA_VERSION, SqliteStore
-from pyhss.storage.sqlite_rows import SCHEMA, encode_subscriber
+from pyhss.storage.sqlite_rows import encode_subscriber
+from pyhss.storage.sqlite_schema import VERSION_TABLE, _VERSION_1
 from tests.store_contract import IMSI, subscriber
 from tests.store_contract_eir import IMEI, check
 
-# Version 1, as the first releases wrote it: the SCHEMA statements (they
-# are still version 1's; later versions are MIGRATIONS) and one row.
+# Version 1, as the first releases wrote it: its statements (kept as
+# sqlite_schema's first step) and one row.
 V1_INSERT_SUBSCRIBER = "INSERT INTO subscriber VALUES (%s)" % ", ".join("?" * 15)
 
 
 def write_version_1(path):
     conn = sqlite3.connect(path)
     try:
-        conn.executescript(SCHEMA)
+        for statement in (VERSION_TABLE,) + _VERSION_1:
+            conn.execute(statement)
         conn.execute("INSERT INTO schema_version (version) VALUES (1)")
         conn.execute(V1_INSERT_SUBSCRIBER, encode_subscriber(subscriber(sqn=77, msisdn="15551230001")))
         conn.commit()
@@ -47,13 +49,13 @@ class SqliteEquipmentTests(unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_version_1_database_is_upgraded(self):
-        self.assertEqual(SCHEMA_VERSION, 2)
+        self.assertEqual(SCHEMA_VERSION, 3)
         path = self.mktemp()
         write_version_1(path)
         self.assertNotIn("equipment_rule", tables(path))
         store = self.open(path)
         yield store.opened
-        self.assertEqual(store.warnings, [f"{path}: database schema upgraded from version 1 to 2"])
+        self.assertEqual(store.warnings, [f"{path}: database schema upgraded from version 1 to 3"])
         # What version 1 held is intact, and the new role works.
         self.assertEqual((yield store.get_subscriber(IMSI)), subscriber(sqn=77, msisdn="15551230001"))
         rule = EquipmentRule(IMEI, BLACKLISTED, imsi=IMSI)
@@ -64,7 +66,7 @@ class SqliteEquipmentTests(unittest.TestCase):
         self.assertTrue({"equipment_rule", "equipment_check"} <= tables(path))
         conn = sqlite3.connect(path)
         self.addCleanup(conn.close)
-        self.assertEqual(conn.execute("SELECT version FROM schema_version").fetchall(), [(2,)])
+        self.assertEqual(conn.execute("SELECT version FROM schema_version").fetchall(), [(3,)])
         conn.close()
         # Opened again: nothing to upgrade, everything kept.
         again = self.open(path)

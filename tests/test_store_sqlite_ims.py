@@ -54,7 +54,7 @@ class SchemaUpgradeTests(unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_version_1_is_upgraded_and_keeps_its_subscribers(self):
-        self.assertEqual(SCHEMA_VERSION, 2)
+        self.assertEqual(SCHEMA_VERSION, 3)
         path = self.version_1_database()
         store = SqliteStore(path, reactor)
         self.addCleanup(store.close)

@@ -19,6 +19,7 @@ from pyhss import tap
 from pyhss.config import Config, ConfigError
 from pyhss.protocols import results
 from pyhss.storage.errors import StoreUnavailable
+from pyhss.storage.schema import SCHEMA_VERSION
 from tests.peer_helpers import cer, connect, dwr, read_messages
 from tests.test_s6a_air import air
 
@@ -172,6 +173,23 @@ class StoreStartTests(unittest.TestCase):
         (critical,) = [event for event in self.events if event["log_level"].name == "critical"]
         self.assertEqual(critical["line"], message)
         self.assertEqual(self.clock.getDelayedCalls(), [])   # no more retries
+        self.failureResultOf(waiting)
+
+    @defer.inlineCallbacks
+    def test_a_newer_schema_stops_start_up_at_once(self):
+        conn = sqlite3.connect(self.path)
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION + 1,))
+        conn.commit()
+        conn.close()
+        os.chmod(self.path, 0o600)
+        service = self.start()
+        waiting = service.when_store_open()
+        yield service.store_attempt
+        (message,) = self.given_up
+        self.assertEqual(message, f"{self.path}: database schema version {SCHEMA_VERSION + 1} is newer than this "
+                                  f"pyhss (schema version {SCHEMA_VERSION}); upgrade pyhss to use it")
+        self.assertEqual(self.clock.getDelayedCalls(), [])   # no retry, no deadline
         self.failureResultOf(waiting)
 
     @defer.inlineCallbacks

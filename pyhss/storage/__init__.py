@@ -1,8 +1,9 @@
 """Subscriber store: role interfaces (``pyhss.storage.interface``), several adapters.
 
 ``open_store(config.database, reactor)`` picks the adapter named by
-``database.backend``.  Adapters are registered in ``ADAPTERS`` by name; the
-storage-backends issue adds MySQL and MongoDB there.  A new backend is a
+``database.backend``.  Adapters are registered in ``ADAPTERS`` by name:
+memory, SQLite (embedded), the SQL servers (:mod:`pyhss.storage.sqlserver`)
+and MongoDB (:mod:`pyhss.storage.mongodb`).  A new backend is a
 module here providing ``IStore`` (every role), an opener in ``ADAPTERS``,
 and a test module running ``tests/store_contract.py``'s mixins against it.
 """
@@ -33,9 +34,26 @@ def _open_sqlite(database_config, reactor):
     return SqliteStore(sqlite.path, reactor, busy_timeout=sqlite.busy_timeout, wal_limit=sqlite.wal_limit)
 
 
+def _sql_server(backend):
+    def open_sql(database_config, reactor):
+        from pyhss.storage.sqlserver.store import SqlStore
+        return SqlStore(backend, database_config.server, reactor)
+    open_sql.__name__ = f"_open_{backend}"
+    return open_sql
+
+
+def _open_mongodb(database_config, reactor):
+    from pyhss.storage.mongodb.store import MongoStore
+    return MongoStore(database_config.server, reactor)
+
+
 ADAPTERS = {
     "memory": _open_memory,
     "sqlite": _open_sqlite,
+    "mariadb": _sql_server("mariadb"),
+    "postgresql": _sql_server("postgresql"),
+    "mssql": _sql_server("mssql"),
+    "mongodb": _open_mongodb,
 }
 
 

@@ -24,9 +24,11 @@ UNREGISTERED = "unregistered"     # "registered" for terminating services only (
 STATES = (NOT_REGISTERED, REGISTERED, UNREGISTERED)
 
 MAX_IDENTITY = 255
-_IMPI = re.compile(r"^[^\s@<>\"]+@[A-Za-z0-9.-]+$")
-_SIP_URI = re.compile(r"^(sips?):([^\s<>\"]+)$", re.IGNORECASE)
-_TEL_URI = re.compile(r"^(tel):(\+?[0-9A-Fa-f*#().-]+)(;[^\s<>\"]*)?$", re.IGNORECASE)
+# No control characters: a SIP URI escapes them (RFC 3261 25.1), and some
+# databases' text cannot hold NUL.
+_IMPI = re.compile(r"^[^\s@<>\"\x00-\x1f\x7f]+@[A-Za-z0-9.-]+$")
+_SIP_URI = re.compile(r"^(sips?):([^\s<>\"\x00-\x1f\x7f]+)$", re.IGNORECASE)
+_TEL_URI = re.compile(r"^(tel):(\+?[0-9A-Fa-f*#().-]+)(;[^\s<>\"\x00-\x1f\x7f]*)?$", re.IGNORECASE)
 _IFC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _HA1 = re.compile(r"^[0-9a-f]{32}$")
 

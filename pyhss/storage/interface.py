@@ -1,4 +1,4 @@
-"""The store's roles (memory, sqlite; later MySQL, MongoDB) and the plain data they take.
+"""The store's roles (every adapter: memory, SQLite, the SQL servers, MongoDB) and the plain data they take.
 
 A role is one part of what the applications need of a database:
 :class:`ISubscribers` (subscribers and APN profiles), :class:`ISqnReservation`

@@ -11,6 +11,7 @@ from zope.interface import implementer
 from pyhss.auc.sqn import SqnRequest, advance
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
 from pyhss.storage.interface import ANY_STATE, EVERY_SUBSCRIBER, IStore
+from pyhss.storage.keys import ascii_lower, is_imsi
 from pyhss.storage.memory_eir import MemoryEquipmentRegister
 from pyhss.storage.memory_ims import MemoryImsMixin
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
@@ -79,7 +80,7 @@ class MemoryStore(MemoryImsMixin, MemoryEquipmentRegister):
     @_deferred
     def get_subscriber(self, imsi):
         self._check_open()
-        return self._subscribers.get(imsi)
+        return self._subscribers.get(imsi) if is_imsi(imsi) else None
 
     @_deferred
     def list_subscribers(self, offset=0, limit=None, query=EVERY_SUBSCRIBER):
@@ -98,7 +99,7 @@ class MemoryStore(MemoryImsMixin, MemoryEquipmentRegister):
     @_deferred
     def update_subscriber(self, imsi, /, **changes):
         self._check_open()
-        current = self._subscribers.get(imsi)
+        current = self._subscribers.get(imsi) if is_imsi(imsi) else None
         if current is None:
             raise NotFoundError(f"no subscriber {imsi}")
         updated = changed(current, changes)
@@ -109,7 +110,7 @@ class MemoryStore(MemoryImsMixin, MemoryEquipmentRegister):
     @_deferred
     def delete_subscriber(self, imsi):
         self._check_open()
-        if imsi not in self._subscribers:
+        if not is_imsi(imsi) or imsi not in self._subscribers:
             raise NotFoundError(f"no subscriber {imsi}")
         for impi in self._ims_users_of(imsi):
             raise InUseError(f"subscriber {imsi} is used by IMS subscription {impi}")
@@ -121,7 +122,7 @@ class MemoryStore(MemoryImsMixin, MemoryEquipmentRegister):
     def reserve_sqns(self, imsi, request, required=ANY_STATE):
         self._check_open()
         self._check_type(request, SqnRequest)
-        current = self._subscribers.get(imsi)
+        current = self._subscribers.get(imsi) if is_imsi(imsi) else None
         if not required.met_by(current):
             return current, None
         new_sqn, sqns = advance(current.sqn, request)
@@ -188,7 +189,7 @@ class MemoryStore(MemoryImsMixin, MemoryEquipmentRegister):
     @_deferred
     def get_serving_node(self, imsi):
         self._check_open()
-        return self._serving.get(imsi)
+        return self._serving.get(imsi) if is_imsi(imsi) else None
 
     @_deferred
     def set_serving_node(self, node):
@@ -212,8 +213,8 @@ class MemoryStore(MemoryImsMixin, MemoryEquipmentRegister):
     @_deferred
     def mark_purged(self, imsi, mme_host):
         self._check_open()
-        node = self._serving.get(imsi)
-        if node is None or node.mme_host.lower() != mme_host.lower():
+        node = self._serving.get(imsi) if is_imsi(imsi) else None
+        if node is None or not isinstance(mme_host, str) or ascii_lower(node.mme_host) != ascii_lower(mme_host):
             return False
         self._serving[imsi] = changed(node, {"purged": True})
         return True

@@ -90,9 +90,11 @@ APN_RULES = (
 
 SERVING_NODE_RULES = (
     IMSI,
-    rules.Text("mme_host", "mme_host", doc="the serving MME's Origin-Host"),
-    rules.Text("mme_realm", "mme_realm", doc="the serving MME's Origin-Realm"),
-    rules.Text("peer", "peer", optional=True, doc="the connected peer the MME is reached through"),
+    # Diameter identities hold no control character (the node refuses them,
+    # 5004); neither can some databases' text (PostgreSQL: no NUL).
+    rules.Text("mme_host", "mme_host", printable=True, doc="the serving MME's Origin-Host"),
+    rules.Text("mme_realm", "mme_realm", printable=True, doc="the serving MME's Origin-Realm"),
+    rules.Text("peer", "peer", optional=True, printable=True, doc="the connected peer the MME is reached through"),
     rules.Number("updated_at", "updated_at", doc="when the last ULR was accepted (seconds since 1970)"),
     rules.Flag("purged", "purged", doc="the MME purged the UE (PUR)"),
 )

@@ -42,14 +42,17 @@ from pyhss.storage.errors import (
     DuplicateError, InUseError, NotFoundError, StoreError, StoreUnavailable, ValidationError,
 )
 from pyhss.storage.interface import ANY_STATE, EVERY_SUBSCRIBER, IStore
-from pyhss.storage.sqlite_eir import EIR_SCHEMA, SqliteEquipmentRegister
+from pyhss.storage.keys import chunks, is_imsi
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
+from pyhss.storage.schema import SCHEMA_VERSION, SchemaTooNew
+from pyhss.storage.sqlite_eir import SqliteEquipmentRegister
+from pyhss.storage.sqlite_ims import SqliteImsMixin, ims_user_of
 from pyhss.storage.sqlite_rows import (
-    INSERT_APN, INSERT_SUBSCRIBER, INSERT_SUBSCRIBER_IF_MISSING, REPLACE_NODE, REPLACE_SUBSCRIBER,
-    SCHEMA, SCHEMA_VERSION, SELECT_APN, SELECT_APN_BY_NAME, SELECT_NODE, SELECT_SUBSCRIBER, SUBSCRIBER_COLUMNS,
+    INSERT_APN, INSERT_LINK, INSERT_SUBSCRIBER, REPLACE_NODE, REPLACE_SUBSCRIBER, SELECT_APN, SELECT_APN_BY_NAME,
+    SELECT_NODE, SELECT_SUBSCRIBER, SUBSCRIBER_COLUMNS,
     apn_from_row, encode_apn, encode_node, encode_subscriber, node_from_row, subscriber_from_row,
 )
-from pyhss.storage.sqlite_ims import IMS_SCHEMA, SqliteImsMixin, ims_user_of
+from pyhss.storage.sqlite_schema import migrate
 from pyhss.storage.sqlite_worker import CONTROL, STOP, SqliteWorker
 
 __all__ = ["DEFAULT_WAL_LIMIT", "SCHEMA_VERSION", "SqliteStore", "private_files"]
@@ -115,19 +118,14 @@ def _set_wal(conn, busy_timeout):
             time.sleep(0.005)
 
 
-def _execute_script(conn, script):
-    # Statement by statement: executescript() would COMMIT first.
-    for statement in script.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-
-
-def connect(path, busy_timeout, wal_limit, warnings):
+def connect(path, busy_timeout, wal_limit, warnings, upto=None):
     """On the worker: the open connection to ``path`` with the schema in
-    place (a database of an older schema version upgraded by MIGRATIONS);
-    the file-mode warnings and an upgrade are appended to ``warnings`` (a
-    mode change even when the open fails after it).  Raises OSError,
-    sqlite3.Error or StoreError."""
+    place; the file-mode warnings and an upgrade are appended to
+    ``warnings`` (a mode change even when the open fails after it).  The
+    schema is brought to the current version
+    (:mod:`pyhss.storage.sqlite_schema`; to ``upto`` when given: tests
+    build older databases).  Raises OSError, sqlite3.Error or StoreError
+    (SchemaTooNew for a database newer than this code)."""
     conn = None
     try:
         if path != ":memory:":
@@ -142,23 +140,12 @@ def connect(path, busy_timeout, wal_limit, warnings):
             # When the WAL starts over, cut the file back (checkpoints.py).
             conn.execute(f"PRAGMA journal_size_limit={checkpoints.catch_up_size(wal_limit)}")
         conn.execute("BEGIN IMMEDIATE")
-        # A newer database is refused before anything is written to it.
-        row = conn.execute("SELECT name FROM sqlite_master WHERE name = 'schema_version'").fetchone()
-        stored = None if row is None else conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
-        if stored is not None and stored > SCHEMA_VERSION:
-            raise StoreError(f"database schema version {stored} is newer than this pyhss "
-                             f"understands ({SCHEMA_VERSION})")
-        _execute_script(conn, SCHEMA)
-        for version, statements in MIGRATIONS:
-            if stored is None or version > stored:
-                _execute_script(conn, statements)
-        if stored is None:
-            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-        elif stored < SCHEMA_VERSION:
-            conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+        # Statement by statement (executescript() would COMMIT first); a
+        # newer database is refused before anything is written to it.
+        stored, applied = migrate(conn, path, upto)
         conn.execute("COMMIT")
-        if stored is not None and stored < SCHEMA_VERSION:
-            warnings.append(f"{path}: database schema upgraded from version {stored} to {SCHEMA_VERSION}")
+        if stored and applied:
+            warnings.append(f"{path}: database schema upgraded from version {stored} to {applied[-1]}")
     except BaseException:
         if conn is not None:
             conn.close()
@@ -166,20 +153,12 @@ def connect(path, busy_timeout, wal_limit, warnings):
     return conn
 
 
-# (version, statements): what a database of an older version gets, in
-# order, to reach SCHEMA_VERSION (a new one gets them all after SCHEMA,
-# which is version 1).  Each runs in the open's transaction.
-MIGRATIONS = (
-    (2, EIR_SCHEMA + IMS_SCHEMA),   # the equipment register (S13); IMS subscriptions (Cx)
-)
-
-
 @implementer(IStore)
 class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
     """The IStore on one SQLite file (or ``:memory:``)."""
 
     def __init__(self, path, reactor=None, busy_timeout=5.0, checkpoint_interval=1.0,
-                 wal_limit=DEFAULT_WAL_LIMIT):
+                 wal_limit=DEFAULT_WAL_LIMIT, upto=None):
         if reactor is None:
             from twisted.internet import reactor
         self.path = path
@@ -190,6 +169,7 @@ class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
         self._busy_timeout = busy_timeout
         self._checkpoint_interval = checkpoint_interval
         self._wal_limit = wal_limit
+        self._upto = upto                   # schema version to stop at (tests)
         self._wal = None                    # WalKeeper once a file is open (worker thread)
         self._new_warnings = []             # set by an open on the worker, logged by the reactor
         self._worker = SqliteWorker(reactor, f"pyhss-sqlite {path}", self._unavailable,
@@ -247,7 +227,10 @@ class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
             return
         path = self.path
         try:
-            conn = connect(path, self._busy_timeout, self._wal_limit, self._new_warnings)
+            conn = connect(path, self._busy_timeout, self._wal_limit, self._new_warnings, self._upto)
+        except SchemaTooNew as e:     # names the file already
+            self._open_failure = e
+            raise
         except (OSError, sqlite3.Error, StoreError) as e:
             self._open_failure = e
             raise StoreError(f"cannot open SQLite store {path}: {e}") from None
@@ -292,14 +275,17 @@ class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
             return defer.fail(ValidationError(f"expected a Subscriber, got {type(subscriber).__name__}"))
         return self._submit(_add_subscriber, subscriber, write=True)
 
+    # Rows per INSERT of a bulk load; the iterable is read one chunk at a time.
+    bulk_chunk = 10000
+
     def add_subscribers(self, subscribers, skip_existing=False):
-        batch = list(subscribers)
-        for subscriber in batch:
-            if not isinstance(subscriber, Subscriber):
-                return defer.fail(ValidationError(f"expected a Subscriber, got {type(subscriber).__name__}"))
-        return self._submit(_add_subscribers, batch, skip_existing, write=True)
+        """Streams ``subscribers`` (any iterable, read on the worker thread
+        one chunk at a time) into one transaction."""
+        return self._submit(_add_subscribers, iter(subscribers), skip_existing, self.bulk_chunk, write=True)
 
     def get_subscriber(self, imsi):
+        if not is_imsi(imsi):
+            return self._nothing(None)
         return self._submit(self._read, SELECT_SUBSCRIBER, (imsi,), _one_subscriber)
 
     def list_subscribers(self, offset=0, limit=None, query=EVERY_SUBSCRIBER):
@@ -314,9 +300,13 @@ class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
                             lambda c: c.fetchone()[0])
 
     def update_subscriber(self, imsi, /, **changes):
+        if not is_imsi(imsi):
+            return defer.fail(NotFoundError(f"no subscriber {imsi}"))
         return self._submit(_update_subscriber, imsi, changes, write=True)
 
     def delete_subscriber(self, imsi):
+        if not is_imsi(imsi):
+            return defer.fail(NotFoundError(f"no subscriber {imsi}"))
         return self._submit(_delete_subscriber, imsi, write=True)
 
     def add_apn(self, profile):
@@ -348,15 +338,26 @@ class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
             return defer.fail(e)
         return self._submit(_delete_apn, key, write=True)
 
+    def _nothing(self, value):
+        """What a lookup of a key no record can have finds (keys are
+        checked before they reach SQL: pyhss.storage.keys)."""
+        if self._closed is not None:
+            return defer.fail(StoreError("store is closed"))
+        return defer.succeed(value)
+
     def _read(self, sql, args, convert):
         return convert(self._worker.connection().execute(sql, args))
 
     # --- SQN reservation ---------------------------------------------------------------
     def reserve_sqns(self, imsi, request, required=ANY_STATE):
+        if not is_imsi(imsi) and type(request) is SqnRequest:
+            return self._nothing((None, None))
         return self._submit(_reserve_sqns, imsi, request, required, write=True)
 
     # --- serving nodes -----------------------------------------------------------------
     def get_serving_node(self, imsi):
+        if not is_imsi(imsi):
+            return self._nothing(None)
         return self._submit(self._read, SELECT_NODE, (imsi,), lambda c: node_from_row(c.fetchone()))
 
     def set_serving_node(self, node):
@@ -370,6 +371,8 @@ class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
         return self._submit(_swap_serving_node, node, required, write=True)
 
     def mark_purged(self, imsi, mme_host):
+        if not is_imsi(imsi) or not isinstance(mme_host, str):
+            return self._nothing(False)
         return self._submit(_mark_purged, imsi, mme_host, write=True)
 
     def close(self):
@@ -402,31 +405,69 @@ def _check_apns(conn, subscribers):
                                       problem=f"names an APN that is not provisioned: {name!r}")
 
 
+def _link_apns(conn, subscribers):
+    conn.executemany(INSERT_LINK, [(name, s.imsi) for s in subscribers for name in s.apns])
+
+
 def _add_subscriber(conn, subscriber):
     _check_apns(conn, [subscriber])
     try:
         conn.execute(INSERT_SUBSCRIBER, encode_subscriber(subscriber))
     except sqlite3.IntegrityError:
         raise DuplicateError(f"subscriber {subscriber.imsi} already exists") from None
+    _link_apns(conn, [subscriber])
 
 
-def _add_subscribers(conn, batch, skip_existing):
-    _check_apns(conn, batch)
+# SQLite's default limit on parameters in one statement is 32766 (999 before 3.32).
+_IN_CHUNK = 500
+
+
+def _stored_imsis(conn, imsis):
+    found = set()
+    for start in range(0, len(imsis), _IN_CHUNK):
+        chunk = imsis[start:start + _IN_CHUNK]
+        sql = f"SELECT imsi FROM subscriber WHERE imsi IN ({', '.join('?' * len(chunk))})"
+        found.update(row[0] for row in conn.execute(sql, chunk))
+    return found
+
+
+def _add_subscribers(conn, subscribers, skip_existing, chunk_size):
+    added = 0
+    known = None
+    for batch in chunks(subscribers, chunk_size):
+        if known is None and any(subscriber.apns for subscriber in batch):
+            known = {row[0] for row in conn.execute("SELECT name FROM apn")}
+        for subscriber in batch:
+            for name in subscriber.apns:
+                if name not in known:
+                    raise ValidationError(f"unknown APN {name!r} for IMSI {subscriber.imsi}", field="apns",
+                                          problem=f"names an APN that is not provisioned: {name!r}")
+        added += _add_chunk(conn, batch, skip_existing)
+    return added
+
+
+def _add_chunk(conn, batch, skip_existing):
+    if skip_existing:
+        stored = _stored_imsis(conn, [subscriber.imsi for subscriber in batch])
+        new = {}
+        for subscriber in batch:
+            if subscriber.imsi not in stored:
+                new.setdefault(subscriber.imsi, subscriber)
+        batch = list(new.values())
     rows = [encode_subscriber(subscriber) for subscriber in batch]
     before = conn.total_changes
-    if skip_existing:
-        conn.executemany(INSERT_SUBSCRIBER_IF_MISSING, rows)
-        return conn.total_changes - before
     conn.execute("SAVEPOINT bulk")
     try:
         conn.executemany(INSERT_SUBSCRIBER, rows)
     except sqlite3.IntegrityError:
-        # Undo this batch's rows first so only the stored ones count as duplicates.
+        # Undo this chunk's rows first so only the stored ones count as duplicates.
         conn.execute("ROLLBACK TO bulk")
         conn.execute("RELEASE bulk")
         raise DuplicateError(f"subscriber {_first_duplicate(conn, batch)} already exists") from None
     conn.execute("RELEASE bulk")
-    return conn.total_changes - before
+    added = conn.total_changes - before
+    _link_apns(conn, batch)
+    return added
 
 
 def _first_duplicate(conn, batch):
@@ -448,6 +489,9 @@ def _update_subscriber(conn, imsi, changes):
     updated = changed(current, changes)
     _check_apns(conn, [updated])
     conn.execute(REPLACE_SUBSCRIBER, encode_subscriber(updated))
+    if updated.apns != current.apns:
+        conn.execute("DELETE FROM subscriber_apn WHERE imsi = ?", (imsi,))
+        _link_apns(conn, [updated])
     return updated
 
 
@@ -458,6 +502,7 @@ def _delete_subscriber(conn, imsi):
     if conn.execute("DELETE FROM subscriber WHERE imsi = ?", (imsi,)).rowcount == 0:
         raise NotFoundError(f"no subscriber {imsi}")
     conn.execute("DELETE FROM serving_node WHERE imsi = ?", (imsi,))
+    conn.execute("DELETE FROM subscriber_apn WHERE imsi = ?", (imsi,))
 
 
 def _add_apn(conn, profile):
@@ -502,9 +547,9 @@ def _where(query):
         clauses.append("imsi >= ? AND imsi < ?")
         args += [query.imsi_prefix, query.imsi_prefix + ":"]
     if query.apn is not None:
-        # Names are labels of [a-z0-9-] or '*', so LIKE has no wildcard to trip on.
-        clauses.append("' ' || apns || ' ' LIKE ?")
-        args.append("% " + query.apn + " %")
+        # Exact match on subscriber_apn's key: no pattern over the APN lists.
+        clauses.append("imsi IN (SELECT imsi FROM subscriber_apn WHERE apn = ?)")
+        args.append(query.apn)
     if query.enabled is not None:
         clauses.append("enabled = ?")
         args.append(int(query.enabled))
@@ -517,10 +562,7 @@ def _where(query):
 def _delete_apn(conn, key):
     if not conn.execute("SELECT 1 FROM apn WHERE name = ?", (key,)).fetchone():
         raise NotFoundError(f"no APN {key!r}")
-    # Names are labels of [a-z0-9-] or '*', so LIKE has no wildcard to trip on.
-    pattern = "% " + key + " %" if key != "*" else "% * %"
-    row = conn.execute("SELECT imsi FROM subscriber WHERE ' ' || apns || ' ' LIKE ? LIMIT 1",
-                       (pattern,)).fetchone()
+    row = conn.execute("SELECT imsi FROM subscriber_apn WHERE apn = ? ORDER BY imsi LIMIT 1", (key,)).fetchone()
     if row is not None:
         raise InUseError(f"APN {key!r} is used by subscriber {row[0]}")
     conn.execute("DELETE FROM apn WHERE name = ?", (key,))

@@ -10,50 +10,6 @@ from pyhss.storage.records import (
     APN_FIELDS, SERVING_NODE_FIELDS, SUBSCRIBER_FIELDS, ApnProfile, ServingNode, Subscriber, stored_subscriber,
 )
 
-# 2: the equipment register (pyhss.storage.sqlite_eir) and IMS subscriptions (pyhss.storage.sqlite_ims)
-SCHEMA_VERSION = 2
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS subscriber (
-    imsi TEXT PRIMARY KEY NOT NULL,
-    k BLOB NOT NULL,
-    opc BLOB,
-    op BLOB,
-    amf BLOB NOT NULL,
-    sqn INTEGER NOT NULL,
-    msisdn TEXT,
-    apns TEXT NOT NULL,
-    enabled INTEGER NOT NULL,
-    roaming_allowed INTEGER NOT NULL,
-    ue_ambr_ul INTEGER,
-    ue_ambr_dl INTEGER,
-    network_access_mode INTEGER NOT NULL,
-    periodic_rau_tau_timer INTEGER,
-    access_restriction_data INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS subscriber_by_msisdn ON subscriber (msisdn);
-CREATE TABLE IF NOT EXISTS apn (
-    name TEXT PRIMARY KEY NOT NULL,
-    qci INTEGER NOT NULL,
-    arp_priority INTEGER NOT NULL,
-    arp_preemption_capability INTEGER NOT NULL,
-    arp_preemption_vulnerability INTEGER NOT NULL,
-    ambr_ul INTEGER,
-    ambr_dl INTEGER,
-    pdn_type TEXT NOT NULL,
-    context_id INTEGER NOT NULL UNIQUE
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS serving_node (
-    imsi TEXT PRIMARY KEY NOT NULL,
-    mme_host TEXT NOT NULL,
-    mme_realm TEXT NOT NULL,
-    peer TEXT,
-    updated_at REAL NOT NULL,
-    purged INTEGER NOT NULL
-) WITHOUT ROWID;
-"""
-
 # Column order is the dataclass field order; these fields need converting.
 _ENCODE = {"apns": " ".join, "enabled": int, "roaming_allowed": int, "purged": int}
 _DECODE = {"apns": lambda text: tuple(text.split()), "enabled": bool, "roaming_allowed": bool, "purged": bool}
@@ -89,7 +45,7 @@ SUBSCRIBER_COLUMNS = _columns(SUBSCRIBER_FIELDS)
 SELECT_SUBSCRIBER = f"SELECT {SUBSCRIBER_COLUMNS} FROM subscriber WHERE imsi = ?"
 INSERT_SUBSCRIBER = f"INSERT INTO subscriber ({SUBSCRIBER_COLUMNS}) VALUES ({_placeholders(SUBSCRIBER_FIELDS)})"
 REPLACE_SUBSCRIBER = INSERT_SUBSCRIBER.replace("INSERT", "INSERT OR REPLACE", 1)
-INSERT_SUBSCRIBER_IF_MISSING = INSERT_SUBSCRIBER.replace("INSERT", "INSERT OR IGNORE", 1)
+INSERT_LINK = "INSERT INTO subscriber_apn (apn, imsi) VALUES (?, ?)"
 INSERT_APN = f"INSERT INTO apn ({_columns(APN_FIELDS)}) VALUES ({_placeholders(APN_FIELDS)})"
 SELECT_APN = f"SELECT {_columns(APN_FIELDS)} FROM apn"
 REPLACE_NODE = (f"INSERT OR REPLACE INTO serving_node ({_columns(SERVING_NODE_FIELDS)}) "
