@@ -14,7 +14,7 @@ from pyhss.storage.interface import ANY_STATE, EVERY_SUBSCRIBER, IStore
 from pyhss.storage.keys import ascii_lower, is_imsi
 from pyhss.storage.memory_eir import MemoryEquipmentRegister
 from pyhss.storage.memory_ims import MemoryImsMixin
-from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
+from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn, with_context_id
 
 
 def _deferred(method):
@@ -138,11 +138,7 @@ class MemoryStore(MemoryImsMixin, MemoryEquipmentRegister):
         if profile.name in self._apns:
             raise DuplicateError(f"APN {profile.name!r} already exists")
         used = {p.context_id for p in self._apns.values()}
-        if profile.context_id is None:
-            context_id = next(i for i in range(1, len(used) + 2) if i not in used)
-            profile = changed(profile, {"context_id": context_id})
-        elif profile.context_id in used:
-            raise DuplicateError(f"context id {profile.context_id} is used by another APN")
+        profile = with_context_id(profile, used)
         self._apns[profile.name] = profile
         return profile
 

@@ -10,7 +10,7 @@ field (``field``) and what is wrong with it, in a one-line message.
 from dataclasses import dataclass, field, fields
 
 from pyhss.storage import rules
-from pyhss.storage.errors import ValidationError
+from pyhss.storage.errors import DuplicateError, ValidationError
 
 IMSI_LENGTHS = (14, 15)
 KEY_LENGTH = 16          # K, OP, OPc: 128 bits (TS 35.206)
@@ -269,3 +269,20 @@ def changed(record, changes):
             if changes.get(given) is not None and other not in changes:
                 values[other] = None
     return cls(**values)
+
+
+def with_context_id(profile, used):
+    """``profile`` with the lowest free context id when it has none.
+
+    ``used`` holds every stored APN's context id; a profile naming a used one
+    is refused (the ULA's APN-Configuration needs them unique).
+    """
+    used = set(used)
+    if profile.context_id is None:
+        context_id = 1
+        while context_id in used:
+            context_id += 1
+        return changed(profile, {"context_id": context_id})
+    if profile.context_id in used:
+        raise DuplicateError(f"context id {profile.context_id} is used by another APN")
+    return profile

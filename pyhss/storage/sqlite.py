@@ -43,7 +43,7 @@ from pyhss.storage.errors import (
 )
 from pyhss.storage.interface import ANY_STATE, EVERY_SUBSCRIBER, IStore
 from pyhss.storage.keys import chunks, is_imsi
-from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
+from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn, with_context_id
 from pyhss.storage.schema import SCHEMA_VERSION, SchemaTooNew
 from pyhss.storage.sqlite_eir import SqliteEquipmentRegister
 from pyhss.storage.sqlite_ims import SqliteImsMixin, ims_user_of
@@ -509,15 +509,7 @@ def _add_apn(conn, profile):
     if conn.execute("SELECT 1 FROM apn WHERE name = ?", (profile.name,)).fetchone():
         raise DuplicateError(f"APN {profile.name!r} already exists")
     used = [row[0] for row in conn.execute("SELECT context_id FROM apn ORDER BY context_id")]
-    if profile.context_id is None:
-        context_id = 1
-        for value in used:
-            if value != context_id:
-                break
-            context_id += 1
-        profile = changed(profile, {"context_id": context_id})
-    elif profile.context_id in used:
-        raise DuplicateError(f"context id {profile.context_id} is used by another APN")
+    profile = with_context_id(profile, used)
     conn.execute(INSERT_APN, encode_apn(profile))
     return profile
 

@@ -115,9 +115,9 @@ class SqliteEquipmentRegister:
 
     def list_equipment_checks(self, imei=None, imsi=None, since=None, limit=None):
         where, args = [], []
-        for column, value, operator in (("imei", imei, "="), ("imsi", imsi, "="), ("checked_at", since, ">=")):
+        for column, value, comparison in (("imei", imei, "="), ("imsi", imsi, "="), ("checked_at", since, ">=")):
             if value is not None:
-                where.append(f"{column} {operator} ?")
+                where.append(f"{column} {comparison} ?")
                 args.append(value)
         sql = f"SELECT id, {_CHECK_COLUMNS} FROM equipment_check"
         if where:

@@ -13,7 +13,7 @@ from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, Vali
 from pyhss.storage.interface import EVERY_SUBSCRIBER
 from pyhss.storage.keys import QueryKeys, chunks
 from pyhss.storage.mongodb import documents as docs
-from pyhss.storage.records import ApnProfile, Subscriber, changed
+from pyhss.storage.records import ApnProfile, Subscriber, changed, with_context_id
 
 
 def is_duplicate(failure):
@@ -181,15 +181,7 @@ class SubscriberRole:
         if (yield collection.find_one({"_id": profile.name})) is not None:
             raise DuplicateError(f"APN {profile.name!r} already exists")
         used = sorted(int(d["context_id"]) for d in (yield collection.find({}, projection={"context_id": 1})))
-        if profile.context_id is None:
-            context_id = 1
-            for value in used:
-                if value != context_id:
-                    break
-                context_id += 1
-            profile = changed(profile, {"context_id": context_id})
-        elif profile.context_id in used:
-            raise DuplicateError(f"context id {profile.context_id} is used by another APN")
+        profile = with_context_id(profile, used)
         try:
             yield collection.insert_one(docs.apn_document(profile))
         except Exception:

@@ -16,7 +16,7 @@ from sqlalchemy import exc as sa_exc
 
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, ValidationError
 from pyhss.storage.records import (
-    APN_FIELDS, SUBSCRIBER_FIELDS, ApnProfile, Subscriber, changed, normalise_apn, stored_subscriber,
+    APN_FIELDS, SUBSCRIBER_FIELDS, ApnProfile, Subscriber, changed, normalise_apn, stored_subscriber, with_context_id,
 )
 from pyhss.storage.interface import EVERY_SUBSCRIBER
 from pyhss.storage.keys import QueryKeys, apn_key, chunks, is_imsi
@@ -272,15 +272,7 @@ def add_apn(conn, profile):
     if conn.execute(sa.select(apn_table.c.name).where(apn_table.c.name == profile.name)).first():
         raise DuplicateError(f"APN {profile.name!r} already exists")
     used = [row[0] for row in conn.execute(sa.select(apn_table.c.context_id).order_by(apn_table.c.context_id))]
-    if profile.context_id is None:
-        context_id = 1
-        for value in used:
-            if value != context_id:
-                break
-            context_id += 1
-        profile = changed(profile, {"context_id": context_id})
-    elif profile.context_id in used:
-        raise DuplicateError(f"context id {profile.context_id} is used by another APN")
+    profile = with_context_id(profile, used)
     try:
         with conn.begin_nested():
             conn.execute(apn_table.insert(), apn_values(profile))
