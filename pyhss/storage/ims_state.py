@@ -90,6 +90,13 @@ def empty_registration(impi):
     return ImsRegistration(impi)
 
 
+def for_identities(registration, subscription):
+    """``registration`` without the states of identities ``subscription`` no longer lists."""
+    kept = {impu.uri for impu in subscription.impus}
+    states = tuple((uri, state) for uri, state in registration.states if uri in kept)
+    return registration if states == registration.states else replace(registration, states=states)
+
+
 _trusted_registration = trusted_constructor(ImsRegistration)
 
 

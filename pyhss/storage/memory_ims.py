@@ -7,7 +7,7 @@ from twisted.internet import defer
 from pyhss.auc.sqn import SqnRequest, advance
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, ValidationError
 from pyhss.storage.ims_records import IfcTemplate, ImsRegistration, ImsSubscription, normalise_impu
-from pyhss.storage.ims_state import Assignment, Authentication, assigned, authenticated
+from pyhss.storage.ims_state import Assignment, Authentication, assigned, authenticated, for_identities
 from pyhss.storage.interface import ANY_STATE
 from pyhss.storage.records import changed
 
@@ -132,9 +132,7 @@ class MemoryImsMixin:
         self._ims[impi] = updated
         registration = self._registrations.get(impi)
         if registration is not None:
-            kept = {impu.uri for impu in updated.impus}
-            self._registrations[impi] = changed(registration, {
-                "states": tuple((uri, state) for uri, state in registration.states if uri in kept)})
+            self._registrations[impi] = for_identities(registration, updated)
         return updated
 
     @_deferred

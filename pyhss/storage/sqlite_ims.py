@@ -25,7 +25,7 @@ from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, Vali
 from pyhss.storage.ims_records import (
     REGISTERED, UNREGISTERED, IfcTemplate, ImsRegistration, ImsSubscription, PublicIdentity, normalise_impu,
 )
-from pyhss.storage.ims_state import Assignment, Authentication, assigned, authenticated
+from pyhss.storage.ims_state import Assignment, Authentication, assigned, authenticated, for_identities
 from pyhss.storage.interface import ANY_STATE
 from pyhss.storage.records import changed, trusted_constructor
 from pyhss.storage.sqlite_rows import SUBSCRIBER_COLUMNS, subscriber_from_row
@@ -236,10 +236,9 @@ def _update_subscription(conn, impi, changes):
                                     _encode_impus(updated.impus), impi))
     conn.execute("DELETE FROM ims_public_identity WHERE impi = ?", (impi,))
     _insert_impus(conn, updated)
-    kept = {impu.uri for impu in updated.impus}
-    states = tuple((uri, state) for uri, state in registration.states if uri in kept)
-    if states != registration.states:
-        _write_registration(conn, changed(registration, {"states": states}))
+    kept = for_identities(registration, updated)
+    if kept is not registration:
+        _write_registration(conn, kept)
     return updated
 
 

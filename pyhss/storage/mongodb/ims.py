@@ -26,7 +26,7 @@ from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, Stor
 from pyhss.storage.ims_records import (
     IfcTemplate, ImsRegistration, ImsSubscription, PublicIdentity,
 )
-from pyhss.storage.ims_state import Assignment, Authentication, assigned, authenticated
+from pyhss.storage.ims_state import Assignment, Authentication, assigned, authenticated, for_identities
 from pyhss.storage import keys
 from pyhss.storage.interface import ANY_STATE
 from pyhss.storage.mongodb import documents as docs
@@ -244,10 +244,8 @@ class ImsRole:
                 raise NotFoundError(f"no IMS subscription {impi}")
             updated = changed(current, changes)
             yield self._check_links(updated)
-            kept = {impu.uri for impu in updated.impus}
-            states = tuple((uri, state) for uri, state in registration.states if uri in kept)
             update = provisioning_set(updated)
-            update["registration"] = registration_document(changed(registration, {"states": states}))
+            update["registration"] = registration_document(for_identities(registration, updated))
             try:
                 result = yield collection.update_one(revision_filter(document), {"$set": update, "$inc": {"rev": 1}})
             except Exception:

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import mssql, mysql
 from pyhss.auc.sqn import SqnRequest, advance
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, ValidationError
 from pyhss.storage.ims_records import MAX_IDENTITY, IfcTemplate, ImsSubscription
-from pyhss.storage.ims_state import Assignment, Authentication, assigned, authenticated
+from pyhss.storage.ims_state import Assignment, Authentication, assigned, authenticated, for_identities
 from pyhss.storage.interface import ANY_STATE
 from pyhss.storage.keys import ifc_key, impi_key, impu_key
 from pyhss.storage.records import changed
@@ -232,10 +232,9 @@ def update_subscription(conn, impi, changes):
             _insert_impus(conn, updated)
     except sa_exc.IntegrityError:
         raise _duplicate_identity(updated) from None
-    kept = {impu.uri for impu in updated.impus}
-    states = tuple((uri, state) for uri, state in registration.states if uri in kept)
-    if states != registration.states:
-        _write_registration(conn, changed(registration, {"states": states}))
+    kept = for_identities(registration, updated)
+    if kept is not registration:
+        _write_registration(conn, kept)
     return updated
 
 
