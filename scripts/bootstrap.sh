@@ -16,7 +16,7 @@ APT_BASE="python3 python3-venv python3-dev gcc libsctp-dev"
 # chromium and its driver: the web console is tested in a real browser (Selenium);
 # user-mode-linux (a Linux kernel with SCTP, run as a process) and kmod (its
 # modprobe) give the SCTP tests a real kernel stack where the host has none.
-APT_TEST="tshark freediameter libfreediameter-dev gcc libc6-dev kamailio kamailio-ims-modules kamailio-sqlite-modules kamailio-presence-modules sip-tester chromium chromium-driver user-mode-linux kmod"
+APT_TEST="tshark freediameter libfreediameter-dev gcc libc6-dev kamailio kamailio-ims-modules kamailio-sqlite-modules kamailio-presence-modules sip-tester strace chromium chromium-driver user-mode-linux kmod"
 
 apt_install() {
     missing=""
