@@ -18,7 +18,7 @@ APT_BASE="python3 python3-venv python3-dev gcc libsctp-dev"
 # postgres in temporary directories (tests/db_servers.py), never the system's;
 # user-mode-linux (a Linux kernel with SCTP, run as a process) and kmod (its
 # modprobe) give the SCTP tests a real kernel stack where the host has none.
-APT_TEST="tshark freediameter libfreediameter-dev gcc libc6-dev kamailio kamailio-ims-modules kamailio-sqlite-modules kamailio-presence-modules sip-tester chromium chromium-driver user-mode-linux kmod mariadb-server postgresql"
+APT_TEST="tshark freediameter libfreediameter-dev gcc libc6-dev kamailio kamailio-ims-modules kamailio-sqlite-modules kamailio-presence-modules sip-tester strace chromium chromium-driver user-mode-linux kmod mariadb-server postgresql"
 
 apt_install() {
     missing=""

@@ -7,16 +7,18 @@ log kept for failure messages and stopped by PID.
 """
 
 import os
+import re
 import shutil
 import socket
 import sqlite3
 
 from twisted.internet import defer
 
-from tests.interop_helpers import StoppableProcess
+from tests.interop_helpers import StoppableProcess, wait_until
 
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
+STRACE = shutil.which("strace") or "/usr/bin/strace"
 MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
 # The TS 29.228 Annex E schema as Kamailio ships it; the S-CSCF checks our
 # User-Data against it (user_data_xsd).
@@ -181,11 +183,18 @@ modparam("ims_registrar_scscf", "default_expires", 600)
 route {{
     if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
     if (is_method("REGISTER")) {{
+        # The I-CSCF's retransmission (T1, 500 ms) of a REGISTER whose MAR
+        # is out ends here; ims_auth would send a second MAR for it.
+        t_check_trans();
         if (!ims_www_authenticate("{realm}")) {{
             if ($? == -2) {{ send_reply("403", "Authentication Failed"); exit; }}
             if ($? == -3) {{ send_reply("400", "Bad Request"); exit; }}
-            if ($? == -9) {{ ims_www_resync_auth("REG_RESYNC_REPLY", "{realm}"); exit; }}
-            ims_www_challenge("REG_MAR_REPLY", "{realm}", "AKAv1-MD5");
+            # Fetch a vector first (MAR; with the UE's AUTS after -9), then
+            # challenge from the store: 5.6.3's ims_www_challenge sends the
+            # 401 from its MAA callback before it stores the vector, so an
+            # answer that beats the storing finds no vector and is
+            # challenged again (401). ims_www_resync_auth only stores.
+            ims_www_resync_auth("REG_VECTOR_STORED", "{realm}");
             exit;
         }}
         # All four arguments: Debian's 5.6.3 dispatches save() with two to
@@ -196,13 +205,20 @@ route {{
     send_reply("405", "Method not allowed here");
 }}
 
-route[REG_MAR_REPLY] {{
-    if ($avp(s:maa_return_code) == -2) {{ send_reply("500", "MAR failed"); }}
+route[REG_VECTOR_STORED] {{
+    # 1: stored; -1: the MAA callback has answered (403); -2: no MAA.
+    if ($avp(s:maa_return_code) == 1) {{
+        # Marks the stored vector sent and sends the 401 under its lock.
+        ims_www_challenge("REG_MAR_REPLY", "{realm}", "AKAv1-MD5");
+    }} else if ($avp(s:maa_return_code) == -2) {{
+        send_reply("500", "MAR failed");
+    }}
     exit;
 }}
 
-route[REG_RESYNC_REPLY] {{
-    ims_www_challenge("REG_MAR_REPLY", "{realm}", "AKAv1-MD5");
+route[REG_MAR_REPLY] {{
+    if ($avp(s:maa_return_code) == -2) {{ send_reply("500", "MAR failed"); }}
+    exit;
 }}
 
 route[REG_SAR_REPLY] {{
@@ -236,6 +252,29 @@ class KamailioProcess(StoppableProcess):
 
 
 
+class TracerProcess(StoppableProcess):
+    """strace attached to some Kamailio processes; SIGTERM detaches it."""
+
+    def __init__(self):
+        self.output = bytearray()
+        self.ended = defer.Deferred()
+
+    def childDataReceived(self, fd, data):
+        self.output = (self.output + data)[-4000:]
+
+    def processEnded(self, reason):
+        self.ended.callback(reason.value.exitCode)
+
+    @property
+    def running(self):
+        return not self.ended.called
+
+
+def _traced(pid):
+    with open("/proc/%d/status" % pid) as handle:
+        return "\nTracerPid:\t0\n" not in handle.read()
+
+
 class ImsCore:
     """The I-CSCF and S-CSCF in ``directory``, connecting to the HSS on
     127.0.0.1:``hss_port``."""
@@ -250,6 +289,7 @@ class ImsCore:
         self.scscf_port = free_udp_port()
         self.scscf_uri = "sip:%s:%d" % (SCSCF_HOST, self.scscf_port)
         self.processes = {}
+        self.tracers = []
 
     def _write(self, name, text):
         path = os.path.join(self.directory, name)
@@ -306,8 +346,35 @@ class ImsCore:
         return "\n".join("==== Kamailio %s (exit %s) ====\n%s" % (
             name, "running" if p.running else p.ended.result, p.text()) for name, p in self.processes.items())
 
+    @defer.inlineCallbacks
     def stop(self, reactor):
-        return defer.DeferredList([p.stop(reactor) for p in self.processes.values()], consumeErrors=True)
+        yield defer.DeferredList([t.stop(reactor) for t in self.tracers], consumeErrors=True)
+        yield defer.DeferredList([p.stop(reactor) for p in self.processes.values()], consumeErrors=True)
+
+    @defer.inlineCallbacks
+    def hold_after_send(self, reactor, name, role, seconds):
+        """Hold instance ``name``'s processes whose description (kamcmd
+        core.psx) starts with ``role`` for ``seconds`` each time a sendto()
+        returns, with strace's fault injection: what a process preempted
+        right after sending does on a loaded machine, every time. Fires
+        once strace holds them all; stop() detaches it."""
+        listing = (yield self.kamcmd(reactor, name, "core.psx")).decode("utf-8", "replace")
+        pids = [int(pid) for pid, what in re.findall(r"PID: (\d+)\s+DSC: ([^\n]*)", listing)
+                if what.startswith(role)]
+        if not pids:
+            raise ValueError("no %r process in the %s: %s" % (role, name, listing))
+        tracer = TracerProcess()
+        arguments = ["strace", "-qq", "-o", "/dev/null", "-e", "trace=sendto",
+                     "-e", "inject=sendto:delay_exit=%d" % int(seconds * 1e6)]
+        for pid in pids:
+            arguments += ["-p", str(pid)]
+        reactor.spawnProcess(tracer, STRACE, arguments, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                             childFDs={0: "w", 1: "r", 2: "r"})
+        self.tracers.append(tracer)
+        yield wait_until(lambda: not tracer.running or all(_traced(pid) for pid in pids), 5.0,
+                         "strace to attach to %s" % pids, clock=reactor)
+        if not tracer.running:
+            raise RuntimeError("strace exited: %s" % tracer.output.decode("utf-8", "replace"))
 
     def kamcmd(self, reactor, name, *arguments):
         """Run kamcmd against instance ``name``'s control socket: its output."""

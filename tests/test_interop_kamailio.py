@@ -9,7 +9,10 @@ checks our User-Data against TS 29.228's schema, user_data_xsd); a
 re-registration (SAR RE_REGISTRATION) and a de-registration (SAR
 USER_DEREGISTRATION) follow, an unknown user is refused (UAR 5001, 403),
 and ``pyhss-admin ims deregister`` makes the S-CSCF drop the contact (RTR).
-Any failure shows both Kamailio logs.
+A second test forces the timings of a loaded machine (a slow MAA, so the
+I-CSCF retransmits; the S-CSCF's cdp workers held after each send, so the
+UE answers before the MAA callback has finished). Any failure shows both
+Kamailio logs.
 """
 
 import io
@@ -61,6 +64,7 @@ class KamailioImsTests(unittest.TestCase):
         self.cx = CxApplication(node, self.store, CxPolicy(visited_networks=(kamailio_ims.REALM,)))
         self.cx.register()
         self.requests = []
+        self.answer_delays = {}     # request name -> seconds before the next one is answered
         for command, handler in list(node.dispatcher.handlers.items()):
             node.dispatcher.handlers[command] = self._recording(handler)
         listener = reactor.listenTCP(0, _NodeFactory(node), interface="127.0.0.1")
@@ -88,6 +92,9 @@ class KamailioImsTests(unittest.TestCase):
     def _recording(self, handler):
         def record(request, peer):
             self.requests.append(request)
+            delay = self.answer_delays.pop(request.name, 0)
+            if delay:
+                return task.deferLater(reactor, delay, handler, request, peer)
             return handler(request, peer)
         return record
 
@@ -185,3 +192,22 @@ class KamailioImsTests(unittest.TestCase):
         while (yield self.has_contact(ua)):
             self.check(reactor.seconds() < deadline, "contact still there after RTR:\n%s" % self.shown)
             yield task.deferLater(reactor, 0.2, lambda: None)
+
+    @defer.inlineCallbacks
+    def test_register_with_a_slow_hss_and_a_preempted_scscf(self):
+        """What a loaded machine does now and then, forced: the HSS answers
+        the MAR after 1.2 s, so the I-CSCF retransmits the REGISTER to the
+        S-CSCF (T1, 500 ms) while the MAR is out; and the S-CSCF's cdp
+        workers, which run the MAA callback, stop for 0.3 s each time a
+        send returns, so the UE's answer arrives before anything the
+        callback does after sending the 401. One MAR, and the answer
+        finds its vector (kamailio_ims.SCSCF's comments say how)."""
+        self.answer_delays["MAR"] = 1.2
+        yield self.core.hold_after_send(reactor, "scscf", "cdp worker", 0.3)
+        ua = self.user_agent()
+        challenge, final = yield self.within(ua.register(), "REGISTER through the I-CSCF")
+        self.check(challenge.code == 401 and final.code == 200, "registration: %r then %r" % (challenge, final))
+        self.assertEqual([r.name for r in self.requests], ["UAR", "MAR", "SAR"])
+
+    if not os.path.exists(kamailio_ims.STRACE):
+        test_register_with_a_slow_hss_and_a_preempted_scscf.skip = "strace is not installed (apt-get install strace)"
