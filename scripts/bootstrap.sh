@@ -12,7 +12,8 @@ export DEBIAN_FRONTEND=noninteractive
 APT_BASE="python3 python3-venv python3-dev gcc libsctp-dev"
 # tshark and freeDiameter are the real peers/decoders the integration tests use;
 # the freeDiameter headers build the test MME extension (tests/fd_mme); Kamailio's
-# IMS modules are the I-CSCF and S-CSCF of the Cx test (ims_usrloc_scscf needs presence);
+# IMS modules are the I-CSCF and S-CSCF of the Cx test (ims_usrloc_scscf needs presence;
+# strace holds its processes at chosen moments to force the races it must survive);
 # chromium and its driver: the web console is tested in a real browser (Selenium);
 # mariadb-server and postgresql: the store tests start their own mariadbd and
 # postgres in temporary directories (tests/db_servers.py), never the system's;
