@@ -42,7 +42,9 @@ from pyhss.storage.errors import (
     DuplicateError, InUseError, NotFoundError, StoreError, StoreUnavailable, ValidationError,
 )
 from pyhss.storage.interface import ANY_STATE, EVERY_SUBSCRIBER, IStore
-from pyhss.storage.sqlite_eir import EIR_SCHEMA, SqliteEquipmentRegister
+from pyhss.storage.sqlite_eir import (
+    EIR_SCHEMA, RULE_VERSION_STATEMENTS, SqliteEquipmentRegister, load_rules, open_rule_index,
+)
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
 from pyhss.storage.sqlite_rows import (
     INSERT_APN, INSERT_SUBSCRIBER, INSERT_SUBSCRIBER_IF_MISSING, REPLACE_NODE, REPLACE_SUBSCRIBER,
@@ -152,6 +154,8 @@ def connect(path, busy_timeout, wal_limit, warnings):
         for version, statements in MIGRATIONS:
             if stored is None or version > stored:
                 _execute_script(conn, statements)
+        for statement in RULE_VERSION_STATEMENTS:
+            conn.execute(statement)
         if stored is None:
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
         elif stored < SCHEMA_VERSION:
@@ -191,6 +195,7 @@ class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
         self._checkpoint_interval = checkpoint_interval
         self._wal_limit = wal_limit
         self._wal = None                    # WalKeeper once a file is open (worker thread)
+        self._rule_index = None             # RuleIndex once a file is open (sqlite_eir)
         self._new_warnings = []             # set by an open on the worker, logged by the reactor
         self._worker = SqliteWorker(reactor, f"pyhss-sqlite {path}", self._unavailable,
                                     before_commit=self._before_commit, after_writes=self._after_writes,
@@ -256,6 +261,14 @@ class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
         if path != ":memory:":
             self._wal = checkpoints.WalKeeper(conn, path, self._reactor, self._busy_timeout,
                                               self._checkpoint_interval, self._wal_limit)
+            try:
+                self._rule_index = open_rule_index(path, self._load_rules)
+            except (OSError, ValueError, sqlite3.Error) as e:
+                self._new_warnings.append(f"{path}: no in-memory copy of the EIR rules "
+                                          f"(ECRs read them from SQLite): {e}")
+
+    def _load_rules(self):
+        return self._worker.submit(CONTROL, lambda: load_rules(self._worker.connection()), ())
 
     def _opened(self, result):
         # Logged even when the open failed after changing a file's mode:
@@ -285,6 +298,8 @@ class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
     def _stopping(self):
         if self._wal is not None:
             self._wal.stop()
+        if self._rule_index is not None:
+            self._rule_index.close()
 
     # --- subscribers and APNs ----------------------------------------------------------
     def add_subscriber(self, subscriber):
