@@ -218,3 +218,17 @@ class RuleCopyTests(AdminFixture, unittest.TestCase):
         conn.close()
         self.assertIsNone(store._rule_index.current())
         self.assertEqual((yield store.match_equipment(IMEI)), (None, tac))
+
+    @defer.inlineCallbacks
+    def test_close_waits_for_a_load(self):
+        store = SqliteStore(load_config(self.config).database.sqlite.path, reactor)
+        self.addCleanup(store.close)
+        yield store.add_equipment_rule(EquipmentRule(IMEI[:8], GREYLISTED))
+        yield store.match_equipment(IMEI)
+        loading = store._rule_index.loading
+        self.assertIsNotNone(loading)
+        fired = []
+        loading.addBoth(fired.append)
+        yield store.close()
+        self.assertEqual(len(fired), 1)
+        self.assertIsNone(store._rule_index.reader)

@@ -31,7 +31,7 @@ import sqlite3
 import stat
 import time
 
-from twisted.internet import defer
+from twisted.internet import defer, threads
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -43,7 +43,7 @@ from pyhss.storage.errors import (
 )
 from pyhss.storage.interface import ANY_STATE, EVERY_SUBSCRIBER, IStore
 from pyhss.storage.sqlite_eir import (
-    EIR_SCHEMA, RULE_VERSION_STATEMENTS, SqliteEquipmentRegister, load_rules, open_rule_index,
+    EIR_SCHEMA, RULE_VERSION_STATEMENTS, SqliteEquipmentRegister, load_rules, load_rules_from, open_rule_index,
 )
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
 from pyhss.storage.sqlite_rows import (
@@ -268,7 +268,11 @@ class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
                                           f"(ECRs read them from SQLite): {e}")
 
     def _load_rules(self):
-        return self._worker.submit(CONTROL, lambda: load_rules(self._worker.connection()), ())
+        reactor = self._reactor
+        if not hasattr(reactor, "getThreadPool"):
+            return self._worker.submit(CONTROL, lambda: load_rules(self._worker.connection()), ())
+        return threads.deferToThreadPool(reactor, reactor.getThreadPool(), load_rules_from, self.path,
+                                         self._busy_timeout)
 
     def _opened(self, result):
         # Logged even when the open failed after changing a file's mode:
@@ -390,7 +394,14 @@ class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
     def close(self):
         """Finish queued jobs, close the connection, stop the thread."""
         if self._closed is None:
-            self._closed = self._worker.submit(STOP, None, ())
+            loading = None if self._rule_index is None else self._rule_index.loading
+            if loading is None:
+                self._closed = self._worker.submit(STOP, None, ())
+            else:
+                # The rules' loader has the file open: it ends first.
+                self._closed = defer.Deferred()
+                self._closed.addCallback(lambda _: self._worker.submit(STOP, None, ()))
+                loading.addBoth(self._closed.callback)
         waiter = defer.Deferred()
 
         def fire(value):

@@ -197,8 +197,8 @@ class RuleIndex:
         (opened on the worker with ``check_same_thread=False``; a zero busy
         timeout: a reader that would wait fails and the ECR reads with SQL).
     @param header: the read-only mapping of the ``-shm`` file's start.
-    @param load: ``load()`` -> Deferred of (version, rows or None), run on
-        the worker as a control job (never inside a write transaction).
+    @param load: ``load()`` -> Deferred of (version, rows or None), read in
+        one transaction outside the worker's (on a thread of its own).
     """
 
     def __init__(self, reader, header, load, clock=time.monotonic):
@@ -273,9 +273,21 @@ def open_rule_index(path, load):
     return RuleIndex(reader, header, load)
 
 
+def load_rules_from(path, busy_timeout):
+    """On a thread of its own: :func:`load_rules` on a connection of its
+    own (the worker goes on answering; loading 100,000 rules on it held
+    the ECRs that read SQL meanwhile up to 300 ms on a busy machine)."""
+    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+    try:
+        conn.execute("PRAGMA query_only = 1")
+        return load_rules(conn)
+    finally:
+        conn.close()
+
+
 def load_rules(conn):
-    """On the worker: (version, {key: row}) from one snapshot, or
-    (version, None) past RULE_INDEX_LIMIT rules."""
+    """(version, {key: row}) from one snapshot, or (version, None) past
+    RULE_INDEX_LIMIT rules."""
     conn.execute("BEGIN")
     try:
         version = conn.execute(SELECT_RULE_VERSION).fetchone()[0]
