@@ -224,11 +224,28 @@ class RuleCopyTests(AdminFixture, unittest.TestCase):
         store = SqliteStore(load_config(self.config).database.sqlite.path, reactor)
         self.addCleanup(store.close)
         yield store.add_equipment_rule(EquipmentRule(IMEI[:8], GREYLISTED))
-        yield store.match_equipment(IMEI)
+        matched = store.match_equipment(IMEI)     # starts the load (its thread may end it soon)
         loading = store._rule_index.loading
         self.assertIsNotNone(loading)
         fired = []
         loading.addBoth(fired.append)
-        yield store.close()
+        closed = store.close()
+        yield matched
+        yield closed
         self.assertEqual(len(fired), 1)
         self.assertIsNone(store._rule_index.reader)
+
+    @defer.inlineCallbacks
+    def test_a_bad_row_is_refused_from_sql_and_from_the_copy(self):
+        store = SqliteStore(load_config(self.config).database.sqlite.path, reactor)
+        self.addCleanup(store.close)
+        yield store.add_equipment_rule(EquipmentRule(IMEI[:8], GREYLISTED))
+        yield self.loaded(store)
+        conn = sqlite3.connect(store.path, isolation_level=None)
+        self.addCleanup(conn.close)
+        conn.execute("INSERT INTO equipment_rule VALUES ('35780502398494', 7, NULL, NULL, 0.0)")
+        conn.close()
+        for _ in range(2):      # stale: read by SQL; then from the copy
+            e = yield self.assertFailure(store.match_equipment("35780502398494"), ValidationError)
+            self.assertIn("equipment status", str(e))
+            yield self.loaded(store)
