@@ -23,7 +23,7 @@ process's worker, ``pyhss-admin eir`` or any other connection), and each
 ECR first looks at the WAL-index header (rewritten by every commit) and,
 only when that moved, reads the version row on a read-only connection of
 the reactor's.  A stale copy is not used: until the copy is
-loaded again (on the worker, a snapshot of rules and version read in one
+loaded again (on a thread of its own, a snapshot of rules and version in one
 transaction) ECRs read the rules with SQL as before.  Saves the worker's
 round trip and the query (bench/README.md).
 """
@@ -80,7 +80,7 @@ WAL_INDEX_HEADER = 48       # bytes: the first copy of the WAL-index header
 # read them with SQL.
 RULE_INDEX_LIMIT = 1_000_000
 # A copy is loaded again at most this share of the time (a busy API
-# changing rules every second would otherwise keep the worker loading).
+# changing rules every second would otherwise keep a thread loading).
 RELOAD_DUTY = 0.1
 
 log = Logger(namespace="pyhss.storage.sqlite")
