@@ -31,7 +31,7 @@ import sqlite3
 import stat
 import time
 
-from twisted.internet import defer, threads
+from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -43,7 +43,7 @@ from pyhss.storage.errors import (
 )
 from pyhss.storage.interface import ANY_STATE, EVERY_SUBSCRIBER, IStore
 from pyhss.storage.sqlite_eir import (
-    EIR_SCHEMA, RULE_VERSION_STATEMENTS, SqliteEquipmentRegister, load_rules, load_rules_from, open_rule_index,
+    EIR_SCHEMA, RULE_VERSION_STATEMENTS, SqliteEquipmentRegister, open_rule_index,
 )
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn
 from pyhss.storage.sqlite_rows import (
@@ -266,13 +266,6 @@ class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
             except (OSError, ValueError, sqlite3.Error) as e:
                 self._new_warnings.append(f"{path}: no in-memory copy of the EIR rules "
                                           f"(ECRs read them from SQLite): {e}")
-
-    def _load_rules(self):
-        reactor = self._reactor
-        if not hasattr(reactor, "getThreadPool"):
-            return self._worker.submit(CONTROL, lambda: load_rules(self._worker.connection()), ())
-        return threads.deferToThreadPool(reactor, reactor.getThreadPool(), load_rules_from, self.path,
-                                         self._busy_timeout)
 
     def _opened(self, result):
         # Logged even when the open failed after changing a file's mode:

@@ -29,18 +29,18 @@ round trip and the query (bench/README.md).
 """
 
 import mmap
-import time
-
 import operator
 import sqlite3
+import time
 
-from twisted.internet import defer
+from twisted.internet import defer, threads
 from twisted.logger import Logger
 
 from pyhss.storage.errors import DuplicateError, NotFoundError, ValidationError
 from pyhss.storage.records_eir import (
     CHECK_FIELDS, RULE_FIELDS, TAC_DIGITS, EquipmentCheck, EquipmentRule, HistoryLimit, stored_rule,
 )
+from pyhss.storage.sqlite_worker import CONTROL
 
 EIR_SCHEMA = """
 CREATE TABLE IF NOT EXISTS equipment_rule (
@@ -120,7 +120,9 @@ def _checks(cursor):
 
 
 class SqliteEquipmentRegister:
-    """The role's methods; the store provides ``_submit`` and ``_read``."""
+    """The role's methods; the store provides ``_submit``, ``_read``,
+    ``_worker``, ``_reactor``, ``path``, ``_busy_timeout`` and
+    ``_rule_index``."""
 
     def add_equipment_rule(self, rule, replace=False):
         if not isinstance(rule, EquipmentRule):
@@ -140,6 +142,15 @@ class SqliteEquipmentRegister:
 
     def count_equipment_rules(self):
         return self._submit(self._read, "SELECT count(*) FROM equipment_rule", (), lambda c: c.fetchone()[0])
+
+    def _load_rules(self):
+        """The RuleIndex's load: on a pool thread, or on the worker for a
+        reactor without a thread pool."""
+        reactor = self._reactor
+        if not hasattr(reactor, "getThreadPool"):
+            return self._worker.submit(CONTROL, lambda: load_rules(self._worker.connection()), ())
+        return threads.deferToThreadPool(reactor, reactor.getThreadPool(), load_rules_from, self.path,
+                                         self._busy_timeout)
 
     def match_equipment(self, imei):
         index = self._rule_index
