@@ -1,17 +1,20 @@
 """``pyhss-admin eir``, in-process against a temporary SQLite store."""
 
 import datetime
+import os
+import sqlite3
+import sys
 
-from twisted.internet import defer, reactor
+from twisted.internet import defer, reactor, utils
 from twisted.trial import unittest
 
 from pyhss.admin_eir import parse_since
 from pyhss.config import load_config
 from pyhss.storage.errors import ValidationError
-from pyhss.storage.records_eir import HistoryLimit
+from pyhss.storage.records_eir import BLACKLISTED, GREYLISTED, WHITELISTED, EquipmentRule, HistoryLimit
 from pyhss.storage.sqlite import SqliteStore
 from tests.store_contract_eir import check
-from tests.test_admin import AdminFixture
+from tests.test_admin import ROOT, AdminFixture
 
 IMEI15 = "490154203237518"     # TS 23.003 Annex B, with its check digit
 IMEI = IMEI15[:14]
@@ -144,3 +147,105 @@ class EirAdminTests(AdminFixture, unittest.TestCase):
         self.assertEqual(parse_since("1970-01-02T02:00:00+02:00", now), 86400.0)
         for text in ("", "7w", "-5m", "tomorrow", "1970-13-01"):
             self.assertRaises(ValidationError, parse_since, text, now)
+
+
+class RuleCopyTests(AdminFixture, unittest.TestCase):
+    """The SQLite store answers ECRs from an in-memory copy of the rules
+    (sqlite_eir.RuleIndex): a rule that ``pyhss-admin eir`` writes from
+    another process, or this process writes through the store, is what
+    the next match finds."""
+
+    def admin_process(self, *argv):
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        return utils.getProcessOutputAndValue(
+            sys.executable, ["-m", "pyhss.admin", "--config", self.config] + list(argv), env=env, path=ROOT)
+
+    @defer.inlineCallbacks
+    def loaded(self, store):
+        """The copy, once loaded (a match starts its load)."""
+        index = store._rule_index
+        index._next_load = 0.0      # no wait since the last load (RELOAD_DUTY)
+        yield store.match_equipment(IMEI)
+        if index.loading is not None:
+            yield index.loading
+        self.assertIsNotNone(index.current(), "the copy is current")
+
+    @defer.inlineCallbacks
+    def test_rules_written_elsewhere_apply_to_the_next_match(self):
+        store = SqliteStore(load_config(self.config).database.sqlite.path, reactor)
+        self.addCleanup(store.close)
+        tac = yield store.add_equipment_rule(EquipmentRule(IMEI[:8], GREYLISTED))
+        yield self.loaded(store)
+        self.assertEqual((yield store.match_equipment(IMEI)), (None, tac))
+
+        # Another process adds an IMEI rule: the copy is stale at once and
+        # the next match reads SQLite.
+        out, err, code = yield self.admin_process("eir", "add", "--imei", IMEI, "--status", "blacklisted")
+        self.assertEqual(code, 0, err)
+        imei_rule = yield store.get_equipment_rule(IMEI)
+        self.assertEqual((yield store.match_equipment(IMEI)), (imei_rule, tac))
+        yield self.loaded(store)
+        self.assertEqual((yield store.match_equipment(IMEI)), (imei_rule, tac))
+
+        # ... and deletes it.
+        out, err, code = yield self.admin_process("eir", "delete", "--imei", IMEI)
+        self.assertEqual(code, 0, err)
+        self.assertEqual((yield store.match_equipment(IMEI)), (None, tac))
+
+        # This process's own writes (the REST API's) count too, and so does
+        # any other connection's.
+        yield self.loaded(store)
+        replaced = yield store.add_equipment_rule(EquipmentRule(IMEI[:8], WHITELISTED), replace=True)
+        self.assertEqual((yield store.match_equipment(IMEI)), (None, replaced))
+        yield self.loaded(store)
+        conn = sqlite3.connect(store.path, isolation_level=None)
+        self.addCleanup(conn.close)
+        conn.execute("UPDATE equipment_rule SET status = 1")
+        conn.close()
+        self.assertEqual((yield store.match_equipment(IMEI))[1].status, BLACKLISTED)
+
+    @defer.inlineCallbacks
+    def test_store_without_rules_table_changes_falls_back(self):
+        # A reader that cannot read (the file's version row gone, as if an
+        # older tool dropped it) leaves every match to SQL, which still answers.
+        store = SqliteStore(load_config(self.config).database.sqlite.path, reactor)
+        self.addCleanup(store.close)
+        tac = yield store.add_equipment_rule(EquipmentRule(IMEI[:8], GREYLISTED))
+        yield self.loaded(store)
+        conn = sqlite3.connect(store.path, isolation_level=None)
+        self.addCleanup(conn.close)
+        conn.execute("DROP TABLE equipment_rule_version")
+        conn.close()
+        self.assertIsNone(store._rule_index.current())
+        self.assertEqual((yield store.match_equipment(IMEI)), (None, tac))
+
+    @defer.inlineCallbacks
+    def test_close_waits_for_a_load(self):
+        store = SqliteStore(load_config(self.config).database.sqlite.path, reactor)
+        self.addCleanup(store.close)
+        yield store.add_equipment_rule(EquipmentRule(IMEI[:8], GREYLISTED))
+        matched = store.match_equipment(IMEI)     # starts the load (its thread may end it soon)
+        loading = store._rule_index.loading
+        self.assertIsNotNone(loading)
+        fired = []
+        loading.addBoth(fired.append)
+        closed = store.close()
+        yield matched
+        yield closed
+        self.assertEqual(len(fired), 1)
+        self.assertIsNone(store._rule_index.reader)
+
+    @defer.inlineCallbacks
+    def test_a_bad_row_is_refused_from_sql_and_from_the_copy(self):
+        store = SqliteStore(load_config(self.config).database.sqlite.path, reactor)
+        self.addCleanup(store.close)
+        yield store.add_equipment_rule(EquipmentRule(IMEI[:8], GREYLISTED))
+        yield self.loaded(store)
+        conn = sqlite3.connect(store.path, isolation_level=None)
+        self.addCleanup(conn.close)
+        conn.execute("INSERT INTO equipment_rule VALUES ('35780502398494', 7, NULL, NULL, 0.0)")
+        conn.close()
+        for _ in range(2):      # stale: read by SQL; then from the copy
+            e = yield self.assertFailure(store.match_equipment("35780502398494"), ValidationError)
+            self.assertIn("equipment status", str(e))
+            yield self.loaded(store)

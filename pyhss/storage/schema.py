@@ -30,7 +30,9 @@ VERSIONS = (
     SchemaVersion(2, "the equipment register (S13: rules, check history) and IMS subscriptions (Cx: iFC "
                      "templates, subscriptions, public identities, registration state)"),
     SchemaVersion(3, "subscriber_apn: the APNs each subscriber names, so that deleting an APN or listing its "
-                     "users finds them by exact match on an index (no pattern match over every subscriber)"),
+                     "users finds them by exact match on an index (no pattern match over every subscriber); in SQLite "
+                     "also equipment_rule_version, a counter its triggers move on every rule change (the "
+                     "store's copy of the rules notices another process's writes)"),
 )
 SCHEMA_VERSION = VERSIONS[-1].number
 

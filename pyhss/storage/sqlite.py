@@ -45,7 +45,7 @@ from pyhss.storage.interface import ANY_STATE, EVERY_SUBSCRIBER, IStore
 from pyhss.storage.keys import chunks, is_imsi
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn, with_context_id
 from pyhss.storage.schema import SCHEMA_VERSION, SchemaTooNew
-from pyhss.storage.sqlite_eir import SqliteEquipmentRegister
+from pyhss.storage.sqlite_eir import SqliteEquipmentRegister, open_rule_index
 from pyhss.storage.sqlite_ims import SqliteImsMixin, ims_user_of
 from pyhss.storage.sqlite_rows import (
     INSERT_APN, INSERT_LINK, INSERT_SUBSCRIBER, REPLACE_NODE, REPLACE_SUBSCRIBER, SELECT_APN, SELECT_APN_BY_NAME,
@@ -171,6 +171,7 @@ class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
         self._wal_limit = wal_limit
         self._upto = upto                   # schema version to stop at (tests)
         self._wal = None                    # WalKeeper once a file is open (worker thread)
+        self._rule_index = None             # RuleIndex once a file is open (sqlite_eir)
         self._new_warnings = []             # set by an open on the worker, logged by the reactor
         self._worker = SqliteWorker(reactor, f"pyhss-sqlite {path}", self._unavailable,
                                     before_commit=self._before_commit, after_writes=self._after_writes,
@@ -239,6 +240,11 @@ class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
         if path != ":memory:":
             self._wal = checkpoints.WalKeeper(conn, path, self._reactor, self._busy_timeout,
                                               self._checkpoint_interval, self._wal_limit)
+            try:
+                self._rule_index = open_rule_index(path, self._load_rules)
+            except (OSError, ValueError, sqlite3.Error) as e:
+                self._new_warnings.append(f"{path}: no in-memory copy of the EIR rules "
+                                          f"(ECRs read them from SQLite): {e}")
 
     def _opened(self, result):
         # Logged even when the open failed after changing a file's mode:
@@ -268,6 +274,8 @@ class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
     def _stopping(self):
         if self._wal is not None:
             self._wal.stop()
+        if self._rule_index is not None:
+            self._rule_index.close()
 
     # --- subscribers and APNs ----------------------------------------------------------
     def add_subscriber(self, subscriber):
@@ -378,7 +386,14 @@ class SqliteStore(SqliteImsMixin, SqliteEquipmentRegister):
     def close(self):
         """Finish queued jobs, close the connection, stop the thread."""
         if self._closed is None:
-            self._closed = self._worker.submit(STOP, None, ())
+            loading = None if self._rule_index is None else self._rule_index.loading
+            if loading is None:
+                self._closed = self._worker.submit(STOP, None, ())
+            else:
+                # The rules' loader has the file open: it ends first.
+                self._closed = defer.Deferred()
+                self._closed.addCallback(lambda _: self._worker.submit(STOP, None, ()))
+                loading.addBoth(self._closed.callback)
         waiter = defer.Deferred()
 
         def fire(value):

@@ -9,7 +9,7 @@ several).
 """
 
 from pyhss.storage.schema import pending
-from pyhss.storage.sqlite_eir import EIR_SCHEMA
+from pyhss.storage.sqlite_eir import EIR_SCHEMA, RULE_VERSION_STATEMENTS
 from pyhss.storage.sqlite_ims import IMS_SCHEMA
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
@@ -67,19 +67,22 @@ def _script(script):
     return _statements([statement for statement in script.split(";") if statement.strip()])
 
 
-def _link_subscribers_to_apns(conn):
-    """Version 3: subscriber_apn, filled from every subscriber's APN list."""
+def _version_3(conn):
+    """Version 3: subscriber_apn, filled from every subscriber's APN list;
+    the equipment rules' change counter and its triggers."""
     conn.execute("CREATE TABLE subscriber_apn (apn TEXT NOT NULL, imsi TEXT NOT NULL, "
                  "PRIMARY KEY (apn, imsi)) WITHOUT ROWID")
     rows = conn.execute("SELECT imsi, apns FROM subscriber")
     conn.executemany("INSERT OR IGNORE INTO subscriber_apn (apn, imsi) VALUES (?, ?)",
                      ((name, imsi) for imsi, apns in rows for name in apns.split()))
+    for statement in RULE_VERSION_STATEMENTS:
+        conn.execute(statement)
 
 
 MIGRATIONS = {
     1: _statements(_VERSION_1),
     2: _script(EIR_SCHEMA + IMS_SCHEMA),    # the equipment register (S13); IMS subscriptions (Cx)
-    3: _link_subscribers_to_apns,
+    3: _version_3,
 }
 
 
