@@ -188,6 +188,6 @@ class SqnRole:
         if not is_imsi(imsi):
             return self._nothing((None, None))
         if self.sqn_batcher is not None and request.resync_sqn is None and request.count > 0:
-            return self.sqn_batcher.reserve(imsi, request, required)
+            return self.sqn_batcher.add(imsi, request, required)
         job = reserve_sqns_fast if self.one_round_trip_sqn else reserve_sqns
         return self._job(job, imsi, request, required, key=imsi)
