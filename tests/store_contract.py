@@ -384,6 +384,29 @@ class SqnReservationContract(StoreFixture):
         self.assertEqual((yield self.store.reserve_sqns(IMSI, sqns(2), RequiredState()))[1], [12, 13])
         self.assertEqual((yield self.store.get_subscriber(IMSI)).sqn, 13)
 
+    @defer.inlineCallbacks
+    def test_reserve_sqns_made_together(self):
+        # Calls made in one turn (which the SQL servers reserve in one
+        # batch): the same IMSI twice gets consecutive, distinct SQNs in
+        # call order; an unknown IMSI and a refused state are answered as
+        # alone, and the others are not disturbed.
+        yield self.store.add_subscriber(subscriber(sqn=10))
+        yield self.store.add_subscriber(subscriber("001010000000002", sqn=100, enabled=False))
+        yield self.store.add_subscriber(subscriber("001010000000003", sqn=1000))
+        calls = [self.store.reserve_sqns(IMSI, sqns(2), RequiredState()),
+                 self.store.reserve_sqns("001010000000002", sqns(1), RequiredState()),
+                 self.store.reserve_sqns("001019999999999", sqns(1), RequiredState()),
+                 self.store.reserve_sqns(IMSI, sqns(3), RequiredState()),
+                 self.store.reserve_sqns("001010000000003", sqns(1, ind_bits=5)),
+                 self.store.reserve_sqns("001010000000002", sqns(1))]
+        results = yield defer.gatherResults(calls, consumeErrors=True)
+        self.assertEqual([reserved for _, reserved in results],
+                         [[11, 12], None, None, [13, 14, 15], [1033], [101]])
+        self.assertEqual([found.sqn if found else None for found, _ in results], [10, 100, None, 12, 1000, 100])
+        stored = yield defer.gatherResults([self.store.get_subscriber(imsi)
+                                            for imsi in (IMSI, "001010000000002", "001010000000003")])
+        self.assertEqual([found.sqn for found in stored], [15, 101, 1033])
+
 
 class ServingNodeContract(StoreFixture):
     """IServingNodes: the serving MME, swapped atomically on ULR."""

@@ -11,9 +11,9 @@ from twisted.trial import unittest
 
 from pyhss.config import Config
 from pyhss.storage import open_store
-from pyhss.storage.errors import StoreError
+from pyhss.storage.errors import StoreError, ValidationError
 from tests import db_servers
-from tests.store_contract import StoreContractMixin
+from tests.store_contract import IMSI, StoreContractMixin, sqns, subscriber
 
 MSSQL_URI = os.environ.get("PYHSS_TEST_MSSQL_URI")
 
@@ -170,3 +170,62 @@ class OneRoundTripSqnTests(unittest.TestCase):
         for dialect in ("postgresql", "mariadb"):
             self.assertNotIn("%", sqn._statement(dialect, SqnRequest(2), RequiredState(restrictions=4))
                              .replace("%s", ""))
+
+
+class SqnBatchMixin(ServerDatabase):
+    """AIR's SQN reservations made in one turn share batches on a real
+    server (pyhss/storage/sqlserver/sqn_batch.py)."""
+
+    @defer.inlineCallbacks
+    def open_with(self, *subscribers):
+        server = server_or_skip(self.kind)
+        name = server.create_database()
+        self.addCleanup(server.drop_database, name)
+        store = open_store(Config.default(database=server.server_config(name)).database, reactor)
+        self.addCleanup(store.close)
+        yield store.opened
+        for record in subscribers:
+            yield store.add_subscriber(record)
+        return server, name, store
+
+    @defer.inlineCallbacks
+    def test_one_imsi_per_batch_in_call_order(self):
+        imsis = [f"00101000000000{n}" for n in (1, 2, 3)]
+        _, _, store = yield self.open_with(*(subscriber(imsi, sqn=0) for imsi in imsis))
+        calls = [store.reserve_sqns(imsis[i % 3], sqns(2)) for i in range(30)]
+        results = yield defer.gatherResults(calls, consumeErrors=True)
+        for n, imsi in enumerate(imsis):
+            mine = [sqn for i, (_, pair) in enumerate(results) if i % 3 == n for sqn in pair]
+            self.assertEqual(mine, list(range(1, 21)))
+        # Ten rounds of the three IMSIs: a second call for an IMSI waits
+        # for the batch holding the first.
+        self.assertEqual((store.sqn_batcher.batches, store.sqn_batcher.largest_seen), (10, 3))
+
+    @defer.inlineCallbacks
+    def test_row_out_of_policy_fails_alone(self):
+        server, name, store = yield self.open_with(subscriber(sqn=5), subscriber("001010000000002", sqn=7))
+        server.sql(f"UPDATE subscriber SET sqn = {1 << 48} WHERE imsi = '001010000000002'", name)
+        calls = [store.reserve_sqns("001010000000002", sqns(1)), store.reserve_sqns(IMSI, sqns(1)),
+                 store.reserve_sqns(IMSI, sqns(1))]
+        results = yield defer.DeferredList(calls, consumeErrors=True)
+        self.assertFalse(results[0][0])
+        self.assertTrue(results[0][1].check(ValidationError))
+        self.assertEqual([pair for _, (_, pair) in results[1:]], [[6], [7]])
+        self.assertEqual(store.sqn_batcher.largest_seen, 2)
+
+    @defer.inlineCallbacks
+    def test_queued_calls_fail_when_the_store_closes(self):
+        _, _, store = yield self.open_with(subscriber(sqn=5))
+        calls = [store.reserve_sqns(IMSI, sqns(1)) for _ in range(3)]
+        yield store.close()
+        for call in calls:
+            yield self.assertFailure(call, StoreError)
+        self.assertEqual(store.sqn_batcher.batches, 0)
+
+
+class MariaDbSqnBatchTests(SqnBatchMixin, unittest.TestCase):
+    kind = "mariadb"
+
+
+class PostgresSqnBatchTests(SqnBatchMixin, unittest.TestCase):
+    kind = "postgresql"

@@ -30,7 +30,7 @@ from pyhss.auc.sqn import SqnRequest, advance
 from pyhss.storage.errors import ValidationError
 from pyhss.storage.interface import ANY_STATE
 from pyhss.storage.keys import is_imsi
-from pyhss.storage.records import SUBSCRIBER_FIELDS
+from pyhss.storage.records import SQN_MAX, SUBSCRIBER_FIELDS
 from pyhss.storage.sqlserver.base import DriverStatement
 from pyhss.storage.sqlserver.subscribers import SELECT_SUBSCRIBER_FOR_UPDATE, subscriber_from_row, subscriber_table
 
@@ -89,6 +89,10 @@ def _required_sql(required, placeholder):
     return "".join(" AND " + clause for clause in clauses), args
 
 
+# A stored SQN out of range (written by another tool) would wrap in the
+# arithmetic: such a row is left to the general path, which refuses it.
+IN_POLICY = f" AND sqn BETWEEN 0 AND {SQN_MAX}"
+
 _STATEMENTS = {}
 
 
@@ -99,7 +103,7 @@ def _statement(dialect, request, required):
     sql = _STATEMENTS.get(shape)
     if sql is None:
         condition, _ = _required_sql(required, "%s")
-        update = f"UPDATE subscriber SET sqn = {_new_sqn_sql(request)} WHERE imsi = %s{condition}"
+        update = f"UPDATE subscriber SET sqn = {_new_sqn_sql(request)} WHERE imsi = %s{IN_POLICY}{condition}"
         if dialect == "postgresql":
             sql = f"{update} RETURNING {_COLUMNS}"
         else:
@@ -183,5 +187,7 @@ class SqnRole:
             return self._fail(ValidationError(f"expected a SqnRequest, got {type(request).__name__}"))
         if not is_imsi(imsi):
             return self._nothing((None, None))
+        if self.sqn_batcher is not None and request.resync_sqn is None and request.count > 0:
+            return self.sqn_batcher.add(imsi, request, required)
         job = reserve_sqns_fast if self.one_round_trip_sqn else reserve_sqns
         return self._job(job, imsi, request, required, key=imsi)

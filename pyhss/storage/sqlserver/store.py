@@ -32,6 +32,8 @@ from pyhss.storage.sqlserver.ims import ImsRole, ims_user_of
 from pyhss.storage.sqlserver.jobs import ConnectionLost, JobRunner
 from pyhss.storage.sqlserver.serving import ServingRole, serving_node_table
 from pyhss.storage.sqlserver.sqn import ONE_ROUND_TRIP, SqnRole
+from pyhss.storage.sqlserver.batches import KeyedBatcher
+from pyhss.storage.sqlserver.sqn_batch import BATCH_JOBS
 from pyhss.storage.sqlserver.subscribers import SubscriberRole, subscriber_apn_table
 
 
@@ -70,6 +72,9 @@ class SqlStore(SubscriberRole, SqnRole, ServingRole, ImsRole, EquipmentRole):
         self.applied_versions = []  # schema versions the last open applied
         self.runner = JobRunner(reactor, self._connect, self.describe, settings.pool_size,
                                 settings.query_timeout)
+        batch_job = BATCH_JOBS.get(backend)
+        self.sqn_batcher = None if batch_job is None else KeyedBatcher(
+            reactor, lambda job, batch: self._job(job, batch), batch_job, settings.pool_size)
         self.opened = self._open_attempt()
 
     # --- opening --------------------------------------------------------------------
@@ -175,6 +180,8 @@ class SqlStore(SubscriberRole, SqnRole, ServingRole, ImsRole, EquipmentRole):
         """Let running jobs end, stop the threads, close the connections."""
         if self._closed is None:
             self._closed = defer.Deferred()
+            if self.sqn_batcher is not None:
+                self.sqn_batcher.fail_queued(StoreError("store is closed"))
             if self._opening is not None:
                 yield defer.DeferredList([self._wait_open()], consumeErrors=True)
             yield self.runner.close(self._dispose)
