@@ -24,6 +24,8 @@ was not updated (unknown IMSI, or a state the request refuses) is told
 apart by the general path's read, so the answers are the same.
 """
 
+import contextlib
+
 import sqlalchemy as sa
 
 from pyhss.auc.sqn import SqnRequest, advance
@@ -113,6 +115,35 @@ def _statement(dialect, request, required):
     return sql
 
 
+@contextlib.contextmanager
+def autocommitted(dbapi):
+    """A driver cursor whose statements commit one by one (PostgreSQL)."""
+    dbapi.autocommit = True
+    try:
+        with dbapi.cursor() as cursor:
+            yield cursor
+    finally:
+        dbapi.autocommit = False
+
+
+@contextlib.contextmanager
+def rolled_back_on_error(dbapi):
+    """A driver cursor for a multi-statement transaction (MariaDB): a
+    statement that fails ends it, so that the transaction it started does
+    not stay open for the connection's next job."""
+    cursor = dbapi.cursor()
+    try:
+        yield cursor
+    except Exception:
+        try:
+            dbapi.rollback()
+        except Exception:
+            pass
+        raise
+    finally:
+        cursor.close()
+
+
 def _one_round_trip(conn, imsi, request, required):
     """(subscriber as read, sqns) when the row was updated, else None."""
     dialect = conn.dialect.name
@@ -120,35 +151,20 @@ def _one_round_trip(conn, imsi, request, required):
     _, args = _required_sql(required, "%s")
     dbapi = conn.connection.dbapi_connection
     if dialect == "postgresql":
-        dbapi.autocommit = True
-        try:
-            with dbapi.cursor() as cursor:
-                cursor.execute(sql, [imsi] + args)
-                row = cursor.fetchone()
-        finally:
-            dbapi.autocommit = False
+        with autocommitted(dbapi) as cursor:
+            cursor.execute(sql, [imsi] + args)
+            row = cursor.fetchone()
         if row is None:
             return None
         row = list(row)
     else:
-        cursor = dbapi.cursor()
-        try:
+        with rolled_back_on_error(dbapi) as cursor:
             cursor.execute(sql, [imsi] + args + [imsi])
             cursor.nextset()                  # the UPDATE
             cursor.nextset()                  # the SELECT
             found = cursor.fetchone()
             while cursor.nextset():           # the COMMIT
                 pass
-        except Exception:
-            # A statement that failed ends the batch: the transaction it
-            # started must not stay open for the connection's next job.
-            try:
-                dbapi.rollback()
-            except Exception:
-                pass
-            raise
-        finally:
-            cursor.close()
         if found is None or not found[0]:
             return None
         row = list(found[1:])

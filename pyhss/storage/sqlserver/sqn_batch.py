@@ -27,7 +27,8 @@ import collections
 from pyhss.auc.sqn import advance
 from pyhss.storage.errors import StoreError, ValidationError
 from pyhss.storage.sqlserver.sqn import (
-    IN_POLICY, _COLUMNS, _SQN, _new_sqn_sql, _old_sqn, _required_sql, reserve_sqns)
+    IN_POLICY, _COLUMNS, _SQN, _new_sqn_sql, _old_sqn, _required_sql, autocommitted, reserve_sqns,
+    rolled_back_on_error)
 from pyhss.storage.sqlserver.subscribers import subscriber_from_row
 
 
@@ -70,20 +71,15 @@ def reserve_batch_postgresql(conn, entries):
         shapes[(request.count, request.ind_bits, required.enabled, required.roaming,
                 required.restrictions)].append(entry)
     results = {}
-    dbapi = conn.connection.dbapi_connection
-    dbapi.autocommit = True
-    try:
-        with dbapi.cursor() as cursor:
-            for group in shapes.values():
-                sql, args = _postgresql_statement(*group[0].args)
-                cursor.execute(sql, [[entry.imsi for entry in group]] + args)
-                rows = {row[0]: row for row in cursor.fetchall()}
-                for entry in group:
-                    row = rows.get(entry.imsi)
-                    if row is not None:
-                        results[entry.imsi] = _outcome(_postgresql_checked, row, entry.args[0])
-    finally:
-        dbapi.autocommit = False
+    with autocommitted(conn.connection.dbapi_connection) as cursor:
+        for group in shapes.values():
+            sql, args = _postgresql_statement(*group[0].args)
+            cursor.execute(sql, [[entry.imsi for entry in group]] + args)
+            rows = {row[0]: row for row in cursor.fetchall()}
+            for entry in group:
+                row = rows.get(entry.imsi)
+                if row is not None:
+                    results[entry.imsi] = _outcome(_postgresql_checked, row, entry.args[0])
     return [results.get(entry.imsi) or _outcome(_general, conn, entry) for entry in entries]
 
 
@@ -92,8 +88,7 @@ def reserve_batch_mariadb(conn, entries):
     imsis = sorted(entry.imsi for entry in entries)
     marks = ", ".join(["%s"] * len(imsis))
     dbapi = conn.connection.dbapi_connection
-    cursor = dbapi.cursor()
-    try:
+    with rolled_back_on_error(dbapi) as cursor:
         cursor.execute(f"START TRANSACTION; SELECT {_COLUMNS} FROM subscriber WHERE imsi IN ({marks}) "
                        f"FOR UPDATE", imsis)
         cursor.nextset()
@@ -125,14 +120,6 @@ def reserve_batch_mariadb(conn, entries):
                 pass
         else:
             dbapi.commit()
-    except Exception:
-        try:
-            dbapi.rollback()
-        except Exception:
-            pass
-        raise
-    finally:
-        cursor.close()
     return outcomes
 
 
