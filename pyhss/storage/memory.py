@@ -12,18 +12,10 @@ from pyhss.auc.sqn import SqnRequest, advance
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, StoreError, ValidationError
 from pyhss.storage.interface import ANY_STATE, EVERY_SUBSCRIBER, IStore
 from pyhss.storage.keys import ascii_lower, is_imsi
+from pyhss.storage.memory_calls import deferred as _deferred, page
 from pyhss.storage.memory_eir import MemoryEquipmentRegister
 from pyhss.storage.memory_ims import MemoryImsMixin
 from pyhss.storage.records import ApnProfile, ServingNode, Subscriber, changed, normalise_apn, with_context_id
-
-
-def _deferred(method):
-    """Run the method now; return its result or exception as a Deferred."""
-    def wrapper(*args, **kwargs):
-        return defer.execute(method, *args, **kwargs)
-    wrapper.__name__ = method.__name__
-    wrapper.__doc__ = method.__doc__
-    return wrapper
 
 
 @implementer(IStore)
@@ -88,8 +80,7 @@ class MemoryStore(MemoryImsMixin, MemoryEquipmentRegister):
         found = [self._subscribers[imsi] for imsi in sorted(self._subscribers)]
         if query is not EVERY_SUBSCRIBER:
             found = [subscriber for subscriber in found if query.matches(subscriber)]
-        end = None if limit is None else offset + limit
-        return found[offset:end]
+        return page(found, offset, limit)
 
     @_deferred
     def count_subscribers(self, query=EVERY_SUBSCRIBER):

@@ -8,19 +8,9 @@ left, as the SQL store deletes its lowest row ids.
 import collections
 import itertools
 
-from twisted.internet import defer
-
 from pyhss.storage.errors import DuplicateError, NotFoundError, ValidationError
+from pyhss.storage.memory_calls import deferred as _deferred, page
 from pyhss.storage.records_eir import TAC_DIGITS, EquipmentCheck, EquipmentRule, HistoryLimit
-
-
-def _deferred(method):
-    """Run the method now; its result or exception as a Deferred."""
-    def wrapper(*args, **kwargs):
-        return defer.execute(method, *args, **kwargs)
-    wrapper.__name__ = method.__name__
-    wrapper.__doc__ = method.__doc__
-    return wrapper
 
 
 class MemoryEquipmentRegister:
@@ -55,9 +45,7 @@ class MemoryEquipmentRegister:
     @_deferred
     def list_equipment_rules(self, offset=0, limit=None):
         self._check_open()
-        keys = sorted(self._equipment_rules)
-        end = None if limit is None else offset + limit
-        return [self._equipment_rules[key] for key in keys[offset:end]]
+        return [self._equipment_rules[key] for key in page(sorted(self._equipment_rules), offset, limit)]
 
     @_deferred
     def count_equipment_rules(self):

@@ -2,23 +2,13 @@
 the in-process store: a mixin of :class:`pyhss.storage.memory.MemoryStore`,
 which provides ``_check_open``, ``_check_type`` and ``_subscribers``."""
 
-from twisted.internet import defer
-
 from pyhss.auc.sqn import SqnRequest, advance
 from pyhss.storage.errors import DuplicateError, InUseError, NotFoundError, ValidationError
 from pyhss.storage.ims_records import IfcTemplate, ImsRegistration, ImsSubscription, normalise_impu
 from pyhss.storage.ims_state import Assignment, Authentication, assigned, authenticated, for_identities
 from pyhss.storage.interface import ANY_STATE
+from pyhss.storage.memory_calls import deferred as _deferred, page
 from pyhss.storage.records import changed
-
-
-def _deferred(method):
-    """Run the method now; return its result or exception as a Deferred."""
-    def wrapper(*args, **kwargs):
-        return defer.execute(method, *args, **kwargs)
-    wrapper.__name__ = method.__name__
-    wrapper.__doc__ = method.__doc__
-    return wrapper
 
 
 class MemoryImsMixin:
@@ -108,9 +98,7 @@ class MemoryImsMixin:
     @_deferred
     def list_ims_subscriptions(self, offset=0, limit=None):
         self._check_open()
-        impis = sorted(self._ims)
-        end = None if limit is None else offset + limit
-        return [self._ims[impi] for impi in impis[offset:end]]
+        return [self._ims[impi] for impi in page(sorted(self._ims), offset, limit)]
 
     @_deferred
     def count_ims_subscriptions(self):
